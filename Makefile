@@ -1,0 +1,56 @@
+# Salesplane developer commands. `make run` and `make test` work on a fresh machine: they install
+# what they need (uv, the Python workspace) and start what they use.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(HOME)/.local/bin/uv
+endif
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help run test test-unit lint proto proto-check token bench sync clean
+
+help:
+	@echo "make run         every service and the gateway on SQLite and the local event log"
+	@echo "make test        lint, contract check, unit, integration (real Kafka + PostgreSQL) and e2e tests"
+	@echo "make test-unit   unit tests only (no servers)"
+	@echo "make proto       regenerate the contracts package from protos/"
+	@echo "make token       print a development bearer token (SUB=alice ROLES=rep)"
+	@echo "make bench       run the benchmarks under bench/"
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+sync: $(UV)
+	$(UV) sync --frozen --quiet
+
+run: sync
+	$(PY) scripts/run_local.py
+
+test: sync proto-check lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: sync
+	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+lint: sync
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+proto: sync
+	$(PY) scripts/gen_protos.py
+
+proto-check: sync
+	$(PY) scripts/gen_protos.py --check
+
+SUB ?= admin
+ROLES ?= admin
+token: sync
+	@.venv/bin/salesplane-token --sub "$(SUB)" --roles "$(ROLES)"
+
+bench: sync
+	$(PY) bench/opportunity_writes.py
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Shared runtime for Salesplane services. Nothing here connects to anything at import time."""

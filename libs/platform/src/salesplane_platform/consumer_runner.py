@@ -1,0 +1,160 @@
+"""Applies consumed events to a service's database exactly once in effect.
+
+Each poll's batch is applied in ONE transaction together with the bookkeeping of the newest version
+applied per aggregate; the transport position is committed only after that transaction. A crash
+anywhere therefore either redelivers events already applied (skipped by version) or events never
+applied (applied now): nothing is lost, nothing counts twice.
+
+Because events carry the aggregate's full state, only the newest version of each aggregate in a
+batch matters; older ones, duplicates and late arrivals are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from salesplane.events.v1.envelope_pb2 import EventEnvelope
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesplane_platform import metrics
+from salesplane_platform.db import upsert_statement
+from salesplane_platform.event_transport import EventSubscriber, IncomingRecord
+from salesplane_platform.events import MalformedEvent, decode_envelope
+from salesplane_platform.platform_tables import PlatformTables
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumedEvent:
+    record: IncomingRecord
+    envelope: EventEnvelope
+
+
+class EventHandler(Protocol):
+    topics: Sequence[str]
+
+    def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> None:
+        """Apply the newest unseen state of each aggregate; called inside the batch transaction."""
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        tables: PlatformTables,
+        subscriber: EventSubscriber,
+        handler: EventHandler,
+        *,
+        max_batch: int = 1000,
+        poll_timeout_seconds: float = 0.5,
+    ) -> None:
+        self._session_factory = session_factory
+        self._tables = tables
+        self._subscriber = subscriber
+        self._handler = handler
+        self._max_batch = max_batch
+        self._poll_timeout = poll_timeout_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            records = self._subscriber.poll(self._max_batch, self._poll_timeout)
+            if not records:
+                continue
+            try:
+                self.process(records)
+                failures = 0
+            except Exception:
+                failures += 1
+                metrics.CONSUMER_FAILURES.inc()
+                log.exception("applying a consumed batch failed; it will be retried", extra={"attempt": failures})
+                self._subscriber.rewind(records)
+                stop.wait(min(0.1 * 2**failures, 10.0))
+                continue
+            self._subscriber.commit(records)
+
+    def process(self, records: Sequence[IncomingRecord]) -> int:
+        """Apply one batch in one transaction; return how many events had an effect."""
+        started = time.perf_counter()
+        newest: dict[tuple[str, str], ConsumedEvent] = {}
+        dead: list[tuple[IncomingRecord, str]] = []
+        for record in records:
+            try:
+                envelope = decode_envelope(record.value)
+            except MalformedEvent as error:
+                dead.append((record, str(error)))
+                continue
+            key = (envelope.aggregate_type, envelope.aggregate_id)
+            held = newest.get(key)
+            if held is None or envelope.aggregate_version > held.envelope.aggregate_version:
+                newest[key] = ConsumedEvent(record, envelope)
+        with self._session_factory() as session, session.begin():
+            applied = self._unseen(session, newest)
+            if applied:
+                self._handler.apply(session, applied)
+                self._remember(session, applied)
+            if dead:
+                self._bury(session, dead)
+        for record in records:
+            outcome = "dead_letter" if any(d[0] is record for d in dead) else "read"
+            metrics.EVENTS_CONSUMED.labels(record.topic, outcome).inc()
+        metrics.CONSUMER_BATCH_SECONDS.observe(time.perf_counter() - started)
+        return len(applied)
+
+    def _unseen(self, session: Session, newest: dict[tuple[str, str], ConsumedEvent]) -> list[ConsumedEvent]:
+        if not newest:
+            return []
+        versions = self._tables.consumed_versions
+        known: dict[tuple[str, str], int] = {}
+        keys = list(newest)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = session.execute(
+                select(versions.c.aggregate_type, versions.c.aggregate_id, versions.c.version).where(
+                    tuple_(versions.c.aggregate_type, versions.c.aggregate_id).in_(chunk)
+                )
+            )
+            known.update({(t, i): v for t, i, v in rows})
+        return [e for key, e in newest.items() if e.envelope.aggregate_version > known.get(key, 0)]
+
+    def _remember(self, session: Session, applied: Sequence[ConsumedEvent]) -> None:
+        versions = self._tables.consumed_versions
+        session.execute(
+            upsert_statement(session, versions, ["aggregate_type", "aggregate_id"], ["version"]),
+            [
+                {
+                    "aggregate_type": e.envelope.aggregate_type,
+                    "aggregate_id": e.envelope.aggregate_id,
+                    "version": e.envelope.aggregate_version,
+                }
+                for e in applied
+            ],
+        )
+
+    def _bury(self, session: Session, dead: list[tuple[IncomingRecord, str]]) -> None:
+        for record, error in dead:
+            log.error("undecodable event sent to dead letters", extra={"topic": record.topic, "offset": record.offset})
+        session.execute(
+            upsert_statement(session, self._tables.dead_letters, ["topic", "partition", "offset"], []),
+            [
+                {
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "key": r.key,
+                    "value": r.value,
+                    "error": error,
+                    "received_at": datetime.now(UTC),
+                }
+                for r, error in dead
+            ],
+        )
+

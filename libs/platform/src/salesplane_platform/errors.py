@@ -1,0 +1,74 @@
+"""Errors the domain and service layers raise. Entry points translate them into gRPC statuses
+(and the gateway into HTTP problems); nothing here knows about either."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ConfigurationError(Exception):
+    """The process was started with settings it cannot run with."""
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class DomainError(Exception):
+    """Base of the errors a caller can act on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(DomainError):
+    def __init__(self, violations: list[FieldViolation] | FieldViolation) -> None:
+        self.violations = violations if isinstance(violations, list) else [violations]
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+
+
+class NotFound(DomainError):
+    def __init__(self, resource_type: str, resource_id: str) -> None:
+        super().__init__(f"{resource_type} {resource_id!r} not found")
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+
+
+class FailedPrecondition(DomainError):
+    def __init__(self, message: str, *, reason: str = "FAILED_PRECONDITION") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Conflict(DomainError):
+    """A concurrent change won (optimistic concurrency); the caller should re-read and retry."""
+
+
+class PermissionDenied(DomainError):
+    pass
+
+
+class Unauthenticated(DomainError):
+    pass
+
+
+class Validator:
+    """Collects every field violation of a request so the caller learns all of them at once."""
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def require(self, condition: bool, field: str, description: str) -> bool:
+        if not condition:
+            self.violations.append(FieldViolation(field, description))
+        return condition
+
+    def fail(self, field: str, description: str) -> None:
+        self.violations.append(FieldViolation(field, description))
+
+    def raise_if_invalid(self) -> None:
+        if self.violations:
+            raise InvalidArgument(self.violations)

@@ -1,0 +1,49 @@
+"""The event transport seen by the relay and the consumer runner. Kafka in production; a durable
+local log (SQLite) as the embedded default. Both give at-least-once delivery in per-key order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class EventPublisher(Protocol):
+    def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        """Return only when every record is durably stored, in order per key; raise otherwise."""
+
+    def check(self) -> None:
+        """Raise when the transport is unreachable (readiness)."""
+
+    def close(self) -> None: ...
+
+
+class EventSubscriber(Protocol):
+    def poll(self, max_records: int, timeout_seconds: float) -> list[IncomingRecord]:
+        """Next records after the committed position (or after the last poll)."""
+
+    def commit(self, records: Sequence[IncomingRecord]) -> None:
+        """Mark these records and everything before them in their partitions as done."""
+
+    def rewind(self, records: Sequence[IncomingRecord]) -> None:
+        """Deliver these uncommitted records again on the next poll (after a failed apply)."""
+
+    def check(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,90 @@
+"""One server interceptor for every Salesplane service: authenticates the caller, times and counts
+each RPC, and turns domain errors into rich gRPC statuses (never a bare INTERNAL for bad input)."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from salesplane_platform import metrics
+from salesplane_platform.errors import DomainError, Unauthenticated
+from salesplane_platform.grpc_errors import grpc_status_for
+from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity, TokenVerifier
+
+log = logging.getLogger(__name__)
+
+_CALLER: contextvars.ContextVar[Identity] = contextvars.ContextVar("salesplane_caller")
+_CALLER_TOKEN: contextvars.ContextVar[str] = contextvars.ContextVar("salesplane_caller_token")
+# Probes and tooling must work without a token.
+PUBLIC_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
+
+
+def current_caller() -> Identity:
+    """The authenticated caller of the RPC being handled on this thread."""
+    try:
+        return _CALLER.get()
+    except LookupError:
+        raise Unauthenticated("no authenticated caller") from None
+
+
+def current_caller_token() -> str:
+    """The caller's bearer token, for forwarding on calls made on its behalf."""
+    return _CALLER_TOKEN.get("")
+
+
+class ServiceInterceptor(grpc.ServerInterceptor):
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
+        public = service in PUBLIC_SERVICES
+        behavior = handler.unary_unary
+
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            identity_reset: contextvars.Token[Identity] | None = None
+            token_reset: contextvars.Token[str] | None = None
+            try:
+                if not public:
+                    header = dict(context.invocation_metadata()).get(AUTHORIZATION_HEADER)
+                    identity_reset = _CALLER.set(self._verifier.verify_header(header))
+                    token_reset = _CALLER_TOKEN.set(str(header).partition(" ")[2].strip())
+                return behavior(request, context)
+            except DomainError as error:
+                status = grpc_status_for(error)
+                code = status.code
+                context.abort_with_status(status)
+            except Exception:
+                if context.code() not in (None, grpc.StatusCode.OK):  # the handler aborted by itself
+                    code = context.code()
+                    raise
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in RPC", extra={"rpc": handler_call_details.method})
+                context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
+            finally:
+                if identity_reset is not None:
+                    _CALLER.reset(identity_reset)
+                if token_reset is not None:
+                    _CALLER_TOKEN.reset(token_reset)
+                elapsed = time.perf_counter() - started
+                metrics.GRPC_HANDLED.labels(service, method, code.name).inc()
+                metrics.GRPC_LATENCY.labels(service, method, code.name).observe(elapsed)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,127 @@
+"""The embedded event transport: a durable, ordered log in one SQLite file that every local
+process shares, with consumer-group positions stored beside it. Same guarantees as the Kafka
+transport for one machine: at-least-once, ordered, positions committed only when asked."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from salesplane_platform.event_transport import IncomingRecord, OutgoingRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    "offset" INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    key BLOB,
+    value BLOB NOT NULL,
+    appended_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_records_topic_offset ON records (topic, "offset");
+CREATE TABLE IF NOT EXISTS group_positions (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic)
+);
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Autocommit mode; we issue BEGIN IMMEDIATE ourselves so writers queue instead of deadlocking.
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA busy_timeout=30000")
+    connection.executescript(_SCHEMA)
+    return connection
+
+
+class LocalLogPublisher:
+    def __init__(self, path: Path) -> None:
+        self._connection = _connect(path)
+        self._lock = threading.Lock()
+
+    def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        now = time.time()
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                self._connection.executemany(
+                    "INSERT INTO records (topic, key, value, appended_at) VALUES (?, ?, ?, ?)",
+                    [(r.topic, r.key, r.value, now) for r in records],
+                )
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def check(self) -> None:
+        with self._lock:
+            self._connection.execute("SELECT 1 FROM records LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class LocalLogSubscriber:
+    def __init__(self, path: Path, topics: Sequence[str], *, group_id: str, idle_sleep: float = 0.02) -> None:
+        self._connection = _connect(path)
+        self._topics = list(topics)
+        self._group_id = group_id
+        self._idle_sleep = idle_sleep
+        self._positions = self._committed_positions()
+
+    def _committed_positions(self) -> dict[str, int]:
+        rows = self._connection.execute(
+            "SELECT topic, next_offset FROM group_positions WHERE group_id = ?", (self._group_id,)
+        ).fetchall()
+        committed = dict(rows)
+        return {topic: committed.get(topic, 0) for topic in self._topics}
+
+    def poll(self, max_records: int, timeout_seconds: float) -> list[IncomingRecord]:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            records = self._read(max_records)
+            if records or time.monotonic() >= deadline:
+                break
+            time.sleep(self._idle_sleep)
+        for record in records:
+            self._positions[record.topic] = record.offset + 1
+        return records
+
+    def _read(self, max_records: int) -> list[IncomingRecord]:
+        clauses = " OR ".join('(topic = ? AND "offset" >= ?)' for _ in self._topics)
+        parameters: list[object] = [v for t in self._topics for v in (t, self._positions[t])]
+        rows = self._connection.execute(
+            f'SELECT topic, "offset", key, value FROM records WHERE {clauses} ORDER BY "offset" LIMIT ?',
+            [*parameters, max_records],
+        ).fetchall()
+        return [IncomingRecord(topic, 0, offset, key, value) for topic, offset, key, value in rows]
+
+    def commit(self, records: Sequence[IncomingRecord]) -> None:
+        latest: dict[str, int] = {}
+        for record in records:
+            latest[record.topic] = max(latest.get(record.topic, -1), record.offset + 1)
+        if not latest:
+            return
+        self._connection.execute("BEGIN IMMEDIATE")
+        self._connection.executemany(
+            "INSERT INTO group_positions (group_id, topic, next_offset) VALUES (?, ?, ?) "
+            "ON CONFLICT (group_id, topic) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+            [(self._group_id, topic, offset) for topic, offset in latest.items()],
+        )
+        self._connection.execute("COMMIT")
+
+    def rewind(self, records: Sequence[IncomingRecord]) -> None:
+        self._positions = self._committed_positions()
+
+    def check(self) -> None:
+        self._connection.execute("SELECT 1 FROM group_positions LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        self._connection.close()

@@ -1,0 +1,30 @@
+"""Prometheus metrics shared by every service; served on the service's own metrics port."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+GRPC_HANDLED = Counter(
+    "grpc_server_handled_total",
+    "RPCs completed on the server, by method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+GRPC_LATENCY = Histogram(
+    "grpc_server_handling_seconds",
+    "Time to handle an RPC, by method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+OUTBOX_PUBLISHED = Counter("outbox_events_published_total", "Outbox rows published to the transport.", ["topic"])
+OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows waiting at the last relay pass.")
+OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Relay batches that failed to publish.")
+EVENTS_CONSUMED = Counter(
+    "consumer_events_total", "Events read by the consumer, by topic and outcome.", ["topic", "outcome"]
+)
+CONSUMER_BATCH_SECONDS = Histogram(
+    "consumer_batch_seconds",
+    "Time to apply and commit one consumed batch.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+CONSUMER_FAILURES = Counter("consumer_batch_failures_total", "Consumed batches whose apply failed and were retried.")
+READY = Gauge("service_ready", "1 when the database and the event transport answer, else 0.")

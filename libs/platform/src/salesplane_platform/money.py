@@ -1,0 +1,69 @@
+"""Money as integer minor units plus an ISO 4217 currency. Never a float."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Active ISO 4217 currencies (funds and precious metals excluded) and their minor-unit exponent.
+_THREE_DECIMALS = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
+_FOUR_DECIMALS = {"CLF", "UYW"}
+_NO_DECIMALS = {
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+}
+_TWO_DECIMALS = set(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN BZD
+    CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP
+    GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL
+    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN
+    QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD
+    TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG""".split()
+)
+
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_TWO_DECIMALS, 2),
+    **dict.fromkeys(_NO_DECIMALS, 0),
+    **dict.fromkeys(_THREE_DECIMALS, 3),
+    **dict.fromkeys(_FOUR_DECIMALS, 4),
+}
+
+# Large enough for any real deal, small enough that amount x 100 (percent) never leaves int64.
+MAX_AMOUNT_MINOR = 10**16
+
+
+def is_currency(code: str) -> bool:
+    return code in CURRENCY_EXPONENTS
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    currency: str
+    amount_minor: int
+
+    def __post_init__(self) -> None:
+        if not is_currency(self.currency):
+            raise ValueError(f"unknown ISO 4217 currency {self.currency!r}")
+        if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
+            raise TypeError("amount_minor must be an int")
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.currency, self.amount_minor + other.amount_minor)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.currency, self.amount_minor - other.amount_minor)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot combine {self.currency} with {other.currency}")
+
+
+def round_half_up_div(numerator: int, denominator: int) -> int:
+    """Integer division rounding halves away from zero, as accountants expect."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if remainder * 2 >= denominator:
+        quotient += 1
+    return quotient if numerator >= 0 else -quotient

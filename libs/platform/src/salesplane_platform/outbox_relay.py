@@ -1,0 +1,116 @@
+"""Publishes outbox rows to the event transport in commit order, then deletes them.
+
+A row is deleted only after the transport acknowledged it (acks=all), so a crash between the two
+publishes it again; consumers drop the duplicate by its version. One relay per service database
+publishes at a time (a PostgreSQL advisory lock), so replicas never interleave one aggregate's events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections import Counter as Tally
+
+from sqlalchemy import Connection, Engine, delete, select, text
+
+from salesplane_platform import metrics
+from salesplane_platform.event_transport import EventPublisher, OutgoingRecord
+from salesplane_platform.platform_tables import PlatformTables
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        tables: PlatformTables,
+        publisher: EventPublisher,
+        *,
+        wakeup: threading.Event,
+        lock_name: str,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.5,
+    ) -> None:
+        self._engine = engine
+        self._outbox = tables.outbox
+        self._publisher = publisher
+        self._wakeup = wakeup
+        self._lock_key = zlib.crc32(f"salesplane-relay:{lock_name}".encode())
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._lock_connection: Connection | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                if not self._hold_leadership():
+                    stop.wait(2.0)
+                    continue
+                published = self.publish_pending()
+                failures = 0
+            except Exception:
+                failures += 1
+                metrics.OUTBOX_FAILURES.inc()
+                log.exception("outbox relay pass failed", extra={"attempt": failures})
+                self._release_leadership()
+                stop.wait(min(0.2 * 2**failures, 10.0))
+                continue
+            if published < self._batch_size:
+                self._wakeup.wait(self._idle_poll_seconds)
+                self._wakeup.clear()
+        self._release_leadership()
+
+    def publish_pending(self) -> int:
+        """Publish one batch of the oldest rows; return how many were published."""
+        columns = self._outbox.c
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(columns.id, columns.topic, columns.aggregate_id, columns.payload)
+                .order_by(columns.id)
+                .limit(self._batch_size)
+            ).all()
+            connection.rollback()
+        metrics.OUTBOX_PENDING.set(len(rows))
+        if not rows:
+            return 0
+        self._publisher.publish([OutgoingRecord(r.topic, r.aggregate_id.encode(), r.payload) for r in rows])
+        with self._engine.begin() as connection:
+            connection.execute(delete(self._outbox).where(columns.id.in_([r.id for r in rows])))
+        for topic, count in Tally(r.topic for r in rows).items():
+            metrics.OUTBOX_PUBLISHED.labels(topic).inc(count)
+        return len(rows)
+
+    def _hold_leadership(self) -> bool:
+        if self._engine.dialect.name != "postgresql":
+            return True  # SQLite: one process owns the file
+        if self._lock_connection is not None:
+            # Prove the session holding the lock is still alive; if it died, so did the lock.
+            self._lock_connection.execute(text("SELECT 1")).scalar()
+            self._lock_connection.commit()
+            return True
+        connection = self._engine.connect()
+        acquired = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}).scalar()
+        connection.commit()
+        if acquired:
+            self._lock_connection = connection
+            log.info("outbox relay is the publishing replica")
+            return True
+        connection.close()
+        return False
+
+    def _release_leadership(self) -> None:
+        connection, self._lock_connection = self._lock_connection, None
+        if connection is None:
+            return
+        # A pooled connection outlives close(), and a session lock with it: unlock explicitly, and
+        # if that fails throw the connection away so the server ends the session.
+        try:
+            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key})
+            connection.commit()
+        except Exception:
+            connection.invalidate()
+        finally:
+            connection.close()

@@ -1,0 +1,82 @@
+"""Typed service settings read once from the environment (12-factor)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from salesplane_platform.errors import ConfigurationError
+
+ROLES = frozenset({"api", "relay", "consumer"})
+# Only `make run` and tests may fall back to this; a deployment must set SALESPLANE_AUTH_SECRET.
+DEV_AUTH_SECRET = "salesplane-dev-secret-not-for-production"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    service_name: str
+    database_url: str
+    kafka_bootstrap_servers: str
+    event_log_path: Path
+    grpc_port: int
+    metrics_port: int
+    roles: frozenset[str]
+    auth_secret: str
+    log_level: str = "INFO"
+    shutdown_grace_seconds: float = 20.0
+    grpc_workers: int = 16
+    data_dir: Path = field(default_factory=lambda: Path("var"))
+
+    @property
+    def uses_kafka(self) -> bool:
+        return bool(self.kafka_bootstrap_servers)
+
+    @classmethod
+    def from_env(
+        cls,
+        service_name: str,
+        *,
+        default_grpc_port: int,
+        default_metrics_port: int,
+        environ: Mapping[str, str] | None = None,
+    ) -> ServiceSettings:
+        """Read SALESPLANE_* variables; unset ones get the embedded (laptop) defaults."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("SALESPLANE_DATA_DIR", "var"))
+        roles = frozenset(r.strip() for r in env.get("SALESPLANE_ROLES", "api,relay,consumer").split(",") if r)
+        if unknown := roles - ROLES:
+            raise ConfigurationError(f"SALESPLANE_ROLES has unknown roles {sorted(unknown)}; use {sorted(ROLES)}")
+        return cls(
+            service_name=service_name,
+            database_url=env.get("SALESPLANE_DATABASE_URL") or f"sqlite:///{data_dir / service_name}.db",
+            kafka_bootstrap_servers=env.get("SALESPLANE_KAFKA_BOOTSTRAP_SERVERS", ""),
+            event_log_path=Path(env.get("SALESPLANE_EVENT_LOG_PATH") or data_dir / "events.db"),
+            grpc_port=_port(env, "SALESPLANE_GRPC_PORT", default_grpc_port),
+            metrics_port=_port(env, "SALESPLANE_METRICS_PORT", default_metrics_port),
+            roles=roles,
+            auth_secret=auth_secret_from(env),
+            log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
+            shutdown_grace_seconds=float(env.get("SALESPLANE_SHUTDOWN_GRACE_SECONDS", "20")),
+            grpc_workers=int(env.get("SALESPLANE_GRPC_WORKERS", "16")),
+            data_dir=data_dir,
+        )
+
+
+def auth_secret_from(env: Mapping[str, str]) -> str:
+    secret = env.get("SALESPLANE_AUTH_SECRET", "")
+    if secret:
+        return secret
+    if env.get("SALESPLANE_ENV", "dev") == "dev":
+        return DEV_AUTH_SECRET
+    raise ConfigurationError("SALESPLANE_AUTH_SECRET must be set outside SALESPLANE_ENV=dev")
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigurationError(f"{name}={raw!r} is not a TCP port")
+    return int(raw)

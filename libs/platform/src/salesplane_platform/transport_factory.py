@@ -1,0 +1,41 @@
+"""Choose the event transport from settings: Kafka when configured, else the local log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from salesplane_platform.event_transport import EventPublisher, EventSubscriber
+from salesplane_platform.settings import ServiceSettings
+
+
+def make_publisher(settings: ServiceSettings) -> EventPublisher:
+    if settings.uses_kafka:
+        from salesplane_platform.kafka_transport import KafkaPublisher
+
+        return KafkaPublisher(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
+    from salesplane_platform.local_log import LocalLogPublisher
+
+    return LocalLogPublisher(settings.event_log_path)
+
+
+def make_subscriber(settings: ServiceSettings, topics: Sequence[str]) -> EventSubscriber:
+    if settings.uses_kafka:
+        from salesplane_platform.kafka_transport import KafkaSubscriber, ensure_topics
+
+        ensure_topics(settings.kafka_bootstrap_servers, topics)
+        return KafkaSubscriber(
+            settings.kafka_bootstrap_servers,
+            topics,
+            group_id=settings.service_name,
+            client_id=f"{settings.service_name}-consumer",
+        )
+    from salesplane_platform.local_log import LocalLogSubscriber
+
+    return LocalLogSubscriber(settings.event_log_path, topics, group_id=settings.service_name)
+
+
+def prepare_topics(settings: ServiceSettings, topics: Sequence[str]) -> None:
+    if settings.uses_kafka:
+        from salesplane_platform.kafka_transport import ensure_topics
+
+        ensure_topics(settings.kafka_bootstrap_servers, topics)
