@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from salesplane_platform.errors import Conflict, InvalidArgument, FieldViolation, NotFound
+from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound
 from salesplane_platform.identity import Identity
 
 from salesplane_opportunities.domain.access import ensure_can_access
@@ -14,9 +14,9 @@ from salesplane_opportunities.service_layer.unit_of_work import OpportunitiesUni
 
 def create_opportunity(*, draft: OpportunityDraft, caller: Identity, uow: OpportunitiesUnitOfWork) -> Opportunity:
     """Open a new opportunity and publish it."""
-    ensure_can_access(caller, draft.owner_user_id)
     with uow:
         opportunity = Opportunity.open(draft, uow.sales_stages())
+        ensure_can_access(caller, draft.owner_user_id)
         uow.opportunities.add(opportunity)
         uow.publish_events(opportunity, actor=caller.subject)
         uow.commit()
