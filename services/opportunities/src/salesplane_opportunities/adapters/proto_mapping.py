@@ -7,12 +7,22 @@ from datetime import date
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 
-from salesplane_opportunities.domain.opportunity import ChangeKind, Opportunity, ProbabilitySource
+from salesplane_opportunities.domain.opportunity import (
+    ChangeKind,
+    Opportunity,
+    OpportunityStatus,
+    ProbabilitySource,
+)
 from salesplane_opportunities.domain.sales_stages import SalesStage
 
 _SOURCES = {
     ProbabilitySource.STAGE: opportunities_pb2.PROBABILITY_SOURCE_STAGE,
     ProbabilitySource.MANUAL: opportunities_pb2.PROBABILITY_SOURCE_MANUAL,
+}
+_STATUSES = {
+    OpportunityStatus.OPEN: opportunities_pb2.OPPORTUNITY_STATUS_OPEN,
+    OpportunityStatus.WON: opportunities_pb2.OPPORTUNITY_STATUS_WON,
+    OpportunityStatus.LOST: opportunities_pb2.OPPORTUNITY_STATUS_LOST,
 }
 _KINDS = {ChangeKind.CREATED: events_pb2.CHANGE_KIND_CREATED, ChangeKind.UPDATED: events_pb2.CHANGE_KIND_UPDATED}
 
@@ -40,6 +50,7 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunities_pb2.Opportun
         probability=opportunity.probability,
         probability_source=_SOURCES[opportunity.probability_source],
         version=opportunity.version,
+        status=_STATUSES[opportunity.status],
     )
     message.create_time.FromDatetime(opportunity.created_at)
     message.update_time.FromDatetime(opportunity.updated_at)

@@ -8,13 +8,13 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from salesplane_platform.errors import Conflict
+from salesplane_platform.money import Money
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.proto_mapping import changed_event
-from salesplane_opportunities.domain.opportunity import Opportunity, ProbabilitySource
+from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus, ProbabilitySource
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
-from salesplane_platform.money import Money
 
 AGGREGATE_TYPE = "opportunity"
 
@@ -30,6 +30,7 @@ def _row_values(opportunity: Opportunity) -> dict[str, object]:
         "sales_stage": opportunity.sales_stage,
         "probability": opportunity.probability,
         "probability_manual": opportunity.probability_source is ProbabilitySource.MANUAL,
+        "status": opportunity.status.value,
         "version": opportunity.version,
         "created_at": opportunity.created_at,
         "updated_at": opportunity.updated_at,
@@ -51,6 +52,7 @@ def _from_row(row: Row) -> Opportunity:
         sales_stage=row.sales_stage,
         probability=row.probability,
         probability_source=ProbabilitySource.MANUAL if row.probability_manual else ProbabilitySource.STAGE,
+        status=OpportunityStatus(row.status),
         version=row.version,
         created_at=_aware(row.created_at),
         updated_at=_aware(row.updated_at),

@@ -21,6 +21,7 @@ opportunities = Table(
     Column("sales_stage", String(64), nullable=False),
     Column("probability", Integer, nullable=False),
     Column("probability_manual", Boolean, nullable=False),
+    Column("status", String(8), nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

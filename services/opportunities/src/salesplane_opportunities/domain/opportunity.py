@@ -10,7 +10,7 @@ from salesplane_platform.errors import Validator
 from salesplane_platform.money import MAX_AMOUNT_MINOR, Money, is_currency
 
 from salesplane_opportunities.domain.identifiers import is_user_id, new_id
-from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
+from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
 
 MAX_NAME_LENGTH = 255
 EARLIEST_CLOSE_DATE = date(1970, 1, 1)
@@ -20,6 +20,20 @@ LATEST_CLOSE_DATE = date(2199, 12, 31)
 class ProbabilitySource(Enum):
     STAGE = "stage"
     MANUAL = "manual"
+
+
+class OpportunityStatus(Enum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+def status_of(stage: SalesStage) -> OpportunityStatus:
+    if stage.is_won:
+        return OpportunityStatus.WON
+    if stage.is_lost:
+        return OpportunityStatus.LOST
+    return OpportunityStatus.OPEN
 
 
 class ChangeKind(Enum):
@@ -73,6 +87,7 @@ class Opportunity:
     sales_stage: str
     probability: int
     probability_source: ProbabilitySource
+    status: OpportunityStatus
     version: int
     created_at: datetime
     updated_at: datetime
@@ -107,6 +122,7 @@ class Opportunity:
             sales_stage=stage.name,
             probability=draft.probability if draft.probability is not None else stage.default_probability,
             probability_source=ProbabilitySource.MANUAL if manual else ProbabilitySource.STAGE,
+            status=status_of(stage),
             version=1,
             created_at=timestamp,
             updated_at=timestamp,
@@ -151,9 +167,10 @@ class Opportunity:
             self.probability_source = ProbabilitySource.MANUAL
         elif changes.probability_follows_stage:
             self.probability_source = ProbabilitySource.STAGE
+        stage = stages.get(self.sales_stage)
+        assert stage is not None
+        self.status = status_of(stage)
         if self.probability_source is ProbabilitySource.STAGE:
-            stage = stages.get(self.sales_stage)
-            assert stage is not None
             self.probability = stage.default_probability
         if self.snapshot() == before:
             return False

@@ -27,29 +27,31 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from salesplane.common.v1 import common_pb2 as salesplane_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/salesplane/opportunities/v1/opportunities.proto\x12\x1bsalesplane.opportunities.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"\x8d\x03\n\x0bOpportunity\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\x12+\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x37\n\x13\x65xpected_close_date\x18\x05 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12\x13\n\x0bsales_stage\x18\x06 \x01(\t\x12\x13\n\x0bprobability\x18\x07 \x01(\x05\x12J\n\x12probability_source\x18\x08 \x01(\x0e\x32..salesplane.opportunities.v1.ProbabilitySource\x12\x0f\n\x07version\x18\t \x01(\x03\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe4\x01\n\x18\x43reateOpportunityRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12+\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x37\n\x13\x65xpected_close_date\x18\x04 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12\x13\n\x0bsales_stage\x18\x05 \x01(\t\x12\x18\n\x0bprobability\x18\x06 \x01(\x05H\x00\x88\x01\x01\x42\x0e\n\x0c_probability\"\xa4\x01\n\x18UpdateOpportunityRequest\x12=\n\x0bopportunity\x18\x01 \x01(\x0b\x32(.salesplane.opportunities.v1.Opportunity\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\"/\n\x15GetOpportunityRequest\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\"g\n\nSalesStage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_probability\x18\x02 \x01(\x05\x12\x0e\n\x06is_won\x18\x03 \x01(\x08\x12\x0f\n\x07is_lost\x18\x04 \x01(\x08\x12\r\n\x05order\x18\x05 \x01(\x05\"\x18\n\x16ListSalesStagesRequest\"X\n\x17ListSalesStagesResponse\x12=\n\x0csales_stages\x18\x01 \x03(\x0b\x32\'.salesplane.opportunities.v1.SalesStage*t\n\x11ProbabilitySource\x12\"\n\x1ePROBABILITY_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n\x18PROBABILITY_SOURCE_STAGE\x10\x01\x12\x1d\n\x19PROBABILITY_SOURCE_MANUAL\x10\x02\x32\xee\x03\n\x12OpportunityService\x12t\n\x11\x43reateOpportunity\x12\x35.salesplane.opportunities.v1.CreateOpportunityRequest\x1a(.salesplane.opportunities.v1.Opportunity\x12t\n\x11UpdateOpportunity\x12\x35.salesplane.opportunities.v1.UpdateOpportunityRequest\x1a(.salesplane.opportunities.v1.Opportunity\x12n\n\x0eGetOpportunity\x12\x32.salesplane.opportunities.v1.GetOpportunityRequest\x1a(.salesplane.opportunities.v1.Opportunity\x12|\n\x0fListSalesStages\x12\x33.salesplane.opportunities.v1.ListSalesStagesRequest\x1a\x34.salesplane.opportunities.v1.ListSalesStagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/salesplane/opportunities/v1/opportunities.proto\x12\x1bsalesplane.opportunities.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"\xcd\x03\n\x0bOpportunity\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\x12+\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x37\n\x13\x65xpected_close_date\x18\x05 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12\x13\n\x0bsales_stage\x18\x06 \x01(\t\x12\x13\n\x0bprobability\x18\x07 \x01(\x05\x12J\n\x12probability_source\x18\x08 \x01(\x0e\x32..salesplane.opportunities.v1.ProbabilitySource\x12\x0f\n\x07version\x18\t \x01(\x03\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x06status\x18\x0c \x01(\x0e\x32..salesplane.opportunities.v1.OpportunityStatus\"\xe4\x01\n\x18\x43reateOpportunityRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12+\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x37\n\x13\x65xpected_close_date\x18\x04 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12\x13\n\x0bsales_stage\x18\x05 \x01(\t\x12\x18\n\x0bprobability\x18\x06 \x01(\x05H\x00\x88\x01\x01\x42\x0e\n\x0c_probability\"\xa4\x01\n\x18UpdateOpportunityRequest\x12=\n\x0bopportunity\x18\x01 \x01(\x0b\x32(.salesplane.opportunities.v1.Opportunity\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\"/\n\x15GetOpportunityRequest\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\"g\n\nSalesStage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_probability\x18\x02 \x01(\x05\x12\x0e\n\x06is_won\x18\x03 \x01(\x08\x12\x0f\n\x07is_lost\x18\x04 \x01(\x08\x12\r\n\x05order\x18\x05 \x01(\x05\"\x18\n\x16ListSalesStagesRequest\"X\n\x17ListSalesStagesResponse\x12=\n\x0csales_stages\x18\x01 \x03(\x0b\x32\'.salesplane.opportunities.v1.SalesStage*t\n\x11ProbabilitySource\x12\"\n\x1ePROBABILITY_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n\x18PROBABILITY_SOURCE_STAGE\x10\x01\x12\x1d\n\x19PROBABILITY_SOURCE_MANUAL\x10\x02*\x8d\x01\n\x11OpportunityStatus\x12\"\n\x1eOPPORTUNITY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17OPPORTUNITY_STATUS_OPEN\x10\x01\x12\x1a\n\x16OPPORTUNITY_STATUS_WON\x10\x02\x12\x1b\n\x17OPPORTUNITY_STATUS_LOST\x10\x03\x32\xee\x03\n\x12OpportunityService\x12t\n\x11\x43reateOpportunity\x12\x35.salesplane.opportunities.v1.CreateOpportunityRequest\x1a(.salesplane.opportunities.v1.Opportunity\x12t\n\x11UpdateOpportunity\x12\x35.salesplane.opportunities.v1.UpdateOpportunityRequest\x1a(.salesplane.opportunities.v1.Opportunity\x12n\n\x0eGetOpportunity\x12\x32.salesplane.opportunities.v1.GetOpportunityRequest\x1a(.salesplane.opportunities.v1.Opportunity\x12|\n\x0fListSalesStages\x12\x33.salesplane.opportunities.v1.ListSalesStagesRequest\x1a\x34.salesplane.opportunities.v1.ListSalesStagesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'salesplane.opportunities.v1.opportunities_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROBABILITYSOURCE']._serialized_start=1250
-  _globals['_PROBABILITYSOURCE']._serialized_end=1366
+  _globals['_PROBABILITYSOURCE']._serialized_start=1314
+  _globals['_PROBABILITYSOURCE']._serialized_end=1430
+  _globals['_OPPORTUNITYSTATUS']._serialized_start=1433
+  _globals['_OPPORTUNITYSTATUS']._serialized_end=1574
   _globals['_OPPORTUNITY']._serialized_start=183
-  _globals['_OPPORTUNITY']._serialized_end=580
-  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_start=583
-  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_end=811
-  _globals['_UPDATEOPPORTUNITYREQUEST']._serialized_start=814
-  _globals['_UPDATEOPPORTUNITYREQUEST']._serialized_end=978
-  _globals['_GETOPPORTUNITYREQUEST']._serialized_start=980
-  _globals['_GETOPPORTUNITYREQUEST']._serialized_end=1027
-  _globals['_SALESSTAGE']._serialized_start=1029
-  _globals['_SALESSTAGE']._serialized_end=1132
-  _globals['_LISTSALESSTAGESREQUEST']._serialized_start=1134
-  _globals['_LISTSALESSTAGESREQUEST']._serialized_end=1158
-  _globals['_LISTSALESSTAGESRESPONSE']._serialized_start=1160
-  _globals['_LISTSALESSTAGESRESPONSE']._serialized_end=1248
-  _globals['_OPPORTUNITYSERVICE']._serialized_start=1369
-  _globals['_OPPORTUNITYSERVICE']._serialized_end=1863
+  _globals['_OPPORTUNITY']._serialized_end=644
+  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_start=647
+  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_end=875
+  _globals['_UPDATEOPPORTUNITYREQUEST']._serialized_start=878
+  _globals['_UPDATEOPPORTUNITYREQUEST']._serialized_end=1042
+  _globals['_GETOPPORTUNITYREQUEST']._serialized_start=1044
+  _globals['_GETOPPORTUNITYREQUEST']._serialized_end=1091
+  _globals['_SALESSTAGE']._serialized_start=1093
+  _globals['_SALESSTAGE']._serialized_end=1196
+  _globals['_LISTSALESSTAGESREQUEST']._serialized_start=1198
+  _globals['_LISTSALESSTAGESREQUEST']._serialized_end=1222
+  _globals['_LISTSALESSTAGESRESPONSE']._serialized_start=1224
+  _globals['_LISTSALESSTAGESRESPONSE']._serialized_end=1312
+  _globals['_OPPORTUNITYSERVICE']._serialized_start=1577
+  _globals['_OPPORTUNITYSERVICE']._serialized_end=2071
 # @@protoc_insertion_point(module_scope)

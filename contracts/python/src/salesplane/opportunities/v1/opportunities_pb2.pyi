@@ -43,6 +43,29 @@ PROBABILITY_SOURCE_MANUAL: ProbabilitySource.ValueType  # 2
 """Set by hand; stays until cleared."""
 Global___ProbabilitySource: _TypeAlias = ProbabilitySource  # noqa: Y015
 
+class _OpportunityStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OpportunityStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OpportunityStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OPPORTUNITY_STATUS_UNSPECIFIED: _OpportunityStatus.ValueType  # 0
+    OPPORTUNITY_STATUS_OPEN: _OpportunityStatus.ValueType  # 1
+    OPPORTUNITY_STATUS_WON: _OpportunityStatus.ValueType  # 2
+    """In a stage flagged as won."""
+    OPPORTUNITY_STATUS_LOST: _OpportunityStatus.ValueType  # 3
+    """In a stage flagged as lost."""
+
+class OpportunityStatus(_OpportunityStatus, metaclass=_OpportunityStatusEnumTypeWrapper): ...
+
+OPPORTUNITY_STATUS_UNSPECIFIED: OpportunityStatus.ValueType  # 0
+OPPORTUNITY_STATUS_OPEN: OpportunityStatus.ValueType  # 1
+OPPORTUNITY_STATUS_WON: OpportunityStatus.ValueType  # 2
+"""In a stage flagged as won."""
+OPPORTUNITY_STATUS_LOST: OpportunityStatus.ValueType  # 3
+"""In a stage flagged as lost."""
+Global___OpportunityStatus: _TypeAlias = OpportunityStatus  # noqa: Y015
+
 @_typing.final
 class Opportunity(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -58,6 +81,7 @@ class Opportunity(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     owner_user_id: _builtins.str
@@ -67,6 +91,8 @@ class Opportunity(_message.Message):
     probability_source: Global___ProbabilitySource.ValueType
     version: _builtins.int
     """Grows by one with every change; usable for optimistic concurrency."""
+    status: Global___OpportunityStatus.ValueType
+    """Derived from the sales stage's won / lost flags; read-only."""
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -89,10 +115,11 @@ class Opportunity(_message.Message):
         version: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        status: Global___OpportunityStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "expected_close_date", b"expected_close_date", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "expected_close_date", b"expected_close_date", "id", b"id", "name", b"name", "owner_user_id", b"owner_user_id", "probability", b"probability", "probability_source", b"probability_source", "sales_stage", b"sales_stage", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "expected_close_date", b"expected_close_date", "id", b"id", "name", b"name", "owner_user_id", b"owner_user_id", "probability", b"probability", "probability_source", b"probability_source", "sales_stage", b"sales_stage", "status", b"status", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("sales_stage", sa.String(64), nullable=False),
         sa.Column("probability", sa.Integer, nullable=False),
         sa.Column("probability_manual", sa.Boolean, nullable=False),
+        sa.Column("status", sa.String(8), nullable=False),
         sa.Column("version", sa.BigInteger, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

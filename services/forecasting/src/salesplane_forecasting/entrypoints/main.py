@@ -1,0 +1,57 @@
+"""Composition root of the forecasting service."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
+
+from salesplane_platform.consumer_runner import EventHandler
+from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
+
+from salesplane_forecasting.adapters import tables
+from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
+from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
+
+TOPIC = "salesplane.forecasting.v1"
+
+
+def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
+    forecasting_pb2_grpc.add_ForecastingServiceServicer_to_server(ForecastingServicer(context.session_factory), server)
+    return [forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name]
+
+
+def make_handler(context: ServiceContext) -> EventHandler:
+    return OpportunityRollupHandler()
+
+
+DEFINITION = ServiceDefinition(
+    name="forecasting",
+    default_grpc_port=50053,
+    default_metrics_port=9103,
+    tables=tables.platform,
+    migrations=Path(__file__).resolve().parent.parent / "migrations",
+    topic=TOPIC,
+    register_api=register_api,
+    consumes=(OPPORTUNITIES_TOPIC,),
+    make_handler=make_handler,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Salesplane forecasting service")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "rebuild-rollups"])
+    options = parser.parse_args()
+    if options.command == "rebuild-rollups":
+        from salesplane_forecasting.entrypoints.admin import rebuild
+
+        rebuild()
+        return
+    run_service(DEFINITION)
+
+
+if __name__ == "__main__":
+    main()
