@@ -45,6 +45,7 @@ class KafkaPublisher:
             delivery_timeout_ms=30000,
         )
         self._bootstrap_servers = bootstrap_servers
+        self._probe: KafkaConsumer | None = None
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         futures = [self._producer.send(r.topic, key=r.key, value=r.value) for r in records]
@@ -53,31 +54,43 @@ class KafkaPublisher:
             future.get()  # raises the delivery error, if any
 
     def check(self) -> None:
-        if self._producer.bootstrap_connected():
-            return
-        # The producer connects lazily; a short-lived metadata fetch proves the cluster answers.
-        probe = KafkaConsumer(bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000)
+        # The producer connects lazily and may sit idle; a metadata fetch proves the cluster answers.
         try:
-            probe.topics()
+            if self._probe is None:
+                self._probe = KafkaConsumer(bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000)
+            self._probe.topics()
         except KafkaError as error:
             raise ConnectionError(f"kafka unreachable: {error}") from error
-        finally:
-            probe.close()
 
     def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
         self._producer.close(timeout=10)
 
 
 class KafkaSubscriber:
-    def __init__(self, bootstrap_servers: str, topics: Sequence[str], *, group_id: str, client_id: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        *,
+        group_id: str,
+        client_id: str,
+        instance_id: str | None = None,
+    ) -> None:
+        # With a stable instance id (static membership), a consumer restarted after a crash takes
+        # its partitions straight back instead of waiting out the dead member's session timeout.
         self._consumer = KafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
+            group_instance_id=instance_id,
             client_id=client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_interval_ms=300000,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=3000,
+            max_poll_interval_ms=120000,
         )
 
     def poll(self, max_records: int, timeout_seconds: float) -> list[IncomingRecord]:

@@ -85,7 +85,8 @@ class ServiceProcess:
         engine = make_engine(settings.database_url)
         self._closables.append(engine.dispose)
         upgrade_to_head(engine, definition.migrations, lock_name=definition.name)
-        outbox = OutboxContext(definition.tables, definition.name, definition.topic, threading.Event())
+        topic = settings.topic(definition.topic)
+        outbox = OutboxContext(definition.tables, definition.name, topic, threading.Event())
         self.context = ServiceContext(settings, engine, make_session_factory(engine), outbox)
         checks: dict[str, Callable[[], None]] = {"database": lambda: ping(engine)}
 
@@ -94,14 +95,14 @@ class ServiceProcess:
         self._closables.append(metrics_server.shutdown)
 
         if "relay" in settings.roles:
-            prepare_topics(settings, [definition.topic])
+            prepare_topics(settings, [topic])
             publisher = make_publisher(settings)
             self._closables.append(publisher.close)
             checks["event transport"] = publisher.check
             relay = OutboxRelay(engine, definition.tables, publisher, wakeup=outbox.wakeup, lock_name=definition.name)
             self._spawn("outbox-relay", relay.run)
         if "consumer" in settings.roles and definition.make_handler is not None:
-            subscriber = make_subscriber(settings, definition.consumes)
+            subscriber = make_subscriber(settings, [settings.topic(t) for t in definition.consumes])
             self._closables.append(subscriber.close)
             checks.setdefault("event transport", subscriber.check)
             handler = definition.make_handler(self.context)

@@ -24,6 +24,10 @@ class ServiceSettings:
     metrics_port: int
     roles: frozenset[str]
     auth_secret: str
+    # Prepended to every topic and consumer group: lets environments (or test runs) share a cluster.
+    topic_prefix: str = ""
+    # Stable per replica (the pod name) for Kafka static group membership; None disables it.
+    consumer_instance_id: str | None = None
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 20.0
     grpc_workers: int = 16
@@ -32,6 +36,13 @@ class ServiceSettings:
     @property
     def uses_kafka(self) -> bool:
         return bool(self.kafka_bootstrap_servers)
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}{self.service_name}"
 
     @classmethod
     def from_env(
@@ -57,6 +68,8 @@ class ServiceSettings:
             metrics_port=_port(env, "SALESPLANE_METRICS_PORT", default_metrics_port),
             roles=roles,
             auth_secret=auth_secret_from(env),
+            topic_prefix=env.get("SALESPLANE_TOPIC_PREFIX", ""),
+            consumer_instance_id=env.get("SALESPLANE_CONSUMER_INSTANCE_ID") or None,
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
             shutdown_grace_seconds=float(env.get("SALESPLANE_SHUTDOWN_GRACE_SECONDS", "20")),
             grpc_workers=int(env.get("SALESPLANE_GRPC_WORKERS", "16")),

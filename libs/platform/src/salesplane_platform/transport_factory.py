@@ -26,12 +26,13 @@ def make_subscriber(settings: ServiceSettings, topics: Sequence[str]) -> EventSu
         return KafkaSubscriber(
             settings.kafka_bootstrap_servers,
             topics,
-            group_id=settings.service_name,
+            group_id=settings.consumer_group,
             client_id=f"{settings.service_name}-consumer",
+            instance_id=settings.consumer_instance_id,
         )
     from salesplane_platform.local_log import LocalLogSubscriber
 
-    return LocalLogSubscriber(settings.event_log_path, topics, group_id=settings.service_name)
+    return LocalLogSubscriber(settings.event_log_path, topics, group_id=settings.consumer_group)
 
 
 def prepare_topics(settings: ServiceSettings, topics: Sequence[str]) -> None:

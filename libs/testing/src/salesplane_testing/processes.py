@@ -1,0 +1,90 @@
+"""Run Salesplane services as real OS processes for end-to-end tests, so they can be killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class ServiceHandle:
+    """One service process: started with its own ports, waited on until gRPC health says SERVING."""
+
+    name: str
+    env: dict[str, str]
+    log_dir: Path
+    grpc_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        self.starts += 1
+        command = [str(Path(sys.executable).parent / f"salesplane-{self.name}")]
+        env = {
+            **os.environ,
+            **self.env,
+            "SALESPLANE_GRPC_PORT": str(self.grpc_port),
+            "SALESPLANE_METRICS_PORT": str(self.metrics_port),
+        }
+        log_file = (self.log_dir / f"{self.name}.{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        self.wait_serving(timeout)
+
+    def wait_serving(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+                try:
+                    reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not SERVING within {timeout}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flushes, exactly like a crashed pod."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.log_dir / f"{self.name}.{self.starts}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
