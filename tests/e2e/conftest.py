@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from salesplane_testing.processes import ServiceHandle
 
 from salesplane_platform.identity import issue_token
 from salesplane_platform.settings import DEV_AUTH_SECRET
+from salesplane_testing.processes import ServiceHandle
 
 SECRET = "e2e-secret-of-at-least-thirty-two-bytes"
 

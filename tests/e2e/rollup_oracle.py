@@ -37,8 +37,9 @@ def actual_rollups(forecasting_database_url: str) -> Rollups:
         with engine.connect() as connection:
             rows = connection.execute(
                 text(
-                    "SELECT user_id, period_id, currency, opportunity_count, amount_minor, weighted_percent_minor "
-                    "FROM rollups WHERE opportunity_count <> 0 OR amount_minor <> 0 OR weighted_percent_minor <> 0"
+                    "SELECT user_id, period_id, currency, opportunity_count, amount_minor, "
+                    "weighted_percent_minor FROM rollups "
+                    "WHERE opportunity_count <> 0 OR amount_minor <> 0 OR weighted_percent_minor <> 0"
                 )
             )
             return {(u, p, c): (n, a, w) for u, p, c, n, a, w in rows}
@@ -46,14 +47,18 @@ def actual_rollups(forecasting_database_url: str) -> Rollups:
         engine.dispose()
 
 
-def version_gaps(opportunities_database_url: str, forecasting_database_url: str) -> dict[str, tuple[int, int]]:
+def version_gaps(
+    opportunities_database_url: str, forecasting_database_url: str
+) -> dict[str, tuple[int, int]]:
     """Deals whose newest version forecasting has not applied: id -> (committed, applied)."""
     engines = create_engine(opportunities_database_url), create_engine(forecasting_database_url)
     try:
         with engines[0].connect() as connection:
             committed = dict(connection.execute(text("SELECT id, version FROM opportunities")).all())
         with engines[1].connect() as connection:
-            applied = dict(connection.execute(text("SELECT opportunity_id, version FROM tracked_opportunities")).all())
+            applied = dict(
+                connection.execute(text("SELECT opportunity_id, version FROM tracked_opportunities")).all()
+            )
     finally:
         for engine in engines:
             engine.dispose()

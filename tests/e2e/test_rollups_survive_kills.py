@@ -9,10 +9,10 @@ import time
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.opportunities.v1 import opportunities_pb2 as opp
 from salesplane.opportunities.v1 import opportunities_pb2_grpc as opp_grpc
-
 from tests.e2e.conftest import bearer
 from tests.e2e.rollup_oracle import actual_rollups, expected_rollups, version_gaps
 
@@ -20,7 +20,14 @@ pytestmark = pytest.mark.e2e
 
 USERS = [f"rep{i}" for i in range(6)]
 CURRENCIES = ["EUR", "USD", "JPY"]
-STAGES = ["Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"]
+STAGES = [
+    "Prospecting",
+    "Qualification",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+    "Closed Won",
+    "Closed Lost",
+]
 
 
 def random_date(rng: random.Random) -> Date:
@@ -44,7 +51,9 @@ def run_workload(target: str, operations: int, progress: list[int], stop: thread
                     opp.CreateOpportunityRequest(
                         name=f"deal {len(ids)}",
                         owner_user_id=rng.choice(USERS),
-                        amount=Money(currency_code=rng.choice(CURRENCIES), amount_minor=rng.randint(0, 10_000_000)),
+                        amount=Money(
+                            currency_code=rng.choice(CURRENCIES), amount_minor=rng.randint(0, 10_000_000)
+                        ),
                         expected_close_date=random_date(rng),
                         sales_stage=rng.choice(STAGES),
                     ),
@@ -53,14 +62,18 @@ def run_workload(target: str, operations: int, progress: list[int], stop: thread
                 )
                 ids.append(created.id)
             else:
-                field = rng.choice(["sales_stage", "owner_user_id", "amount", "expected_close_date", "probability"])
+                field = rng.choice(
+                    ["sales_stage", "owner_user_id", "amount", "expected_close_date", "probability"]
+                )
                 change = opp.Opportunity(id=rng.choice(ids))
                 if field == "sales_stage":
                     change.sales_stage = rng.choice(STAGES)
                 elif field == "owner_user_id":
                     change.owner_user_id = rng.choice(USERS)
                 elif field == "amount":
-                    change.amount.CopyFrom(Money(currency_code=rng.choice(CURRENCIES), amount_minor=rng.randint(0, 10**7)))
+                    change.amount.CopyFrom(
+                        Money(currency_code=rng.choice(CURRENCIES), amount_minor=rng.randint(0, 10**7))
+                    )
                 elif field == "expected_close_date":
                     change.expected_close_date.CopyFrom(random_date(rng))
                 else:
@@ -120,7 +133,11 @@ def test_rollups_equal_a_recomputation_after_forecasting_and_opportunities_are_k
         lambda: actual_rollups(forecasting.env["SALESPLANE_DATABASE_URL"]),
     )
     assert expected, "the workload created no deals"
-    gaps = version_gaps(opportunities.env["SALESPLANE_DATABASE_URL"], forecasting.env["SALESPLANE_DATABASE_URL"])
-    assert not gaps, f"forecasting missed the newest version of {len(gaps)} deals, e.g. {list(gaps.items())[:5]}"
+    gaps = version_gaps(
+        opportunities.env["SALESPLANE_DATABASE_URL"], forecasting.env["SALESPLANE_DATABASE_URL"]
+    )
+    assert not gaps, (
+        f"forecasting missed the newest version of {len(gaps)} deals, e.g. {list(gaps.items())[:5]}"
+    )
     assert actual == expected
     assert opportunities.starts == 2 and forecasting.starts == 3

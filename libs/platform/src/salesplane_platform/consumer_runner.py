@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from salesplane.events.v1.envelope_pb2 import EventEnvelope
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesplane.events.v1.envelope_pb2 import EventEnvelope
 from salesplane_platform import metrics
 from salesplane_platform.db import upsert_statement
 from salesplane_platform.event_transport import EventSubscriber, IncomingRecord
@@ -75,7 +75,9 @@ class ConsumerRunner:
             except Exception:
                 failures += 1
                 metrics.CONSUMER_FAILURES.inc()
-                log.exception("applying a consumed batch failed; it will be retried", extra={"attempt": failures})
+                log.exception(
+                    "applying a consumed batch failed; it will be retried", extra={"attempt": failures}
+                )
                 self._subscriber.rewind(records)
                 stop.wait(min(0.1 * 2**failures, 10.0))
                 continue
@@ -140,8 +142,11 @@ class ConsumerRunner:
         )
 
     def _bury(self, session: Session, dead: list[tuple[IncomingRecord, str]]) -> None:
-        for record, error in dead:
-            log.error("undecodable event sent to dead letters", extra={"topic": record.topic, "offset": record.offset})
+        for record, _error in dead:
+            log.error(
+                "undecodable event sent to dead letters",
+                extra={"topic": record.topic, "offset": record.offset},
+            )
         session.execute(
             upsert_statement(session, self._tables.dead_letters, ["topic", "partition", "offset"], []),
             [
@@ -157,4 +162,3 @@ class ConsumerRunner:
                 for r, error in dead
             ],
         )
-

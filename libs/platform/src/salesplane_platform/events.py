@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
+
 from salesplane.events.v1.envelope_pb2 import EventEnvelope
 
 M = TypeVar("M", bound=Message)
@@ -54,5 +55,7 @@ def decode_envelope(raw: bytes) -> EventEnvelope:
 def unpack_payload(envelope: EventEnvelope, message_type: type[M]) -> M:
     message = message_type()
     if not envelope.payload.Unpack(message):
-        raise MalformedEvent(f"payload is {envelope.payload.type_url}, expected {message_type.DESCRIPTOR.full_name}")
+        raise MalformedEvent(
+            f"payload is {envelope.payload.type_url}, expected {message_type.DESCRIPTOR.full_name}"
+        )
     return message

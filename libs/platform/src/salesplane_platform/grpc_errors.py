@@ -41,7 +41,9 @@ def status_for(error: DomainError) -> status_pb2.Status:
         details.append(
             _packed(
                 error_details_pb2.ResourceInfo(
-                    resource_type=error.resource_type, resource_name=error.resource_id, description=error.message
+                    resource_type=error.resource_type,
+                    resource_name=error.resource_id,
+                    description=error.message,
                 )
             )
         )

@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 _CALLER: contextvars.ContextVar[Identity] = contextvars.ContextVar("salesplane_caller")
 _CALLER_TOKEN: contextvars.ContextVar[str] = contextvars.ContextVar("salesplane_caller_token")
 # Probes and tooling must work without a token.
-PUBLIC_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
+PUBLIC_SERVICES = (
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection",
+)
 
 
 def current_caller() -> Identity:
@@ -42,7 +46,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         self._verifier = verifier
 
     def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)

@@ -16,7 +16,9 @@ Check = Callable[[], None]
 
 
 class ReadinessMonitor:
-    def __init__(self, servicer: health.HealthServicer, services: Sequence[str], checks: dict[str, Check]) -> None:
+    def __init__(
+        self, servicer: health.HealthServicer, services: Sequence[str], checks: dict[str, Check]
+    ) -> None:
         self._servicer = servicer
         self._services = ["", *services]
         self._checks = checks
@@ -36,7 +38,9 @@ class ReadinessMonitor:
             else:
                 log.info("ready")
         self._failing = failing
-        status = health_pb2.HealthCheckResponse.NOT_SERVING if failing else health_pb2.HealthCheckResponse.SERVING
+        status = (
+            health_pb2.HealthCheckResponse.NOT_SERVING if failing else health_pb2.HealthCheckResponse.SERVING
+        )
         for service in self._services:
             self._servicer.set(service, status)
         metrics.READY.set(0 if failing else 1)

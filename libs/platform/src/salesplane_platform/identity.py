@@ -42,7 +42,13 @@ class Identity:
 
 def issue_token(secret: str, subject: str, roles: Iterable[str], *, ttl_seconds: int = 8 * 3600) -> str:
     now = int(time.time())
-    claims = {"iss": ISSUER, "sub": subject, "roles": sorted(set(roles)), "iat": now, "exp": now + ttl_seconds}
+    claims = {
+        "iss": ISSUER,
+        "sub": subject,
+        "roles": sorted(set(roles)),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -53,7 +59,11 @@ class TokenVerifier:
     def verify(self, token: str) -> Identity:
         try:
             claims = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["sub", "exp"]}
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["sub", "exp"]},
             )
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid bearer token: {error}") from error

@@ -3,6 +3,7 @@ manual commits made only after the consumer's own database commit."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -22,11 +23,11 @@ def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: 
     try:
         missing = set(topics) - set(admin.list_topics())
         if missing:
-            new = [NewTopic(name=t, num_partitions=partitions, replication_factor=-1) for t in sorted(missing)]
-            try:
+            new = [
+                NewTopic(name=t, num_partitions=partitions, replication_factor=-1) for t in sorted(missing)
+            ]
+            with contextlib.suppress(TopicAlreadyExistsError):  # another replica won the race
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 
@@ -57,7 +58,9 @@ class KafkaPublisher:
         # The producer connects lazily and may sit idle; a metadata fetch proves the cluster answers.
         try:
             if self._probe is None:
-                self._probe = KafkaConsumer(bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000)
+                self._probe = KafkaConsumer(
+                    bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000
+                )
             self._probe.topics()
         except KafkaError as error:
             raise ConnectionError(f"kafka unreachable: {error}") from error

@@ -112,7 +112,8 @@ class LocalLogSubscriber:
         self._connection.execute("BEGIN IMMEDIATE")
         self._connection.executemany(
             "INSERT INTO group_positions (group_id, topic, next_offset) VALUES (?, ?, ?) "
-            "ON CONFLICT (group_id, topic) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+            "ON CONFLICT (group_id, topic) "
+            "DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
             [(self._group_id, topic, offset) for topic, offset in latest.items()],
         )
         self._connection.execute("COMMIT")

@@ -15,7 +15,9 @@ GRPC_LATENCY = Histogram(
     ["grpc_service", "grpc_method", "grpc_code"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-OUTBOX_PUBLISHED = Counter("outbox_events_published_total", "Outbox rows published to the transport.", ["topic"])
+OUTBOX_PUBLISHED = Counter(
+    "outbox_events_published_total", "Outbox rows published to the transport.", ["topic"]
+)
 OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows waiting at the last relay pass.")
 OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Relay batches that failed to publish.")
 EVENTS_CONSUMED = Counter(
@@ -26,5 +28,7 @@ CONSUMER_BATCH_SECONDS = Histogram(
     "Time to apply and commit one consumed batch.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-CONSUMER_FAILURES = Counter("consumer_batch_failures_total", "Consumed batches whose apply failed and were retried.")
+CONSUMER_FAILURES = Counter(
+    "consumer_batch_failures_total", "Consumed batches whose apply failed and were retried."
+)
 READY = Gauge("service_ready", "1 when the database and the event transport answer, else 0.")

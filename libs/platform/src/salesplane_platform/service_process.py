@@ -99,7 +99,9 @@ class ServiceProcess:
             publisher = make_publisher(settings)
             self._closables.append(publisher.close)
             checks["event transport"] = publisher.check
-            relay = OutboxRelay(engine, definition.tables, publisher, wakeup=outbox.wakeup, lock_name=definition.name)
+            relay = OutboxRelay(
+                engine, definition.tables, publisher, wakeup=outbox.wakeup, lock_name=definition.name
+            )
             self._spawn("outbox-relay", relay.run)
         if "consumer" in settings.roles and definition.make_handler is not None:
             subscriber = make_subscriber(settings, [settings.topic(t) for t in definition.consumes])
@@ -119,7 +121,11 @@ class ServiceProcess:
             services = list(definition.register_api(self._server, self.context))
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
             reflection.enable_server_reflection(
-                [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+                [
+                    *services,
+                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                    reflection.SERVICE_NAME,
+                ],
                 self._server,
             )
             self.grpc_port = self._server.add_insecure_port(f"[::]:{settings.grpc_port}")
@@ -130,7 +136,11 @@ class ServiceProcess:
         self._spawn("readiness", monitor.run)
         log.info(
             "service started",
-            extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port, "roles": sorted(settings.roles)},
+            extra={
+                "grpc_port": self.grpc_port,
+                "metrics_port": self.metrics_port,
+                "roles": sorted(settings.roles),
+            },
         )
 
     def _spawn(self, name: str, target: Callable[[threading.Event], None]) -> None:

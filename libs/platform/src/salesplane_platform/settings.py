@@ -56,9 +56,13 @@ class ServiceSettings:
         """Read SALESPLANE_* variables; unset ones get the embedded (laptop) defaults."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("SALESPLANE_DATA_DIR", "var"))
-        roles = frozenset(r.strip() for r in env.get("SALESPLANE_ROLES", "api,relay,consumer").split(",") if r)
+        roles = frozenset(
+            r.strip() for r in env.get("SALESPLANE_ROLES", "api,relay,consumer").split(",") if r
+        )
         if unknown := roles - ROLES:
-            raise ConfigurationError(f"SALESPLANE_ROLES has unknown roles {sorted(unknown)}; use {sorted(ROLES)}")
+            raise ConfigurationError(
+                f"SALESPLANE_ROLES has unknown roles {sorted(unknown)}; use {sorted(ROLES)}"
+            )
         return cls(
             service_name=service_name,
             database_url=env.get("SALESPLANE_DATABASE_URL") or f"sqlite:///{data_dir / service_name}.db",

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,8 @@ class ServiceStartError(RuntimeError):
 
     The message always carries the diagnostics needed to fix it (command, exit code, log tail).
     """
+
+    __module__ = "salesplane_testing"
 
 
 def is_ci() -> bool:
@@ -50,12 +51,6 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
             sock.close()
 
 
-def port_is_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
-        return True
-    return False
-
-
 def tail(path: Path | None, lines: int = 60) -> str:
     """The last ``lines`` lines of a text file, or a note saying why there are none."""
     if path is None:
@@ -72,6 +67,18 @@ def tail(path: Path | None, lines: int = 60) -> str:
         return f"(cannot read {path}: {exc})"
     text = "\n".join(data.splitlines()[-lines:])
     return text if text.strip() else f"(log file {path} is empty)"
+
+
+def matching_lines(path: Path | None, needles: tuple[str, ...], limit: int = 20) -> str:
+    """The last ``limit`` lines of ``path`` containing any of ``needles`` (e.g. the ERROR lines of a log)."""
+    if path is None:
+        return "(no log file)"
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(cannot read {path}: {exc})"
+    hits = [line for line in text.splitlines() if any(n in line for n in needles)]
+    return "\n".join(hits[-limit:]) if hits else "(none)"
 
 
 def format_diagnostics(title: str, sections: dict[str, str]) -> str:
@@ -116,7 +123,7 @@ def parent_death_signal(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
 
 
 def terminate_process_group(proc: subprocess.Popen[bytes], grace: float) -> int:
-    """SIGTERM the child's process group, wait up to ``grace`` seconds, then SIGKILL. Returns the exit code."""
+    """SIGTERM the child's process group, SIGKILL it after ``grace`` seconds; returns the exit code."""
     if proc.poll() is not None:
         return proc.returncode
     with contextlib.suppress(ProcessLookupError):
@@ -127,16 +134,6 @@ def terminate_process_group(proc: subprocess.Popen[bytes], grace: float) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         return proc.wait(timeout=30)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")

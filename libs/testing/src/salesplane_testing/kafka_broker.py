@@ -5,6 +5,13 @@ fetched once with ``mvn dependency:copy-dependencies`` into
 ``${XDG_CACHE_HOME:-~/.cache}/salesplane/kafka-<version>/libs``.
 
 Developers can run one in the foreground with ``python -m salesplane_testing.kafka_broker``.
+
+Environment:
+
+* ``SALESPLANE_KAFKA_POM`` - use this pom instead of looking for ``tools/kafka/pom.xml``.
+* ``SALESPLANE_KAFKA_CDS`` - ``0`` disables the JVM class-data-sharing archive kept next to the jars;
+  ``1`` creates it even under CI (by default it is only created outside CI, and used when present).
+* ``JAVA_HOME`` - which Java to run (else ``java`` on PATH); Kafka 4 needs Java 17+.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from salesplane_testing._util import (
     file_lock,
     format_diagnostics,
     free_ports,
+    is_ci,
+    matching_lines,
     parent_death_signal,
     tail,
     terminate_process_group,
@@ -54,7 +63,7 @@ _MVN_TIMEOUT_S = 1800.0
 
 
 class KafkaEndpoint(Protocol):
-    """What the ``kafka_broker`` fixture yields: a started :class:`KafkaBroker` or an :class:`ExternalKafka`."""
+    """What the ``kafka_broker`` fixture yields: a started :class:`KafkaBroker` or :class:`ExternalKafka`."""
 
     @property
     def bootstrap_servers(self) -> str: ...
@@ -76,7 +85,7 @@ class KafkaEndpoint(Protocol):
 
 
 def find_pom(start: Path | None = None) -> Path:
-    """Locate ``tools/kafka/pom.xml``: env ``SALESPLANE_KAFKA_POM``, else walk up from this file, then from cwd."""
+    """Find ``tools/kafka/pom.xml``: ``$SALESPLANE_KAFKA_POM``, else walk up from this file, then from cwd."""
     env = os.environ.get(POM_ENV, "").strip()
     if env:
         pom = Path(env).expanduser().resolve()
@@ -262,7 +271,7 @@ class _TopicAdmin:
 
 
 class ExternalKafka(_TopicAdmin):
-    """An already running broker (e.g. ``SALESPLANE_TEST_KAFKA_BOOTSTRAP``), same API as :class:`KafkaBroker`."""
+    """An already running broker (``SALESPLANE_TEST_KAFKA_BOOTSTRAP``); same API as :class:`KafkaBroker`."""
 
     def __init__(self, bootstrap_servers: str) -> None:
         self._bootstrap = bootstrap_servers
@@ -369,7 +378,7 @@ class KafkaBroker(_TopicAdmin):
         return ensure_jars(self._pom)
 
     def start(self) -> Self:
-        """Format storage, start the JVM and wait until the broker answers. Raises :class:`ServiceStartError`."""
+        """Format storage, start the JVM, wait until the broker answers. Raises :class:`ServiceStartError`."""
         if self._proc is not None:
             raise RuntimeError("KafkaBroker already started")
         began = time.monotonic()
@@ -384,6 +393,9 @@ class KafkaBroker(_TopicAdmin):
                 self._cleanup(kill=True)
                 if attempt < attempts and "Address already in use" in str(exc):
                     continue  # lost a race for the port with another process; pick new ones
+                raise
+            except BaseException:  # e.g. Ctrl-C while waiting: never leave a JVM behind
+                self._cleanup(kill=True)
                 raise
             break
         self.startup_seconds = time.monotonic() - began
@@ -465,10 +477,13 @@ class KafkaBroker(_TopicAdmin):
 """
 
     def _cds_options(self, java: str, libs: Path) -> list[str]:
-        """Class-data-sharing archive: created on the first clean shutdown, reused after (~1 s faster start)."""
+        """Class-data-sharing archive: written at the first clean stop, then reused (~1 s faster start)."""
         self._cds_pending = None
-        if os.environ.get(CDS_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        setting = os.environ.get(CDS_ENV, "").strip().lower()
+        if setting in ("0", "false", "no", "off"):
             return []
+        # Writing the archive costs ~3 s at the first stop; a throw-away CI machine never reuses it.
+        may_create = setting in ("1", "true", "yes", "on") or not is_ci()
         try:
             real_java = Path(java).resolve()
             java_stat = real_java.stat()
@@ -481,6 +496,8 @@ class KafkaBroker(_TopicAdmin):
         archive = libs.parent / "cds" / f"kafka-{key}.jsa"
         if archive.is_file():
             return [f"-XX:SharedArchiveFile={archive}"]
+        if not may_create:
+            return []
         with contextlib.suppress(OSError):
             archive.parent.mkdir(parents=True, exist_ok=True)
             pending = archive.with_name(f"{archive.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -531,7 +548,13 @@ class KafkaBroker(_TopicAdmin):
             str(props_file),
         ]
         fmt = subprocess.run(
-            fmt_cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=tmp, timeout=120, check=False
+            fmt_cmd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            timeout=120,
+            check=False,
         )
         if fmt.returncode != 0:
             raise ServiceStartError(
@@ -570,6 +593,7 @@ class KafkaBroker(_TopicAdmin):
                     f"Kafka broker on {LOOPBACK}:{self._port} {reason}",
                     {
                         "command": " ".join(cmd),
+                        "errors in server log": matching_lines(log_file, (" ERROR ", " FATAL ", "Exception")),
                         f"server log tail ({log_file})": tail(log_file, 80),
                         "console output tail": tail(console, 40),
                     },
@@ -652,17 +676,20 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     broker = KafkaBroker(port=args.port, controller_port=args.controller_port, startup_timeout=args.timeout)
     try:
         broker.start()
     except ServiceStartError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     try:
         print(broker.bootstrap_servers, flush=True)
         print(
-            f"Kafka broker ready in {broker.startup_seconds:.1f} s (pid {broker.pid}, log {broker.log_path}); "
-            "Ctrl-C to stop",
+            f"Kafka broker ready in {broker.startup_seconds:.1f} s (pid {broker.pid}, log {broker.log_path});"
+            " Ctrl-C to stop",
             file=sys.stderr,
             flush=True,
         )

@@ -56,7 +56,9 @@ class ServiceHandle:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+                    raise RuntimeError(
+                        f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                    )
                 try:
                     reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:

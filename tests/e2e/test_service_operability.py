@@ -1,0 +1,57 @@
+"""What an SRE relies on: real gRPC health, reflection, Prometheus metrics, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED_SERVICES = {
+    "leads": "salesplane.leads.v1.LeadService",
+    "opportunities": "salesplane.opportunities.v1.OpportunityService",
+    "forecasting": "salesplane.forecasting.v1.ForecastingService",
+    "reporting": "salesplane.reporting.v1.ReportingService",
+}
+
+
+def listed_services(target: str) -> set[str]:
+    with grpc.insecure_channel(target) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        responses = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        return {s.name for r in responses for s in r.list_services_response.service}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_SERVICES))
+def test_each_service_is_healthy_reflective_measurable_and_stops_cleanly(services, name):
+    service = services(name)
+    with grpc.insecure_channel(service.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        overall = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        specific = health.Check(health_pb2.HealthCheckRequest(service=EXPECTED_SERVICES[name]), timeout=5)
+    assert overall.status == specific.status == health_pb2.HealthCheckResponse.SERVING
+
+    assert {EXPECTED_SERVICES[name], "grpc.health.v1.Health"} <= listed_services(service.target)
+
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5).read().decode()
+    )
+    families = {family.name: family for family in text_string_to_metric_families(body)}
+    assert {"grpc_server_handled", "grpc_server_handling_seconds", "service_ready"} <= set(families)
+    health_checks = [
+        sample
+        for sample in families["grpc_server_handled"].samples
+        if sample.labels
+        == {"grpc_service": "grpc.health.v1.Health", "grpc_method": "Check", "grpc_code": "OK"}
+    ]
+    assert health_checks and health_checks[0].value >= 2
+    assert families["service_ready"].samples[0].value == 1
+
+    assert service.stop() == 0
