@@ -6,15 +6,14 @@ import logging
 from collections.abc import Sequence
 from datetime import date
 
-from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from sqlalchemy.orm import Session
 
-from salesplane_platform.consumer_runner import ConsumedEvent
-from salesplane_platform.events import MalformedEvent, unpack_payload
-
+from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters import rollup_store
 from salesplane_forecasting.domain.contributions import Contribution, merge_deltas
 from salesplane_forecasting.domain.periods import quarter_of
+from salesplane_platform.consumer_runner import ConsumedEvent
+from salesplane_platform.events import MalformedEvent, unpack_payload
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,10 @@ OPPORTUNITY_CHANGED = events_pb2.OpportunityChanged.DESCRIPTOR.full_name
 
 def contribution_of(event: events_pb2.OpportunityChanged) -> Contribution | None:
     opportunity = event.opportunity
-    if event.kind == events_pb2.CHANGE_KIND_DELETED or opportunity.status == opportunities_pb2.OPPORTUNITY_STATUS_LOST:
+    if (
+        event.kind == events_pb2.CHANGE_KIND_DELETED
+        or opportunity.status == opportunities_pb2.OPPORTUNITY_STATUS_LOST
+    ):
         return None
     close = opportunity.expected_close_date
     try:
@@ -49,10 +51,15 @@ class OpportunityRollupHandler:
             if consumed.envelope.event_type != OPPORTUNITY_CHANGED:
                 continue
             try:
-                contribution = contribution_of(unpack_payload(consumed.envelope, events_pb2.OpportunityChanged))
+                contribution = contribution_of(
+                    unpack_payload(consumed.envelope, events_pb2.OpportunityChanged)
+                )
             except MalformedEvent:
                 # Retrying cannot fix it; keep the deal's last good contribution and say so loudly.
-                log.exception("ignoring an uninterpretable opportunity event", extra={"event": consumed.envelope.event_id})
+                log.exception(
+                    "ignoring an uninterpretable opportunity event",
+                    extra={"event": consumed.envelope.event_id},
+                )
                 continue
             current[consumed.envelope.aggregate_id] = (contribution, consumed.envelope.aggregate_version)
         if not current:

@@ -10,10 +10,9 @@ from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from salesplane_platform.db import upsert_statement
-
 from salesplane_forecasting.adapters.tables import rollups, tracked_opportunities
 from salesplane_forecasting.domain.contributions import Contribution, RollupDelta, RollupKey
+from salesplane_platform.db import upsert_statement
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,16 @@ def load_contributions(session: Session, opportunity_ids: Iterable[str]) -> dict
     found: dict[str, Contribution | None] = {}
     c = tracked_opportunities.c
     for start in range(0, len(ids), 500):
-        rows = session.execute(select(tracked_opportunities).where(c.opportunity_id.in_(ids[start : start + 500])))
+        rows = session.execute(
+            select(tracked_opportunities).where(c.opportunity_id.in_(ids[start : start + 500]))
+        )
         for row in rows:
             found[row.opportunity_id] = (
                 None
                 if row.owner_user_id is None
-                else Contribution(row.owner_user_id, row.period_id, row.currency, row.amount_minor, row.probability)
+                else Contribution(
+                    row.owner_user_id, row.period_id, row.currency, row.amount_minor, row.probability
+                )
             )
     return found
 
@@ -73,7 +76,8 @@ def apply_deltas(session: Session, deltas: Mapping[RollupKey, RollupDelta]) -> N
         set_={
             "opportunity_count": rollups.c.opportunity_count + statement.excluded.opportunity_count,
             "amount_minor": rollups.c.amount_minor + statement.excluded.amount_minor,
-            "weighted_percent_minor": rollups.c.weighted_percent_minor + statement.excluded.weighted_percent_minor,
+            "weighted_percent_minor": rollups.c.weighted_percent_minor
+            + statement.excluded.weighted_percent_minor,
             "updated_at": statement.excluded.updated_at,
         },
     )
@@ -133,8 +137,15 @@ def rebuild_rollups(session: Session) -> int:
     )
     result = session.execute(
         insert(rollups).from_select(
-            ["user_id", "period_id", "currency", "opportunity_count", "amount_minor", "weighted_percent_minor",
-             "updated_at"],
+            [
+                "user_id",
+                "period_id",
+                "currency",
+                "opportunity_count",
+                "amount_minor",
+                "weighted_percent_minor",
+                "updated_at",
+            ],
             recomputed,
         )
     )

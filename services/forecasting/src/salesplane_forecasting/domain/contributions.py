@@ -47,7 +47,9 @@ class RollupDelta:
         return not (self.opportunity_count or self.amount_minor or self.weighted_percent_minor)
 
 
-def merge_deltas(changes: Iterable[tuple[Contribution | None, Contribution | None]]) -> dict[RollupKey, RollupDelta]:
+def merge_deltas(
+    changes: Iterable[tuple[Contribution | None, Contribution | None]],
+) -> dict[RollupKey, RollupDelta]:
     """Sum the (old -> new) contribution changes of a batch into one delta per rollup row."""
     deltas: dict[RollupKey, RollupDelta] = defaultdict(RollupDelta)
     for old, new in changes:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.settings import ServiceSettings
-
-from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
 
 
 def rebuild() -> None:

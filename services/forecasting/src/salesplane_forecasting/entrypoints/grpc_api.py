@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import grpc
-from salesplane.common.v1.common_pb2 import Money
-from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesplane.common.v1.common_pb2 import Money
+from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
+from salesplane_forecasting.service_layer import queries
 from salesplane_platform.grpc_interceptor import current_caller
 from salesplane_platform.money import round_half_up_div
-
-from salesplane_forecasting.service_layer import queries
 
 
 class ForecastingServicer(forecasting_pb2_grpc.ForecastingServiceServicer):
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def GetRollup(self, request: forecasting_pb2.GetRollupRequest, context: grpc.ServicerContext) -> forecasting_pb2.Rollup:
+    def GetRollup(
+        self, request: forecasting_pb2.GetRollupRequest, context: grpc.ServicerContext
+    ) -> forecasting_pb2.Rollup:
         rollup = queries.get_rollup(
-            user_id=request.user_id, period_id=request.period_id, caller=current_caller(), sessions=self._sessions
+            user_id=request.user_id,
+            period_id=request.period_id,
+            caller=current_caller(),
+            sessions=self._sessions,
         )
         message = forecasting_pb2.Rollup(
             user_id=rollup.user_id,
@@ -30,7 +34,8 @@ class ForecastingServicer(forecasting_pb2_grpc.ForecastingServiceServicer):
                     opportunity_count=line.opportunity_count,
                     amount=Money(currency_code=line.currency, amount_minor=line.amount_minor),
                     weighted_amount=Money(
-                        currency_code=line.currency, amount_minor=round_half_up_div(line.weighted_percent_minor, 100)
+                        currency_code=line.currency,
+                        amount_minor=round_half_up_div(line.weighted_percent_minor, 100),
                     ),
                 )
                 for line in rollup.lines

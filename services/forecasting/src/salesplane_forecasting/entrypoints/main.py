@@ -7,20 +7,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
+
 from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
-
-from salesplane_platform.consumer_runner import EventHandler
-from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
-
 from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
+from salesplane_platform.consumer_runner import EventHandler
+from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
 TOPIC = "salesplane.forecasting.v1"
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
-    forecasting_pb2_grpc.add_ForecastingServiceServicer_to_server(ForecastingServicer(context.session_factory), server)
+    forecasting_pb2_grpc.add_ForecastingServiceServicer_to_server(
+        ForecastingServicer(context.session_factory), server
+    )
     return [forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name]
 
 

@@ -7,12 +7,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesplane_platform.errors import Validator
-from salesplane_platform.identity import Identity
-
 from salesplane_forecasting.adapters import rollup_store
 from salesplane_forecasting.domain.access import ensure_can_read_user
 from salesplane_forecasting.domain.periods import is_period_id
+from salesplane_platform.errors import Validator
+from salesplane_platform.identity import Identity
 
 _USER_ID_MAX = 64
 

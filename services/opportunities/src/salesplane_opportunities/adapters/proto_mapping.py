@@ -6,7 +6,6 @@ from datetime import date
 
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
-
 from salesplane_opportunities.domain.opportunity import (
     ChangeKind,
     Opportunity,
@@ -24,7 +23,10 @@ _STATUSES = {
     OpportunityStatus.WON: opportunities_pb2.OPPORTUNITY_STATUS_WON,
     OpportunityStatus.LOST: opportunities_pb2.OPPORTUNITY_STATUS_LOST,
 }
-_KINDS = {ChangeKind.CREATED: events_pb2.CHANGE_KIND_CREATED, ChangeKind.UPDATED: events_pb2.CHANGE_KIND_UPDATED}
+_KINDS = {
+    ChangeKind.CREATED: events_pb2.CHANGE_KIND_CREATED,
+    ChangeKind.UPDATED: events_pb2.CHANGE_KIND_UPDATED,
+}
 
 
 def date_to_proto(value: date) -> Date:

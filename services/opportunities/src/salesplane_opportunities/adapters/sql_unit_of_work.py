@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
-from salesplane_platform.errors import Conflict
-from salesplane_platform.money import Money
-from salesplane_platform.unit_of_work import SqlUnitOfWork
-
 from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.proto_mapping import changed_event
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus, ProbabilitySource
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
+from salesplane_platform.errors import Conflict
+from salesplane_platform.money import Money
+from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 AGGREGATE_TYPE = "opportunity"
 
@@ -94,7 +93,9 @@ class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
         return self
 
     def sales_stages(self) -> SalesStageCatalog:
-        rows = self.session.execute(select(tables.sales_stages).order_by(tables.sales_stages.c.position)).all()
+        rows = self.session.execute(
+            select(tables.sales_stages).order_by(tables.sales_stages.c.position)
+        ).all()
         return SalesStageCatalog(
             tuple(SalesStage(r.name, r.default_probability, is_won=r.is_won, is_lost=r.is_lost) for r in rows)
         )

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 
-from salesplane_platform.errors import Validator
-from salesplane_platform.money import MAX_AMOUNT_MINOR, Money, is_currency
-
 from salesplane_opportunities.domain.identifiers import is_user_id, new_id
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
+from salesplane_platform.errors import Validator
+from salesplane_platform.money import MAX_AMOUNT_MINOR, Money, is_currency
 
 MAX_NAME_LENGTH = 255
 EARLIEST_CLOSE_DATE = date(1970, 1, 1)
@@ -94,7 +93,9 @@ class Opportunity:
     events: list[OpportunityChanged] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
-    def open(cls, draft: OpportunityDraft, stages: SalesStageCatalog, *, now: datetime | None = None) -> Opportunity:
+    def open(
+        cls, draft: OpportunityDraft, stages: SalesStageCatalog, *, now: datetime | None = None
+    ) -> Opportunity:
         check = Validator()
         _check_values(
             check,
@@ -130,7 +131,9 @@ class Opportunity:
         opportunity.events.append(OpportunityChanged(opportunity.snapshot(), ChangeKind.CREATED))
         return opportunity
 
-    def apply(self, changes: OpportunityChanges, stages: SalesStageCatalog, *, now: datetime | None = None) -> bool:
+    def apply(
+        self, changes: OpportunityChanges, stages: SalesStageCatalog, *, now: datetime | None = None
+    ) -> bool:
         """Apply a partial update; return False (and raise no event) when nothing changed."""
         check = Validator()
         _check_values(
@@ -202,18 +205,27 @@ def _check_values(
         check.require(len(value) <= MAX_NAME_LENGTH, "name", f"must be at most {MAX_NAME_LENGTH} characters")
     if owner_user_id is not None or not partial:
         check.require(
-            is_user_id(owner_user_id or ""), "owner_user_id", "must be a user id (letters, digits, . _ @ -; 1-64)"
+            is_user_id(owner_user_id or ""),
+            "owner_user_id",
+            "must be a user id (letters, digits, . _ @ -; 1-64)",
         )
     if amount_minor is not None or not partial:
-        check.require(amount_minor is not None and amount_minor >= 0, "amount.amount_minor", "must not be negative")
         check.require(
-            amount_minor is None or amount_minor <= MAX_AMOUNT_MINOR, "amount.amount_minor", "is implausibly large"
+            amount_minor is not None and amount_minor >= 0, "amount.amount_minor", "must not be negative"
+        )
+        check.require(
+            amount_minor is None or amount_minor <= MAX_AMOUNT_MINOR,
+            "amount.amount_minor",
+            "is implausibly large",
         )
     if currency is not None or not partial:
-        check.require(is_currency(currency or ""), "amount.currency_code", "must be an ISO 4217 currency code")
+        check.require(
+            is_currency(currency or ""), "amount.currency_code", "must be an ISO 4217 currency code"
+        )
     if expected_close_date is not None or not partial:
         check.require(
-            expected_close_date is not None and EARLIEST_CLOSE_DATE <= expected_close_date <= LATEST_CLOSE_DATE,
+            expected_close_date is not None
+            and EARLIEST_CLOSE_DATE <= expected_close_date <= LATEST_CLOSE_DATE,
             "expected_close_date",
             f"must be a date between {EARLIEST_CLOSE_DATE} and {LATEST_CLOSE_DATE}",
         )

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
+
 from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
-
-from salesplane_platform.errors import FieldViolation, InvalidArgument
-from salesplane_platform.grpc_interceptor import current_caller
-
-from salesplane_opportunities.adapters.proto_mapping import date_from_proto, opportunity_to_proto, stage_to_proto
+from salesplane_opportunities.adapters.proto_mapping import (
+    date_from_proto,
+    opportunity_to_proto,
+    stage_to_proto,
+)
 from salesplane_opportunities.domain.opportunity import OpportunityChanges, OpportunityDraft
 from salesplane_opportunities.service_layer import handlers
 from salesplane_opportunities.service_layer.unit_of_work import OpportunitiesUnitOfWork
+from salesplane_platform.errors import FieldViolation, InvalidArgument
+from salesplane_platform.grpc_interceptor import current_caller
 
 UPDATABLE_PATHS = frozenset(
     {
@@ -85,7 +88,9 @@ def changes_from_request(request: opportunities_pb2.UpdateOpportunityRequest) ->
         raise InvalidArgument(FieldViolation("update_mask", "must name at least one field to change"))
     if unknown := paths - UPDATABLE_PATHS:
         raise InvalidArgument(
-            FieldViolation("update_mask", f"unknown or read-only paths {sorted(unknown)}; use {sorted(UPDATABLE_PATHS)}")
+            FieldViolation(
+                "update_mask", f"unknown or read-only paths {sorted(unknown)}; use {sorted(UPDATABLE_PATHS)}"
+            )
         )
     new = request.opportunity
     amount_minor = currency = None
@@ -98,7 +103,9 @@ def changes_from_request(request: opportunities_pb2.UpdateOpportunityRequest) ->
         expected_close_date = date_from_proto(new.expected_close_date)
         if expected_close_date is None:
             raise InvalidArgument(FieldViolation("expected_close_date", "must be a valid calendar date"))
-    follows_stage = "probability" in paths and new.probability_source == opportunities_pb2.PROBABILITY_SOURCE_STAGE
+    follows_stage = (
+        "probability" in paths and new.probability_source == opportunities_pb2.PROBABILITY_SOURCE_STAGE
+    )
     return OpportunityChanges(
         name=new.name if "name" in paths else None,
         owner_user_id=new.owner_user_id if "owner_user_id" in paths else None,

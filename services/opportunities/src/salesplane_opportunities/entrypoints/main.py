@@ -6,19 +6,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
+
 from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
-
-from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
-
 from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.entrypoints.grpc_api import OpportunityServicer
+from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
 TOPIC = "salesplane.opportunities.v1"
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
-    servicer = OpportunityServicer(lambda: SqlOpportunitiesUnitOfWork(context.session_factory, context.outbox))
+    servicer = OpportunityServicer(
+        lambda: SqlOpportunitiesUnitOfWork(context.session_factory, context.outbox)
+    )
     opportunities_pb2_grpc.add_OpportunityServiceServicer_to_server(servicer, server)
     return [opportunities_pb2.DESCRIPTOR.services_by_name["OpportunityService"].full_name]
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound
-from salesplane_platform.identity import Identity
-
 from salesplane_opportunities.domain.access import ensure_can_access
 from salesplane_opportunities.domain.identifiers import is_uuid
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityChanges, OpportunityDraft
 from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
 from salesplane_opportunities.service_layer.unit_of_work import OpportunitiesUnitOfWork
+from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound
+from salesplane_platform.identity import Identity
 
 
-def create_opportunity(*, draft: OpportunityDraft, caller: Identity, uow: OpportunitiesUnitOfWork) -> Opportunity:
+def create_opportunity(
+    *, draft: OpportunityDraft, caller: Identity, uow: OpportunitiesUnitOfWork
+) -> Opportunity:
     """Open a new opportunity and publish it."""
     with uow:
         opportunity = Opportunity.open(draft, uow.sales_stages())

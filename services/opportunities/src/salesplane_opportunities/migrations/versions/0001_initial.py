@@ -6,6 +6,7 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+
 from salesplane_platform.migration_ops import create_platform_tables_v1
 
 revision = "0001"
