@@ -39,7 +39,10 @@ def generate(out_dir: Path) -> None:
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     # Every directory on the way is a regular package so imports are absolute and unambiguous.
-    for directory in [out_dir / "salesplane", *(p for p in (out_dir / "salesplane").rglob("*") if p.is_dir())]:
+    for directory in [
+        out_dir / "salesplane",
+        *(p for p in (out_dir / "salesplane").rglob("*") if p.is_dir()),
+    ]:
         (directory / "__init__.py").touch()
     (out_dir / "salesplane" / "py.typed").touch()
 

@@ -18,9 +18,21 @@ BIN = Path(sys.executable).parent
 
 SERVICES = [
     ("leads", "salesplane-leads", {"SALESPLANE_GRPC_PORT": "50051", "SALESPLANE_METRICS_PORT": "9101"}),
-    ("opportunities", "salesplane-opportunities", {"SALESPLANE_GRPC_PORT": "50052", "SALESPLANE_METRICS_PORT": "9102"}),
-    ("forecasting", "salesplane-forecasting", {"SALESPLANE_GRPC_PORT": "50053", "SALESPLANE_METRICS_PORT": "9103"}),
-    ("reporting", "salesplane-reporting", {"SALESPLANE_GRPC_PORT": "50054", "SALESPLANE_METRICS_PORT": "9104"}),
+    (
+        "opportunities",
+        "salesplane-opportunities",
+        {"SALESPLANE_GRPC_PORT": "50052", "SALESPLANE_METRICS_PORT": "9102"},
+    ),
+    (
+        "forecasting",
+        "salesplane-forecasting",
+        {"SALESPLANE_GRPC_PORT": "50053", "SALESPLANE_METRICS_PORT": "9103"},
+    ),
+    (
+        "reporting",
+        "salesplane-reporting",
+        {"SALESPLANE_GRPC_PORT": "50054", "SALESPLANE_METRICS_PORT": "9104"},
+    ),
     ("gateway", "salesplane-gateway", {"SALESPLANE_GATEWAY_PORT": "8080"}),
 ]
 COLOURS = ["36", "32", "35", "33", "34"]

@@ -53,11 +53,30 @@ fi
 
 log "building helm.sh/helm/v3/cmd/helm@${HELM_VERSION} with $(go version) (this takes a few minutes)"
 start="$(date +%s)"
+
+# Reproduce the ldflags of Helm's Makefile: without them `helm version` reports
+# "v3.x+unreleased" and the default Kubernetes version used by `helm template`
+# / `helm lint` (when --kube-version is not given) falls back to v1.20.
+# Helm derives that default from the k8s.io/client-go version in its go.mod
+# (client-go v0.34.x -> Kubernetes 1.34).
+gomod="$(GOFLAGS=-mod=mod go mod download -json "helm.sh/helm/v3@${HELM_VERSION}" \
+  | sed -n 's/^[[:space:]]*"GoMod":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' || true)"
+client_go=""
+if [[ -n "${gomod}" && -f "${gomod}" ]]; then
+  client_go="$(awk '$1 == "k8s.io/client-go" { print $2; exit }' "${gomod}")"
+fi
+k8s_minor="$(echo "${client_go}" | cut -d. -f2)"
+ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+if [[ "${k8s_minor}" =~ ^[0-9]+$ ]]; then
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    ldflags+=" -X helm.sh/helm/v3/${pkg}.k8sVersionMajor=1 -X helm.sh/helm/v3/${pkg}.k8sVersionMinor=${k8s_minor}"
+  done
+else
+  log "warning: could not read k8s.io/client-go from helm's go.mod; default kube version stays v1.20"
+fi
+
 # -mod=mod: resolve helm's module graph from its go.mod instead of a vendor dir.
-# The version ldflag makes `helm version` report the release instead of "v3.x+unreleased".
-GOFLAGS=-mod=mod go install \
-  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
-  "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+GOFLAGS=-mod=mod go install -ldflags "${ldflags}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 end="$(date +%s)"
 
 installed="$(find_helm)" || { log "go install succeeded but helm binary not found"; exit 1; }

@@ -146,6 +146,12 @@ Validate a component entry; fails the render with a clear message. Call with (di
 {{- if not (and $c.ports $c.ports.grpc) }}
 {{- fail (printf "components.%s.ports.grpc is required for gRPC components" $name) }}
 {{- end }}
+{{- if and $c.split $c.split.enabled (not $c.ports.metrics) }}
+{{- fail (printf "components.%s.split.enabled needs ports.metrics (workers are probed and scraped there)" $name) }}
+{{- end }}
+{{- if and $c.roles (not (and $c.split $c.split.enabled)) (not (has "api" $c.roles)) }}
+{{- fail (printf "components.%s.roles must include api (the gRPC probes need it); use split mode for relay/consumer-only Deployments" $name) }}
+{{- end }}
 {{- range ($c.roles | default list) }}
 {{- if not (has . (list "api" "relay" "consumer")) }}
 {{- fail (printf "components.%s.roles: unknown role %v (allowed: api, relay, consumer)" $name .) }}

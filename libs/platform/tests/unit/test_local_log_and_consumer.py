@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from salesplane.common.v1.common_pb2 import Money
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
+from salesplane.common.v1.common_pb2 import Money
 from salesplane_platform.consumer_runner import ConsumedEvent, ConsumerRunner
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.event_transport import OutgoingRecord
@@ -38,7 +38,9 @@ class RecordingHandler:
             money = Money()
             event.envelope.payload.Unpack(money)
             session.execute(seen.delete().where(seen.c.aggregate_id == event.envelope.aggregate_id))
-            session.execute(seen.insert().values(aggregate_id=event.envelope.aggregate_id, amount=money.amount_minor))
+            session.execute(
+                seen.insert().values(aggregate_id=event.envelope.aggregate_id, amount=money.amount_minor)
+            )
 
 
 def record(aggregate_id: str, version: int, amount: int) -> OutgoingRecord:
@@ -80,7 +82,9 @@ def test_local_log_redelivers_uncommitted_records_to_a_restarted_subscriber(tmp_
     assert len(other_group.poll(10, 0.1)) == 3
 
 
-def test_duplicates_and_older_versions_are_skipped_and_only_the_newest_state_applies(tmp_path: Path, sessions):
+def test_duplicates_and_older_versions_are_skipped_and_only_the_newest_state_applies(
+    tmp_path: Path, sessions
+):
     log_path = tmp_path / "events.db"
     LocalLogPublisher(log_path).publish(
         [record("a", 2, 200), record("a", 1, 100), record("b", 1, 5), record("a", 2, 200), record("b", 1, 5)]

@@ -38,7 +38,14 @@ def test_a_signed_token_round_trips_to_an_identity():
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "Basic abc", "Bearer", "Bearer not-a-jwt", "Bearer " + issue_token("another-secret-32-bytes-long!!!", "a", [])],
+    [
+        None,
+        "",
+        "Basic abc",
+        "Bearer",
+        "Bearer not-a-jwt",
+        "Bearer " + issue_token("another-secret-32-bytes-long!!!", "a", []),
+    ],
 )
 def test_missing_malformed_or_foreign_tokens_are_unauthenticated(header):
     with pytest.raises(Unauthenticated):

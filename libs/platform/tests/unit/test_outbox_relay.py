@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from salesplane.common.v1.common_pb2 import Money
 from sqlalchemy import MetaData, func, select
 
+from salesplane.common.v1.common_pb2 import Money
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.event_transport import OutgoingRecord
 from salesplane_platform.outbox_relay import OutboxRelay

@@ -1,0 +1,140 @@
+"""The Flask application: request ids, access log, problem+json errors, probes and the API."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import grpc
+from flask import Flask, Response, g, jsonify, request
+from grpc_health.v1 import health_pb2
+from werkzeug.exceptions import HTTPException
+
+from salesplane_gateway.api import EXTENSION_KEY, GatewayState, state, v1
+from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
+from salesplane_gateway.config import UPSTREAMS, GatewayConfig
+from salesplane_gateway.openapi import openapi_document
+from salesplane_gateway.problems import FieldError, Problem, problem_type
+from salesplane_platform.identity import TokenVerifier
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("salesplane_gateway.access")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# Probes hit these every few seconds; their access lines are logged at DEBUG only.
+_PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+# A caller's request id is kept only when it is short and plain; otherwise a new one is made.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> Flask:
+    """Build the gateway. Nothing connects here: channels open on first use. When `clients` is None
+    the app makes its own (close them with `app.extensions["salesplane_gateway"].clients.close()`)."""
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = GatewayState(
+        config=config,
+        clients=clients if clients is not None else ServiceClients(config.targets),
+        verifier=TokenVerifier(config.auth_secret),
+    )
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.register_error_handler(Problem, _problem)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.register_blueprint(v1)
+    app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
+    app.add_url_rule("/readyz", "readyz", _readyz, methods=["GET"])
+    app.add_url_rule("/openapi.json", "openapi", _openapi, methods=["GET"])
+    return app
+
+
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+
+
+def _finish_request(response: Response) -> Response:
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = request_id
+    identity = g.get("identity")
+    started = g.get("started")
+    access_log.log(
+        logging.DEBUG if request.path in _PROBE_PATHS and response.status_code < 400 else logging.INFO,
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "request_id": request_id,
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            "subject": identity.subject if identity is not None else None,
+        },
+    )
+    return response
+
+
+def _problem(problem: Problem) -> Response:
+    return problem.to_response()
+
+
+def _http_error(error: HTTPException) -> Response:
+    """Werkzeug's own errors (unknown route, wrong method, body too large) as problems."""
+    status = error.code or 500
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return Problem(status, error.name, error.description or error.name, headers=headers).to_response()
+
+
+def _unexpected_error(error: Exception) -> Response:
+    log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+    return Problem(
+        500,
+        "Internal server error",
+        "The gateway failed to handle the request.",
+        problem_type("internal-error"),
+    ).to_response()
+
+
+def _healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+def _readyz() -> Response:
+    """Ready only when every upstream's gRPC health service reports its API as SERVING."""
+    config, clients = state().config, state().clients
+    pending = {
+        name: clients.health(name).Check.future(
+            health_pb2.HealthCheckRequest(service=HEALTH_SERVICE_NAMES[name]),
+            timeout=config.readiness_timeout_seconds,
+        )
+        for name in UPSTREAMS
+    }
+    statuses: dict[str, str] = {}
+    for name, future in pending.items():
+        try:
+            statuses[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(future.result().status)
+        except grpc.RpcError as error:
+            statuses[name] = error.code().name if isinstance(error, grpc.Call) else "UNKNOWN"
+    failing = [name for name, status in statuses.items() if status != "SERVING"]
+    if not failing:
+        return jsonify({"status": "ready", "upstreams": statuses})
+    log.warning("not ready", extra={"upstreams": statuses})
+    return Problem(
+        503,
+        "Not ready",
+        f"Upstreams not serving: {', '.join(failing)}.",
+        problem_type("not-ready"),
+        errors=[FieldError(name, f"health check answered {statuses[name]}") for name in failing],
+        extensions={"upstreams": statuses},
+    ).to_response()
+
+
+def _openapi() -> Response:
+    return jsonify(openapi_document())

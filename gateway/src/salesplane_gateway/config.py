@@ -1,0 +1,104 @@
+"""Gateway settings, read once from the environment (12-factor)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from salesplane_platform.errors import ConfigurationError
+from salesplane_platform.settings import auth_secret_from
+
+# The upstream services, in the order /readyz reports them.
+UPSTREAMS = ("leads", "opportunities", "forecasting", "reporting")
+
+DEFAULT_TARGETS: dict[str, str] = {
+    "leads": "127.0.0.1:50051",
+    "opportunities": "127.0.0.1:50052",
+    "forecasting": "127.0.0.1:50053",
+    "reporting": "127.0.0.1:50054",
+}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    auth_secret: str
+    leads_target: str = DEFAULT_TARGETS["leads"]
+    opportunities_target: str = DEFAULT_TARGETS["opportunities"]
+    forecasting_target: str = DEFAULT_TARGETS["forecasting"]
+    reporting_target: str = DEFAULT_TARGETS["reporting"]
+    host: str = "0.0.0.0"
+    port: int = 8080
+    # Deadline of every gRPC call made for an HTTP request.
+    rpc_timeout_seconds: float = 5.0
+    # Deadline of each upstream health check behind /readyz (they run in parallel).
+    readiness_timeout_seconds: float = 1.0
+    # Largest request body accepted (bytes).
+    max_body_bytes: int = 1024 * 1024
+    threads: int = 8
+    log_level: str = "INFO"
+
+    @property
+    def targets(self) -> dict[str, str]:
+        """host:port of every upstream, by name."""
+        return {
+            "leads": self.leads_target,
+            "opportunities": self.opportunities_target,
+            "forecasting": self.forecasting_target,
+            "reporting": self.reporting_target,
+        }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+        """Read SALESPLANE_* variables; unset ones get the laptop defaults."""
+        env = os.environ if environ is None else environ
+        targets = {
+            name: env.get(f"SALESPLANE_{name.upper()}_TARGET") or DEFAULT_TARGETS[name] for name in UPSTREAMS
+        }
+        return cls(
+            auth_secret=auth_secret_from(env),
+            leads_target=targets["leads"],
+            opportunities_target=targets["opportunities"],
+            forecasting_target=targets["forecasting"],
+            reporting_target=targets["reporting"],
+            host=env.get("SALESPLANE_GATEWAY_HOST") or "0.0.0.0",
+            port=_port(env, "SALESPLANE_GATEWAY_PORT", 8080),
+            rpc_timeout_seconds=_positive_float(env, "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS", 5.0),
+            readiness_timeout_seconds=_positive_float(
+                env, "SALESPLANE_GATEWAY_READINESS_TIMEOUT_SECONDS", 1.0
+            ),
+            threads=_positive_int(env, "SALESPLANE_GATEWAY_THREADS", 8),
+            log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigurationError(f"{name}={raw!r} is not a TCP port")
+    return int(raw)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(f"{name}={raw!r} must be a positive integer")
+    return int(raw)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(f"{name}={raw!r} must be a positive number")
+    return value

@@ -1,0 +1,68 @@
+"""Console entry point `salesplane-gateway`: read the environment, serve with waitress, stop on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from waitress.server import create_server
+
+from salesplane_gateway.app import create_app
+from salesplane_gateway.clients import ServiceClients
+from salesplane_gateway.config import GatewayConfig
+from salesplane_platform.errors import ConfigurationError
+from salesplane_platform.json_logging import configure_logging
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "gateway"
+
+
+class _StopRequested(SystemExit):
+    """Raised in the main thread by the signal handler; waitress's loop ends on SystemExit and
+    lets the worker threads finish the requests they are handling."""
+
+
+def main() -> None:
+    configure_logging(SERVICE_NAME)
+    try:
+        config = GatewayConfig.from_env()
+    except ConfigurationError as error:
+        log.error("invalid configuration", extra={"error": str(error)})
+        sys.exit(2)
+    configure_logging(SERVICE_NAME, config.log_level)
+    clients = ServiceClients(config.targets)
+    app = create_app(config, clients)
+    server = create_server(
+        app,
+        host=config.host,
+        port=config.port,
+        threads=config.threads,
+        ident="salesplane-gateway",
+        clear_untrusted_proxy_headers=True,
+    )
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        raise _StopRequested(0)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info(
+        "gateway started",
+        extra={
+            "host": config.host,
+            "port": getattr(server, "effective_port", config.port),
+            "upstreams": config.targets,
+        },
+    )
+    try:
+        server.run()
+    finally:
+        server.close()
+        clients.close()
+        log.info("gateway stopped")
+
+
+if __name__ == "__main__":
+    main()

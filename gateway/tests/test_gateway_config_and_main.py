@@ -1,0 +1,123 @@
+"""Settings from the environment, and the console entry point's start and SIGTERM stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from salesplane_gateway.config import GatewayConfig
+from salesplane_platform.errors import ConfigurationError
+from salesplane_platform.settings import DEV_AUTH_SECRET
+
+
+def test_defaults_are_the_laptop_ones() -> None:
+    config = GatewayConfig.from_env({})
+
+    assert config.port == 8080
+    assert config.host == "0.0.0.0"
+    assert config.targets == {
+        "leads": "127.0.0.1:50051",
+        "opportunities": "127.0.0.1:50052",
+        "forecasting": "127.0.0.1:50053",
+        "reporting": "127.0.0.1:50054",
+    }
+    assert config.auth_secret == DEV_AUTH_SECRET
+    assert config.rpc_timeout_seconds == 5.0
+
+
+def test_every_setting_is_read_from_the_environment() -> None:
+    config = GatewayConfig.from_env(
+        {
+            "SALESPLANE_GATEWAY_PORT": "9000",
+            "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
+            "SALESPLANE_LEADS_TARGET": "leads:1",
+            "SALESPLANE_OPPORTUNITIES_TARGET": "opportunities:2",
+            "SALESPLANE_FORECASTING_TARGET": "forecasting:3",
+            "SALESPLANE_REPORTING_TARGET": "reporting:4",
+            "SALESPLANE_AUTH_SECRET": "s" * 40,
+            "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "2.5",
+            "SALESPLANE_LOG_LEVEL": "debug",
+        }
+    )
+
+    assert (config.host, config.port) == ("127.0.0.1", 9000)
+    assert list(config.targets.values()) == ["leads:1", "opportunities:2", "forecasting:3", "reporting:4"]
+    assert config.auth_secret == "s" * 40
+    assert config.rpc_timeout_seconds == 2.5
+    assert config.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SALESPLANE_GATEWAY_PORT": "http"},
+        {"SALESPLANE_GATEWAY_PORT": "70000"},
+        {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "0"},
+        {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "nan"},
+        {"SALESPLANE_GATEWAY_THREADS": "0"},
+        {"SALESPLANE_ENV": "production"},
+    ],
+)
+def test_bad_settings_are_refused(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        GatewayConfig.from_env(environ)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_console_script_serves_and_stops_cleanly_on_sigterm(free_target: str) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
+        "SALESPLANE_GATEWAY_PORT": str(port),
+        "SALESPLANE_AUTH_SECRET": "s" * 40,
+        "SALESPLANE_OPPORTUNITIES_TARGET": free_target,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from salesplane_gateway.main import main; main()"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=1) as response:
+                    assert response.status == 200
+                    assert response.headers["X-Request-Id"]
+                    break
+            except OSError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "the gateway did not start"
+                time.sleep(0.1)
+
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, output
+    messages = [json.loads(line)["msg"] for line in output.splitlines() if line.startswith("{")]
+    assert "gateway started" in messages
+    assert messages[-1] == "gateway stopped"
+    access = [
+        json.loads(line) for line in output.splitlines() if '"logger": "salesplane_gateway.access"' in line
+    ]
+    assert access and access[0]["path"] == "/openapi.json" and access[0]["status"] == 200

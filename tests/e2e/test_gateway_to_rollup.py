@@ -1,0 +1,104 @@
+"""The walking skeleton's promise: a deal created through the HTTP gateway shows in its owner's
+rollup within a second, over real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from salesplane_platform.identity import issue_token
+from salesplane_testing.processes import free_port
+from tests.e2e.conftest import SECRET
+
+pytestmark = pytest.mark.e2e
+
+
+def call(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_deal_created_through_the_gateway_reaches_the_owners_rollup_within_a_second(
+    services, tmp_path: Path
+):
+    opportunities = services("opportunities")
+    forecasting = services("forecasting")
+    port = free_port()
+    env = {
+        **os.environ,
+        "SALESPLANE_AUTH_SECRET": SECRET,
+        "SALESPLANE_GATEWAY_PORT": str(port),
+        "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
+        "SALESPLANE_OPPORTUNITIES_TARGET": opportunities.target,
+        "SALESPLANE_FORECASTING_TARGET": forecasting.target,
+    }
+    log = (tmp_path / "gateway.log").open("wb")
+    gateway = subprocess.Popen(
+        [str(Path(sys.executable).parent / "salesplane-gateway")], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        token = issue_token(SECRET, "alice", ["rep"])
+        status, created = call(
+            "POST",
+            f"{base}/v1/opportunities",
+            token,
+            {
+                "name": "Acme renewal",
+                "owner_user_id": "alice",
+                "amount": {"currency_code": "EUR", "amount_minor": 1_250_000},
+                "expected_close_date": "2026-12-15",
+                "sales_stage": "Negotiation/Review",
+            },
+        )
+        assert status == 201, created
+        started = time.monotonic()
+        rollup: dict = {}
+        while time.monotonic() - started < 1.0:
+            status, rollup = call("GET", f"{base}/v1/rollups/alice?period=2026-Q4", token)
+            assert status == 200, rollup
+            if rollup.get("lines"):
+                break
+            time.sleep(0.02)
+        line = rollup["lines"][0]
+        assert (line["currency_code"], line["opportunity_count"], line["amount"]["amount_minor"]) == (
+            "EUR",
+            1,
+            1_250_000,
+        )
+        assert line["weighted_amount"]["amount_minor"] == 1_000_000
+
+        status, problem = call(
+            "POST", f"{base}/v1/opportunities", token, {"name": "", "amount": {"amount_minor": -1}}
+        )
+        assert status == 400 and problem["errors"]
+        status, problem = call("GET", f"{base}/v1/opportunities/not-a-uuid", token)
+        assert status == 400
+        status, problem = call("GET", f"{base}/v1/opportunities/{'0' * 8}-0000-4000-8000-{'0' * 12}", token)
+        assert status == 404
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=15)
