@@ -9,7 +9,7 @@ endif
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-unit lint proto proto-check token bench sync clean
+.PHONY: help run test test-unit lint proto proto-check token bench sync helm clean
 
 help:
 	@echo "make run         every service and the gateway on SQLite and the local event log"
@@ -17,7 +17,7 @@ help:
 	@echo "make test-unit   unit tests only (no servers)"
 	@echo "make proto       regenerate the contracts package from protos/"
 	@echo "make token       print a development bearer token (SUB=alice ROLES=rep)"
-	@echo "make bench       run the benchmarks under bench/"
+	@echo "make bench       opportunity write benchmark (PostgreSQL + Kafka); see bench/"
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -28,8 +28,12 @@ sync: $(UV)
 run: sync
 	$(PY) scripts/run_local.py
 
-test: sync proto-check lint
+test: sync proto-check lint helm
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# helm (built from source through the Go module proxy) for the chart's lint and render tests.
+helm:
+	@tools/install-helm.sh >/dev/null
 
 test-unit: sync
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)

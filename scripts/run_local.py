@@ -5,6 +5,8 @@ Logs of all processes go to this terminal, prefixed by service; Ctrl-C stops eve
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -38,11 +40,23 @@ SERVICES = [
 COLOURS = ["36", "32", "35", "33", "34"]
 
 
+def _die_with_parent() -> None:
+    # Linux: if this launcher dies (even by SIGKILL), each service gets SIGTERM and stops cleanly.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _say(message: str) -> None:
+    with contextlib.suppress(OSError):  # the terminal may already be gone
+        print(message, flush=True)
+
+
 def _pump(name: str, colour: str, stream: object) -> None:
     prefix = f"\033[{colour}m{name:>13}\033[0m | " if sys.stdout.isatty() else f"{name:>13} | "
     for line in iter(stream.readline, ""):  # type: ignore[attr-defined]
-        sys.stdout.write(prefix + line)
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):
+            sys.stdout.write(prefix + line)
+            sys.stdout.flush()
 
 
 def main() -> int:
@@ -57,6 +71,7 @@ def main() -> int:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+            preexec_fn=_die_with_parent,
         )
         threading.Thread(target=_pump, args=(name, colour, process.stdout), daemon=True).start()
         processes.append((name, process))
@@ -81,7 +96,7 @@ def main() -> int:
     while not stop.is_set():
         for name, process in processes:
             if process.poll() is not None:
-                print(f"{name} exited with status {process.returncode}; stopping everything", flush=True)
+                _say(f"{name} exited with status {process.returncode}; stopping everything")
                 exit_code = 1
                 stop.set()
         stop.wait(0.5)
@@ -94,9 +109,9 @@ def main() -> int:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            print(f"{name} did not stop in time; killing it", flush=True)
+            _say(f"{name} did not stop in time; killing it")
             process.kill()
-    print("all stopped", flush=True)
+    _say("all stopped")
     return exit_code
 
 
