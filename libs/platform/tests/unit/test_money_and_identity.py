@@ -55,3 +55,11 @@ def test_missing_malformed_or_foreign_tokens_are_unauthenticated(header):
 def test_expired_tokens_are_unauthenticated():
     with pytest.raises(Unauthenticated):
         TokenVerifier(SECRET).verify(issue_token(SECRET, "alice", ["rep"], ttl_seconds=-10))
+
+
+def test_only_canonical_lower_case_uuids_are_ids():
+    from salesplane_platform.identifiers import is_user_id, is_uuid, new_id
+
+    fresh = new_id()
+    assert is_uuid(fresh) and not is_uuid(fresh.upper()) and not is_uuid("42") and not is_uuid("")
+    assert is_user_id("alice.smith@acme") and not is_user_id("-alice") and not is_user_id("a b")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from salesplane_leads.domain.contact import is_plausible_email, is_plausible_phone
-from salesplane_leads.domain.identifiers import is_uuid
 from salesplane_leads.domain.lead import ChangeKind, Lead, LeadDraft, LeadStatus
 from salesplane_platform.errors import InvalidArgument
+from salesplane_platform.identifiers import is_uuid
 
 NOW = datetime(2031, 5, 17, 9, 30, tzinfo=UTC)
 

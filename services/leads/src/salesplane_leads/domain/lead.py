@@ -13,8 +13,8 @@ from salesplane_leads.domain.contact import (
     is_plausible_phone,
     normalise_email,
 )
-from salesplane_leads.domain.identifiers import is_user_id, new_id
 from salesplane_platform.errors import Validator
+from salesplane_platform.identifiers import is_user_id, new_id
 
 MAX_NAME_LENGTH = 100
 MAX_COMPANY_LENGTH = 255

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from salesplane_leads.domain.access import ensure_can_create, ensure_can_read
-from salesplane_leads.domain.identifiers import is_uuid
 from salesplane_leads.domain.lead import Lead, LeadDraft
 from salesplane_leads.service_layer.unit_of_work import LeadsUnitOfWork
 from salesplane_platform.errors import FieldViolation, InvalidArgument, NotFound
+from salesplane_platform.identifiers import is_uuid
 from salesplane_platform.identity import Identity
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 
-from salesplane_opportunities.domain.identifiers import is_user_id, new_id
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
 from salesplane_platform.errors import Validator
+from salesplane_platform.identifiers import is_user_id, new_id
 from salesplane_platform.money import MAX_AMOUNT_MINOR, Money, is_currency
 
 MAX_NAME_LENGTH = 255

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from salesplane_opportunities.domain.access import ensure_can_access
-from salesplane_opportunities.domain.identifiers import is_uuid
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityChanges, OpportunityDraft
 from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
 from salesplane_opportunities.service_layer.unit_of_work import OpportunitiesUnitOfWork
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound
+from salesplane_platform.identifiers import is_uuid
 from salesplane_platform.identity import Identity
 
 
