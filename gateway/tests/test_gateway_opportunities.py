@@ -49,6 +49,7 @@ def test_creating_an_opportunity_answers_201_with_its_location_and_version(
     assert body["expected_close_date"] == "2026-12-31"
     assert body["probability"] == 10
     assert body["probability_source"] == "stage"
+    assert body["status"] == "open"
     assert body["version"] == 1
     assert body["create_time"].endswith("Z")
 

@@ -24,17 +24,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.integration
 
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
-
-try:
-    import yaml
-except ImportError:  # pragma: no cover - depends on the environment
-    if IN_CI:
-        raise
-    pytest.skip("PyYAML is not installed (pip install PyYAML)", allow_module_level=True)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "deploy" / "helm" / "salesplane"

@@ -67,6 +67,7 @@ def opportunity_json(opportunity: opportunities_pb2.Opportunity) -> dict[str, An
         "probability_source": enum_json(
             opportunities_pb2.ProbabilitySource, opportunity.probability_source, "PROBABILITY_SOURCE_"
         ),
+        "status": enum_json(opportunities_pb2.OpportunityStatus, opportunity.status, "OPPORTUNITY_STATUS_"),
         "version": int(opportunity.version),
         "create_time": timestamp_json(opportunity, "create_time"),
         "update_time": timestamp_json(opportunity, "update_time"),

@@ -72,6 +72,11 @@ SCHEMAS: dict[str, Any] = {
         "enum": ["stage", "manual", None],
         "description": "stage: the probability follows the sales stage's default; manual: set by hand.",
     },
+    "OpportunityStatus": {
+        "type": ["string", "null"],
+        "enum": ["open", "won", "lost", None],
+        "description": "Derived from the sales stage's won / lost flags; read-only.",
+    },
     "Opportunity": {
         "type": "object",
         "required": [
@@ -83,6 +88,7 @@ SCHEMAS: dict[str, Any] = {
             "sales_stage",
             "probability",
             "probability_source",
+            "status",
             "version",
             "create_time",
             "update_time",
@@ -96,6 +102,7 @@ SCHEMAS: dict[str, Any] = {
             "sales_stage": {"type": "string"},
             "probability": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Percent."},
             "probability_source": _schema("ProbabilitySource"),
+            "status": _schema("OpportunityStatus"),
             "version": {
                 "type": "integer",
                 "format": "int64",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,8 @@ def upsert_statement(session: Session, table: Table, keys: Sequence[str], update
     return statement.on_conflict_do_update(
         index_elements=list(keys), set_={c: statement.excluded[c] for c in update}
     )
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything Salesplane stores is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

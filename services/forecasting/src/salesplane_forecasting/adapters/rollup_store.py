@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.tables import rollups, tracked_opportunities
 from salesplane_forecasting.domain.contributions import Contribution, RollupDelta, RollupKey
-from salesplane_platform.db import upsert_statement
+from salesplane_platform.db import as_utc, upsert_statement
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def read_rollup(session: Session, user_id: str, period_id: str) -> list[RollupRo
             r.opportunity_count,
             r.amount_minor,
             r.weighted_percent_minor,
-            r.updated_at if r.updated_at.tzinfo else r.updated_at.replace(tzinfo=UTC),
+            as_utc(r.updated_at),
         )
         for r in rows
     ]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
 from salesplane_leads.adapters import tables
 from salesplane_leads.adapters.proto_mapping import changed_event
 from salesplane_leads.domain.lead import Lead, LeadStatus
+from salesplane_platform.db import as_utc
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 AGGREGATE_TYPE = "lead"
@@ -33,11 +32,6 @@ def _row_values(lead: Lead) -> dict[str, object]:
     }
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _from_row(row: Row) -> Lead:
     return Lead(
         id=row.id,
@@ -51,8 +45,8 @@ def _from_row(row: Row) -> Lead:
         lead_source=row.lead_source,
         created_by=row.created_by,
         version=row.version,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -11,6 +9,7 @@ from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.proto_mapping import changed_event
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus, ProbabilitySource
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
+from salesplane_platform.db import as_utc
 from salesplane_platform.errors import Conflict
 from salesplane_platform.money import Money
 from salesplane_platform.unit_of_work import SqlUnitOfWork
@@ -36,11 +35,6 @@ def _row_values(opportunity: Opportunity) -> dict[str, object]:
     }
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _from_row(row: Row) -> Opportunity:
     return Opportunity(
         id=row.id,
@@ -53,8 +47,8 @@ def _from_row(row: Row) -> Opportunity:
         probability_source=ProbabilitySource.MANUAL if row.probability_manual else ProbabilitySource.STAGE,
         status=OpportunityStatus(row.status),
         version=row.version,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
     )
 
 
