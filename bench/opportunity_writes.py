@@ -16,7 +16,6 @@ import statistics
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -118,7 +117,6 @@ def main() -> None:
         settings = ServiceSettings.from_env(
             "opportunities", default_grpc_port=0, default_metrics_port=0, environ=environ
         )
-        Path(scratch).mkdir(exist_ok=True)
         run(settings, options.updates, options.clients)
 
 

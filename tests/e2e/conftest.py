@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from salesplane_platform.identity import issue_token
-from salesplane_platform.settings import DEV_AUTH_SECRET
 from salesplane_testing.processes import ServiceHandle
 
 SECRET = "e2e-secret-of-at-least-thirty-two-bytes"
@@ -54,6 +53,3 @@ def services(
 
 def bearer(subject: str = "e2e-admin", roles: tuple[str, ...] = ("admin",)) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {issue_token(SECRET, subject, roles)}")]
-
-
-assert SECRET != DEV_AUTH_SECRET

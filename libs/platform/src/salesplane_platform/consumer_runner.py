@@ -38,11 +38,20 @@ class ConsumedEvent:
     envelope: EventEnvelope
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """An event a handler cannot interpret (retrying will not help): kept in dead letters."""
+
+    event: ConsumedEvent
+    reason: str
+
+
 class EventHandler(Protocol):
     topics: Sequence[str]
 
-    def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> None:
-        """Apply the newest unseen state of each aggregate; called inside the batch transaction."""
+    def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> Sequence[Rejection]:
+        """Apply the newest unseen state of each aggregate, inside the batch transaction; return
+        the events it could not interpret, which the runner moves to dead letters."""
 
 
 class ConsumerRunner:
@@ -101,12 +110,14 @@ class ConsumerRunner:
         with self._session_factory() as session, session.begin():
             applied = self._unseen(session, newest)
             if applied:
-                self._handler.apply(session, applied)
+                rejected = self._handler.apply(session, applied)
+                dead += [(r.event.record, r.reason) for r in rejected]
                 self._remember(session, applied)
             if dead:
                 self._bury(session, dead)
+        buried = {id(record) for record, _ in dead}
         for record in records:
-            outcome = "dead_letter" if any(d[0] is record for d in dead) else "read"
+            outcome = "dead_letter" if id(record) in buried else "read"
             metrics.EVENTS_CONSUMED.labels(record.topic, outcome).inc()
         metrics.CONSUMER_BATCH_SECONDS.observe(time.perf_counter() - started)
         return len(applied)
@@ -142,10 +153,15 @@ class ConsumerRunner:
         )
 
     def _bury(self, session: Session, dead: list[tuple[IncomingRecord, str]]) -> None:
-        for record, _error in dead:
+        for record, error in dead:
             log.error(
-                "undecodable event sent to dead letters",
-                extra={"topic": record.topic, "offset": record.offset},
+                "event moved to dead letters",
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "error": error,
+                },
             )
         session.execute(
             upsert_statement(session, self._tables.dead_letters, ["topic", "partition", "offset"], []),

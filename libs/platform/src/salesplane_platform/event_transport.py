@@ -28,9 +28,6 @@ class EventPublisher(Protocol):
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Return only when every record is durably stored, in order per key; raise otherwise."""
 
-    def check(self) -> None:
-        """Raise when the transport is unreachable (readiness)."""
-
     def close(self) -> None: ...
 
 
@@ -43,7 +40,5 @@ class EventSubscriber(Protocol):
 
     def rewind(self, records: Sequence[IncomingRecord]) -> None:
         """Deliver these uncommitted records again on the next poll (after a failed apply)."""
-
-    def check(self) -> None: ...
 
     def close(self) -> None: ...

@@ -51,10 +51,12 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
+        if handler is None:
+            return None
         service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
         public = service in PUBLIC_SERVICES
+        if handler.unary_unary is None:
+            return handler if public else self._authenticated_stream(handler)
         behavior = handler.unary_unary
 
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
@@ -93,3 +95,54 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+    def _authenticated_stream(self, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """Streaming RPCs get the same authentication (fail closed); the caller is bound for the
+        whole life of a response stream."""
+        verify = self._verifier.verify_header
+
+        def bind(context: grpc.ServicerContext) -> tuple[contextvars.Token[Identity], contextvars.Token[str]]:
+            header = dict(context.invocation_metadata()).get(AUTHORIZATION_HEADER)
+            try:
+                identity = verify(header)
+            except Unauthenticated as error:
+                context.abort_with_status(grpc_status_for(error))
+            return _CALLER.set(identity), _CALLER_TOKEN.set(str(header).partition(" ")[2].strip())
+
+        def unbind(tokens: tuple[contextvars.Token[Identity], contextvars.Token[str]]) -> None:
+            _CALLER.reset(tokens[0])
+            _CALLER_TOKEN.reset(tokens[1])
+
+        def streaming_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+                tokens = bind(context)
+                try:
+                    yield from behavior(request, context)
+                finally:
+                    unbind(tokens)
+
+            return wrapped
+
+        def single_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+                tokens = bind(context)
+                try:
+                    return behavior(request, context)
+                finally:
+                    unbind(tokens)
+
+            return wrapped
+
+        serializers = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                streaming_response(handler.unary_stream), **serializers
+            )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                streaming_response(handler.stream_stream), **serializers
+            )
+        return grpc.stream_unary_rpc_method_handler(single_response(handler.stream_unary), **serializers)

@@ -45,8 +45,6 @@ class KafkaPublisher:
             request_timeout_ms=15000,
             delivery_timeout_ms=30000,
         )
-        self._bootstrap_servers = bootstrap_servers
-        self._probe: KafkaConsumer | None = None
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         futures = [self._producer.send(r.topic, key=r.key, value=r.value) for r in records]
@@ -66,8 +64,6 @@ class KafkaPublisher:
             raise ConnectionError(f"kafka unreachable: {error}") from error
 
     def close(self) -> None:
-        if self._probe is not None:
-            self._probe.close()
         self._producer.close(timeout=10)
 
 
@@ -130,11 +126,28 @@ class KafkaSubscriber:
             if tp in assigned:
                 self._consumer.seek(tp, offset)
 
-    def check(self) -> None:
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class KafkaProbe:
+    """Readiness: a metadata fetch on a client of its own. kafka-python consumers are not
+    thread-safe, so the readiness thread must never touch the one the consumer thread polls."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._client: KafkaConsumer | None = None
+
+    def __call__(self) -> None:
         try:
-            self._consumer.topics()
+            if self._client is None:
+                self._client = KafkaConsumer(
+                    bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000
+                )
+            self._client.topics()
         except KafkaError as error:
             raise ConnectionError(f"kafka unreachable: {error}") from error
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False)
+        if self._client is not None:
+            self._client.close()

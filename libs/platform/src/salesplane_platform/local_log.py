@@ -60,10 +60,6 @@ class LocalLogPublisher:
                 raise
             self._connection.execute("COMMIT")
 
-    def check(self) -> None:
-        with self._lock:
-            self._connection.execute("SELECT 1 FROM records LIMIT 1").fetchall()
-
     def close(self) -> None:
         self._connection.close()
 
@@ -121,8 +117,14 @@ class LocalLogSubscriber:
     def rewind(self, records: Sequence[IncomingRecord]) -> None:
         self._positions = self._committed_positions()
 
-    def check(self) -> None:
-        self._connection.execute("SELECT 1 FROM group_positions LIMIT 1").fetchall()
-
     def close(self) -> None:
         self._connection.close()
+
+
+def probe_local_log(path: Path) -> None:
+    """Readiness: the log file opens and answers (on a connection of the caller's own)."""
+    connection = sqlite3.connect(path, timeout=5)
+    try:
+        connection.execute("SELECT 1 FROM records LIMIT 1").fetchall()
+    finally:
+        connection.close()

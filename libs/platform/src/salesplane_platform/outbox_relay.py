@@ -49,6 +49,8 @@ class OutboxRelay:
                 if not self._hold_leadership():
                     stop.wait(2.0)
                     continue
+                # Clear before reading: a commit after this point sets it again, so none is missed.
+                self._wakeup.clear()
                 published = self.publish_pending()
                 failures = 0
             except Exception:
@@ -60,7 +62,6 @@ class OutboxRelay:
                 continue
             if published < self._batch_size:
                 self._wakeup.wait(self._idle_poll_seconds)
-                self._wakeup.clear()
         self._release_leadership()
 
     def publish_pending(self) -> int:

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
 from salesplane_platform.db import make_engine, make_session_factory, ping
-from salesplane_platform.event_transport import EventPublisher
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
 from salesplane_platform.health import ReadinessMonitor
 from salesplane_platform.identity import TokenVerifier
@@ -30,7 +29,12 @@ from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.outbox_relay import OutboxRelay
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.settings import ServiceSettings
-from salesplane_platform.transport_factory import make_publisher, make_subscriber, prepare_topics
+from salesplane_platform.transport_factory import (
+    make_publisher,
+    make_subscriber,
+    make_transport_probe,
+    prepare_topics,
+)
 from salesplane_platform.unit_of_work import OutboxContext, SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -57,8 +61,8 @@ class ServiceDefinition:
     default_metrics_port: int
     tables: PlatformTables
     migrations: Path
-    # Topic this service publishes its events to (through the outbox).
-    topic: str
+    # Topic this service publishes its events to (through the outbox); None: it publishes nothing.
+    topic: str | None
     # Adds the servicers to the server; returns their full service names (for health, reflection).
     register_api: Callable[[grpc.Server, ServiceContext], Sequence[str]]
     consumes: Sequence[str] = ()
@@ -85,7 +89,7 @@ class ServiceProcess:
         engine = make_engine(settings.database_url)
         self._closables.append(engine.dispose)
         upgrade_to_head(engine, definition.migrations, lock_name=definition.name)
-        topic = settings.topic(definition.topic)
+        topic = settings.topic(definition.topic) if definition.topic else None
         outbox = OutboxContext(definition.tables, definition.name, topic, threading.Event())
         self.context = ServiceContext(settings, engine, make_session_factory(engine), outbox)
         checks: dict[str, Callable[[], None]] = {"database": lambda: ping(engine)}
@@ -94,11 +98,10 @@ class ServiceProcess:
         self.metrics_port = metrics_server.server_port
         self._closables.append(metrics_server.shutdown)
 
-        if "relay" in settings.roles:
+        if "relay" in settings.roles and topic is not None:
             prepare_topics(settings, [topic])
             publisher = make_publisher(settings)
             self._closables.append(publisher.close)
-            checks["event transport"] = publisher.check
             relay = OutboxRelay(
                 engine, definition.tables, publisher, wakeup=outbox.wakeup, lock_name=definition.name
             )
@@ -106,10 +109,14 @@ class ServiceProcess:
         if "consumer" in settings.roles and definition.make_handler is not None:
             subscriber = make_subscriber(settings, [settings.topic(t) for t in definition.consumes])
             self._closables.append(subscriber.close)
-            checks.setdefault("event transport", subscriber.check)
             handler = definition.make_handler(self.context)
             runner = ConsumerRunner(self.context.session_factory, definition.tables, subscriber, handler)
             self._spawn("event-consumer", runner.run)
+
+        if {"relay", "consumer"} & settings.roles:
+            probe, release_probe = make_transport_probe(settings)
+            checks["event transport"] = probe
+            self._closables.append(release_probe)
 
         services: list[str] = []
         if "api" in settings.roles:
@@ -187,6 +194,3 @@ def run_service(definition: ServiceDefinition) -> None:
     process.start()
     stopping.wait()
     process.stop()
-
-
-__all__ = ["EventPublisher", "ServiceContext", "ServiceDefinition", "ServiceProcess", "run_service"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from salesplane_platform.event_transport import EventPublisher, EventSubscriber
 from salesplane_platform.settings import ServiceSettings
@@ -40,3 +40,15 @@ def prepare_topics(settings: ServiceSettings, topics: Sequence[str]) -> None:
         from salesplane_platform.kafka_transport import ensure_topics
 
         ensure_topics(settings.kafka_bootstrap_servers, topics)
+
+
+def make_transport_probe(settings: ServiceSettings) -> tuple[Callable[[], None], Callable[[], None]]:
+    """A readiness check of the event transport and the function that releases it."""
+    if settings.uses_kafka:
+        from salesplane_platform.kafka_transport import KafkaProbe
+
+        probe = KafkaProbe(settings.kafka_bootstrap_servers)
+        return probe, probe.close
+    from salesplane_platform.local_log import probe_local_log
+
+    return lambda: probe_local_log(settings.event_log_path), lambda: None

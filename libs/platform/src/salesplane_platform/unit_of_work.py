@@ -21,7 +21,7 @@ class OutboxContext:
 
     tables: PlatformTables
     producer: str
-    topic: str
+    topic: str | None
     # Set after every commit that wrote events, so the relay publishes at once instead of polling.
     wakeup: threading.Event
 
@@ -47,6 +47,8 @@ class SqlUnitOfWork:
     def record_event(
         self, *, payload: Message, aggregate_type: str, aggregate_id: str, aggregate_version: int, actor: str
     ) -> None:
+        if self._outbox.topic is None:
+            raise RuntimeError(f"{self._outbox.producer} publishes no events; its definition names no topic")
         envelope = build_envelope(
             payload=payload,
             aggregate_type=aggregate_type,

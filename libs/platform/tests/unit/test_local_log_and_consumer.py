@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from salesplane.common.v1.common_pb2 import Money
-from salesplane_platform.consumer_runner import ConsumedEvent, ConsumerRunner
+from salesplane_platform.consumer_runner import ConsumedEvent, ConsumerRunner, Rejection
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.event_transport import OutgoingRecord
 from salesplane_platform.events import build_envelope
@@ -29,18 +29,23 @@ class RecordingHandler:
         self.fail_times = fail_times
         self.batches: list[list[tuple[str, int]]] = []
 
-    def apply(self, session, events: Sequence[ConsumedEvent]) -> None:
+    def apply(self, session, events: Sequence[ConsumedEvent]) -> list[Rejection]:
         if self.fail_times:
             self.fail_times -= 1
             raise RuntimeError("database hiccup")
         self.batches.append([(e.envelope.aggregate_id, e.envelope.aggregate_version) for e in events])
+        rejected: list[Rejection] = []
         for event in events:
             money = Money()
             event.envelope.payload.Unpack(money)
+            if money.amount_minor < 0:
+                rejected.append(Rejection(event, "negative amount"))
+                continue
             session.execute(seen.delete().where(seen.c.aggregate_id == event.envelope.aggregate_id))
             session.execute(
                 seen.insert().values(aggregate_id=event.envelope.aggregate_id, amount=money.amount_minor)
             )
+        return rejected
 
 
 def record(aggregate_id: str, version: int, amount: int) -> OutgoingRecord:
@@ -134,3 +139,17 @@ def test_undecodable_records_go_to_dead_letters_without_blocking_the_rest(tmp_pa
         dead = session.execute(select(platform.dead_letters.c.key, platform.dead_letters.c.error)).all()
     assert [row.key for row in dead] == [b"x"]
     assert amounts(sessions) == {"a": 7}
+
+
+def test_events_a_handler_rejects_are_kept_in_dead_letters_and_not_retried(tmp_path: Path, sessions):
+    log_path = tmp_path / "events.db"
+    LocalLogPublisher(log_path).publish([record("a", 1, -1), record("b", 1, 3)])
+    subscriber = LocalLogSubscriber(log_path, ["t"], group_id="g")
+    runner = ConsumerRunner(sessions, platform, subscriber, RecordingHandler())
+    runner.process(subscriber.poll(10, 0.1))
+    with sessions() as session:
+        dead = session.execute(select(platform.dead_letters.c.key, platform.dead_letters.c.error)).all()
+        versions = session.execute(select(platform.consumed_versions.c.aggregate_id)).scalars().all()
+    assert [(row.key, row.error) for row in dead] == [(b"a", "negative amount")]
+    assert sorted(versions) == ["a", "b"]
+    assert amounts(sessions) == {"b": 3}

@@ -31,8 +31,6 @@ class FlakyPublisher:
             raise ConnectionError("broker unreachable")
         self.published.extend(records)
 
-    def check(self) -> None: ...
-
     def close(self) -> None: ...
 
 

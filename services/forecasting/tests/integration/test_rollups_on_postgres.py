@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import grpc
 import pytest
@@ -12,7 +13,7 @@ from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
-from salesplane_forecasting.adapters.tables import rollups
+from salesplane_forecasting.adapters.tables import rollups, tracked_opportunities
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_platform.event_transport import OutgoingRecord
 from salesplane_platform.events import build_envelope
@@ -82,11 +83,7 @@ def test_incremental_rollups_equal_a_full_rebuild_and_are_served_by_get_rollup(
     try:
         sessions = process.context.session_factory
         with sessions() as session:
-            import time
-
             deadline = time.monotonic() + 30
-            from salesplane_forecasting.adapters.tables import tracked_opportunities
-
             while time.monotonic() < deadline:
                 applied = dict(
                     session.execute(

@@ -21,7 +21,7 @@ from salesplane.leads.v1 import events_pb2 as lead_events_pb2
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import events_pb2 as opportunity_events_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
-from salesplane_platform.consumer_runner import ConsumedEvent, ConsumerRunner
+from salesplane_platform.consumer_runner import ConsumedEvent, ConsumerRunner, Rejection
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.event_transport import IncomingRecord
 from salesplane_platform.events import build_envelope
@@ -113,9 +113,9 @@ def record(event: EventEnvelope) -> IncomingRecord:
     return IncomingRecord(topic, 0, next(_offsets), event.aggregate_id.encode(), event.SerializeToString())
 
 
-def apply(sessions: sessionmaker[Session], *events: EventEnvelope) -> None:
+def apply(sessions: sessionmaker[Session], *events: EventEnvelope) -> list[Rejection]:
     with sessions() as session, session.begin():
-        ReadModelProjector().apply(session, [ConsumedEvent(record(e), e) for e in events])
+        return list(ReadModelProjector().apply(session, [ConsumedEvent(record(e), e) for e in events]))
 
 
 def opportunity_rows(sessions: sessionmaker[Session]) -> list[tuple[object, ...]]:
@@ -190,16 +190,17 @@ def test_unknown_event_types_are_ignored_with_a_debug_log(
     assert [r.levelno for r in caplog.records if "does not use" in r.getMessage()] == [logging.DEBUG]
 
 
-def test_an_event_whose_payload_does_not_match_its_type_is_skipped_and_logged(
-    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+def test_an_event_whose_payload_does_not_match_its_type_is_rejected_for_dead_letters(
+    sessions: sessionmaker[Session],
 ) -> None:
     forged = lead_envelope(1)
     forged.event_type = "salesplane.opportunities.v1.OpportunityChanged"
 
-    apply(sessions, forged, opportunity_envelope(1))
+    rejected = apply(sessions, forged, opportunity_envelope(1))
 
     assert [row[0] for row in opportunity_rows(sessions)] == [OPPORTUNITY_ID]
-    assert any(r.levelno == logging.ERROR and "does not match" in r.getMessage() for r in caplog.records)
+    assert [r.event.envelope.event_id for r in rejected] == [forged.event_id]
+    assert "expected salesplane.opportunities.v1.OpportunityChanged" in rejected[0].reason
 
 
 def test_opportunity_totals_are_grouped_by_the_dimensions_and_currency(
@@ -234,8 +235,6 @@ class ListSubscriber:
     def commit(self, records: object) -> None: ...
 
     def rewind(self, records: object) -> None: ...
-
-    def check(self) -> None: ...
 
     def close(self) -> None: ...
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import date
 
@@ -12,10 +11,8 @@ from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters import rollup_store
 from salesplane_forecasting.domain.contributions import Contribution, merge_deltas
 from salesplane_forecasting.domain.periods import quarter_of
-from salesplane_platform.consumer_runner import ConsumedEvent
+from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.events import MalformedEvent, unpack_payload
-
-log = logging.getLogger(__name__)
 
 OPPORTUNITIES_TOPIC = "salesplane.opportunities.v1"
 OPPORTUNITY_CHANGED = events_pb2.OpportunityChanged.DESCRIPTOR.full_name
@@ -45,8 +42,9 @@ def contribution_of(event: events_pb2.OpportunityChanged) -> Contribution | None
 class OpportunityRollupHandler:
     topics: Sequence[str] = (OPPORTUNITIES_TOPIC,)
 
-    def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> None:
+    def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> list[Rejection]:
         current: dict[str, tuple[Contribution | None, int]] = {}
+        rejected: list[Rejection] = []
         for consumed in events:
             if consumed.envelope.event_type != OPPORTUNITY_CHANGED:
                 continue
@@ -54,17 +52,15 @@ class OpportunityRollupHandler:
                 contribution = contribution_of(
                     unpack_payload(consumed.envelope, events_pb2.OpportunityChanged)
                 )
-            except MalformedEvent:
-                # Retrying cannot fix it; keep the deal's last good contribution and say so loudly.
-                log.exception(
-                    "ignoring an uninterpretable opportunity event",
-                    extra={"event": consumed.envelope.event_id},
-                )
+            except MalformedEvent as error:
+                # Retrying cannot fix it: the deal keeps its last good contribution.
+                rejected.append(Rejection(consumed, str(error)))
                 continue
             current[consumed.envelope.aggregate_id] = (contribution, consumed.envelope.aggregate_version)
         if not current:
-            return
+            return rejected
         previous = rollup_store.load_contributions(session, current)
         deltas = merge_deltas((previous.get(oid), new) for oid, (new, _) in current.items())
         rollup_store.apply_deltas(session, deltas)
         rollup_store.save_contributions(session, current)
+        return rejected

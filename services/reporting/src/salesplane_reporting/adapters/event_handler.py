@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from salesplane.leads.v1 import events_pb2 as lead_events_pb2
 from salesplane.opportunities.v1 import events_pb2 as opportunity_events_pb2
-from salesplane_platform.consumer_runner import ConsumedEvent
+from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.events import MalformedEvent, unpack_payload
 from salesplane_reporting.adapters.proto_mapping import lead_view_from_proto, opportunity_view_from_proto
 from salesplane_reporting.adapters.sql_read_models import SqlReadModels
@@ -34,11 +34,12 @@ LEAD_CHANGED = lead_events_pb2.LeadChanged.DESCRIPTOR.full_name
 class ReadModelProjector:
     topics: Sequence[str] = (OPPORTUNITIES_TOPIC, LEADS_TOPIC)
 
-    def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> None:
+    def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> list[Rejection]:
         # Newest state per id (None: deleted). The runner already passes one event per aggregate;
         # keeping the newest here too makes the handler safe on its own.
         opportunities: dict[str, tuple[int, OpportunityView | None]] = {}
         leads: dict[str, tuple[int, LeadView]] = {}
+        rejected: list[Rejection] = []
         for event in events:
             envelope = event.envelope
             version = envelope.aggregate_version
@@ -60,21 +61,13 @@ class ReadModelProjector:
                         extra={"event_type": envelope.event_type, "topic": event.record.topic},
                     )
             except MalformedEvent as error:
-                # Retrying cannot fix a payload that does not match its type: skip it, loudly.
-                log.error(
-                    "skipping an event whose payload does not match its type",
-                    extra={
-                        "event_id": envelope.event_id,
-                        "event_type": envelope.event_type,
-                        "topic": event.record.topic,
-                        "offset": event.record.offset,
-                        "error": str(error),
-                    },
-                )
+                # Retrying cannot fix a payload that does not match its type: dead-letter it.
+                rejected.append(Rejection(event, str(error)))
         read_models = SqlReadModels(session)
         read_models.save_opportunities([v for _, v in opportunities.values() if v is not None])
         read_models.remove_opportunities(sorted(i for i, (_, v) in opportunities.items() if v is None))
         read_models.save_leads([v for _, v in leads.values()])
+        return rejected
 
 
 def _keep_newest(newest: dict[str, tuple[int, V]], aggregate_id: str, version: int, state: V) -> None:

@@ -16,9 +16,6 @@ from salesplane_reporting.adapters.sql_unit_of_work import SqlReportingUnitOfWor
 from salesplane_reporting.domain.reports.registry import builtin_reports
 from salesplane_reporting.entrypoints.grpc_api import ReportingServicer
 
-# Reporting publishes nothing yet; its outbox still has a topic of its own.
-TOPIC = "salesplane.reporting.v1"
-
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
     servicer = ReportingServicer(
@@ -38,7 +35,7 @@ DEFINITION = ServiceDefinition(
     default_metrics_port=9104,
     tables=tables.platform,
     migrations=Path(__file__).resolve().parent.parent / "migrations",
-    topic=TOPIC,
+    topic=None,  # reporting only reads
     register_api=register_api,
     consumes=ReadModelProjector.topics,
     make_handler=make_handler,

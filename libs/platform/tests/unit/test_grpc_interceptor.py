@@ -1,0 +1,80 @@
+"""The shared interceptor on a real in-process gRPC server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent import futures
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from salesplane_platform.errors import FieldViolation, InvalidArgument
+from salesplane_platform.grpc_interceptor import ServiceInterceptor, current_caller
+from salesplane_platform.identity import TokenVerifier, issue_token
+
+SECRET = "interceptor-test-secret-32-bytes-long"
+
+
+def echo_stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+    for _ in range(2):
+        yield current_caller().subject.encode()
+
+
+def validate(request: bytes, context: grpc.ServicerContext) -> bytes:
+    if not request:
+        raise InvalidArgument(FieldViolation("body", "must not be empty"))
+    if request == b"boom":
+        raise RuntimeError("bug with a secret inside")
+    return current_caller().subject.encode()
+
+
+@pytest.fixture
+def channel() -> Iterator[grpc.Channel]:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(4), interceptors=[ServiceInterceptor(TokenVerifier(SECRET))]
+    )
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "test.v1.Test",
+                {
+                    "Stream": grpc.unary_stream_rpc_method_handler(echo_stream),
+                    "Validate": grpc.unary_unary_rpc_method_handler(validate),
+                },
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as opened:
+        yield opened
+    server.stop(None)
+
+
+def token(subject: str = "alice") -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {issue_token(SECRET, subject, ['rep'])}")]
+
+
+def test_streaming_rpcs_are_authenticated_too(channel: grpc.Channel):
+    stream = channel.unary_stream("/test.v1.Test/Stream")
+    with pytest.raises(grpc.RpcError) as raised:
+        list(stream(b"", timeout=5))
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert list(stream(b"", metadata=token("bob"), timeout=5)) == [b"bob", b"bob"]
+
+
+def test_domain_errors_become_statuses_with_details_and_bugs_leak_nothing(channel: grpc.Channel):
+    validate_rpc = channel.unary_unary("/test.v1.Test/Validate")
+    assert validate_rpc(b"x", metadata=token(), timeout=5) == b"alice"
+    with pytest.raises(grpc.RpcError) as invalid:
+        validate_rpc(b"", metadata=token(), timeout=5)
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad_request = error_details_pb2.BadRequest()
+    assert rpc_status.from_call(invalid.value).details[0].Unpack(bad_request)
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [("body", "must not be empty")]
+    with pytest.raises(grpc.RpcError) as bug:
+        validate_rpc(b"boom", metadata=token(), timeout=5)
+    assert bug.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (bug.value.details() or "")
