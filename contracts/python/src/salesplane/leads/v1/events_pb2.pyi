@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from salesplane.leads.v1 import leads_pb2 as _leads_pb2
 import builtins as _builtins
 import sys
@@ -17,24 +18,128 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _LeadChangeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LeadChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeadChangeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LEAD_CHANGE_KIND_UNSPECIFIED: _LeadChangeKind.ValueType  # 0
+    LEAD_CHANGE_KIND_CREATED: _LeadChangeKind.ValueType  # 1
+    LEAD_CHANGE_KIND_UPDATED: _LeadChangeKind.ValueType  # 2
+    LEAD_CHANGE_KIND_ASSIGNED: _LeadChangeKind.ValueType  # 3
+    LEAD_CHANGE_KIND_STATUS_CHANGED: _LeadChangeKind.ValueType  # 4
+    LEAD_CHANGE_KIND_QUALIFIED: _LeadChangeKind.ValueType  # 5
+    LEAD_CHANGE_KIND_CONVERTED: _LeadChangeKind.ValueType  # 6
+    LEAD_CHANGE_KIND_MERGED: _LeadChangeKind.ValueType  # 7
+    LEAD_CHANGE_KIND_IMPORTED: _LeadChangeKind.ValueType  # 8
+
+class LeadChangeKind(_LeadChangeKind, metaclass=_LeadChangeKindEnumTypeWrapper): ...
+
+LEAD_CHANGE_KIND_UNSPECIFIED: LeadChangeKind.ValueType  # 0
+LEAD_CHANGE_KIND_CREATED: LeadChangeKind.ValueType  # 1
+LEAD_CHANGE_KIND_UPDATED: LeadChangeKind.ValueType  # 2
+LEAD_CHANGE_KIND_ASSIGNED: LeadChangeKind.ValueType  # 3
+LEAD_CHANGE_KIND_STATUS_CHANGED: LeadChangeKind.ValueType  # 4
+LEAD_CHANGE_KIND_QUALIFIED: LeadChangeKind.ValueType  # 5
+LEAD_CHANGE_KIND_CONVERTED: LeadChangeKind.ValueType  # 6
+LEAD_CHANGE_KIND_MERGED: LeadChangeKind.ValueType  # 7
+LEAD_CHANGE_KIND_IMPORTED: LeadChangeKind.ValueType  # 8
+Global___LeadChangeKind: _TypeAlias = LeadChangeKind  # noqa: Y015
+
 @_typing.final
 class LeadChanged(_message.Message):
-    """Published on salesplane.leads.v1 for every change, carrying the full new state."""
+    """Published on salesplane.leads.v1 for every change, carrying the full new state
+    (aggregate_type "lead").
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     LEAD_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    kind: Global___LeadChangeKind.ValueType
+    previous_status: _leads_pb2.LeadStatus.ValueType
+    """Status before this change, when it changed."""
     @_builtins.property
     def lead(self) -> _leads_pb2.Lead: ...
     def __init__(
         self,
         *,
         lead: _leads_pb2.Lead | None = ...,
+        kind: Global___LeadChangeKind.ValueType = ...,
+        previous_status: _leads_pb2.LeadStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "lead", b"lead", "previous_status", b"previous_status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LeadChanged: _TypeAlias = LeadChanged  # noqa: Y015
+
+@_typing.final
+class LeadSourceChanged(_message.Message):
+    """aggregate_type "lead_source"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_SOURCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lead_source(self) -> _leads_pb2.LeadSource: ...
+    def __init__(
+        self,
+        *,
+        lead_source: _leads_pb2.LeadSource | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead_source", b"lead_source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_source", b"lead_source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadSourceChanged: _TypeAlias = LeadSourceChanged  # noqa: Y015
+
+@_typing.final
+class CampaignChanged(_message.Message):
+    """aggregate_type "campaign"; carries the cost entries and the actual cost so far."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def campaign(self) -> _leads_pb2.Campaign: ...
+    def __init__(
+        self,
+        *,
+        campaign: _leads_pb2.Campaign | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignChanged: _TypeAlias = CampaignChanged  # noqa: Y015
+
+@_typing.final
+class ScoringRulesChanged(_message.Message):
+    """aggregate_type "scoring_rules", aggregate_id "rules", version = revision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _leads_pb2.ScoringRules: ...
+    def __init__(
+        self,
+        *,
+        rules: _leads_pb2.ScoringRules | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoringRulesChanged: _TypeAlias = ScoringRulesChanged  # noqa: Y015

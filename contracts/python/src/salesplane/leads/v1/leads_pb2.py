@@ -22,24 +22,110 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from salesplane.common.v1 import common_pb2 as salesplane_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsalesplane/leads/v1/leads.proto\x12\x13salesplane.leads.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x02\n\x04Lead\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12/\n\x06status\x18\x07 \x01(\x0e\x32\x1f.salesplane.leads.v1.LeadStatus\x12\x18\n\x10\x61ssigned_user_id\x18\x08 \x01(\t\x12\x13\n\x0blead_source\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x98\x01\n\x11\x43reateLeadRequest\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x18\n\x10\x61ssigned_user_id\x18\x06 \x01(\t\x12\x13\n\x0blead_source\x18\x07 \x01(\t\"!\n\x0eGetLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t*\xbf\x01\n\nLeadStatus\x12\x1b\n\x17LEAD_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0fLEAD_STATUS_NEW\x10\x01\x12\x18\n\x14LEAD_STATUS_ASSIGNED\x10\x02\x12\x1a\n\x16LEAD_STATUS_IN_PROCESS\x10\x03\x12\x19\n\x15LEAD_STATUS_CONVERTED\x10\x04\x12\x18\n\x14LEAD_STATUS_RECYCLED\x10\x05\x12\x14\n\x10LEAD_STATUS_DEAD\x10\x06\x32\xa9\x01\n\x0bLeadService\x12O\n\nCreateLead\x12&.salesplane.leads.v1.CreateLeadRequest\x1a\x19.salesplane.leads.v1.Lead\x12I\n\x07GetLead\x12#.salesplane.leads.v1.GetLeadRequest\x1a\x19.salesplane.leads.v1.Leadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsalesplane/leads/v1/leads.proto\x12\x13salesplane.leads.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"b\n\x07\x41\x64\x64ress\x12\x0e\n\x06street\x18\x01 \x01(\t\x12\x0c\n\x04\x63ity\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x13\n\x0bpostal_code\x18\x04 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x05 \x01(\t\"\xd5\x01\n\rQualification\x12+\n\x06\x62udget\x18\x01 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x31\n\tauthority\x18\x02 \x01(\x0e\x32\x1e.salesplane.leads.v1.Authority\x12\'\n\x04need\x18\x03 \x01(\x0e\x32\x19.salesplane.leads.v1.Need\x12,\n\x08timeline\x18\x04 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12\r\n\x05notes\x18\x05 \x01(\t\"W\n\x0eScoreComponent\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x05\x12\x0f\n\x07matched\x18\x04 \x01(\x08\"\xf4\x05\n\x04Lead\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nfirst_name\x18\x02 \x01(\t\x12\x11\n\tlast_name\x18\x03 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12/\n\x06status\x18\x07 \x01(\x0e\x32\x1f.salesplane.leads.v1.LeadStatus\x12\x18\n\x10\x61ssigned_user_id\x18\x08 \x01(\t\x12\x16\n\x0elead_source_id\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05title\x18\r \x01(\t\x12\x0f\n\x07website\x18\x0e \x01(\t\x12-\n\x07\x61\x64\x64ress\x18\x0f \x01(\x0b\x32\x1c.salesplane.leads.v1.Address\x12\x13\n\x0b\x64\x65scription\x18\x10 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x11 \x01(\t\x12\x18\n\x10normalised_phone\x18\x12 \x01(\t\x12\x39\n\rqualification\x18\x13 \x01(\x0b\x32\".salesplane.leads.v1.Qualification\x12\r\n\x05score\x18\x14 \x01(\x05\x12<\n\x0fscore_breakdown\x18\x15 \x03(\x0b\x32#.salesplane.leads.v1.ScoreComponent\x12\x15\n\rstatus_reason\x18\x16 \x01(\t\x12 \n\x18\x63onverted_opportunity_id\x18\x17 \x01(\t\x12\x30\n\x0c\x63onvert_time\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13merged_into_lead_id\x18\x19 \x01(\t\x12\x11\n\tqualified\x18\x1a \x01(\x08\"\xf3\x01\n\nLeadFields\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x0f\n\x07website\x18\x07 \x01(\t\x12-\n\x07\x61\x64\x64ress\x18\x08 \x01(\x0b\x32\x1c.salesplane.leads.v1.Address\x12\x13\n\x0b\x64\x65scription\x18\t \x01(\t\x12\x16\n\x0elead_source_id\x18\n \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x0b \x01(\t\"\x83\x01\n\x12\x44uplicateCandidate\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x35\n\x07reasons\x18\x02 \x03(\x0e\x32$.salesplane.leads.v1.DuplicateReason\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x04 \x01(\t\"\xac\x01\n\x11\x43reateLeadRequest\x12-\n\x04lead\x18\x01 \x01(\x0b\x32\x1f.salesplane.leads.v1.LeadFields\x12\x18\n\x10\x61ssigned_user_id\x18\x02 \x01(\t\x12:\n\x0con_duplicate\x18\x03 \x01(\x0e\x32$.salesplane.leads.v1.DuplicatePolicy\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\xb3\x01\n\x12\x43reateLeadResponse\x12\x37\n\x07outcome\x18\x01 \x01(\x0e\x32&.salesplane.leads.v1.CreateLeadOutcome\x12\'\n\x04lead\x18\x02 \x01(\x0b\x32\x19.salesplane.leads.v1.Lead\x12;\n\nduplicates\x18\x03 \x03(\x0b\x32\'.salesplane.leads.v1.DuplicateCandidate\"!\n\x0eGetLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\"\x9e\x01\n\x11UpdateLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12-\n\x04lead\x18\x02 \x01(\x0b\x32\x1f.salesplane.leads.v1.LeadFields\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x03\"\xe8\x01\n\x10ListLeadsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x31\n\x08statuses\x18\x03 \x03(\x0e\x32\x1f.salesplane.leads.v1.LeadStatus\x12\x19\n\x11\x61ssigned_user_ids\x18\x04 \x03(\t\x12\x16\n\x0elead_source_id\x18\x05 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\x12\x16\n\tmin_score\x18\x08 \x01(\x05H\x00\x88\x01\x01\x42\x0c\n\n_min_score\"V\n\x11ListLeadsResponse\x12(\n\x05leads\x18\x01 \x03(\x0b\x32\x19.salesplane.leads.v1.Lead\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x11\x41ssignLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x18\n\x10\x61ssigned_user_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\"\x85\x01\n\x17\x43hangeLeadStatusRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.salesplane.leads.v1.LeadStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x03\"z\n\x12QualifyLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x39\n\rqualification\x18\x02 \x01(\x0b\x32\".salesplane.leads.v1.Qualification\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\"\xe4\x01\n\x12\x43onvertLeadRequest\x12\x0f\n\x07lead_id\x18\x01 \x01(\t\x12\x18\n\x10opportunity_name\x18\x02 \x01(\t\x12\x15\n\rowner_user_id\x18\x03 \x01(\t\x12+\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x37\n\x13\x65xpected_close_date\x18\x05 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12\x13\n\x0bsales_stage\x18\x06 \x01(\t\x12\x11\n\tnext_step\x18\x07 \x01(\t\"V\n\x13\x43onvertLeadResponse\x12\'\n\x04lead\x18\x01 \x01(\x0b\x32\x19.salesplane.leads.v1.Lead\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\"H\n\x11MergeLeadsRequest\x12\x17\n\x0fprimary_lead_id\x18\x01 \x01(\t\x12\x1a\n\x12\x64uplicate_lead_ids\x18\x02 \x03(\t\"\x90\x01\n\x12ImportLeadsRequest\x12\x10\n\x08\x63sv_text\x18\x01 \x01(\t\x12\x19\n\x11\x66irst_line_number\x18\x02 \x01(\x05\x12:\n\x0con_duplicate\x18\x03 \x01(\x0e\x32$.salesplane.leads.v1.DuplicatePolicy\x12\x11\n\tfile_name\x18\x04 \x01(\t\"\x80\x01\n\x0fImportRowResult\x12\x13\n\x0bline_number\x18\x01 \x01(\x05\x12\x36\n\x07outcome\x18\x02 \x01(\x0e\x32%.salesplane.leads.v1.ImportRowOutcome\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x0f\n\x07reasons\x18\x04 \x03(\t\"\xaa\x01\n\x13ImportLeadsResponse\x12\x10\n\x08imported\x18\x01 \x01(\x05\x12\x0f\n\x07invalid\x18\x02 \x01(\x05\x12\x12\n\nduplicates\x18\x03 \x01(\x05\x12\x18\n\x10\x61lready_imported\x18\x04 \x01(\x05\x12\x0e\n\x06merged\x18\x05 \x01(\x05\x12\x32\n\x04rows\x18\x06 \x03(\x0b\x32$.salesplane.leads.v1.ImportRowResult\"\xb2\x02\n\x0bScoringRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x38\n\tcriterion\x18\x03 \x01(\x0e\x32%.salesplane.leads.v1.ScoringCriterion\x12\x0e\n\x06points\x18\x04 \x01(\x05\x12/\n\nmin_budget\x18\x05 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x31\n\tauthority\x18\x06 \x01(\x0e\x32\x1e.salesplane.leads.v1.Authority\x12\'\n\x04need\x18\x07 \x01(\x0e\x32\x19.salesplane.leads.v1.Need\x12\x13\n\x0bwithin_days\x18\x08 \x01(\x05\x12\x16\n\x0elead_source_id\x18\t \x01(\t\"Q\n\x0cScoringRules\x12/\n\x05rules\x18\x01 \x03(\x0b\x32 .salesplane.leads.v1.ScoringRule\x12\x10\n\x08revision\x18\x02 \x01(\x03\"\x18\n\x16GetScoringRulesRequest\"h\n\x1aReplaceScoringRulesRequest\x12/\n\x05rules\x18\x01 \x03(\x0b\x32 .salesplane.leads.v1.ScoringRule\x12\x19\n\x11\x65xpected_revision\x18\x02 \x01(\x03\"\x97\x01\n\nLeadSource\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1c.salesplane.leads.v1.Channel\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x17\x43reateLeadSourceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1c.salesplane.leads.v1.Channel\"\x18\n\x16ListLeadSourcesRequest\"P\n\x17ListLeadSourcesResponse\x12\x35\n\x0clead_sources\x18\x01 \x03(\x0b\x32\x1f.salesplane.leads.v1.LeadSource\"\xb4\x01\n\tCostEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x0bincurred_on\x18\x02 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12+\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x0c\n\x04note\x18\x04 \x01(\t\x12/\n\x0brecord_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x04\n\x08\x43\x61mpaign\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0elead_source_id\x18\x03 \x01(\t\x12-\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1c.salesplane.leads.v1.Channel\x12+\n\x06\x62udget\x18\x05 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x32\n\rexpected_cost\x18\x06 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x35\n\x10\x65xpected_revenue\x18\x07 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x30\n\x0b\x61\x63tual_cost\x18\x08 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12.\n\nstart_date\x18\t \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12,\n\x08\x65nd_date\x18\n \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12\x34\n\x0c\x63ost_entries\x18\x0b \x03(\x0b\x32\x1e.salesplane.leads.v1.CostEntry\x12\x0f\n\x07version\x18\x0c \x01(\x03\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe2\x02\n\x15\x43reateCampaignRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0elead_source_id\x18\x02 \x01(\t\x12-\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1c.salesplane.leads.v1.Channel\x12+\n\x06\x62udget\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x32\n\rexpected_cost\x18\x05 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x35\n\x10\x65xpected_revenue\x18\x06 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12.\n\nstart_date\x18\x07 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12,\n\x08\x65nd_date\x18\x08 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\"\x93\x01\n\x15UpdateCampaignRequest\x12/\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x1d.salesplane.leads.v1.Campaign\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\")\n\x12GetCampaignRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\".\n\x14ListCampaignsRequest\x12\x16\n\x0elead_source_id\x18\x01 \x01(\t\"I\n\x15ListCampaignsResponse\x12\x30\n\tcampaigns\x18\x01 \x03(\x0b\x32\x1d.salesplane.leads.v1.Campaign\"\xb0\x01\n\x19RecordCampaignCostRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12/\n\x0bincurred_on\x18\x02 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12+\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t*\xbf\x01\n\nLeadStatus\x12\x1b\n\x17LEAD_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0fLEAD_STATUS_NEW\x10\x01\x12\x18\n\x14LEAD_STATUS_ASSIGNED\x10\x02\x12\x1a\n\x16LEAD_STATUS_IN_PROCESS\x10\x03\x12\x19\n\x15LEAD_STATUS_CONVERTED\x10\x04\x12\x18\n\x14LEAD_STATUS_RECYCLED\x10\x05\x12\x14\n\x10LEAD_STATUS_DEAD\x10\x06*r\n\tAuthority\x12\x19\n\x15\x41UTHORITY_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41UTHORITY_NONE\x10\x01\x12\x18\n\x14\x41UTHORITY_INFLUENCER\x10\x02\x12\x1c\n\x18\x41UTHORITY_DECISION_MAKER\x10\x03*Y\n\x04Need\x12\x14\n\x10NEED_UNSPECIFIED\x10\x00\x12\r\n\tNEED_NONE\x10\x01\x12\x0c\n\x08NEED_LOW\x10\x02\x12\x0f\n\x0bNEED_MEDIUM\x10\x03\x12\r\n\tNEED_HIGH\x10\x04*\x89\x01\n\x0f\x44uplicatePolicy\x12 \n\x1c\x44UPLICATE_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44UPLICATE_POLICY_REJECT\x10\x01\x12\x1b\n\x17\x44UPLICATE_POLICY_INSIST\x10\x02\x12\x1a\n\x16\x44UPLICATE_POLICY_MERGE\x10\x03*\xa2\x01\n\x0f\x44uplicateReason\x12 \n\x1c\x44UPLICATE_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44UPLICATE_REASON_SAME_EMAIL\x10\x01\x12\x1f\n\x1b\x44UPLICATE_REASON_SAME_PHONE\x10\x02\x12+\n\'DUPLICATE_REASON_SAME_PERSON_AT_COMPANY\x10\x03*\xa3\x01\n\x11\x43reateLeadOutcome\x12#\n\x1f\x43REATE_LEAD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43REATE_LEAD_OUTCOME_CREATED\x10\x01\x12(\n$CREATE_LEAD_OUTCOME_DUPLICATES_FOUND\x10\x02\x12\x1e\n\x1a\x43REATE_LEAD_OUTCOME_MERGED\x10\x03*\xe1\x01\n\x10ImportRowOutcome\x12\"\n\x1eIMPORT_ROW_OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n\x1bIMPORT_ROW_OUTCOME_IMPORTED\x10\x01\x12\x1e\n\x1aIMPORT_ROW_OUTCOME_INVALID\x10\x02\x12 \n\x1cIMPORT_ROW_OUTCOME_DUPLICATE\x10\x03\x12\'\n#IMPORT_ROW_OUTCOME_ALREADY_IMPORTED\x10\x04\x12\x1d\n\x19IMPORT_ROW_OUTCOME_MERGED\x10\x05*\xbc\x02\n\x10ScoringCriterion\x12!\n\x1dSCORING_CRITERION_UNSPECIFIED\x10\x00\x12%\n!SCORING_CRITERION_BUDGET_AT_LEAST\x10\x01\x12(\n$SCORING_CRITERION_AUTHORITY_AT_LEAST\x10\x02\x12#\n\x1fSCORING_CRITERION_NEED_AT_LEAST\x10\x03\x12*\n&SCORING_CRITERION_TIMELINE_WITHIN_DAYS\x10\x04\x12\x1f\n\x1bSCORING_CRITERION_HAS_EMAIL\x10\x05\x12\x1f\n\x1bSCORING_CRITERION_HAS_PHONE\x10\x06\x12!\n\x1dSCORING_CRITERION_FROM_SOURCE\x10\x07*\xdb\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43HANNEL_WEB\x10\x01\x12\x11\n\rCHANNEL_EMAIL\x10\x02\x12\x11\n\rCHANNEL_EVENT\x10\x03\x12\x14\n\x10\x43HANNEL_REFERRAL\x10\x04\x12\x17\n\x13\x43HANNEL_PAID_SEARCH\x10\x05\x12\x12\n\x0e\x43HANNEL_SOCIAL\x10\x06\x12\x13\n\x0f\x43HANNEL_PARTNER\x10\x07\x12\x15\n\x11\x43HANNEL_COLD_CALL\x10\x08\x12\x11\n\rCHANNEL_OTHER\x10\t2\xf7\r\n\x0bLeadService\x12]\n\nCreateLead\x12&.salesplane.leads.v1.CreateLeadRequest\x1a\'.salesplane.leads.v1.CreateLeadResponse\x12I\n\x07GetLead\x12#.salesplane.leads.v1.GetLeadRequest\x1a\x19.salesplane.leads.v1.Lead\x12O\n\nUpdateLead\x12&.salesplane.leads.v1.UpdateLeadRequest\x1a\x19.salesplane.leads.v1.Lead\x12Z\n\tListLeads\x12%.salesplane.leads.v1.ListLeadsRequest\x1a&.salesplane.leads.v1.ListLeadsResponse\x12O\n\nAssignLead\x12&.salesplane.leads.v1.AssignLeadRequest\x1a\x19.salesplane.leads.v1.Lead\x12[\n\x10\x43hangeLeadStatus\x12,.salesplane.leads.v1.ChangeLeadStatusRequest\x1a\x19.salesplane.leads.v1.Lead\x12Q\n\x0bQualifyLead\x12\'.salesplane.leads.v1.QualifyLeadRequest\x1a\x19.salesplane.leads.v1.Lead\x12`\n\x0b\x43onvertLead\x12\'.salesplane.leads.v1.ConvertLeadRequest\x1a(.salesplane.leads.v1.ConvertLeadResponse\x12O\n\nMergeLeads\x12&.salesplane.leads.v1.MergeLeadsRequest\x1a\x19.salesplane.leads.v1.Lead\x12`\n\x0bImportLeads\x12\'.salesplane.leads.v1.ImportLeadsRequest\x1a(.salesplane.leads.v1.ImportLeadsResponse\x12\x61\n\x0fGetScoringRules\x12+.salesplane.leads.v1.GetScoringRulesRequest\x1a!.salesplane.leads.v1.ScoringRules\x12i\n\x13ReplaceScoringRules\x12/.salesplane.leads.v1.ReplaceScoringRulesRequest\x1a!.salesplane.leads.v1.ScoringRules\x12\x61\n\x10\x43reateLeadSource\x12,.salesplane.leads.v1.CreateLeadSourceRequest\x1a\x1f.salesplane.leads.v1.LeadSource\x12l\n\x0fListLeadSources\x12+.salesplane.leads.v1.ListLeadSourcesRequest\x1a,.salesplane.leads.v1.ListLeadSourcesResponse\x12[\n\x0e\x43reateCampaign\x12*.salesplane.leads.v1.CreateCampaignRequest\x1a\x1d.salesplane.leads.v1.Campaign\x12[\n\x0eUpdateCampaign\x12*.salesplane.leads.v1.UpdateCampaignRequest\x1a\x1d.salesplane.leads.v1.Campaign\x12U\n\x0bGetCampaign\x12\'.salesplane.leads.v1.GetCampaignRequest\x1a\x1d.salesplane.leads.v1.Campaign\x12\x66\n\rListCampaigns\x12).salesplane.leads.v1.ListCampaignsRequest\x1a*.salesplane.leads.v1.ListCampaignsResponse\x12\x63\n\x12RecordCampaignCost\x12..salesplane.leads.v1.RecordCampaignCostRequest\x1a\x1d.salesplane.leads.v1.Campaignb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'salesplane.leads.v1.leads_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEADSTATUS']._serialized_start=598
-  _globals['_LEADSTATUS']._serialized_end=789
-  _globals['_LEAD']._serialized_start=90
-  _globals['_LEAD']._serialized_end=405
-  _globals['_CREATELEADREQUEST']._serialized_start=408
-  _globals['_CREATELEADREQUEST']._serialized_end=560
-  _globals['_GETLEADREQUEST']._serialized_start=562
-  _globals['_GETLEADREQUEST']._serialized_end=595
-  _globals['_LEADSERVICE']._serialized_start=792
-  _globals['_LEADSERVICE']._serialized_end=961
+  _globals['_LEADSTATUS']._serialized_start=6257
+  _globals['_LEADSTATUS']._serialized_end=6448
+  _globals['_AUTHORITY']._serialized_start=6450
+  _globals['_AUTHORITY']._serialized_end=6564
+  _globals['_NEED']._serialized_start=6566
+  _globals['_NEED']._serialized_end=6655
+  _globals['_DUPLICATEPOLICY']._serialized_start=6658
+  _globals['_DUPLICATEPOLICY']._serialized_end=6795
+  _globals['_DUPLICATEREASON']._serialized_start=6798
+  _globals['_DUPLICATEREASON']._serialized_end=6960
+  _globals['_CREATELEADOUTCOME']._serialized_start=6963
+  _globals['_CREATELEADOUTCOME']._serialized_end=7126
+  _globals['_IMPORTROWOUTCOME']._serialized_start=7129
+  _globals['_IMPORTROWOUTCOME']._serialized_end=7354
+  _globals['_SCORINGCRITERION']._serialized_start=7357
+  _globals['_SCORINGCRITERION']._serialized_end=7673
+  _globals['_CHANNEL']._serialized_start=7676
+  _globals['_CHANNEL']._serialized_end=7895
+  _globals['_ADDRESS']._serialized_start=158
+  _globals['_ADDRESS']._serialized_end=256
+  _globals['_QUALIFICATION']._serialized_start=259
+  _globals['_QUALIFICATION']._serialized_end=472
+  _globals['_SCORECOMPONENT']._serialized_start=474
+  _globals['_SCORECOMPONENT']._serialized_end=561
+  _globals['_LEAD']._serialized_start=564
+  _globals['_LEAD']._serialized_end=1320
+  _globals['_LEADFIELDS']._serialized_start=1323
+  _globals['_LEADFIELDS']._serialized_end=1566
+  _globals['_DUPLICATECANDIDATE']._serialized_start=1569
+  _globals['_DUPLICATECANDIDATE']._serialized_end=1700
+  _globals['_CREATELEADREQUEST']._serialized_start=1703
+  _globals['_CREATELEADREQUEST']._serialized_end=1875
+  _globals['_CREATELEADRESPONSE']._serialized_start=1878
+  _globals['_CREATELEADRESPONSE']._serialized_end=2057
+  _globals['_GETLEADREQUEST']._serialized_start=2059
+  _globals['_GETLEADREQUEST']._serialized_end=2092
+  _globals['_UPDATELEADREQUEST']._serialized_start=2095
+  _globals['_UPDATELEADREQUEST']._serialized_end=2253
+  _globals['_LISTLEADSREQUEST']._serialized_start=2256
+  _globals['_LISTLEADSREQUEST']._serialized_end=2488
+  _globals['_LISTLEADSRESPONSE']._serialized_start=2490
+  _globals['_LISTLEADSRESPONSE']._serialized_end=2576
+  _globals['_ASSIGNLEADREQUEST']._serialized_start=2578
+  _globals['_ASSIGNLEADREQUEST']._serialized_end=2666
+  _globals['_CHANGELEADSTATUSREQUEST']._serialized_start=2669
+  _globals['_CHANGELEADSTATUSREQUEST']._serialized_end=2802
+  _globals['_QUALIFYLEADREQUEST']._serialized_start=2804
+  _globals['_QUALIFYLEADREQUEST']._serialized_end=2926
+  _globals['_CONVERTLEADREQUEST']._serialized_start=2929
+  _globals['_CONVERTLEADREQUEST']._serialized_end=3157
+  _globals['_CONVERTLEADRESPONSE']._serialized_start=3159
+  _globals['_CONVERTLEADRESPONSE']._serialized_end=3245
+  _globals['_MERGELEADSREQUEST']._serialized_start=3247
+  _globals['_MERGELEADSREQUEST']._serialized_end=3319
+  _globals['_IMPORTLEADSREQUEST']._serialized_start=3322
+  _globals['_IMPORTLEADSREQUEST']._serialized_end=3466
+  _globals['_IMPORTROWRESULT']._serialized_start=3469
+  _globals['_IMPORTROWRESULT']._serialized_end=3597
+  _globals['_IMPORTLEADSRESPONSE']._serialized_start=3600
+  _globals['_IMPORTLEADSRESPONSE']._serialized_end=3770
+  _globals['_SCORINGRULE']._serialized_start=3773
+  _globals['_SCORINGRULE']._serialized_end=4079
+  _globals['_SCORINGRULES']._serialized_start=4081
+  _globals['_SCORINGRULES']._serialized_end=4162
+  _globals['_GETSCORINGRULESREQUEST']._serialized_start=4164
+  _globals['_GETSCORINGRULESREQUEST']._serialized_end=4188
+  _globals['_REPLACESCORINGRULESREQUEST']._serialized_start=4190
+  _globals['_REPLACESCORINGRULESREQUEST']._serialized_end=4294
+  _globals['_LEADSOURCE']._serialized_start=4297
+  _globals['_LEADSOURCE']._serialized_end=4448
+  _globals['_CREATELEADSOURCEREQUEST']._serialized_start=4450
+  _globals['_CREATELEADSOURCEREQUEST']._serialized_end=4536
+  _globals['_LISTLEADSOURCESREQUEST']._serialized_start=4538
+  _globals['_LISTLEADSOURCESREQUEST']._serialized_end=4562
+  _globals['_LISTLEADSOURCESRESPONSE']._serialized_start=4564
+  _globals['_LISTLEADSOURCESRESPONSE']._serialized_end=4644
+  _globals['_COSTENTRY']._serialized_start=4647
+  _globals['_COSTENTRY']._serialized_end=4827
+  _globals['_CAMPAIGN']._serialized_start=4830
+  _globals['_CAMPAIGN']._serialized_end=5402
+  _globals['_CREATECAMPAIGNREQUEST']._serialized_start=5405
+  _globals['_CREATECAMPAIGNREQUEST']._serialized_end=5759
+  _globals['_UPDATECAMPAIGNREQUEST']._serialized_start=5762
+  _globals['_UPDATECAMPAIGNREQUEST']._serialized_end=5909
+  _globals['_GETCAMPAIGNREQUEST']._serialized_start=5911
+  _globals['_GETCAMPAIGNREQUEST']._serialized_end=5952
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=5954
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=6000
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=6002
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=6075
+  _globals['_RECORDCAMPAIGNCOSTREQUEST']._serialized_start=6078
+  _globals['_RECORDCAMPAIGNCOSTREQUEST']._serialized_end=6254
+  _globals['_LEADSERVICE']._serialized_start=7898
+  _globals['_LEADSERVICE']._serialized_end=9681
 # @@protoc_insertion_point(module_scope)

@@ -3,10 +3,14 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from salesplane.common.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -43,6 +47,305 @@ LEAD_STATUS_RECYCLED: LeadStatus.ValueType  # 5
 LEAD_STATUS_DEAD: LeadStatus.ValueType  # 6
 Global___LeadStatus: _TypeAlias = LeadStatus  # noqa: Y015
 
+class _Authority:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AuthorityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Authority.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUTHORITY_UNSPECIFIED: _Authority.ValueType  # 0
+    AUTHORITY_NONE: _Authority.ValueType  # 1
+    AUTHORITY_INFLUENCER: _Authority.ValueType  # 2
+    AUTHORITY_DECISION_MAKER: _Authority.ValueType  # 3
+
+class Authority(_Authority, metaclass=_AuthorityEnumTypeWrapper): ...
+
+AUTHORITY_UNSPECIFIED: Authority.ValueType  # 0
+AUTHORITY_NONE: Authority.ValueType  # 1
+AUTHORITY_INFLUENCER: Authority.ValueType  # 2
+AUTHORITY_DECISION_MAKER: Authority.ValueType  # 3
+Global___Authority: _TypeAlias = Authority  # noqa: Y015
+
+class _Need:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NeedEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Need.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NEED_UNSPECIFIED: _Need.ValueType  # 0
+    NEED_NONE: _Need.ValueType  # 1
+    NEED_LOW: _Need.ValueType  # 2
+    NEED_MEDIUM: _Need.ValueType  # 3
+    NEED_HIGH: _Need.ValueType  # 4
+
+class Need(_Need, metaclass=_NeedEnumTypeWrapper): ...
+
+NEED_UNSPECIFIED: Need.ValueType  # 0
+NEED_NONE: Need.ValueType  # 1
+NEED_LOW: Need.ValueType  # 2
+NEED_MEDIUM: Need.ValueType  # 3
+NEED_HIGH: Need.ValueType  # 4
+Global___Need: _TypeAlias = Need  # noqa: Y015
+
+class _DuplicatePolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicatePolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicatePolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_POLICY_UNSPECIFIED: _DuplicatePolicy.ValueType  # 0
+    """Duplicates found: nothing is created and the candidates are returned."""
+    DUPLICATE_POLICY_REJECT: _DuplicatePolicy.ValueType  # 1
+    DUPLICATE_POLICY_INSIST: _DuplicatePolicy.ValueType  # 2
+    """Create anyway."""
+    DUPLICATE_POLICY_MERGE: _DuplicatePolicy.ValueType  # 3
+    """Fill the empty fields of the best candidate from the new data instead of creating a lead."""
+
+class DuplicatePolicy(_DuplicatePolicy, metaclass=_DuplicatePolicyEnumTypeWrapper): ...
+
+DUPLICATE_POLICY_UNSPECIFIED: DuplicatePolicy.ValueType  # 0
+"""Duplicates found: nothing is created and the candidates are returned."""
+DUPLICATE_POLICY_REJECT: DuplicatePolicy.ValueType  # 1
+DUPLICATE_POLICY_INSIST: DuplicatePolicy.ValueType  # 2
+"""Create anyway."""
+DUPLICATE_POLICY_MERGE: DuplicatePolicy.ValueType  # 3
+"""Fill the empty fields of the best candidate from the new data instead of creating a lead."""
+Global___DuplicatePolicy: _TypeAlias = DuplicatePolicy  # noqa: Y015
+
+class _DuplicateReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_REASON_UNSPECIFIED: _DuplicateReason.ValueType  # 0
+    DUPLICATE_REASON_SAME_EMAIL: _DuplicateReason.ValueType  # 1
+    DUPLICATE_REASON_SAME_PHONE: _DuplicateReason.ValueType  # 2
+    DUPLICATE_REASON_SAME_PERSON_AT_COMPANY: _DuplicateReason.ValueType  # 3
+
+class DuplicateReason(_DuplicateReason, metaclass=_DuplicateReasonEnumTypeWrapper): ...
+
+DUPLICATE_REASON_UNSPECIFIED: DuplicateReason.ValueType  # 0
+DUPLICATE_REASON_SAME_EMAIL: DuplicateReason.ValueType  # 1
+DUPLICATE_REASON_SAME_PHONE: DuplicateReason.ValueType  # 2
+DUPLICATE_REASON_SAME_PERSON_AT_COMPANY: DuplicateReason.ValueType  # 3
+Global___DuplicateReason: _TypeAlias = DuplicateReason  # noqa: Y015
+
+class _CreateLeadOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CreateLeadOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CreateLeadOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CREATE_LEAD_OUTCOME_UNSPECIFIED: _CreateLeadOutcome.ValueType  # 0
+    CREATE_LEAD_OUTCOME_CREATED: _CreateLeadOutcome.ValueType  # 1
+    CREATE_LEAD_OUTCOME_DUPLICATES_FOUND: _CreateLeadOutcome.ValueType  # 2
+    """Duplicates found under REJECT: nothing created."""
+    CREATE_LEAD_OUTCOME_MERGED: _CreateLeadOutcome.ValueType  # 3
+
+class CreateLeadOutcome(_CreateLeadOutcome, metaclass=_CreateLeadOutcomeEnumTypeWrapper): ...
+
+CREATE_LEAD_OUTCOME_UNSPECIFIED: CreateLeadOutcome.ValueType  # 0
+CREATE_LEAD_OUTCOME_CREATED: CreateLeadOutcome.ValueType  # 1
+CREATE_LEAD_OUTCOME_DUPLICATES_FOUND: CreateLeadOutcome.ValueType  # 2
+"""Duplicates found under REJECT: nothing created."""
+CREATE_LEAD_OUTCOME_MERGED: CreateLeadOutcome.ValueType  # 3
+Global___CreateLeadOutcome: _TypeAlias = CreateLeadOutcome  # noqa: Y015
+
+class _ImportRowOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ImportRowOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImportRowOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IMPORT_ROW_OUTCOME_UNSPECIFIED: _ImportRowOutcome.ValueType  # 0
+    IMPORT_ROW_OUTCOME_IMPORTED: _ImportRowOutcome.ValueType  # 1
+    IMPORT_ROW_OUTCOME_INVALID: _ImportRowOutcome.ValueType  # 2
+    IMPORT_ROW_OUTCOME_DUPLICATE: _ImportRowOutcome.ValueType  # 3
+    IMPORT_ROW_OUTCOME_ALREADY_IMPORTED: _ImportRowOutcome.ValueType  # 4
+    """The same row was imported before (re-run of the same file)."""
+    IMPORT_ROW_OUTCOME_MERGED: _ImportRowOutcome.ValueType  # 5
+
+class ImportRowOutcome(_ImportRowOutcome, metaclass=_ImportRowOutcomeEnumTypeWrapper): ...
+
+IMPORT_ROW_OUTCOME_UNSPECIFIED: ImportRowOutcome.ValueType  # 0
+IMPORT_ROW_OUTCOME_IMPORTED: ImportRowOutcome.ValueType  # 1
+IMPORT_ROW_OUTCOME_INVALID: ImportRowOutcome.ValueType  # 2
+IMPORT_ROW_OUTCOME_DUPLICATE: ImportRowOutcome.ValueType  # 3
+IMPORT_ROW_OUTCOME_ALREADY_IMPORTED: ImportRowOutcome.ValueType  # 4
+"""The same row was imported before (re-run of the same file)."""
+IMPORT_ROW_OUTCOME_MERGED: ImportRowOutcome.ValueType  # 5
+Global___ImportRowOutcome: _TypeAlias = ImportRowOutcome  # noqa: Y015
+
+class _ScoringCriterion:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScoringCriterionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScoringCriterion.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCORING_CRITERION_UNSPECIFIED: _ScoringCriterion.ValueType  # 0
+    SCORING_CRITERION_BUDGET_AT_LEAST: _ScoringCriterion.ValueType  # 1
+    """min_budget: budget at least this; a budget in another currency does not match."""
+    SCORING_CRITERION_AUTHORITY_AT_LEAST: _ScoringCriterion.ValueType  # 2
+    """authority: at least this level."""
+    SCORING_CRITERION_NEED_AT_LEAST: _ScoringCriterion.ValueType  # 3
+    """need: at least this level."""
+    SCORING_CRITERION_TIMELINE_WITHIN_DAYS: _ScoringCriterion.ValueType  # 4
+    """within_days: timeline within this many days of qualification."""
+    SCORING_CRITERION_HAS_EMAIL: _ScoringCriterion.ValueType  # 5
+    SCORING_CRITERION_HAS_PHONE: _ScoringCriterion.ValueType  # 6
+    SCORING_CRITERION_FROM_SOURCE: _ScoringCriterion.ValueType  # 7
+    """lead_source_id: the lead came from this source."""
+
+class ScoringCriterion(_ScoringCriterion, metaclass=_ScoringCriterionEnumTypeWrapper): ...
+
+SCORING_CRITERION_UNSPECIFIED: ScoringCriterion.ValueType  # 0
+SCORING_CRITERION_BUDGET_AT_LEAST: ScoringCriterion.ValueType  # 1
+"""min_budget: budget at least this; a budget in another currency does not match."""
+SCORING_CRITERION_AUTHORITY_AT_LEAST: ScoringCriterion.ValueType  # 2
+"""authority: at least this level."""
+SCORING_CRITERION_NEED_AT_LEAST: ScoringCriterion.ValueType  # 3
+"""need: at least this level."""
+SCORING_CRITERION_TIMELINE_WITHIN_DAYS: ScoringCriterion.ValueType  # 4
+"""within_days: timeline within this many days of qualification."""
+SCORING_CRITERION_HAS_EMAIL: ScoringCriterion.ValueType  # 5
+SCORING_CRITERION_HAS_PHONE: ScoringCriterion.ValueType  # 6
+SCORING_CRITERION_FROM_SOURCE: ScoringCriterion.ValueType  # 7
+"""lead_source_id: the lead came from this source."""
+Global___ScoringCriterion: _TypeAlias = ScoringCriterion  # noqa: Y015
+
+class _Channel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Channel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHANNEL_UNSPECIFIED: _Channel.ValueType  # 0
+    CHANNEL_WEB: _Channel.ValueType  # 1
+    CHANNEL_EMAIL: _Channel.ValueType  # 2
+    CHANNEL_EVENT: _Channel.ValueType  # 3
+    CHANNEL_REFERRAL: _Channel.ValueType  # 4
+    CHANNEL_PAID_SEARCH: _Channel.ValueType  # 5
+    CHANNEL_SOCIAL: _Channel.ValueType  # 6
+    CHANNEL_PARTNER: _Channel.ValueType  # 7
+    CHANNEL_COLD_CALL: _Channel.ValueType  # 8
+    CHANNEL_OTHER: _Channel.ValueType  # 9
+
+class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper): ...
+
+CHANNEL_UNSPECIFIED: Channel.ValueType  # 0
+CHANNEL_WEB: Channel.ValueType  # 1
+CHANNEL_EMAIL: Channel.ValueType  # 2
+CHANNEL_EVENT: Channel.ValueType  # 3
+CHANNEL_REFERRAL: Channel.ValueType  # 4
+CHANNEL_PAID_SEARCH: Channel.ValueType  # 5
+CHANNEL_SOCIAL: Channel.ValueType  # 6
+CHANNEL_PARTNER: Channel.ValueType  # 7
+CHANNEL_COLD_CALL: Channel.ValueType  # 8
+CHANNEL_OTHER: Channel.ValueType  # 9
+Global___Channel: _TypeAlias = Channel  # noqa: Y015
+
+@_typing.final
+class Address(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREET_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    POSTAL_CODE_FIELD_NUMBER: _builtins.int
+    COUNTRY_CODE_FIELD_NUMBER: _builtins.int
+    street: _builtins.str
+    city: _builtins.str
+    region: _builtins.str
+    postal_code: _builtins.str
+    country_code: _builtins.str
+    """ISO 3166-1 alpha-2, upper case."""
+    def __init__(
+        self,
+        *,
+        street: _builtins.str = ...,
+        city: _builtins.str = ...,
+        region: _builtins.str = ...,
+        postal_code: _builtins.str = ...,
+        country_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city", "country_code", b"country_code", "postal_code", b"postal_code", "region", b"region", "street", b"street"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Address: _TypeAlias = Address  # noqa: Y015
+
+@_typing.final
+class Qualification(_message.Message):
+    """BANT qualification."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    AUTHORITY_FIELD_NUMBER: _builtins.int
+    NEED_FIELD_NUMBER: _builtins.int
+    TIMELINE_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    authority: Global___Authority.ValueType
+    need: Global___Need.ValueType
+    notes: _builtins.str
+    @_builtins.property
+    def budget(self) -> _common_pb2.Money:
+        """The prospect's budget; unset when unknown."""
+
+    @_builtins.property
+    def timeline(self) -> _common_pb2.Date:
+        """When they intend to buy; unset when unknown."""
+
+    def __init__(
+        self,
+        *,
+        budget: _common_pb2.Money | None = ...,
+        authority: Global___Authority.ValueType = ...,
+        need: Global___Need.ValueType = ...,
+        timeline: _common_pb2.Date | None = ...,
+        notes: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "timeline", b"timeline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authority", b"authority", "budget", b"budget", "need", b"need", "notes", b"notes", "timeline", b"timeline"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Qualification: _TypeAlias = Qualification  # noqa: Y015
+
+@_typing.final
+class ScoreComponent(_message.Message):
+    """One rule's part in a score."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    MATCHED_FIELD_NUMBER: _builtins.int
+    rule_id: _builtins.str
+    description: _builtins.str
+    points: _builtins.int
+    matched: _builtins.bool
+    def __init__(
+        self,
+        *,
+        rule_id: _builtins.str = ...,
+        description: _builtins.str = ...,
+        points: _builtins.int = ...,
+        matched: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "matched", b"matched", "points", b"points", "rule_id", b"rule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreComponent: _TypeAlias = ScoreComponent  # noqa: Y015
+
 @_typing.final
 class Lead(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -55,24 +358,62 @@ class Lead(_message.Message):
     PHONE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     ASSIGNED_USER_ID_FIELD_NUMBER: _builtins.int
-    LEAD_SOURCE_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    WEBSITE_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    NORMALISED_PHONE_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    SCORE_BREAKDOWN_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
+    CONVERTED_OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONVERT_TIME_FIELD_NUMBER: _builtins.int
+    MERGED_INTO_LEAD_ID_FIELD_NUMBER: _builtins.int
+    QUALIFIED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     first_name: _builtins.str
     last_name: _builtins.str
     company: _builtins.str
     email: _builtins.str
+    """Lower-cased."""
     phone: _builtins.str
+    """As entered; normalised_phone is the E.164-like digits used for duplicate detection."""
     status: Global___LeadStatus.ValueType
     assigned_user_id: _builtins.str
-    lead_source: _builtins.str
+    lead_source_id: _builtins.str
     version: _builtins.int
+    title: _builtins.str
+    website: _builtins.str
+    description: _builtins.str
+    campaign_id: _builtins.str
+    normalised_phone: _builtins.str
+    score: _builtins.int
+    """0..100 from the scoring rules, with how it came about."""
+    status_reason: _builtins.str
+    """Why it is Dead or Recycled."""
+    converted_opportunity_id: _builtins.str
+    merged_into_lead_id: _builtins.str
+    """Set when this lead was merged into another."""
+    qualified: _builtins.bool
+    """Whether qualification has been recorded."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def address(self) -> Global___Address: ...
+    @_builtins.property
+    def qualification(self) -> Global___Qualification: ...
+    @_builtins.property
+    def score_breakdown(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoreComponent]: ...
+    @_builtins.property
+    def convert_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -84,21 +425,37 @@ class Lead(_message.Message):
         phone: _builtins.str = ...,
         status: Global___LeadStatus.ValueType = ...,
         assigned_user_id: _builtins.str = ...,
-        lead_source: _builtins.str = ...,
+        lead_source_id: _builtins.str = ...,
         version: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        title: _builtins.str = ...,
+        website: _builtins.str = ...,
+        address: Global___Address | None = ...,
+        description: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        normalised_phone: _builtins.str = ...,
+        qualification: Global___Qualification | None = ...,
+        score: _builtins.int = ...,
+        score_breakdown: _abc.Iterable[Global___ScoreComponent] | None = ...,
+        status_reason: _builtins.str = ...,
+        converted_opportunity_id: _builtins.str = ...,
+        convert_time: _timestamp_pb2.Timestamp | None = ...,
+        merged_into_lead_id: _builtins.str = ...,
+        qualified: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "convert_time", b"convert_time", "create_time", b"create_time", "qualification", b"qualification", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_user_id", b"assigned_user_id", "company", b"company", "create_time", b"create_time", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "lead_source", b"lead_source", "phone", b"phone", "status", b"status", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "assigned_user_id", b"assigned_user_id", "campaign_id", b"campaign_id", "company", b"company", "convert_time", b"convert_time", "converted_opportunity_id", b"converted_opportunity_id", "create_time", b"create_time", "description", b"description", "email", b"email", "first_name", b"first_name", "id", b"id", "last_name", b"last_name", "lead_source_id", b"lead_source_id", "merged_into_lead_id", b"merged_into_lead_id", "normalised_phone", b"normalised_phone", "phone", b"phone", "qualification", b"qualification", "qualified", b"qualified", "score", b"score", "score_breakdown", b"score_breakdown", "status", b"status", "status_reason", b"status_reason", "title", b"title", "update_time", b"update_time", "version", b"version", "website", b"website"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Lead: _TypeAlias = Lead  # noqa: Y015
 
 @_typing.final
-class CreateLeadRequest(_message.Message):
+class LeadFields(_message.Message):
+    """Writable lead fields, shared by create, update and import."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     FIRST_NAME_FIELD_NUMBER: _builtins.int
@@ -106,16 +463,24 @@ class CreateLeadRequest(_message.Message):
     COMPANY_FIELD_NUMBER: _builtins.int
     EMAIL_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
-    ASSIGNED_USER_ID_FIELD_NUMBER: _builtins.int
-    LEAD_SOURCE_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    WEBSITE_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
     first_name: _builtins.str
     last_name: _builtins.str
     company: _builtins.str
     email: _builtins.str
     phone: _builtins.str
-    assigned_user_id: _builtins.str
-    """Empty: the lead is unassigned and New; otherwise Assigned."""
-    lead_source: _builtins.str
+    title: _builtins.str
+    website: _builtins.str
+    description: _builtins.str
+    lead_source_id: _builtins.str
+    campaign_id: _builtins.str
+    @_builtins.property
+    def address(self) -> Global___Address: ...
     def __init__(
         self,
         *,
@@ -124,16 +489,109 @@ class CreateLeadRequest(_message.Message):
         company: _builtins.str = ...,
         email: _builtins.str = ...,
         phone: _builtins.str = ...,
-        assigned_user_id: _builtins.str = ...,
-        lead_source: _builtins.str = ...,
+        title: _builtins.str = ...,
+        website: _builtins.str = ...,
+        address: Global___Address | None = ...,
+        description: _builtins.str = ...,
+        lead_source_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "campaign_id", b"campaign_id", "company", b"company", "description", b"description", "email", b"email", "first_name", b"first_name", "last_name", b"last_name", "lead_source_id", b"lead_source_id", "phone", b"phone", "title", b"title", "website", b"website"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadFields: _TypeAlias = LeadFields  # noqa: Y015
+
+@_typing.final
+class DuplicateCandidate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    COMPANY_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    display_name: _builtins.str
+    company: _builtins.str
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___DuplicateReason.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        reasons: _abc.Iterable[Global___DuplicateReason.ValueType] | None = ...,
+        display_name: _builtins.str = ...,
+        company: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_user_id", b"assigned_user_id", "company", b"company", "email", b"email", "first_name", b"first_name", "last_name", b"last_name", "lead_source", b"lead_source", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company", b"company", "display_name", b"display_name", "lead_id", b"lead_id", "reasons", b"reasons"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateCandidate: _TypeAlias = DuplicateCandidate  # noqa: Y015
+
+@_typing.final
+class CreateLeadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    ASSIGNED_USER_ID_FIELD_NUMBER: _builtins.int
+    ON_DUPLICATE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    assigned_user_id: _builtins.str
+    """Empty: the lead is unassigned and New; otherwise Assigned."""
+    on_duplicate: Global___DuplicatePolicy.ValueType
+    request_id: _builtins.str
+    """Idempotency key (up to 128 characters): a retry returns the first call's lead."""
+    @_builtins.property
+    def lead(self) -> Global___LeadFields: ...
+    def __init__(
+        self,
+        *,
+        lead: Global___LeadFields | None = ...,
+        assigned_user_id: _builtins.str = ...,
+        on_duplicate: Global___DuplicatePolicy.ValueType = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_user_id", b"assigned_user_id", "lead", b"lead", "on_duplicate", b"on_duplicate", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateLeadRequest: _TypeAlias = CreateLeadRequest  # noqa: Y015
+
+@_typing.final
+class CreateLeadResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
+    DUPLICATES_FIELD_NUMBER: _builtins.int
+    outcome: Global___CreateLeadOutcome.ValueType
+    @_builtins.property
+    def lead(self) -> Global___Lead:
+        """The created or merged-into lead; unset when DUPLICATES_FOUND."""
+
+    @_builtins.property
+    def duplicates(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateCandidate]: ...
+    def __init__(
+        self,
+        *,
+        outcome: Global___CreateLeadOutcome.ValueType = ...,
+        lead: Global___Lead | None = ...,
+        duplicates: _abc.Iterable[Global___DuplicateCandidate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicates", b"duplicates", "lead", b"lead", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLeadResponse: _TypeAlias = CreateLeadResponse  # noqa: Y015
 
 @_typing.final
 class GetLeadRequest(_message.Message):
@@ -153,3 +611,847 @@ class GetLeadRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetLeadRequest: _TypeAlias = GetLeadRequest  # noqa: Y015
+
+@_typing.final
+class UpdateLeadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    expected_version: _builtins.int
+    @_builtins.property
+    def lead(self) -> Global___LeadFields: ...
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Paths of LeadFields (address or address.<field> allowed)."""
+
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        lead: Global___LeadFields | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "lead", b"lead", "lead_id", b"lead_id", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLeadRequest: _TypeAlias = UpdateLeadRequest  # noqa: Y015
+
+@_typing.final
+class ListLeadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    ASSIGNED_USER_IDS_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    MIN_SCORE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1..500; 0 means 50."""
+    page_token: _builtins.str
+    lead_source_id: _builtins.str
+    campaign_id: _builtins.str
+    text: _builtins.str
+    """Case-insensitive substring of name, company or email."""
+    min_score: _builtins.int
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___LeadStatus.ValueType]: ...
+    @_builtins.property
+    def assigned_user_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        statuses: _abc.Iterable[Global___LeadStatus.ValueType] | None = ...,
+        assigned_user_ids: _abc.Iterable[_builtins.str] | None = ...,
+        lead_source_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        min_score: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "min_score", b"min_score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_score", b"_min_score", "assigned_user_ids", b"assigned_user_ids", "campaign_id", b"campaign_id", "lead_source_id", b"lead_source_id", "min_score", b"min_score", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__min_score: _TypeAlias = _typing.Literal["min_score"]  # noqa: Y015
+    _WhichOneofArgType__min_score: _TypeAlias = _typing.Literal["_min_score", b"_min_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_score) -> _WhichOneofReturnType__min_score | None: ...
+
+Global___ListLeadsRequest: _TypeAlias = ListLeadsRequest  # noqa: Y015
+
+@_typing.final
+class ListLeadsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEADS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def leads(self) -> _containers.RepeatedCompositeFieldContainer[Global___Lead]: ...
+    def __init__(
+        self,
+        *,
+        leads: _abc.Iterable[Global___Lead] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["leads", b"leads", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLeadsResponse: _TypeAlias = ListLeadsResponse  # noqa: Y015
+
+@_typing.final
+class AssignLeadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    ASSIGNED_USER_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    assigned_user_id: _builtins.str
+    """Empty: unassign (back to New)."""
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        assigned_user_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_user_id", b"assigned_user_id", "expected_version", b"expected_version", "lead_id", b"lead_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignLeadRequest: _TypeAlias = AssignLeadRequest  # noqa: Y015
+
+@_typing.final
+class ChangeLeadStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    status: Global___LeadStatus.ValueType
+    """Not CONVERTED: use ConvertLead."""
+    reason: _builtins.str
+    """Required for DEAD and RECYCLED."""
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        status: Global___LeadStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "lead_id", b"lead_id", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeLeadStatusRequest: _TypeAlias = ChangeLeadStatusRequest  # noqa: Y015
+
+@_typing.final
+class QualifyLeadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    expected_version: _builtins.int
+    @_builtins.property
+    def qualification(self) -> Global___Qualification: ...
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        qualification: Global___Qualification | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["qualification", b"qualification"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "lead_id", b"lead_id", "qualification", b"qualification"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QualifyLeadRequest: _TypeAlias = QualifyLeadRequest  # noqa: Y015
+
+@_typing.final
+class ConvertLeadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_NAME_FIELD_NUMBER: _builtins.int
+    OWNER_USER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    EXPECTED_CLOSE_DATE_FIELD_NUMBER: _builtins.int
+    SALES_STAGE_FIELD_NUMBER: _builtins.int
+    NEXT_STEP_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    opportunity_name: _builtins.str
+    """The opportunity to create; owner defaults to the lead's assigned user, name to the company."""
+    owner_user_id: _builtins.str
+    sales_stage: _builtins.str
+    """Empty: the first open stage."""
+    next_step: _builtins.str
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expected_close_date(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        opportunity_name: _builtins.str = ...,
+        owner_user_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        expected_close_date: _common_pb2.Date | None = ...,
+        sales_stage: _builtins.str = ...,
+        next_step: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expected_close_date", b"expected_close_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expected_close_date", b"expected_close_date", "lead_id", b"lead_id", "next_step", b"next_step", "opportunity_name", b"opportunity_name", "owner_user_id", b"owner_user_id", "sales_stage", b"sales_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConvertLeadRequest: _TypeAlias = ConvertLeadRequest  # noqa: Y015
+
+@_typing.final
+class ConvertLeadResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    @_builtins.property
+    def lead(self) -> Global___Lead: ...
+    def __init__(
+        self,
+        *,
+        lead: Global___Lead | None = ...,
+        opportunity_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead", "opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConvertLeadResponse: _TypeAlias = ConvertLeadResponse  # noqa: Y015
+
+@_typing.final
+class MergeLeadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRIMARY_LEAD_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_LEAD_IDS_FIELD_NUMBER: _builtins.int
+    primary_lead_id: _builtins.str
+    @_builtins.property
+    def duplicate_lead_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        primary_lead_id: _builtins.str = ...,
+        duplicate_lead_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate_lead_ids", b"duplicate_lead_ids", "primary_lead_id", b"primary_lead_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeLeadsRequest: _TypeAlias = MergeLeadsRequest  # noqa: Y015
+
+@_typing.final
+class ImportLeadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CSV_TEXT_FIELD_NUMBER: _builtins.int
+    FIRST_LINE_NUMBER_FIELD_NUMBER: _builtins.int
+    ON_DUPLICATE_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    csv_text: _builtins.str
+    """CSV text with a header line. Columns (case-insensitive): first_name, last_name, company, email,
+    phone, title, website, street, city, region, postal_code, country_code, description,
+    lead_source (id or name), campaign (id or name), assigned_user_id.
+    """
+    first_line_number: _builtins.int
+    """Line number of the first data line in the original file (for error reports); 0 means 2."""
+    on_duplicate: Global___DuplicatePolicy.ValueType
+    file_name: _builtins.str
+    """Name of the file, kept with the import record."""
+    def __init__(
+        self,
+        *,
+        csv_text: _builtins.str = ...,
+        first_line_number: _builtins.int = ...,
+        on_duplicate: Global___DuplicatePolicy.ValueType = ...,
+        file_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv_text", b"csv_text", "file_name", b"file_name", "first_line_number", b"first_line_number", "on_duplicate", b"on_duplicate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportLeadsRequest: _TypeAlias = ImportLeadsRequest  # noqa: Y015
+
+@_typing.final
+class ImportRowResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_NUMBER_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    line_number: _builtins.int
+    outcome: Global___ImportRowOutcome.ValueType
+    lead_id: _builtins.str
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For INVALID and DUPLICATE: why."""
+
+    def __init__(
+        self,
+        *,
+        line_number: _builtins.int = ...,
+        outcome: Global___ImportRowOutcome.ValueType = ...,
+        lead_id: _builtins.str = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "line_number", b"line_number", "outcome", b"outcome", "reasons", b"reasons"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportRowResult: _TypeAlias = ImportRowResult  # noqa: Y015
+
+@_typing.final
+class ImportLeadsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORTED_FIELD_NUMBER: _builtins.int
+    INVALID_FIELD_NUMBER: _builtins.int
+    DUPLICATES_FIELD_NUMBER: _builtins.int
+    ALREADY_IMPORTED_FIELD_NUMBER: _builtins.int
+    MERGED_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    imported: _builtins.int
+    invalid: _builtins.int
+    duplicates: _builtins.int
+    already_imported: _builtins.int
+    merged: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRowResult]:
+        """One per data line, in order."""
+
+    def __init__(
+        self,
+        *,
+        imported: _builtins.int = ...,
+        invalid: _builtins.int = ...,
+        duplicates: _builtins.int = ...,
+        already_imported: _builtins.int = ...,
+        merged: _builtins.int = ...,
+        rows: _abc.Iterable[Global___ImportRowResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_imported", b"already_imported", "duplicates", b"duplicates", "imported", b"imported", "invalid", b"invalid", "merged", b"merged", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportLeadsResponse: _TypeAlias = ImportLeadsResponse  # noqa: Y015
+
+@_typing.final
+class ScoringRule(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CRITERION_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    MIN_BUDGET_FIELD_NUMBER: _builtins.int
+    AUTHORITY_FIELD_NUMBER: _builtins.int
+    NEED_FIELD_NUMBER: _builtins.int
+    WITHIN_DAYS_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    description: _builtins.str
+    criterion: Global___ScoringCriterion.ValueType
+    points: _builtins.int
+    authority: Global___Authority.ValueType
+    need: Global___Need.ValueType
+    within_days: _builtins.int
+    lead_source_id: _builtins.str
+    @_builtins.property
+    def min_budget(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        description: _builtins.str = ...,
+        criterion: Global___ScoringCriterion.ValueType = ...,
+        points: _builtins.int = ...,
+        min_budget: _common_pb2.Money | None = ...,
+        authority: Global___Authority.ValueType = ...,
+        need: Global___Need.ValueType = ...,
+        within_days: _builtins.int = ...,
+        lead_source_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["min_budget", b"min_budget"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authority", b"authority", "criterion", b"criterion", "description", b"description", "id", b"id", "lead_source_id", b"lead_source_id", "min_budget", b"min_budget", "need", b"need", "points", b"points", "within_days", b"within_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoringRule: _TypeAlias = ScoringRule  # noqa: Y015
+
+@_typing.final
+class ScoringRules(_message.Message):
+    """The score is the sum of the matched rules' points, capped to 0..100."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoringRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___ScoringRule] | None = ...,
+        revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revision", b"revision", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoringRules: _TypeAlias = ScoringRules  # noqa: Y015
+
+@_typing.final
+class GetScoringRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetScoringRulesRequest: _TypeAlias = GetScoringRulesRequest  # noqa: Y015
+
+@_typing.final
+class ReplaceScoringRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    EXPECTED_REVISION_FIELD_NUMBER: _builtins.int
+    expected_revision: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoringRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___ScoringRule] | None = ...,
+        expected_revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_revision", b"expected_revision", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplaceScoringRulesRequest: _TypeAlias = ReplaceScoringRulesRequest  # noqa: Y015
+
+@_typing.final
+class LeadSource(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    """Unique, case-insensitively."""
+    channel: Global___Channel.ValueType
+    version: _builtins.int
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        channel: Global___Channel.ValueType = ...,
+        version: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "create_time", b"create_time", "id", b"id", "name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadSource: _TypeAlias = LeadSource  # noqa: Y015
+
+@_typing.final
+class CreateLeadSourceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    channel: Global___Channel.ValueType
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        channel: Global___Channel.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLeadSourceRequest: _TypeAlias = CreateLeadSourceRequest  # noqa: Y015
+
+@_typing.final
+class ListLeadSourcesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLeadSourcesRequest: _TypeAlias = ListLeadSourcesRequest  # noqa: Y015
+
+@_typing.final
+class ListLeadSourcesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_SOURCES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lead_sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___LeadSource]: ...
+    def __init__(
+        self,
+        *,
+        lead_sources: _abc.Iterable[Global___LeadSource] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_sources", b"lead_sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLeadSourcesResponse: _TypeAlias = ListLeadSourcesResponse  # noqa: Y015
+
+@_typing.final
+class CostEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    INCURRED_ON_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    note: _builtins.str
+    @_builtins.property
+    def incurred_on(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        incurred_on: _common_pb2.Date | None = ...,
+        amount: _common_pb2.Money | None = ...,
+        note: _builtins.str = ...,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "incurred_on", b"incurred_on", "record_time", b"record_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "id", b"id", "incurred_on", b"incurred_on", "note", b"note", "record_time", b"record_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CostEntry: _TypeAlias = CostEntry  # noqa: Y015
+
+@_typing.final
+class Campaign(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    EXPECTED_COST_FIELD_NUMBER: _builtins.int
+    EXPECTED_REVENUE_FIELD_NUMBER: _builtins.int
+    ACTUAL_COST_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    COST_ENTRIES_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    """Unique, case-insensitively."""
+    lead_source_id: _builtins.str
+    channel: Global___Channel.ValueType
+    version: _builtins.int
+    @_builtins.property
+    def budget(self) -> _common_pb2.Money:
+        """All money of a campaign is in one currency (that of the budget)."""
+
+    @_builtins.property
+    def expected_cost(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expected_revenue(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def actual_cost(self) -> _common_pb2.Money:
+        """Sum of the cost entries."""
+
+    @_builtins.property
+    def start_date(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def end_date(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def cost_entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___CostEntry]: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        lead_source_id: _builtins.str = ...,
+        channel: Global___Channel.ValueType = ...,
+        budget: _common_pb2.Money | None = ...,
+        expected_cost: _common_pb2.Money | None = ...,
+        expected_revenue: _common_pb2.Money | None = ...,
+        actual_cost: _common_pb2.Money | None = ...,
+        start_date: _common_pb2.Date | None = ...,
+        end_date: _common_pb2.Date | None = ...,
+        cost_entries: _abc.Iterable[Global___CostEntry] | None = ...,
+        version: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actual_cost", b"actual_cost", "budget", b"budget", "create_time", b"create_time", "end_date", b"end_date", "expected_cost", b"expected_cost", "expected_revenue", b"expected_revenue", "start_date", b"start_date", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_cost", b"actual_cost", "budget", b"budget", "channel", b"channel", "cost_entries", b"cost_entries", "create_time", b"create_time", "end_date", b"end_date", "expected_cost", b"expected_cost", "expected_revenue", b"expected_revenue", "id", b"id", "lead_source_id", b"lead_source_id", "name", b"name", "start_date", b"start_date", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Campaign: _TypeAlias = Campaign  # noqa: Y015
+
+@_typing.final
+class CreateCampaignRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    EXPECTED_COST_FIELD_NUMBER: _builtins.int
+    EXPECTED_REVENUE_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    lead_source_id: _builtins.str
+    channel: Global___Channel.ValueType
+    """Empty: the lead source's channel."""
+    @_builtins.property
+    def budget(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expected_cost(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expected_revenue(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def start_date(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def end_date(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        lead_source_id: _builtins.str = ...,
+        channel: Global___Channel.ValueType = ...,
+        budget: _common_pb2.Money | None = ...,
+        expected_cost: _common_pb2.Money | None = ...,
+        expected_revenue: _common_pb2.Money | None = ...,
+        start_date: _common_pb2.Date | None = ...,
+        end_date: _common_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "end_date", b"end_date", "expected_cost", b"expected_cost", "expected_revenue", b"expected_revenue", "start_date", b"start_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "channel", b"channel", "end_date", b"end_date", "expected_cost", b"expected_cost", "expected_revenue", b"expected_revenue", "lead_source_id", b"lead_source_id", "name", b"name", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCampaignRequest: _TypeAlias = CreateCampaignRequest  # noqa: Y015
+
+@_typing.final
+class UpdateCampaignRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    expected_version: _builtins.int
+    @_builtins.property
+    def campaign(self) -> Global___Campaign: ...
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Paths among: name, budget, expected_cost, expected_revenue, start_date, end_date."""
+
+    def __init__(
+        self,
+        *,
+        campaign: Global___Campaign | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign", "expected_version", b"expected_version", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateCampaignRequest: _TypeAlias = UpdateCampaignRequest  # noqa: Y015
+
+@_typing.final
+class GetCampaignRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignRequest: _TypeAlias = GetCampaignRequest  # noqa: Y015
+
+@_typing.final
+class ListCampaignsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    lead_source_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_source_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_source_id", b"lead_source_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCampaignsRequest: _TypeAlias = ListCampaignsRequest  # noqa: Y015
+
+@_typing.final
+class ListCampaignsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGNS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Campaign]: ...
+    def __init__(
+        self,
+        *,
+        campaigns: _abc.Iterable[Global___Campaign] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCampaignsResponse: _TypeAlias = ListCampaignsResponse  # noqa: Y015
+
+@_typing.final
+class RecordCampaignCostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    INCURRED_ON_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    note: _builtins.str
+    request_id: _builtins.str
+    """Idempotency key: recording the same entry twice adds it once."""
+    @_builtins.property
+    def incurred_on(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money:
+        """Same currency as the campaign's budget."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        incurred_on: _common_pb2.Date | None = ...,
+        amount: _common_pb2.Money | None = ...,
+        note: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "incurred_on", b"incurred_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "campaign_id", b"campaign_id", "incurred_on", b"incurred_on", "note", b"note", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordCampaignCostRequest: _TypeAlias = RecordCampaignCostRequest  # noqa: Y015

@@ -26,7 +26,12 @@ if _version_not_supported:
 
 
 class LeadServiceStub:
-    """Leads: prospective customers before they become opportunities.
+    """Leads: prospective customers before they become opportunities, their qualification and conversion,
+    and the lead sources and campaigns (with their costs) they come from.
+
+    Authorisation: a rep reads and changes leads assigned to them, a manager those of their subtree
+    and unassigned ones, marketing and admins all. Marketing and admins manage sources, campaigns and
+    scoring rules.
     """
 
     def __init__(self, channel):
@@ -38,21 +43,112 @@ class LeadServiceStub:
         self.CreateLead = channel.unary_unary(
                 '/salesplane.leads.v1.LeadService/CreateLead',
                 request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadRequest.SerializeToString,
-                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadResponse.FromString,
                 _registered_method=True)
         self.GetLead = channel.unary_unary(
                 '/salesplane.leads.v1.LeadService/GetLead',
                 request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.GetLeadRequest.SerializeToString,
                 response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
                 _registered_method=True)
+        self.UpdateLead = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/UpdateLead',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.UpdateLeadRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+                _registered_method=True)
+        self.ListLeads = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ListLeads',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadsResponse.FromString,
+                _registered_method=True)
+        self.AssignLead = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/AssignLead',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.AssignLeadRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+                _registered_method=True)
+        self.ChangeLeadStatus = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ChangeLeadStatus',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ChangeLeadStatusRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+                _registered_method=True)
+        self.QualifyLead = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/QualifyLead',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.QualifyLeadRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+                _registered_method=True)
+        self.ConvertLead = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ConvertLead',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ConvertLeadRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ConvertLeadResponse.FromString,
+                _registered_method=True)
+        self.MergeLeads = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/MergeLeads',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.MergeLeadsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+                _registered_method=True)
+        self.ImportLeads = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ImportLeads',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ImportLeadsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ImportLeadsResponse.FromString,
+                _registered_method=True)
+        self.GetScoringRules = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/GetScoringRules',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.GetScoringRulesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ScoringRules.FromString,
+                _registered_method=True)
+        self.ReplaceScoringRules = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ReplaceScoringRules',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ReplaceScoringRulesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ScoringRules.FromString,
+                _registered_method=True)
+        self.CreateLeadSource = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/CreateLeadSource',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadSourceRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.LeadSource.FromString,
+                _registered_method=True)
+        self.ListLeadSources = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ListLeadSources',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadSourcesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadSourcesResponse.FromString,
+                _registered_method=True)
+        self.CreateCampaign = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/CreateCampaign',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateCampaignRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+                _registered_method=True)
+        self.UpdateCampaign = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/UpdateCampaign',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.UpdateCampaignRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+                _registered_method=True)
+        self.GetCampaign = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/GetCampaign',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.GetCampaignRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+                _registered_method=True)
+        self.ListCampaigns = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ListCampaigns',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListCampaignsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListCampaignsResponse.FromString,
+                _registered_method=True)
+        self.RecordCampaignCost = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/RecordCampaignCost',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordCampaignCostRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+                _registered_method=True)
 
 
 class LeadServiceServicer:
-    """Leads: prospective customers before they become opportunities.
+    """Leads: prospective customers before they become opportunities, their qualification and conversion,
+    and the lead sources and campaigns (with their costs) they come from.
+
+    Authorisation: a rep reads and changes leads assigned to them, a manager those of their subtree
+    and unassigned ones, marketing and admins all. Marketing and admins manage sources, campaigns and
+    scoring rules.
     """
 
     def CreateLead(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Checks for duplicates first (same email, same normalised phone, same person at the same company).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -63,18 +159,214 @@ class LeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateLead(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLeads(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignLead(self, request, context):
+        """Assign to a user (New -> Assigned) or unassign.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeLeadStatus(self, request, context):
+        """Move through the status workflow; only sensible transitions are allowed (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QualifyLead(self, request, context):
+        """Record budget / authority / need / timeline; the lead is scored by the configured rules.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConvertLead(self, request, context):
+        """Create the opportunity (through the opportunities service) and mark the lead Converted.
+        Idempotent: a retry never makes a second opportunity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeLeads(self, request, context):
+        """Fold duplicates into a primary lead: empty fields of the primary are filled from them, and they
+        become Dead with merged_into_lead_id set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportLeads(self, request, context):
+        """Import a chunk of a CSV file. Re-importing the same rows imports nothing twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScoringRules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplaceScoringRules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateLeadSource(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLeadSources(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCampaign(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCampaign(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaign(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCampaigns(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordCampaignCost(self, request, context):
+        """An actual cost incurred on a date; the campaign's actual cost is the sum of its entries.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateLead': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateLead,
                     request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadRequest.FromString,
-                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.SerializeToString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadResponse.SerializeToString,
             ),
             'GetLead': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLead,
                     request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.GetLeadRequest.FromString,
                     response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.SerializeToString,
+            ),
+            'UpdateLead': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLead,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.UpdateLeadRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.SerializeToString,
+            ),
+            'ListLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLeads,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadsRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadsResponse.SerializeToString,
+            ),
+            'AssignLead': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignLead,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.AssignLeadRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.SerializeToString,
+            ),
+            'ChangeLeadStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeLeadStatus,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ChangeLeadStatusRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.SerializeToString,
+            ),
+            'QualifyLead': grpc.unary_unary_rpc_method_handler(
+                    servicer.QualifyLead,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.QualifyLeadRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.SerializeToString,
+            ),
+            'ConvertLead': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConvertLead,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ConvertLeadRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ConvertLeadResponse.SerializeToString,
+            ),
+            'MergeLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeLeads,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.MergeLeadsRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.SerializeToString,
+            ),
+            'ImportLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportLeads,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ImportLeadsRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ImportLeadsResponse.SerializeToString,
+            ),
+            'GetScoringRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScoringRules,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.GetScoringRulesRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ScoringRules.SerializeToString,
+            ),
+            'ReplaceScoringRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplaceScoringRules,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ReplaceScoringRulesRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ScoringRules.SerializeToString,
+            ),
+            'CreateLeadSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLeadSource,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadSourceRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.LeadSource.SerializeToString,
+            ),
+            'ListLeadSources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLeadSources,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadSourcesRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadSourcesResponse.SerializeToString,
+            ),
+            'CreateCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCampaign,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateCampaignRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.SerializeToString,
+            ),
+            'UpdateCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCampaign,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.UpdateCampaignRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.SerializeToString,
+            ),
+            'GetCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaign,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.GetCampaignRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.SerializeToString,
+            ),
+            'ListCampaigns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCampaigns,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListCampaignsRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'RecordCampaignCost': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCampaignCost,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordCampaignCostRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -85,7 +377,12 @@ def add_LeadServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LeadService:
-    """Leads: prospective customers before they become opportunities.
+    """Leads: prospective customers before they become opportunities, their qualification and conversion,
+    and the lead sources and campaigns (with their costs) they come from.
+
+    Authorisation: a rep reads and changes leads assigned to them, a manager those of their subtree
+    and unassigned ones, marketing and admins all. Marketing and admins manage sources, campaigns and
+    scoring rules.
     """
 
     @staticmethod
@@ -104,7 +401,7 @@ class LeadService:
             target,
             '/salesplane.leads.v1.LeadService/CreateLead',
             salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadRequest.SerializeToString,
-            salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -132,6 +429,465 @@ class LeadService:
             '/salesplane.leads.v1.LeadService/GetLead',
             salesplane_dot_leads_dot_v1_dot_leads__pb2.GetLeadRequest.SerializeToString,
             salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/UpdateLead',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.UpdateLeadRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ListLeads',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadsRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignLead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/AssignLead',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.AssignLeadRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeLeadStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ChangeLeadStatus',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ChangeLeadStatusRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QualifyLead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/QualifyLead',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.QualifyLeadRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConvertLead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ConvertLead',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ConvertLeadRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ConvertLeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/MergeLeads',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.MergeLeadsRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Lead.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ImportLeads',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ImportLeadsRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ImportLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScoringRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/GetScoringRules',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.GetScoringRulesRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ScoringRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplaceScoringRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ReplaceScoringRules',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ReplaceScoringRulesRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ScoringRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLeadSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/CreateLeadSource',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateLeadSourceRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.LeadSource.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLeadSources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ListLeadSources',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadSourcesRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadSourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/CreateCampaign',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.CreateCampaignRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/UpdateCampaign',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.UpdateCampaignRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/GetCampaign',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.GetCampaignRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCampaigns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ListCampaigns',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListCampaignsRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordCampaignCost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/RecordCampaignCost',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordCampaignCostRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,32 +27,109 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class LeadServiceStub:
-    """Leads: prospective customers before they become opportunities."""
+    """Leads: prospective customers before they become opportunities, their qualification and conversion,
+    and the lead sources and campaigns (with their costs) they come from.
+
+    Authorisation: a rep reads and changes leads assigned to them, a manager those of their subtree
+    and unassigned ones, marketing and admins all. Marketing and admins manage sources, campaigns and
+    scoring rules.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LeadServiceAsyncStub: ...
-    CreateLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.CreateLeadRequest, _leads_pb2.Lead]
+    CreateLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.CreateLeadRequest, _leads_pb2.CreateLeadResponse]
+    """Checks for duplicates first (same email, same normalised phone, same person at the same company)."""
     GetLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.GetLeadRequest, _leads_pb2.Lead]
+    UpdateLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.UpdateLeadRequest, _leads_pb2.Lead]
+    ListLeads: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ListLeadsRequest, _leads_pb2.ListLeadsResponse]
+    AssignLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.AssignLeadRequest, _leads_pb2.Lead]
+    """Assign to a user (New -> Assigned) or unassign."""
+    ChangeLeadStatus: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ChangeLeadStatusRequest, _leads_pb2.Lead]
+    """Move through the status workflow; only sensible transitions are allowed (FAILED_PRECONDITION)."""
+    QualifyLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.QualifyLeadRequest, _leads_pb2.Lead]
+    """Record budget / authority / need / timeline; the lead is scored by the configured rules."""
+    ConvertLead: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ConvertLeadRequest, _leads_pb2.ConvertLeadResponse]
+    """Create the opportunity (through the opportunities service) and mark the lead Converted.
+    Idempotent: a retry never makes a second opportunity.
+    """
+    MergeLeads: _grpc.UnaryUnaryMultiCallable[_leads_pb2.MergeLeadsRequest, _leads_pb2.Lead]
+    """Fold duplicates into a primary lead: empty fields of the primary are filled from them, and they
+    become Dead with merged_into_lead_id set.
+    """
+    ImportLeads: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ImportLeadsRequest, _leads_pb2.ImportLeadsResponse]
+    """Import a chunk of a CSV file. Re-importing the same rows imports nothing twice."""
+    GetScoringRules: _grpc.UnaryUnaryMultiCallable[_leads_pb2.GetScoringRulesRequest, _leads_pb2.ScoringRules]
+    ReplaceScoringRules: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ReplaceScoringRulesRequest, _leads_pb2.ScoringRules]
+    CreateLeadSource: _grpc.UnaryUnaryMultiCallable[_leads_pb2.CreateLeadSourceRequest, _leads_pb2.LeadSource]
+    ListLeadSources: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ListLeadSourcesRequest, _leads_pb2.ListLeadSourcesResponse]
+    CreateCampaign: _grpc.UnaryUnaryMultiCallable[_leads_pb2.CreateCampaignRequest, _leads_pb2.Campaign]
+    UpdateCampaign: _grpc.UnaryUnaryMultiCallable[_leads_pb2.UpdateCampaignRequest, _leads_pb2.Campaign]
+    GetCampaign: _grpc.UnaryUnaryMultiCallable[_leads_pb2.GetCampaignRequest, _leads_pb2.Campaign]
+    ListCampaigns: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ListCampaignsRequest, _leads_pb2.ListCampaignsResponse]
+    RecordCampaignCost: _grpc.UnaryUnaryMultiCallable[_leads_pb2.RecordCampaignCostRequest, _leads_pb2.Campaign]
+    """An actual cost incurred on a date; the campaign's actual cost is the sum of its entries."""
 
 @_typing.type_check_only
 class LeadServiceAsyncStub(LeadServiceStub):
-    """Leads: prospective customers before they become opportunities."""
+    """Leads: prospective customers before they become opportunities, their qualification and conversion,
+    and the lead sources and campaigns (with their costs) they come from.
+
+    Authorisation: a rep reads and changes leads assigned to them, a manager those of their subtree
+    and unassigned ones, marketing and admins all. Marketing and admins manage sources, campaigns and
+    scoring rules.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.CreateLeadRequest, _leads_pb2.Lead]  # type: ignore[assignment]
+    CreateLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.CreateLeadRequest, _leads_pb2.CreateLeadResponse]  # type: ignore[assignment]
+    """Checks for duplicates first (same email, same normalised phone, same person at the same company)."""
     GetLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.GetLeadRequest, _leads_pb2.Lead]  # type: ignore[assignment]
+    UpdateLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.UpdateLeadRequest, _leads_pb2.Lead]  # type: ignore[assignment]
+    ListLeads: _aio.UnaryUnaryMultiCallable[_leads_pb2.ListLeadsRequest, _leads_pb2.ListLeadsResponse]  # type: ignore[assignment]
+    AssignLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.AssignLeadRequest, _leads_pb2.Lead]  # type: ignore[assignment]
+    """Assign to a user (New -> Assigned) or unassign."""
+    ChangeLeadStatus: _aio.UnaryUnaryMultiCallable[_leads_pb2.ChangeLeadStatusRequest, _leads_pb2.Lead]  # type: ignore[assignment]
+    """Move through the status workflow; only sensible transitions are allowed (FAILED_PRECONDITION)."""
+    QualifyLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.QualifyLeadRequest, _leads_pb2.Lead]  # type: ignore[assignment]
+    """Record budget / authority / need / timeline; the lead is scored by the configured rules."""
+    ConvertLead: _aio.UnaryUnaryMultiCallable[_leads_pb2.ConvertLeadRequest, _leads_pb2.ConvertLeadResponse]  # type: ignore[assignment]
+    """Create the opportunity (through the opportunities service) and mark the lead Converted.
+    Idempotent: a retry never makes a second opportunity.
+    """
+    MergeLeads: _aio.UnaryUnaryMultiCallable[_leads_pb2.MergeLeadsRequest, _leads_pb2.Lead]  # type: ignore[assignment]
+    """Fold duplicates into a primary lead: empty fields of the primary are filled from them, and they
+    become Dead with merged_into_lead_id set.
+    """
+    ImportLeads: _aio.UnaryUnaryMultiCallable[_leads_pb2.ImportLeadsRequest, _leads_pb2.ImportLeadsResponse]  # type: ignore[assignment]
+    """Import a chunk of a CSV file. Re-importing the same rows imports nothing twice."""
+    GetScoringRules: _aio.UnaryUnaryMultiCallable[_leads_pb2.GetScoringRulesRequest, _leads_pb2.ScoringRules]  # type: ignore[assignment]
+    ReplaceScoringRules: _aio.UnaryUnaryMultiCallable[_leads_pb2.ReplaceScoringRulesRequest, _leads_pb2.ScoringRules]  # type: ignore[assignment]
+    CreateLeadSource: _aio.UnaryUnaryMultiCallable[_leads_pb2.CreateLeadSourceRequest, _leads_pb2.LeadSource]  # type: ignore[assignment]
+    ListLeadSources: _aio.UnaryUnaryMultiCallable[_leads_pb2.ListLeadSourcesRequest, _leads_pb2.ListLeadSourcesResponse]  # type: ignore[assignment]
+    CreateCampaign: _aio.UnaryUnaryMultiCallable[_leads_pb2.CreateCampaignRequest, _leads_pb2.Campaign]  # type: ignore[assignment]
+    UpdateCampaign: _aio.UnaryUnaryMultiCallable[_leads_pb2.UpdateCampaignRequest, _leads_pb2.Campaign]  # type: ignore[assignment]
+    GetCampaign: _aio.UnaryUnaryMultiCallable[_leads_pb2.GetCampaignRequest, _leads_pb2.Campaign]  # type: ignore[assignment]
+    ListCampaigns: _aio.UnaryUnaryMultiCallable[_leads_pb2.ListCampaignsRequest, _leads_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    RecordCampaignCost: _aio.UnaryUnaryMultiCallable[_leads_pb2.RecordCampaignCostRequest, _leads_pb2.Campaign]  # type: ignore[assignment]
+    """An actual cost incurred on a date; the campaign's actual cost is the sum of its entries."""
 
 class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Leads: prospective customers before they become opportunities."""
+    """Leads: prospective customers before they become opportunities, their qualification and conversion,
+    and the lead sources and campaigns (with their costs) they come from.
+
+    Authorisation: a rep reads and changes leads assigned to them, a manager those of their subtree
+    and unassigned ones, marketing and admins all. Marketing and admins manage sources, campaigns and
+    scoring rules.
+    """
 
     @_abc_1.abstractmethod
     def CreateLead(
         self,
         request: _leads_pb2.CreateLeadRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_leads_pb2.Lead, _abc.Awaitable[_leads_pb2.Lead]]: ...
+    ) -> _typing.Union[_leads_pb2.CreateLeadResponse, _abc.Awaitable[_leads_pb2.CreateLeadResponse]]:
+        """Checks for duplicates first (same email, same normalised phone, same person at the same company)."""
 
     @_abc_1.abstractmethod
     def GetLead(
@@ -60,5 +137,135 @@ class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _leads_pb2.GetLeadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_leads_pb2.Lead, _abc.Awaitable[_leads_pb2.Lead]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateLead(
+        self,
+        request: _leads_pb2.UpdateLeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Lead, _abc.Awaitable[_leads_pb2.Lead]]: ...
+
+    @_abc_1.abstractmethod
+    def ListLeads(
+        self,
+        request: _leads_pb2.ListLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ListLeadsResponse, _abc.Awaitable[_leads_pb2.ListLeadsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AssignLead(
+        self,
+        request: _leads_pb2.AssignLeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Lead, _abc.Awaitable[_leads_pb2.Lead]]:
+        """Assign to a user (New -> Assigned) or unassign."""
+
+    @_abc_1.abstractmethod
+    def ChangeLeadStatus(
+        self,
+        request: _leads_pb2.ChangeLeadStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Lead, _abc.Awaitable[_leads_pb2.Lead]]:
+        """Move through the status workflow; only sensible transitions are allowed (FAILED_PRECONDITION)."""
+
+    @_abc_1.abstractmethod
+    def QualifyLead(
+        self,
+        request: _leads_pb2.QualifyLeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Lead, _abc.Awaitable[_leads_pb2.Lead]]:
+        """Record budget / authority / need / timeline; the lead is scored by the configured rules."""
+
+    @_abc_1.abstractmethod
+    def ConvertLead(
+        self,
+        request: _leads_pb2.ConvertLeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ConvertLeadResponse, _abc.Awaitable[_leads_pb2.ConvertLeadResponse]]:
+        """Create the opportunity (through the opportunities service) and mark the lead Converted.
+        Idempotent: a retry never makes a second opportunity.
+        """
+
+    @_abc_1.abstractmethod
+    def MergeLeads(
+        self,
+        request: _leads_pb2.MergeLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Lead, _abc.Awaitable[_leads_pb2.Lead]]:
+        """Fold duplicates into a primary lead: empty fields of the primary are filled from them, and they
+        become Dead with merged_into_lead_id set.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportLeads(
+        self,
+        request: _leads_pb2.ImportLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ImportLeadsResponse, _abc.Awaitable[_leads_pb2.ImportLeadsResponse]]:
+        """Import a chunk of a CSV file. Re-importing the same rows imports nothing twice."""
+
+    @_abc_1.abstractmethod
+    def GetScoringRules(
+        self,
+        request: _leads_pb2.GetScoringRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ScoringRules, _abc.Awaitable[_leads_pb2.ScoringRules]]: ...
+
+    @_abc_1.abstractmethod
+    def ReplaceScoringRules(
+        self,
+        request: _leads_pb2.ReplaceScoringRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ScoringRules, _abc.Awaitable[_leads_pb2.ScoringRules]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateLeadSource(
+        self,
+        request: _leads_pb2.CreateLeadSourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.LeadSource, _abc.Awaitable[_leads_pb2.LeadSource]]: ...
+
+    @_abc_1.abstractmethod
+    def ListLeadSources(
+        self,
+        request: _leads_pb2.ListLeadSourcesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ListLeadSourcesResponse, _abc.Awaitable[_leads_pb2.ListLeadSourcesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateCampaign(
+        self,
+        request: _leads_pb2.CreateCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Campaign, _abc.Awaitable[_leads_pb2.Campaign]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateCampaign(
+        self,
+        request: _leads_pb2.UpdateCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Campaign, _abc.Awaitable[_leads_pb2.Campaign]]: ...
+
+    @_abc_1.abstractmethod
+    def GetCampaign(
+        self,
+        request: _leads_pb2.GetCampaignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Campaign, _abc.Awaitable[_leads_pb2.Campaign]]: ...
+
+    @_abc_1.abstractmethod
+    def ListCampaigns(
+        self,
+        request: _leads_pb2.ListCampaignsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ListCampaignsResponse, _abc.Awaitable[_leads_pb2.ListCampaignsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordCampaignCost(
+        self,
+        request: _leads_pb2.RecordCampaignCostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.Campaign, _abc.Awaitable[_leads_pb2.Campaign]]:
+        """An actual cost incurred on a date; the campaign's actual cost is the sum of its entries."""
 
 def add_LeadServiceServicer_to_server(servicer: LeadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,15 +25,19 @@ _sym_db = _symbol_database.Default()
 from salesplane.opportunities.v1 import opportunities_pb2 as salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(salesplane/opportunities/v1/events.proto\x12\x1bsalesplane.opportunities.v1\x1a/salesplane/opportunities/v1/opportunities.proto\"\x8a\x01\n\x12OpportunityChanged\x12=\n\x0bopportunity\x18\x01 \x01(\x0b\x32(.salesplane.opportunities.v1.Opportunity\x12\x35\n\x04kind\x18\x02 \x01(\x0e\x32\'.salesplane.opportunities.v1.ChangeKind*t\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_KIND_CREATED\x10\x01\x12\x17\n\x13\x43HANGE_KIND_UPDATED\x10\x02\x12\x17\n\x13\x43HANGE_KIND_DELETED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(salesplane/opportunities/v1/events.proto\x12\x1bsalesplane.opportunities.v1\x1a/salesplane/opportunities/v1/opportunities.proto\"\xc0\x01\n\x12OpportunityChanged\x12=\n\x0bopportunity\x18\x01 \x01(\x0b\x32(.salesplane.opportunities.v1.Opportunity\x12\x35\n\x04kind\x18\x02 \x01(\x0e\x32\'.salesplane.opportunities.v1.ChangeKind\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\x12\x1c\n\x14previous_sales_stage\x18\x04 \x01(\t\"e\n\x12SalesStagesChanged\x12=\n\x0csales_stages\x18\x01 \x03(\x0b\x32\'.salesplane.opportunities.v1.SalesStage\x12\x10\n\x08revision\x18\x02 \x01(\x03\"N\n\x13\x45xchangeRateChanged\x12\x37\n\x04rate\x18\x01 \x01(\x0b\x32).salesplane.opportunities.v1.ExchangeRate*\xdc\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_KIND_CREATED\x10\x01\x12\x17\n\x13\x43HANGE_KIND_UPDATED\x10\x02\x12\x17\n\x13\x43HANGE_KIND_DELETED\x10\x03\x12\x16\n\x12\x43HANGE_KIND_CLOSED\x10\x04\x12\x18\n\x14\x43HANGE_KIND_REOPENED\x10\x05\x12\x1a\n\x16\x43HANGE_KIND_REASSIGNED\x10\x06\x12\x18\n\x14\x43HANGE_KIND_REVALUED\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'salesplane.opportunities.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANGEKIND']._serialized_start=263
-  _globals['_CHANGEKIND']._serialized_end=379
+  _globals['_CHANGEKIND']._serialized_start=501
+  _globals['_CHANGEKIND']._serialized_end=721
   _globals['_OPPORTUNITYCHANGED']._serialized_start=123
-  _globals['_OPPORTUNITYCHANGED']._serialized_end=261
+  _globals['_OPPORTUNITYCHANGED']._serialized_end=315
+  _globals['_SALESSTAGESCHANGED']._serialized_start=317
+  _globals['_SALESSTAGESCHANGED']._serialized_end=418
+  _globals['_EXCHANGERATECHANGED']._serialized_start=420
+  _globals['_EXCHANGERATECHANGED']._serialized_end=498
 # @@protoc_insertion_point(module_scope)

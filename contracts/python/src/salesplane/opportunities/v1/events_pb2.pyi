@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from salesplane.opportunities.v1 import opportunities_pb2 as _opportunities_pb2
 import builtins as _builtins
@@ -28,6 +30,11 @@ class _ChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeKind
     CHANGE_KIND_CREATED: _ChangeKind.ValueType  # 1
     CHANGE_KIND_UPDATED: _ChangeKind.ValueType  # 2
     CHANGE_KIND_DELETED: _ChangeKind.ValueType  # 3
+    CHANGE_KIND_CLOSED: _ChangeKind.ValueType  # 4
+    CHANGE_KIND_REOPENED: _ChangeKind.ValueType  # 5
+    CHANGE_KIND_REASSIGNED: _ChangeKind.ValueType  # 6
+    CHANGE_KIND_REVALUED: _ChangeKind.ValueType  # 7
+    """A configuration change (sales stage probability, exchange rate) revalued the deal."""
 
 class ChangeKind(_ChangeKind, metaclass=_ChangeKindEnumTypeWrapper): ...
 
@@ -35,29 +42,93 @@ CHANGE_KIND_UNSPECIFIED: ChangeKind.ValueType  # 0
 CHANGE_KIND_CREATED: ChangeKind.ValueType  # 1
 CHANGE_KIND_UPDATED: ChangeKind.ValueType  # 2
 CHANGE_KIND_DELETED: ChangeKind.ValueType  # 3
+CHANGE_KIND_CLOSED: ChangeKind.ValueType  # 4
+CHANGE_KIND_REOPENED: ChangeKind.ValueType  # 5
+CHANGE_KIND_REASSIGNED: ChangeKind.ValueType  # 6
+CHANGE_KIND_REVALUED: ChangeKind.ValueType  # 7
+"""A configuration change (sales stage probability, exchange rate) revalued the deal."""
 Global___ChangeKind: _TypeAlias = ChangeKind  # noqa: Y015
 
 @_typing.final
 class OpportunityChanged(_message.Message):
-    """Published on salesplane.opportunities.v1 for every change, carrying the full new state."""
+    """Published on salesplane.opportunities.v1 for every change, carrying the full new state
+    (aggregate_type "opportunity").
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     OPPORTUNITY_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SALES_STAGE_FIELD_NUMBER: _builtins.int
     kind: Global___ChangeKind.ValueType
+    previous_sales_stage: _builtins.str
+    """The stage before this change, when the stage changed."""
     @_builtins.property
     def opportunity(self) -> _opportunities_pb2.Opportunity: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Top-level Opportunity field names whose value changed (empty for CREATED)."""
+
     def __init__(
         self,
         *,
         opportunity: _opportunities_pb2.Opportunity | None = ...,
         kind: Global___ChangeKind.ValueType = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+        previous_sales_stage: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "opportunity", b"opportunity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "kind", b"kind", "opportunity", b"opportunity", "previous_sales_stage", b"previous_sales_stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OpportunityChanged: _TypeAlias = OpportunityChanged  # noqa: Y015
+
+@_typing.final
+class SalesStagesChanged(_message.Message):
+    """aggregate_type "sales_stages", aggregate_id "catalog", version = revision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SALES_STAGES_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    @_builtins.property
+    def sales_stages(self) -> _containers.RepeatedCompositeFieldContainer[_opportunities_pb2.SalesStage]: ...
+    def __init__(
+        self,
+        *,
+        sales_stages: _abc.Iterable[_opportunities_pb2.SalesStage] | None = ...,
+        revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revision", b"revision", "sales_stages", b"sales_stages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SalesStagesChanged: _TypeAlias = SalesStagesChanged  # noqa: Y015
+
+@_typing.final
+class ExchangeRateChanged(_message.Message):
+    """aggregate_type "exchange_rate", aggregate_id "<currency>/<effective_from>"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rate(self) -> _opportunities_pb2.ExchangeRate: ...
+    def __init__(
+        self,
+        *,
+        rate: _opportunities_pb2.ExchangeRate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeRateChanged: _TypeAlias = ExchangeRateChanged  # noqa: Y015

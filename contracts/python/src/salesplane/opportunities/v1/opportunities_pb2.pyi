@@ -66,6 +66,48 @@ OPPORTUNITY_STATUS_LOST: OpportunityStatus.ValueType  # 3
 """In a stage flagged as lost."""
 Global___OpportunityStatus: _TypeAlias = OpportunityStatus  # noqa: Y015
 
+class _OpportunityOrderField:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OpportunityOrderFieldEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OpportunityOrderField.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OPPORTUNITY_ORDER_FIELD_UNSPECIFIED: _OpportunityOrderField.ValueType  # 0
+    """expected close date"""
+    OPPORTUNITY_ORDER_FIELD_EXPECTED_CLOSE_DATE: _OpportunityOrderField.ValueType  # 1
+    OPPORTUNITY_ORDER_FIELD_AMOUNT_BASE: _OpportunityOrderField.ValueType  # 2
+    OPPORTUNITY_ORDER_FIELD_NAME: _OpportunityOrderField.ValueType  # 3
+    OPPORTUNITY_ORDER_FIELD_UPDATE_TIME: _OpportunityOrderField.ValueType  # 4
+    OPPORTUNITY_ORDER_FIELD_PROBABILITY: _OpportunityOrderField.ValueType  # 5
+
+class OpportunityOrderField(_OpportunityOrderField, metaclass=_OpportunityOrderFieldEnumTypeWrapper): ...
+
+OPPORTUNITY_ORDER_FIELD_UNSPECIFIED: OpportunityOrderField.ValueType  # 0
+"""expected close date"""
+OPPORTUNITY_ORDER_FIELD_EXPECTED_CLOSE_DATE: OpportunityOrderField.ValueType  # 1
+OPPORTUNITY_ORDER_FIELD_AMOUNT_BASE: OpportunityOrderField.ValueType  # 2
+OPPORTUNITY_ORDER_FIELD_NAME: OpportunityOrderField.ValueType  # 3
+OPPORTUNITY_ORDER_FIELD_UPDATE_TIME: OpportunityOrderField.ValueType  # 4
+OPPORTUNITY_ORDER_FIELD_PROBABILITY: OpportunityOrderField.ValueType  # 5
+Global___OpportunityOrderField: _TypeAlias = OpportunityOrderField  # noqa: Y015
+
+class _CloseOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CloseOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CloseOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLOSE_OUTCOME_UNSPECIFIED: _CloseOutcome.ValueType  # 0
+    CLOSE_OUTCOME_WON: _CloseOutcome.ValueType  # 1
+    CLOSE_OUTCOME_LOST: _CloseOutcome.ValueType  # 2
+
+class CloseOutcome(_CloseOutcome, metaclass=_CloseOutcomeEnumTypeWrapper): ...
+
+CLOSE_OUTCOME_UNSPECIFIED: CloseOutcome.ValueType  # 0
+CLOSE_OUTCOME_WON: CloseOutcome.ValueType  # 1
+CLOSE_OUTCOME_LOST: CloseOutcome.ValueType  # 2
+Global___CloseOutcome: _TypeAlias = CloseOutcome  # noqa: Y015
+
 @_typing.final
 class Opportunity(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -82,6 +124,22 @@ class Opportunity(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_NAME_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_FIELD_NUMBER: _builtins.int
+    EXCHANGE_RATE_FIELD_NUMBER: _builtins.int
+    EXCHANGE_RATE_EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    BEST_CASE_FIELD_NUMBER: _builtins.int
+    WORST_CASE_FIELD_NUMBER: _builtins.int
+    BEST_CASE_MANUAL_FIELD_NUMBER: _builtins.int
+    WORST_CASE_MANUAL_FIELD_NUMBER: _builtins.int
+    NEXT_STEP_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
+    CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    BEST_CASE_BASE_FIELD_NUMBER: _builtins.int
+    WORST_CASE_BASE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     owner_user_id: _builtins.str
@@ -93,14 +151,53 @@ class Opportunity(_message.Message):
     """Grows by one with every change; usable for optimistic concurrency."""
     status: Global___OpportunityStatus.ValueType
     """Derived from the sales stage's won / lost flags; read-only."""
+    account_name: _builtins.str
+    exchange_rate: _builtins.str
+    """Base-currency units per unit of the deal's currency, as a decimal string ("1.0850"); read-only."""
+    best_case_manual: _builtins.bool
+    worst_case_manual: _builtins.bool
+    next_step: _builtins.str
+    lead_source_id: _builtins.str
+    """Id of the lead source (from the leads service), if any."""
+    campaign_id: _builtins.str
+    lead_id: _builtins.str
+    """The lead this opportunity was converted from, if any."""
+    close_reason: _builtins.str
+    """Why it was won or lost; empty while open."""
     @_builtins.property
-    def amount(self) -> _common_pb2.Money: ...
+    def amount(self) -> _common_pb2.Money:
+        """In the deal's own currency."""
+
     @_builtins.property
     def expected_close_date(self) -> _common_pb2.Date: ...
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def amount_base(self) -> _common_pb2.Money:
+        """The amount converted to the base currency with exchange_rate; read-only."""
+
+    @_builtins.property
+    def exchange_rate_effective_date(self) -> _common_pb2.Date:
+        """The date from which exchange_rate is in effect; read-only."""
+
+    @_builtins.property
+    def best_case(self) -> _common_pb2.Money:
+        """Best and worst case, in the deal's currency. They follow the amount until set by hand."""
+
+    @_builtins.property
+    def worst_case(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def close_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last closed; unset while open."""
+
+    @_builtins.property
+    def best_case_base(self) -> _common_pb2.Money:
+        """Best and worst case converted to the base currency; read-only."""
+
+    @_builtins.property
+    def worst_case_base(self) -> _common_pb2.Money: ...
     def __init__(
         self,
         *,
@@ -116,10 +213,26 @@ class Opportunity(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         status: Global___OpportunityStatus.ValueType = ...,
+        account_name: _builtins.str = ...,
+        amount_base: _common_pb2.Money | None = ...,
+        exchange_rate: _builtins.str = ...,
+        exchange_rate_effective_date: _common_pb2.Date | None = ...,
+        best_case: _common_pb2.Money | None = ...,
+        worst_case: _common_pb2.Money | None = ...,
+        best_case_manual: _builtins.bool = ...,
+        worst_case_manual: _builtins.bool = ...,
+        next_step: _builtins.str = ...,
+        lead_source_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        close_reason: _builtins.str = ...,
+        close_time: _timestamp_pb2.Timestamp | None = ...,
+        best_case_base: _common_pb2.Money | None = ...,
+        worst_case_base: _common_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "expected_close_date", b"expected_close_date", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "amount_base", b"amount_base", "best_case", b"best_case", "best_case_base", b"best_case_base", "close_time", b"close_time", "create_time", b"create_time", "exchange_rate_effective_date", b"exchange_rate_effective_date", "expected_close_date", b"expected_close_date", "update_time", b"update_time", "worst_case", b"worst_case", "worst_case_base", b"worst_case_base"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "create_time", b"create_time", "expected_close_date", b"expected_close_date", "id", b"id", "name", b"name", "owner_user_id", b"owner_user_id", "probability", b"probability", "probability_source", b"probability_source", "sales_stage", b"sales_stage", "status", b"status", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_name", b"account_name", "amount", b"amount", "amount_base", b"amount_base", "best_case", b"best_case", "best_case_base", b"best_case_base", "best_case_manual", b"best_case_manual", "campaign_id", b"campaign_id", "close_reason", b"close_reason", "close_time", b"close_time", "create_time", b"create_time", "exchange_rate", b"exchange_rate", "exchange_rate_effective_date", b"exchange_rate_effective_date", "expected_close_date", b"expected_close_date", "id", b"id", "lead_id", b"lead_id", "lead_source_id", b"lead_source_id", "name", b"name", "next_step", b"next_step", "owner_user_id", b"owner_user_id", "probability", b"probability", "probability_source", b"probability_source", "sales_stage", b"sales_stage", "status", b"status", "update_time", b"update_time", "version", b"version", "worst_case", b"worst_case", "worst_case_base", b"worst_case_base", "worst_case_manual", b"worst_case_manual"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -135,11 +248,32 @@ class CreateOpportunityRequest(_message.Message):
     EXPECTED_CLOSE_DATE_FIELD_NUMBER: _builtins.int
     SALES_STAGE_FIELD_NUMBER: _builtins.int
     PROBABILITY_FIELD_NUMBER: _builtins.int
+    ACCOUNT_NAME_FIELD_NUMBER: _builtins.int
+    BEST_CASE_MINOR_FIELD_NUMBER: _builtins.int
+    WORST_CASE_MINOR_FIELD_NUMBER: _builtins.int
+    NEXT_STEP_FIELD_NUMBER: _builtins.int
+    LEAD_SOURCE_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     owner_user_id: _builtins.str
     sales_stage: _builtins.str
+    """An open stage; deals are closed with CloseOpportunity."""
     probability: _builtins.int
     """When absent the probability follows the stage."""
+    account_name: _builtins.str
+    best_case_minor: _builtins.int
+    """When absent they follow the amount. Same currency as the amount."""
+    worst_case_minor: _builtins.int
+    next_step: _builtins.str
+    lead_source_id: _builtins.str
+    campaign_id: _builtins.str
+    lead_id: _builtins.str
+    request_id: _builtins.str
+    """Idempotency key (up to 128 characters): a second create with the same key returns the opportunity
+    the first one made, whatever the rest of the request says.
+    """
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -153,14 +287,31 @@ class CreateOpportunityRequest(_message.Message):
         expected_close_date: _common_pb2.Date | None = ...,
         sales_stage: _builtins.str = ...,
         probability: _builtins.int | None = ...,
+        account_name: _builtins.str = ...,
+        best_case_minor: _builtins.int | None = ...,
+        worst_case_minor: _builtins.int | None = ...,
+        next_step: _builtins.str = ...,
+        lead_source_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_probability", b"_probability", "amount", b"amount", "expected_close_date", b"expected_close_date", "probability", b"probability"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_best_case_minor", b"_best_case_minor", "_probability", b"_probability", "_worst_case_minor", b"_worst_case_minor", "amount", b"amount", "best_case_minor", b"best_case_minor", "expected_close_date", b"expected_close_date", "probability", b"probability", "worst_case_minor", b"worst_case_minor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_probability", b"_probability", "amount", b"amount", "expected_close_date", b"expected_close_date", "name", b"name", "owner_user_id", b"owner_user_id", "probability", b"probability", "sales_stage", b"sales_stage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_best_case_minor", b"_best_case_minor", "_probability", b"_probability", "_worst_case_minor", b"_worst_case_minor", "account_name", b"account_name", "amount", b"amount", "best_case_minor", b"best_case_minor", "campaign_id", b"campaign_id", "expected_close_date", b"expected_close_date", "lead_id", b"lead_id", "lead_source_id", b"lead_source_id", "name", b"name", "next_step", b"next_step", "owner_user_id", b"owner_user_id", "probability", b"probability", "request_id", b"request_id", "sales_stage", b"sales_stage", "worst_case_minor", b"worst_case_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__best_case_minor: _TypeAlias = _typing.Literal["best_case_minor"]  # noqa: Y015
+    _WhichOneofArgType__best_case_minor: _TypeAlias = _typing.Literal["_best_case_minor", b"_best_case_minor"]  # noqa: Y015
     _WhichOneofReturnType__probability: _TypeAlias = _typing.Literal["probability"]  # noqa: Y015
     _WhichOneofArgType__probability: _TypeAlias = _typing.Literal["_probability", b"_probability"]  # noqa: Y015
+    _WhichOneofReturnType__worst_case_minor: _TypeAlias = _typing.Literal["worst_case_minor"]  # noqa: Y015
+    _WhichOneofArgType__worst_case_minor: _TypeAlias = _typing.Literal["_worst_case_minor", b"_worst_case_minor"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__best_case_minor) -> _WhichOneofReturnType__best_case_minor | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__probability) -> _WhichOneofReturnType__probability | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__worst_case_minor) -> _WhichOneofReturnType__worst_case_minor | None: ...
 
 Global___CreateOpportunityRequest: _TypeAlias = CreateOpportunityRequest  # noqa: Y015
 
@@ -179,9 +330,12 @@ class UpdateOpportunityRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Paths among: name, owner_user_id, amount, expected_close_date, sales_stage, probability.
-        Naming "probability" with probability_source STAGE (or unset with value 0 and source STAGE)
-        clears a hand-set probability so it follows the stage again.
+        """Paths among: name, account_name, owner_user_id, amount (or amount.amount_minor,
+        amount.currency_code), expected_close_date, sales_stage (open stages only), probability,
+        best_case, worst_case, next_step, lead_source_id, campaign_id.
+        Naming "probability" with probability_source STAGE clears a hand-set probability so it follows
+        the stage again; naming best_case / worst_case with the matching *_manual false makes it follow
+        the amount again.
         """
 
     def __init__(
@@ -217,6 +371,306 @@ class GetOpportunityRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetOpportunityRequest: _TypeAlias = GetOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class ListOpportunitiesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    OWNER_USER_IDS_FIELD_NUMBER: _builtins.int
+    SALES_STAGES_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    CLOSE_DATE_FROM_FIELD_NUMBER: _builtins.int
+    CLOSE_DATE_TO_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_MIN_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_MAX_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    DESCENDING_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1..500; 0 means 50."""
+    page_token: _builtins.str
+    """From a previous response; the other fields must be the same as in that request."""
+    amount_base_min: _builtins.int
+    """Inclusive range on the amount in the base currency, in minor units."""
+    amount_base_max: _builtins.int
+    text: _builtins.str
+    """Case-insensitive substring of the name, account name or next step."""
+    order_by: Global___OpportunityOrderField.ValueType
+    descending: _builtins.bool
+    lead_id: _builtins.str
+    campaign_id: _builtins.str
+    @_builtins.property
+    def owner_user_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: everything the caller may see. Otherwise narrowed to these owners (still only what the
+        caller may see).
+        """
+
+    @_builtins.property
+    def sales_stages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___OpportunityStatus.ValueType]: ...
+    @_builtins.property
+    def close_date_from(self) -> _common_pb2.Date:
+        """Inclusive range on the expected close date."""
+
+    @_builtins.property
+    def close_date_to(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        owner_user_ids: _abc.Iterable[_builtins.str] | None = ...,
+        sales_stages: _abc.Iterable[_builtins.str] | None = ...,
+        statuses: _abc.Iterable[Global___OpportunityStatus.ValueType] | None = ...,
+        close_date_from: _common_pb2.Date | None = ...,
+        close_date_to: _common_pb2.Date | None = ...,
+        amount_base_min: _builtins.int | None = ...,
+        amount_base_max: _builtins.int | None = ...,
+        text: _builtins.str = ...,
+        order_by: Global___OpportunityOrderField.ValueType = ...,
+        descending: _builtins.bool = ...,
+        lead_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_amount_base_max", b"_amount_base_max", "_amount_base_min", b"_amount_base_min", "amount_base_max", b"amount_base_max", "amount_base_min", b"amount_base_min", "close_date_from", b"close_date_from", "close_date_to", b"close_date_to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount_base_max", b"_amount_base_max", "_amount_base_min", b"_amount_base_min", "amount_base_max", b"amount_base_max", "amount_base_min", b"amount_base_min", "campaign_id", b"campaign_id", "close_date_from", b"close_date_from", "close_date_to", b"close_date_to", "descending", b"descending", "lead_id", b"lead_id", "order_by", b"order_by", "owner_user_ids", b"owner_user_ids", "page_size", b"page_size", "page_token", b"page_token", "sales_stages", b"sales_stages", "statuses", b"statuses", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__amount_base_max: _TypeAlias = _typing.Literal["amount_base_max"]  # noqa: Y015
+    _WhichOneofArgType__amount_base_max: _TypeAlias = _typing.Literal["_amount_base_max", b"_amount_base_max"]  # noqa: Y015
+    _WhichOneofReturnType__amount_base_min: _TypeAlias = _typing.Literal["amount_base_min"]  # noqa: Y015
+    _WhichOneofArgType__amount_base_min: _TypeAlias = _typing.Literal["_amount_base_min", b"_amount_base_min"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__amount_base_max) -> _WhichOneofReturnType__amount_base_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__amount_base_min) -> _WhichOneofReturnType__amount_base_min | None: ...
+
+Global___ListOpportunitiesRequest: _TypeAlias = ListOpportunitiesRequest  # noqa: Y015
+
+@_typing.final
+class ListOpportunitiesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def opportunities(self) -> _containers.RepeatedCompositeFieldContainer[Global___Opportunity]: ...
+    def __init__(
+        self,
+        *,
+        opportunities: _abc.Iterable[Global___Opportunity] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "opportunities", b"opportunities"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOpportunitiesResponse: _TypeAlias = ListOpportunitiesResponse  # noqa: Y015
+
+@_typing.final
+class DeleteOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteOpportunityRequest: _TypeAlias = DeleteOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class DeleteOpportunityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteOpportunityResponse: _TypeAlias = DeleteOpportunityResponse  # noqa: Y015
+
+@_typing.final
+class CloseOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SALES_STAGE_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    outcome: Global___CloseOutcome.ValueType
+    reason: _builtins.str
+    """Required when lost."""
+    sales_stage: _builtins.str
+    """A stage flagged with the outcome; empty: the first such stage."""
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+        outcome: Global___CloseOutcome.ValueType = ...,
+        reason: _builtins.str = ...,
+        sales_stage: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "opportunity_id", b"opportunity_id", "outcome", b"outcome", "reason", b"reason", "sales_stage", b"sales_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseOpportunityRequest: _TypeAlias = CloseOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class ReopenOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    SALES_STAGE_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    sales_stage: _builtins.str
+    """An open stage."""
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+        sales_stage: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "opportunity_id", b"opportunity_id", "sales_stage", b"sales_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReopenOpportunityRequest: _TypeAlias = ReopenOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class ReassignOpportunityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    NEW_OWNER_USER_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    new_owner_user_id: _builtins.str
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+        new_owner_user_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "new_owner_user_id", b"new_owner_user_id", "opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReassignOpportunityRequest: _TypeAlias = ReassignOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class StageHistoryEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SALES_STAGE_FIELD_NUMBER: _builtins.int
+    ENTER_TIME_FIELD_NUMBER: _builtins.int
+    LEAVE_TIME_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    sales_stage: _builtins.str
+    duration_seconds: _builtins.int
+    """Time spent in the stage so far (until now for the current stage)."""
+    actor: _builtins.str
+    @_builtins.property
+    def enter_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def leave_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset for the current stage."""
+
+    def __init__(
+        self,
+        *,
+        sales_stage: _builtins.str = ...,
+        enter_time: _timestamp_pb2.Timestamp | None = ...,
+        leave_time: _timestamp_pb2.Timestamp | None = ...,
+        duration_seconds: _builtins.int = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["enter_time", b"enter_time", "leave_time", b"leave_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "duration_seconds", b"duration_seconds", "enter_time", b"enter_time", "leave_time", b"leave_time", "sales_stage", b"sales_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageHistoryEntry: _TypeAlias = StageHistoryEntry  # noqa: Y015
+
+@_typing.final
+class GetStageHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStageHistoryRequest: _TypeAlias = GetStageHistoryRequest  # noqa: Y015
+
+@_typing.final
+class GetStageHistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageHistoryEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___StageHistoryEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStageHistoryResponse: _TypeAlias = GetStageHistoryResponse  # noqa: Y015
 
 @_typing.final
 class SalesStage(_message.Message):
@@ -269,17 +723,150 @@ class ListSalesStagesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SALES_STAGES_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """Grows with every replacement; pass it back as expected_revision."""
     @_builtins.property
     def sales_stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___SalesStage]: ...
     def __init__(
         self,
         *,
         sales_stages: _abc.Iterable[Global___SalesStage] | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sales_stages", b"sales_stages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revision", b"revision", "sales_stages", b"sales_stages"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListSalesStagesResponse: _TypeAlias = ListSalesStagesResponse  # noqa: Y015
+
+@_typing.final
+class ReplaceSalesStagesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SALES_STAGES_FIELD_NUMBER: _builtins.int
+    EXPECTED_REVISION_FIELD_NUMBER: _builtins.int
+    expected_revision: _builtins.int
+    """When non-zero, rejected with ABORTED unless the stored revision equals it."""
+    @_builtins.property
+    def sales_stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___SalesStage]:
+        """In order. Names unique; at least one open, one won and one lost stage."""
+
+    def __init__(
+        self,
+        *,
+        sales_stages: _abc.Iterable[Global___SalesStage] | None = ...,
+        expected_revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_revision", b"expected_revision", "sales_stages", b"sales_stages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplaceSalesStagesRequest: _TypeAlias = ReplaceSalesStagesRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeRate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    BASE_CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    currency_code: _builtins.str
+    rate: _builtins.str
+    """Base-currency units per unit of currency_code, a positive decimal with up to 12 fractional digits."""
+    base_currency_code: _builtins.str
+    @_builtins.property
+    def effective_from(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        currency_code: _builtins.str = ...,
+        rate: _builtins.str = ...,
+        effective_from: _common_pb2.Date | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        base_currency_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "effective_from", b"effective_from"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_currency_code", b"base_currency_code", "create_time", b"create_time", "currency_code", b"currency_code", "effective_from", b"effective_from", "rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeRate: _TypeAlias = ExchangeRate  # noqa: Y015
+
+@_typing.final
+class ListExchangeRatesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    currency_code: _builtins.str
+    """Empty: all currencies."""
+    def __init__(
+        self,
+        *,
+        currency_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListExchangeRatesRequest: _TypeAlias = ListExchangeRatesRequest  # noqa: Y015
+
+@_typing.final
+class ListExchangeRatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BASE_CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    RATES_FIELD_NUMBER: _builtins.int
+    base_currency_code: _builtins.str
+    @_builtins.property
+    def rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExchangeRate]: ...
+    def __init__(
+        self,
+        *,
+        base_currency_code: _builtins.str = ...,
+        rates: _abc.Iterable[Global___ExchangeRate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_currency_code", b"base_currency_code", "rates", b"rates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListExchangeRatesResponse: _TypeAlias = ListExchangeRatesResponse  # noqa: Y015
+
+@_typing.final
+class SetExchangeRateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    currency_code: _builtins.str
+    rate: _builtins.str
+    @_builtins.property
+    def effective_from(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        currency_code: _builtins.str = ...,
+        rate: _builtins.str = ...,
+        effective_from: _common_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code", "effective_from", b"effective_from", "rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetExchangeRateRequest: _TypeAlias = SetExchangeRateRequest  # noqa: Y015

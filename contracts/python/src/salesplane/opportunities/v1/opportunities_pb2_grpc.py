@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class OpportunityServiceStub:
-    """Opportunities: deals in the pipeline, their sales stage and probability of success.
+    """Opportunities: deals in the pipeline, their sales stage and probability of success, currencies and
+    exchange rates, and each deal's stage history.
+
+    Authorisation: a rep reads and changes the deals they own, a manager those of their subtree, an
+    admin all. Sales stages and exchange rates are read by everybody and changed by admins.
     """
 
     def __init__(self, channel):
@@ -50,25 +54,76 @@ class OpportunityServiceStub:
                 request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetOpportunityRequest.SerializeToString,
                 response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
                 _registered_method=True)
+        self.ListOpportunities = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/ListOpportunities',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListOpportunitiesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListOpportunitiesResponse.FromString,
+                _registered_method=True)
+        self.DeleteOpportunity = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/DeleteOpportunity',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.DeleteOpportunityRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.DeleteOpportunityResponse.FromString,
+                _registered_method=True)
+        self.CloseOpportunity = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/CloseOpportunity',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.CloseOpportunityRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.ReopenOpportunity = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/ReopenOpportunity',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReopenOpportunityRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.ReassignOpportunity = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/ReassignOpportunity',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpportunityRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.GetStageHistory = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/GetStageHistory',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetStageHistoryRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetStageHistoryResponse.FromString,
+                _registered_method=True)
         self.ListSalesStages = channel.unary_unary(
                 '/salesplane.opportunities.v1.OpportunityService/ListSalesStages',
                 request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesRequest.SerializeToString,
                 response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesResponse.FromString,
                 _registered_method=True)
+        self.ReplaceSalesStages = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/ReplaceSalesStages',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReplaceSalesStagesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesResponse.FromString,
+                _registered_method=True)
+        self.ListExchangeRates = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/ListExchangeRates',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListExchangeRatesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListExchangeRatesResponse.FromString,
+                _registered_method=True)
+        self.SetExchangeRate = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/SetExchangeRate',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.SetExchangeRateRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ExchangeRate.FromString,
+                _registered_method=True)
 
 
 class OpportunityServiceServicer:
-    """Opportunities: deals in the pipeline, their sales stage and probability of success.
+    """Opportunities: deals in the pipeline, their sales stage and probability of success, currencies and
+    exchange rates, and each deal's stage history.
+
+    Authorisation: a rep reads and changes the deals they own, a manager those of their subtree, an
+    admin all. Sales stages and exchange rates are read by everybody and changed by admins.
     """
 
     def CreateOpportunity(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Idempotent when request_id is set: a retry returns the opportunity the first call created.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateOpportunity(self, request, context):
-        """Partial update: only the fields named in update_mask change.
+        """Partial update: only the fields named in update_mask change. Moving into or out of a won / lost
+        stage is done with CloseOpportunity and ReopenOpportunity, not here.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -80,8 +135,72 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOpportunities(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteOpportunity(self, request, context):
+        """Publishes a final event of kind DELETED carrying the last state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseOpportunity(self, request, context):
+        """Close as won or lost; a reason is required for lost.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenOpportunity(self, request, context):
+        """Move a closed opportunity back into an open stage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReassignOpportunity(self, request, context):
+        """Hand the opportunity to another owner (the caller must be able to reach both).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStageHistory(self, request, context):
+        """Every stage the opportunity has been in, with the time spent there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSalesStages(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplaceSalesStages(self, request, context):
+        """Admin: replace the ordered list of stages. Open opportunities whose probability follows their
+        stage take the new default probability (each gets a new version and event). A stage still in use
+        cannot be removed (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExchangeRates(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetExchangeRate(self, request, context):
+        """Admin: the rate of a currency to the base currency from a date on. Opportunities whose expected
+        close date falls under the new rate are revalued (each gets a new version and event).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -104,10 +223,55 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetOpportunityRequest.FromString,
                     response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.SerializeToString,
             ),
+            'ListOpportunities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOpportunities,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListOpportunitiesRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListOpportunitiesResponse.SerializeToString,
+            ),
+            'DeleteOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteOpportunity,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.DeleteOpportunityRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.DeleteOpportunityResponse.SerializeToString,
+            ),
+            'CloseOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseOpportunity,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.CloseOpportunityRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.SerializeToString,
+            ),
+            'ReopenOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenOpportunity,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReopenOpportunityRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.SerializeToString,
+            ),
+            'ReassignOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignOpportunity,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpportunityRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.SerializeToString,
+            ),
+            'GetStageHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStageHistory,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetStageHistoryRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetStageHistoryResponse.SerializeToString,
+            ),
             'ListSalesStages': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSalesStages,
                     request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesRequest.FromString,
                     response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesResponse.SerializeToString,
+            ),
+            'ReplaceSalesStages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplaceSalesStages,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReplaceSalesStagesRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesResponse.SerializeToString,
+            ),
+            'ListExchangeRates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExchangeRates,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListExchangeRatesRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListExchangeRatesResponse.SerializeToString,
+            ),
+            'SetExchangeRate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetExchangeRate,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.SetExchangeRateRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ExchangeRate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -118,7 +282,11 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OpportunityService:
-    """Opportunities: deals in the pipeline, their sales stage and probability of success.
+    """Opportunities: deals in the pipeline, their sales stage and probability of success, currencies and
+    exchange rates, and each deal's stage history.
+
+    Authorisation: a rep reads and changes the deals they own, a manager those of their subtree, an
+    admin all. Sales stages and exchange rates are read by everybody and changed by admins.
     """
 
     @staticmethod
@@ -203,6 +371,168 @@ class OpportunityService:
             _registered_method=True)
 
     @staticmethod
+    def ListOpportunities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/ListOpportunities',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListOpportunitiesRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListOpportunitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/DeleteOpportunity',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.DeleteOpportunityRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.DeleteOpportunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/CloseOpportunity',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.CloseOpportunityRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/ReopenOpportunity',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReopenOpportunityRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/ReassignOpportunity',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpportunityRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStageHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/GetStageHistory',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetStageHistoryRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetStageHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListSalesStages(request,
             target,
             options=(),
@@ -219,6 +549,87 @@ class OpportunityService:
             '/salesplane.opportunities.v1.OpportunityService/ListSalesStages',
             salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesRequest.SerializeToString,
             salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplaceSalesStages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/ReplaceSalesStages',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReplaceSalesStagesRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListSalesStagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExchangeRates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/ListExchangeRates',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListExchangeRatesRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ListExchangeRatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetExchangeRate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/SetExchangeRate',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.SetExchangeRateRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ExchangeRate.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,38 +27,102 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class OpportunityServiceStub:
-    """Opportunities: deals in the pipeline, their sales stage and probability of success."""
+    """Opportunities: deals in the pipeline, their sales stage and probability of success, currencies and
+    exchange rates, and each deal's stage history.
+
+    Authorisation: a rep reads and changes the deals they own, a manager those of their subtree, an
+    admin all. Sales stages and exchange rates are read by everybody and changed by admins.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> OpportunityServiceAsyncStub: ...
     CreateOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.CreateOpportunityRequest, _opportunities_pb2.Opportunity]
+    """Idempotent when request_id is set: a retry returns the opportunity the first call created."""
     UpdateOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.UpdateOpportunityRequest, _opportunities_pb2.Opportunity]
-    """Partial update: only the fields named in update_mask change."""
+    """Partial update: only the fields named in update_mask change. Moving into or out of a won / lost
+    stage is done with CloseOpportunity and ReopenOpportunity, not here.
+    """
     GetOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.GetOpportunityRequest, _opportunities_pb2.Opportunity]
+    ListOpportunities: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ListOpportunitiesRequest, _opportunities_pb2.ListOpportunitiesResponse]
+    DeleteOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.DeleteOpportunityRequest, _opportunities_pb2.DeleteOpportunityResponse]
+    """Publishes a final event of kind DELETED carrying the last state."""
+    CloseOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.CloseOpportunityRequest, _opportunities_pb2.Opportunity]
+    """Close as won or lost; a reason is required for lost."""
+    ReopenOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ReopenOpportunityRequest, _opportunities_pb2.Opportunity]
+    """Move a closed opportunity back into an open stage."""
+    ReassignOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ReassignOpportunityRequest, _opportunities_pb2.Opportunity]
+    """Hand the opportunity to another owner (the caller must be able to reach both)."""
+    GetStageHistory: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.GetStageHistoryRequest, _opportunities_pb2.GetStageHistoryResponse]
+    """Every stage the opportunity has been in, with the time spent there."""
     ListSalesStages: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ListSalesStagesRequest, _opportunities_pb2.ListSalesStagesResponse]
+    ReplaceSalesStages: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ReplaceSalesStagesRequest, _opportunities_pb2.ListSalesStagesResponse]
+    """Admin: replace the ordered list of stages. Open opportunities whose probability follows their
+    stage take the new default probability (each gets a new version and event). A stage still in use
+    cannot be removed (FAILED_PRECONDITION).
+    """
+    ListExchangeRates: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ListExchangeRatesRequest, _opportunities_pb2.ListExchangeRatesResponse]
+    SetExchangeRate: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.SetExchangeRateRequest, _opportunities_pb2.ExchangeRate]
+    """Admin: the rate of a currency to the base currency from a date on. Opportunities whose expected
+    close date falls under the new rate are revalued (each gets a new version and event).
+    """
 
 @_typing.type_check_only
 class OpportunityServiceAsyncStub(OpportunityServiceStub):
-    """Opportunities: deals in the pipeline, their sales stage and probability of success."""
+    """Opportunities: deals in the pipeline, their sales stage and probability of success, currencies and
+    exchange rates, and each deal's stage history.
+
+    Authorisation: a rep reads and changes the deals they own, a manager those of their subtree, an
+    admin all. Sales stages and exchange rates are read by everybody and changed by admins.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.CreateOpportunityRequest, _opportunities_pb2.Opportunity]  # type: ignore[assignment]
+    """Idempotent when request_id is set: a retry returns the opportunity the first call created."""
     UpdateOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.UpdateOpportunityRequest, _opportunities_pb2.Opportunity]  # type: ignore[assignment]
-    """Partial update: only the fields named in update_mask change."""
+    """Partial update: only the fields named in update_mask change. Moving into or out of a won / lost
+    stage is done with CloseOpportunity and ReopenOpportunity, not here.
+    """
     GetOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.GetOpportunityRequest, _opportunities_pb2.Opportunity]  # type: ignore[assignment]
+    ListOpportunities: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ListOpportunitiesRequest, _opportunities_pb2.ListOpportunitiesResponse]  # type: ignore[assignment]
+    DeleteOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.DeleteOpportunityRequest, _opportunities_pb2.DeleteOpportunityResponse]  # type: ignore[assignment]
+    """Publishes a final event of kind DELETED carrying the last state."""
+    CloseOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.CloseOpportunityRequest, _opportunities_pb2.Opportunity]  # type: ignore[assignment]
+    """Close as won or lost; a reason is required for lost."""
+    ReopenOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ReopenOpportunityRequest, _opportunities_pb2.Opportunity]  # type: ignore[assignment]
+    """Move a closed opportunity back into an open stage."""
+    ReassignOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ReassignOpportunityRequest, _opportunities_pb2.Opportunity]  # type: ignore[assignment]
+    """Hand the opportunity to another owner (the caller must be able to reach both)."""
+    GetStageHistory: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.GetStageHistoryRequest, _opportunities_pb2.GetStageHistoryResponse]  # type: ignore[assignment]
+    """Every stage the opportunity has been in, with the time spent there."""
     ListSalesStages: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ListSalesStagesRequest, _opportunities_pb2.ListSalesStagesResponse]  # type: ignore[assignment]
+    ReplaceSalesStages: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ReplaceSalesStagesRequest, _opportunities_pb2.ListSalesStagesResponse]  # type: ignore[assignment]
+    """Admin: replace the ordered list of stages. Open opportunities whose probability follows their
+    stage take the new default probability (each gets a new version and event). A stage still in use
+    cannot be removed (FAILED_PRECONDITION).
+    """
+    ListExchangeRates: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ListExchangeRatesRequest, _opportunities_pb2.ListExchangeRatesResponse]  # type: ignore[assignment]
+    SetExchangeRate: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.SetExchangeRateRequest, _opportunities_pb2.ExchangeRate]  # type: ignore[assignment]
+    """Admin: the rate of a currency to the base currency from a date on. Opportunities whose expected
+    close date falls under the new rate are revalued (each gets a new version and event).
+    """
 
 class OpportunityServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Opportunities: deals in the pipeline, their sales stage and probability of success."""
+    """Opportunities: deals in the pipeline, their sales stage and probability of success, currencies and
+    exchange rates, and each deal's stage history.
+
+    Authorisation: a rep reads and changes the deals they own, a manager those of their subtree, an
+    admin all. Sales stages and exchange rates are read by everybody and changed by admins.
+    """
 
     @_abc_1.abstractmethod
     def CreateOpportunity(
         self,
         request: _opportunities_pb2.CreateOpportunityRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]: ...
+    ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]:
+        """Idempotent when request_id is set: a retry returns the opportunity the first call created."""
 
     @_abc_1.abstractmethod
     def UpdateOpportunity(
@@ -66,7 +130,9 @@ class OpportunityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _opportunities_pb2.UpdateOpportunityRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]:
-        """Partial update: only the fields named in update_mask change."""
+        """Partial update: only the fields named in update_mask change. Moving into or out of a won / lost
+        stage is done with CloseOpportunity and ReopenOpportunity, not here.
+        """
 
     @_abc_1.abstractmethod
     def GetOpportunity(
@@ -76,10 +142,85 @@ class OpportunityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]: ...
 
     @_abc_1.abstractmethod
+    def ListOpportunities(
+        self,
+        request: _opportunities_pb2.ListOpportunitiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.ListOpportunitiesResponse, _abc.Awaitable[_opportunities_pb2.ListOpportunitiesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteOpportunity(
+        self,
+        request: _opportunities_pb2.DeleteOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.DeleteOpportunityResponse, _abc.Awaitable[_opportunities_pb2.DeleteOpportunityResponse]]:
+        """Publishes a final event of kind DELETED carrying the last state."""
+
+    @_abc_1.abstractmethod
+    def CloseOpportunity(
+        self,
+        request: _opportunities_pb2.CloseOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]:
+        """Close as won or lost; a reason is required for lost."""
+
+    @_abc_1.abstractmethod
+    def ReopenOpportunity(
+        self,
+        request: _opportunities_pb2.ReopenOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]:
+        """Move a closed opportunity back into an open stage."""
+
+    @_abc_1.abstractmethod
+    def ReassignOpportunity(
+        self,
+        request: _opportunities_pb2.ReassignOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]:
+        """Hand the opportunity to another owner (the caller must be able to reach both)."""
+
+    @_abc_1.abstractmethod
+    def GetStageHistory(
+        self,
+        request: _opportunities_pb2.GetStageHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.GetStageHistoryResponse, _abc.Awaitable[_opportunities_pb2.GetStageHistoryResponse]]:
+        """Every stage the opportunity has been in, with the time spent there."""
+
+    @_abc_1.abstractmethod
     def ListSalesStages(
         self,
         request: _opportunities_pb2.ListSalesStagesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_opportunities_pb2.ListSalesStagesResponse, _abc.Awaitable[_opportunities_pb2.ListSalesStagesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReplaceSalesStages(
+        self,
+        request: _opportunities_pb2.ReplaceSalesStagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.ListSalesStagesResponse, _abc.Awaitable[_opportunities_pb2.ListSalesStagesResponse]]:
+        """Admin: replace the ordered list of stages. Open opportunities whose probability follows their
+        stage take the new default probability (each gets a new version and event). A stage still in use
+        cannot be removed (FAILED_PRECONDITION).
+        """
+
+    @_abc_1.abstractmethod
+    def ListExchangeRates(
+        self,
+        request: _opportunities_pb2.ListExchangeRatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.ListExchangeRatesResponse, _abc.Awaitable[_opportunities_pb2.ListExchangeRatesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetExchangeRate(
+        self,
+        request: _opportunities_pb2.SetExchangeRateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.ExchangeRate, _abc.Awaitable[_opportunities_pb2.ExchangeRate]]:
+        """Admin: the rate of a currency to the base currency from a date on. Opportunities whose expected
+        close date falls under the new rate are revalued (each gets a new version and event).
+        """
 
 def add_OpportunityServiceServicer_to_server(servicer: OpportunityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
