@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table
 
 from salesplane_platform.platform_tables import define_platform_tables
 
@@ -31,5 +31,20 @@ rollups = Table(
     Column("opportunity_count", BigInteger, nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("weighted_percent_minor", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The sales organisation; the source of truth that other services replicate from UserChanged events.
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("email", String(254), nullable=False),
+    # Comma-separated role names, sorted.
+    Column("roles", String(200), nullable=False),
+    Column("manager_user_id", String(64), nullable=True, index=True),
+    Column("active", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

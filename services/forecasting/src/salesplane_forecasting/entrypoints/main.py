@@ -8,10 +8,11 @@ from pathlib import Path
 
 import grpc
 
-from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
+from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc, org_pb2, org_pb2_grpc
 from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
+from salesplane_forecasting.entrypoints.org_api import OrgServicer
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
@@ -22,7 +23,11 @@ def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
     forecasting_pb2_grpc.add_ForecastingServiceServicer_to_server(
         ForecastingServicer(context.session_factory), server
     )
-    return [forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name]
+    org_pb2_grpc.add_OrgServiceServicer_to_server(OrgServicer(context.unit_of_work), server)
+    return [
+        forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name,
+        org_pb2.DESCRIPTOR.services_by_name["OrgService"].full_name,
+    ]
 
 
 def make_handler(context: ServiceContext) -> EventHandler:

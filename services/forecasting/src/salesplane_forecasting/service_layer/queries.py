@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_forecasting.adapters import rollup_store
-from salesplane_forecasting.domain.access import ensure_can_read_user
 from salesplane_forecasting.domain.periods import is_period_id
+from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_platform.errors import Validator
 from salesplane_platform.identity import Identity
 
@@ -33,6 +33,6 @@ def get_rollup(*, user_id: str, period_id: str, caller: Identity, sessions: sess
     check.require(0 < len(user_id) <= _USER_ID_MAX, "user_id", "must be a user id of 1-64 characters")
     check.require(is_period_id(period_id), "period_id", "must be a period id like 2026-Q4")
     check.raise_if_invalid()
-    ensure_can_read_user(caller, user_id)
     with sessions() as session:
+        ensure_can_read_user(session, caller, user_id)
         return Rollup(user_id, period_id, rollup_store.read_rollup(session, user_id, period_id))

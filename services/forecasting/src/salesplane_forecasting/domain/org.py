@@ -1,0 +1,122 @@
+"""The sales organisation: users, their roles and whom they report to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from salesplane_platform.errors import FailedPrecondition, Validator
+from salesplane_platform.identifiers import is_user_id
+from salesplane_platform.identity import ROLE_ADMIN, ROLE_MANAGER, ROLE_MARKETING, ROLE_REP
+
+ASSIGNABLE_ROLES = frozenset({ROLE_REP, ROLE_MANAGER, ROLE_ADMIN, ROLE_MARKETING})
+MAX_DISPLAY_NAME = 200
+MAX_EMAIL = 254
+# Deeper than any real organisation; a longer chain means the data is corrupt.
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    display_name: str
+    email: str
+    roles: frozenset[str]
+    manager_user_id: str | None
+    active: bool
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class UserValues:
+    """What an administrator writes about a user."""
+
+    user_id: str
+    display_name: str
+    email: str
+    roles: frozenset[str]
+    manager_user_id: str | None
+    active: bool
+
+
+def validate(values: UserValues) -> None:
+    check = Validator()
+    check.require(
+        is_user_id(values.user_id), "user.user_id", "must be a user id (letters, digits, . _ @ -; 1-64)"
+    )
+    check.require(
+        0 < len(values.display_name.strip()) <= MAX_DISPLAY_NAME,
+        "user.display_name",
+        f"must be 1-{MAX_DISPLAY_NAME} characters",
+    )
+    check.require(
+        values.email == "" or (len(values.email) <= MAX_EMAIL and _looks_like_email(values.email)),
+        "user.email",
+        "must be an email address",
+    )
+    unknown = values.roles - ASSIGNABLE_ROLES
+    check.require(
+        not unknown, "user.roles", f"unknown roles {sorted(unknown)}; use {sorted(ASSIGNABLE_ROLES)}"
+    )
+    check.require(bool(values.roles), "user.roles", "must name at least one role")
+    if values.manager_user_id is not None:
+        check.require(
+            is_user_id(values.manager_user_id), "user.manager_user_id", "must be a user id or empty"
+        )
+        check.require(
+            values.manager_user_id != values.user_id,
+            "user.manager_user_id",
+            "a user cannot report to themselves",
+        )
+    check.raise_if_invalid()
+
+
+def ensure_no_cycle(
+    user_id: str, manager_user_id: str | None, manager_of: Callable[[str], str | None]
+) -> None:
+    """Reject a reports-to line that would put user_id above itself: walk up from the new manager."""
+    seen: list[str] = []
+    current = manager_user_id
+    while current is not None:
+        if current == user_id:
+            chain = " -> ".join([user_id, *seen, user_id])
+            raise FailedPrecondition(f"reporting to {manager_user_id} would make a cycle: {chain}")
+        seen.append(current)
+        if len(seen) > MAX_DEPTH:
+            raise FailedPrecondition(
+                f"the reporting chain above {manager_user_id} is deeper than {MAX_DEPTH}"
+            )
+        current = manager_of(current)
+
+
+def apply(existing: User | None, values: UserValues, now: datetime) -> User | None:
+    """The user after the change, or None when nothing changed."""
+    if existing is None:
+        return User(
+            user_id=values.user_id,
+            display_name=values.display_name.strip(),
+            email=values.email.lower(),
+            roles=values.roles,
+            manager_user_id=values.manager_user_id,
+            active=values.active,
+            version=1,
+            updated_at=now,
+        )
+    changed = replace(
+        existing,
+        display_name=values.display_name.strip(),
+        email=values.email.lower(),
+        roles=values.roles,
+        manager_user_id=values.manager_user_id,
+        active=values.active,
+    )
+    if changed == existing:
+        return None
+    return replace(changed, version=existing.version + 1, updated_at=now)
+
+
+def _looks_like_email(value: str) -> bool:
+    local, at, domain = value.partition("@")
+    return bool(at and local and "." in domain and " " not in value and not domain.startswith("."))
