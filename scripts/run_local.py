@@ -19,7 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 SERVICES = [
-    ("leads", "salesplane-leads", {"SALESPLANE_GRPC_PORT": "50051", "SALESPLANE_METRICS_PORT": "9101"}),
+    (
+        "leads",
+        "salesplane-leads",
+        {
+            "SALESPLANE_GRPC_PORT": "50051",
+            "SALESPLANE_METRICS_PORT": "9101",
+            "SALESPLANE_OPPORTUNITIES_TARGET": "127.0.0.1:50052",
+        },
+    ),
     (
         "opportunities",
         "salesplane-opportunities",

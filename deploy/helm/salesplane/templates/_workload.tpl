@@ -37,11 +37,14 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- $_ := set $plain "SALESPLANE_TOPIC_PREFIX" (toString .) }}
 {{- end }}
 {{- $_ := set $plain "SALESPLANE_DATA_DIR" (toString $root.Values.config.dataDir) }}
+{{- $_ := set $plain "SALESPLANE_BASE_CURRENCY" (toString $root.Values.config.baseCurrency) }}
 {{- if .roles }}
 {{- $_ := set $plain "SALESPLANE_ROLES" .roles }}
 {{- end }}
 {{- else }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_PORT" (toString (int $c.ports.http)) }}
+{{- end }}
+{{- /* gRPC targets of other components: the gateway's upstreams, leads' opportunities. */}}
 {{- range $target, $override := ($c.targets | default dict) }}
 {{- $envName := printf "SALESPLANE_%s_TARGET" (upper (replace "-" "_" $target)) }}
 {{- if $override }}
@@ -50,7 +53,6 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- $backend := index $root.Values.components $target | default dict }}
 {{- if and $backend.enabled (eq (toString $backend.type) "grpc") }}
 {{- $_ := set $plain $envName (printf "%s:%d" (include "salesplane.workloadName" (dict "root" $root "workload" $target)) (int $backend.ports.grpc)) }}
-{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
