@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from salesplane_platform.identity import issue_token
-from salesplane_testing.processes import ServiceHandle
+from salesplane_testing.processes import ServiceHandle, free_port
 
 SECRET = "e2e-secret-of-at-least-thirty-two-bytes"
 
@@ -23,10 +28,11 @@ def topic_prefix() -> str:
 def services(
     kafka_broker, postgres_server, topic_prefix: str, tmp_path: Path
 ) -> Iterator[Callable[[str], ServiceHandle]]:
-    """Factory: services("opportunities") gives a started service with its own fresh database."""
+    """Factory: services("opportunities") gives a started service with its own fresh database;
+    `env` adds settings (e.g. the targets of the services it calls)."""
     started: list[ServiceHandle] = []
 
-    def start(name: str) -> ServiceHandle:
+    def start(name: str, env: dict[str, str] | None = None) -> ServiceHandle:
         database = postgres_server.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
         handle = ServiceHandle(
             name=name,
@@ -39,6 +45,7 @@ def services(
                 "SALESPLANE_SHUTDOWN_GRACE_SECONDS": "5",
                 # As a pod restarted in place keeps its name (set from the downward API in Helm).
                 "SALESPLANE_CONSUMER_INSTANCE_ID": f"{name}-0",
+                **(env or {}),
             },
             log_dir=tmp_path,
         )
@@ -53,3 +60,39 @@ def services(
 
 def bearer(subject: str = "e2e-admin", roles: tuple[str, ...] = ("admin",)) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {issue_token(SECRET, subject, roles)}")]
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
+    """Factory: gateway({"SALESPLANE_LEADS_TARGET": ...}) starts the HTTP gateway as a process and
+    gives its base URL once /healthz answers."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(targets: dict[str, str]) -> str:
+        port = free_port()
+        env = {
+            **os.environ,
+            "SALESPLANE_AUTH_SECRET": SECRET,
+            "SALESPLANE_GATEWAY_PORT": str(port),
+            "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
+            **targets,
+        }
+        log = (tmp_path / f"gateway-{port}.log").open("wb")
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "salesplane-gateway")], env=env, stdout=log, stderr=log
+        )
+        started.append(process)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                return base
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError("the gateway did not answer /healthz within 30 s")
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=15)
