@@ -1,0 +1,80 @@
+"""Random and malformed requests to every forecasting RPC: never a crash, never a partial write."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from salesplane.forecasting.v1 import forecasting_pb2, org_pb2, org_pb2_grpc
+from salesplane_forecasting.entrypoints.main import DEFINITION
+from salesplane_platform.identity import issue_token
+from salesplane_platform.service_process import ServiceProcess
+from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.rpc_fuzz import Pools, database_fingerprint, fuzz_every_rpc
+
+USERS = ["vp", "mgr", "rep-a", "rep-b"]
+
+
+@pytest.fixture
+def forecasting(tmp_path):
+    settings = ServiceSettings.from_env(
+        "forecasting",
+        default_grpc_port=0,
+        default_metrics_port=0,
+        # API only: no relay or consumer writing in the background while fingerprints are taken.
+        environ={"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"},
+    )
+    process = ServiceProcess(DEFINITION, settings)
+    process.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
+    yield process, channel, settings
+    channel.close()
+    process.stop()
+
+
+def test_no_rpc_crashes_or_half_writes(forecasting):
+    process, channel, settings = forecasting
+
+    def token(subject, *roles):
+        return [("authorization", f"Bearer {issue_token(settings.auth_secret, subject, list(roles))}")]
+
+    org = org_pb2_grpc.OrgServiceStub(channel)
+    pools = Pools(
+        user_ids=USERS,
+        by_field={
+            "period_id": ["2026-Q4", "2026-Q1", "2026-Q5", "Q4"],
+            "roles": ["rep", "manager", "admin", "wizard"],
+        },
+    )
+    pools.add_template(forecasting_pb2.GetRollupRequest(user_id="rep-a", period_id="2026-Q4"))
+    for user_id, manager in [("vp", ""), ("mgr", "vp"), ("rep-a", "mgr"), ("rep-b", "mgr")]:
+        request = org_pb2.UpsertUserRequest(
+            user=org_pb2.User(
+                user_id=user_id, display_name=user_id, roles=["manager"], manager_user_id=manager, active=True
+            )
+        )
+        org.UpsertUser(request, metadata=token("root", "admin"))
+        pools.add_template(request)
+        pools.add_template(request.user)
+    callers = [
+        token("root", "admin"),
+        token("root", "admin"),
+        token("mgr", "manager"),
+        token("rep-a", "rep"),
+        [("authorization", "Bearer not-a-token")],
+        [],
+    ]
+    stats = fuzz_every_rpc(
+        channel,
+        [
+            forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"],
+            org_pb2.DESCRIPTOR.services_by_name["OrgService"],
+        ],
+        pools=pools,
+        callers=callers,
+        fingerprint=lambda: database_fingerprint(process.context.engine),
+    )
+    print(stats)
+    # The fuzzer must get past validation sometimes, or it proves little.
+    assert stats["ForecastingService.GetRollup"].get("OK", 0) > 0
+    assert stats["OrgService.UpsertUser"].get("OK", 0) > 0
