@@ -27,10 +27,23 @@ def test_defaults_are_the_laptop_ones() -> None:
         "leads": "127.0.0.1:50051",
         "opportunities": "127.0.0.1:50052",
         "forecasting": "127.0.0.1:50053",
+        "org": "127.0.0.1:50053",  # OrgService is served by forecasting
         "reporting": "127.0.0.1:50054",
     }
     assert config.auth_secret == DEV_AUTH_SECRET
     assert config.rpc_timeout_seconds == 5.0
+    assert (config.max_body_bytes, config.max_import_bytes) == (1024 * 1024, 20 * 1024 * 1024)
+    assert config.import_rpc_timeout_seconds == 60.0
+
+
+def test_the_org_upstream_follows_forecasting_unless_set() -> None:
+    following = GatewayConfig.from_env({"SALESPLANE_FORECASTING_TARGET": "forecasting:3"})
+    separate = GatewayConfig.from_env(
+        {"SALESPLANE_FORECASTING_TARGET": "forecasting:3", "SALESPLANE_ORG_TARGET": "org:5"}
+    )
+
+    assert following.targets["org"] == "forecasting:3"
+    assert separate.targets["org"] == "org:5"
 
 
 def test_every_setting_is_read_from_the_environment() -> None:
@@ -44,12 +57,23 @@ def test_every_setting_is_read_from_the_environment() -> None:
             "SALESPLANE_REPORTING_TARGET": "reporting:4",
             "SALESPLANE_AUTH_SECRET": "s" * 40,
             "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "2.5",
+            "SALESPLANE_GATEWAY_MAX_BODY_BYTES": "2048",
+            "SALESPLANE_GATEWAY_MAX_IMPORT_BYTES": "4096",
+            "SALESPLANE_GATEWAY_IMPORT_RPC_TIMEOUT_SECONDS": "90",
             "SALESPLANE_LOG_LEVEL": "debug",
         }
     )
 
     assert (config.host, config.port) == ("127.0.0.1", 9000)
-    assert list(config.targets.values()) == ["leads:1", "opportunities:2", "forecasting:3", "reporting:4"]
+    assert config.targets == {
+        "leads": "leads:1",
+        "opportunities": "opportunities:2",
+        "forecasting": "forecasting:3",
+        "org": "forecasting:3",
+        "reporting": "reporting:4",
+    }
+    assert (config.max_body_bytes, config.max_import_bytes) == (2048, 4096)
+    assert config.import_rpc_timeout_seconds == 90.0
     assert config.auth_secret == "s" * 40
     assert config.rpc_timeout_seconds == 2.5
     assert config.log_level == "DEBUG"
@@ -63,6 +87,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
         {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "0"},
         {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "nan"},
         {"SALESPLANE_GATEWAY_THREADS": "0"},
+        {"SALESPLANE_GATEWAY_MAX_IMPORT_BYTES": "-1"},
         {"SALESPLANE_ENV": "production"},
     ],
 )

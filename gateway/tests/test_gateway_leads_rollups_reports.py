@@ -14,37 +14,50 @@ from salesplane.reporting.v1 import reporting_pb2
 def test_creating_a_lead_answers_201_with_its_location(client: FlaskClient, bearer: Any, fake: Any) -> None:
     response = client.post(
         "/v1/leads",
-        json={"first_name": "Ada", "last_name": "Lovelace", "company": "Engines Ltd", "phone": None},
+        json={
+            "lead": {"first_name": "Ada", "last_name": "Lovelace", "company": "Engines Ltd", "phone": None},
+            "on_duplicate": "reject",
+        },
         headers=bearer("alice", "marketing"),
     )
 
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    assert response.headers["Location"] == f"/v1/leads/{body['id']}"
-    assert body["status"] == "new"
-    assert body["last_name"] == "Lovelace"
-    assert body["create_time"] == "2026-09-21T14:13:20Z"
-    method, request, _ = fake.calls[-1]
-    assert method == "CreateLead"
-    assert request == leads_pb2.CreateLeadRequest(
-        first_name="Ada", last_name="Lovelace", company="Engines Ltd"
+    assert body["outcome"] == "created"
+    assert body["duplicates"] == []
+    assert response.headers["Location"] == f"/v1/leads/{body['lead']['id']}"
+    assert response.headers["ETag"] == '"1"'
+    assert body["lead"]["status"] == "new"
+    assert body["lead"]["last_name"] == "Lovelace"
+    assert body["lead"]["create_time"] == "2026-09-21T14:13:20Z"
+    assert body["lead"]["qualification"] is None
+    assert fake.last("CreateLead") == leads_pb2.CreateLeadRequest(
+        lead=leads_pb2.LeadFields(first_name="Ada", last_name="Lovelace", company="Engines Ltd"),
+        on_duplicate=leads_pb2.DUPLICATE_POLICY_REJECT,
     )
 
 
 def test_a_lead_the_service_rejects_is_400_with_its_field(client: FlaskClient, bearer: Any) -> None:
-    response = client.post("/v1/leads", json={"first_name": "Ada"}, headers=bearer())
+    response = client.post("/v1/leads", json={"lead": {"first_name": "Ada"}}, headers=bearer())
 
     assert response.status_code == 400
-    assert response.get_json()["errors"] == [{"field": "last_name", "description": "must not be empty"}]
+    assert response.get_json()["errors"] == [{"field": "lead.last_name", "description": "must not be empty"}]
 
 
 def test_a_lead_with_a_wrong_type_never_reaches_the_service(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
-    response = client.post("/v1/leads", json={"last_name": "Lovelace", "email": 5}, headers=bearer())
+    response = client.post(
+        "/v1/leads",
+        json={"lead": {"last_name": "Lovelace", "email": 5}, "on_duplicate": "ignore"},
+        headers=bearer(),
+    )
 
     assert response.status_code == 400
-    assert [e["field"] for e in response.get_json()["errors"]] == ["email"]
+    assert response.get_json()["errors"] == [
+        {"field": "lead.email", "description": "must be a string, not integer"},
+        {"field": "on_duplicate", "description": "must be one of ['reject', 'insist', 'merge']"},
+    ]
     assert fake.calls == []
 
 

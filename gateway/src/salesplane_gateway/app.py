@@ -12,11 +12,12 @@ from flask import Flask, Response, g, jsonify, request
 from grpc_health.v1 import health_pb2
 from werkzeug.exceptions import HTTPException
 
-from salesplane_gateway.api import EXTENSION_KEY, GatewayState, state, v1
+from salesplane_gateway.api import SegmentConverter, api_blueprint
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
 from salesplane_gateway.openapi import openapi_document
 from salesplane_gateway.problems import FieldError, Problem, problem_type
+from salesplane_gateway.request_context import EXTENSION_KEY, GatewayState, state
 from salesplane_platform.identity import TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
     app.register_error_handler(Problem, _problem)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
-    app.register_blueprint(v1)
+    app.url_map.converters["segment"] = SegmentConverter
+    app.register_blueprint(api_blueprint())
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", _readyz, methods=["GET"])
     app.add_url_rule("/openapi.json", "openapi", _openapi, methods=["GET"])

@@ -1,19 +1,21 @@
-"""gRPC clients of the upstream services: one channel per upstream, created on first use."""
+"""gRPC clients of the upstream services: one channel per target address, created on first use, and
+one generic unary callable per RPC (the route table names RPCs by descriptor, so no stubs are needed)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TypeVar
 
 import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2_grpc
 
-from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
-from salesplane.leads.v1 import leads_pb2, leads_pb2_grpc
-from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
-from salesplane.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from salesplane.forecasting.v1 import forecasting_pb2, org_pb2
+from salesplane.leads.v1 import leads_pb2
+from salesplane.opportunities.v1 import opportunities_pb2
+from salesplane.reporting.v1 import reporting_pb2
 
 # The gRPC service each upstream must serve; /readyz asks the health service about exactly these,
 # so a target that points at the wrong service is not reported ready.
@@ -21,18 +23,18 @@ HEALTH_SERVICE_NAMES: dict[str, str] = {
     "leads": leads_pb2.DESCRIPTOR.services_by_name["LeadService"].full_name,
     "opportunities": opportunities_pb2.DESCRIPTOR.services_by_name["OpportunityService"].full_name,
     "forecasting": forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name,
+    "org": org_pb2.DESCRIPTOR.services_by_name["OrgService"].full_name,
     "reporting": reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name,
 }
 
 ChannelFactory = Callable[[str], grpc.Channel]
-_Stub = TypeVar("_Stub")
 
 _CHANNEL_OPTIONS = [
     # gRPC's default reconnect backoff grows to 120 s; an upstream that comes back (a restart, a
     # gateway started before the services) should be reachable again within seconds.
     ("grpc.initial_reconnect_backoff_ms", 500),
     ("grpc.max_reconnect_backoff_ms", 5_000),
-    # Report results can be larger than the 4 MiB default.
+    # Report results and list pages can be larger than the 4 MiB default.
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 ]
 
@@ -42,7 +44,8 @@ def insecure_channel(target: str) -> grpc.Channel:
 
 
 class ServiceClients:
-    """Stubs of every upstream. Thread-safe; channels open lazily, `close()` closes them all."""
+    """Callables of every upstream's RPCs. Thread-safe; channels open lazily (upstreams at the same
+    address share one, e.g. org and forecasting), `close()` closes them all."""
 
     def __init__(
         self, targets: Mapping[str, str], channel_factory: ChannelFactory = insecure_channel
@@ -52,7 +55,7 @@ class ServiceClients:
         self._targets = dict(targets)
         self._channel_factory = channel_factory
         self._channels: dict[str, grpc.Channel] = {}
-        self._stubs: dict[str, object] = {}
+        self._callables: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -67,45 +70,46 @@ class ServiceClients:
     def _channel_locked(self, upstream: str) -> grpc.Channel:
         if self._closed:
             raise RuntimeError("the service clients are closed")
-        channel = self._channels.get(upstream)
+        target = self._targets[upstream]
+        channel = self._channels.get(target)
         if channel is None:
-            channel = self._channel_factory(self._targets[upstream])
-            self._channels[upstream] = channel
+            channel = self._channel_factory(target)
+            self._channels[target] = channel
         return channel
 
-    def _stub(self, key: str, upstream: str, make: Callable[[grpc.Channel], _Stub]) -> _Stub:
+    def _cached(self, upstream: str, key: str, make: Callable[[grpc.Channel], object]) -> object:
         with self._lock:
-            stub = self._stubs.get(key)
-            if stub is None:
-                stub = make(self._channel_locked(upstream))
-                self._stubs[key] = stub
-            return stub  # type: ignore[return-value]
+            channel = self._channel_locked(upstream)
+            made = self._callables.get((upstream, key))
+            if made is None:
+                made = make(channel)
+                self._callables[(upstream, key)] = made
+            return made
 
-    @property
-    def opportunities(self) -> opportunities_pb2_grpc.OpportunityServiceStub:
-        return self._stub("opportunities", "opportunities", opportunities_pb2_grpc.OpportunityServiceStub)
-
-    @property
-    def leads(self) -> leads_pb2_grpc.LeadServiceStub:
-        return self._stub("leads", "leads", leads_pb2_grpc.LeadServiceStub)
-
-    @property
-    def forecasting(self) -> forecasting_pb2_grpc.ForecastingServiceStub:
-        return self._stub("forecasting", "forecasting", forecasting_pb2_grpc.ForecastingServiceStub)
-
-    @property
-    def reporting(self) -> reporting_pb2_grpc.ReportingServiceStub:
-        return self._stub("reporting", "reporting", reporting_pb2_grpc.ReportingServiceStub)
+    def unary(self, upstream: str, method: MethodDescriptor) -> grpc.UnaryUnaryMultiCallable:
+        """The callable of one unary RPC on `upstream`."""
+        request_class = message_factory.GetMessageClass(method.input_type)
+        response_class = message_factory.GetMessageClass(method.output_type)
+        path = f"/{method.containing_service.full_name}/{method.name}"
+        return self._cached(  # type: ignore[return-value]
+            upstream,
+            path,
+            lambda channel: channel.unary_unary(
+                path,
+                request_serializer=request_class.SerializeToString,
+                response_deserializer=response_class.FromString,
+            ),
+        )
 
     def health(self, upstream: str) -> health_pb2_grpc.HealthStub:
-        return self._stub(f"health:{upstream}", upstream, health_pb2_grpc.HealthStub)
+        return self._cached(upstream, "health", health_pb2_grpc.HealthStub)  # type: ignore[return-value]
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             channels = list(self._channels.values())
             self._channels.clear()
-            self._stubs.clear()
+            self._callables.clear()
         for channel in channels:
             channel.close()
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from salesplane_platform.errors import ConfigurationError
 from salesplane_platform.settings import auth_secret_from
 
-# The upstream services, in the order /readyz reports them.
-UPSTREAMS = ("leads", "opportunities", "forecasting", "reporting")
+# The upstream services, in the order /readyz reports them. "org" is the OrgService, which the
+# forecasting service serves: its target defaults to forecasting's.
+UPSTREAMS = ("leads", "opportunities", "forecasting", "org", "reporting")
 
 DEFAULT_TARGETS: dict[str, str] = {
     "leads": "127.0.0.1:50051",
@@ -28,14 +29,20 @@ class GatewayConfig:
     opportunities_target: str = DEFAULT_TARGETS["opportunities"]
     forecasting_target: str = DEFAULT_TARGETS["forecasting"]
     reporting_target: str = DEFAULT_TARGETS["reporting"]
+    # None: the forecasting target.
+    org_target: str | None = None
     host: str = "0.0.0.0"
     port: int = 8080
-    # Deadline of every gRPC call made for an HTTP request.
+    # Deadline of every gRPC call made for an HTTP request...
     rpc_timeout_seconds: float = 5.0
+    # ...but that of each chunk of a CSV import, which writes hundreds of rows.
+    import_rpc_timeout_seconds: float = 60.0
     # Deadline of each upstream health check behind /readyz (they run in parallel).
     readiness_timeout_seconds: float = 1.0
     # Largest request body accepted (bytes).
     max_body_bytes: int = 1024 * 1024
+    # Largest CSV file accepted by the lead import (bytes).
+    max_import_bytes: int = 20 * 1024 * 1024
     threads: int = 8
     log_level: str = "INFO"
 
@@ -46,6 +53,7 @@ class GatewayConfig:
             "leads": self.leads_target,
             "opportunities": self.opportunities_target,
             "forecasting": self.forecasting_target,
+            "org": self.org_target or self.forecasting_target,
             "reporting": self.reporting_target,
         }
 
@@ -54,7 +62,8 @@ class GatewayConfig:
         """Read SALESPLANE_* variables; unset ones get the laptop defaults."""
         env = os.environ if environ is None else environ
         targets = {
-            name: env.get(f"SALESPLANE_{name.upper()}_TARGET") or DEFAULT_TARGETS[name] for name in UPSTREAMS
+            name: env.get(f"SALESPLANE_{name.upper()}_TARGET") or DEFAULT_TARGETS[name]
+            for name in DEFAULT_TARGETS
         }
         return cls(
             auth_secret=auth_secret_from(env),
@@ -62,12 +71,18 @@ class GatewayConfig:
             opportunities_target=targets["opportunities"],
             forecasting_target=targets["forecasting"],
             reporting_target=targets["reporting"],
+            org_target=env.get("SALESPLANE_ORG_TARGET") or None,
             host=env.get("SALESPLANE_GATEWAY_HOST") or "0.0.0.0",
             port=_port(env, "SALESPLANE_GATEWAY_PORT", 8080),
             rpc_timeout_seconds=_positive_float(env, "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS", 5.0),
+            import_rpc_timeout_seconds=_positive_float(
+                env, "SALESPLANE_GATEWAY_IMPORT_RPC_TIMEOUT_SECONDS", 60.0
+            ),
             readiness_timeout_seconds=_positive_float(
                 env, "SALESPLANE_GATEWAY_READINESS_TIMEOUT_SECONDS", 1.0
             ),
+            max_body_bytes=_positive_int(env, "SALESPLANE_GATEWAY_MAX_BODY_BYTES", 1024 * 1024),
+            max_import_bytes=_positive_int(env, "SALESPLANE_GATEWAY_MAX_IMPORT_BYTES", 20 * 1024 * 1024),
             threads=_positive_int(env, "SALESPLANE_GATEWAY_THREADS", 8),
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
         )

@@ -1,0 +1,254 @@
+"""JSON (and URL text) -> protobuf messages, strictly: every value that cannot be carried by its field
+becomes a FieldError naming it, never a 500. Value rules (lengths, ranges, known stages, currencies)
+stay with the services; this module only makes sure each value fits the field it is meant for.
+
+Rules (conventions in json_values): unknown members are errors, not ignored (a typo must not pass
+silently); null leaves a field unset; integers must be JSON integers (1.0 is not one) within the
+field's range; an enum is one of its JSON names."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from salesplane_gateway.json_values import (
+    DATE_TYPE,
+    FLOATING,
+    INTEGER_RANGES,
+    TIMESTAMP_TYPE,
+    enum_numbers,
+    json_type,
+    parse_date,
+    parse_timestamp,
+)
+from salesplane_gateway.problems import FieldError, validation_problem
+
+_INTEGER_TEXT = re.compile(r"^[+-]?\d{1,20}$")
+
+
+class _Invalid:
+    """A value that was rejected (and reported)."""
+
+
+_INVALID = _Invalid()
+
+
+def member_path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def resolve_field(descriptor: Descriptor, path: str) -> tuple[list[FieldDescriptor], FieldDescriptor]:
+    """The fields along a dotted path ("opportunity.id"): the message fields to walk, then the last one.
+    KeyError when a segment does not exist or walks through a non-message."""
+    *parents, last = path.split(".")
+    walked: list[FieldDescriptor] = []
+    current = descriptor
+    for name in parents:
+        field = current.fields_by_name[name]
+        if field.type != FieldDescriptor.TYPE_MESSAGE or field.is_repeated:
+            raise KeyError(path)
+        walked.append(field)
+        current = field.message_type
+    return walked, current.fields_by_name[last]
+
+
+def parent_message(message: Message, path: str) -> tuple[Message, FieldDescriptor]:
+    """The message holding the last field of a dotted path, created on the way, and that field."""
+    walked, field = resolve_field(message.DESCRIPTOR, path)
+    for step in walked:
+        message = getattr(message, step.name)
+    return message, field
+
+
+def read_path(message: Message, path: str) -> Any:
+    holder, field = parent_message_if_set(message, path)
+    return None if holder is None else getattr(holder, field.name)
+
+
+def parent_message_if_set(message: Message, path: str) -> tuple[Message | None, FieldDescriptor]:
+    """Like parent_message, but without creating anything: None when a message on the way is unset."""
+    walked, field = resolve_field(message.DESCRIPTOR, path)
+    current: Message | None = message
+    for step in walked:
+        if current is None or not current.HasField(step.name):
+            return None, field
+        current = getattr(current, step.name)
+    return current, field
+
+
+class JsonDecoder:
+    """Fills messages from parsed JSON or URL text; violations collect in `errors` so the caller
+    learns all of them at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def fail(self, path: str, description: str) -> None:
+        self.errors.append(FieldError(path, description))
+
+    def raise_if_invalid(self, detail: str = "The request has invalid fields.") -> None:
+        if self.errors:
+            raise validation_problem(self.errors, detail)
+
+    # -- JSON ------------------------------------------------------------------------------------
+
+    def merge_object(
+        self, data: Any, message: Message, path: str = "", *, exclude: Collection[str] = ()
+    ) -> None:
+        """The members of a JSON object into `message`; `exclude` names fields the object may not set."""
+        if not isinstance(data, dict):
+            self.fail(path or "body", f"must be an object, not {json_type(data)}")
+            return
+        fields = message.DESCRIPTOR.fields_by_name
+        for key, value in data.items():
+            field = fields.get(key)
+            if field is None or key in exclude:
+                known = sorted(name for name in fields if name not in exclude)
+                self.fail(member_path(path, key), f"is not a known field; expected some of {known}")
+                continue
+            self.set_field(message, field, value, member_path(path, key))
+
+    def set_field(self, message: Message, field: FieldDescriptor, value: Any, path: str) -> None:
+        """One member's JSON value into `message`; null leaves the field unset."""
+        if value is None:
+            message.ClearField(field.name)
+            return
+        if field.is_repeated:
+            self._set_repeated(message, field, value, path)
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in (
+            DATE_TYPE,
+            TIMESTAMP_TYPE,
+        ):
+            child = getattr(message, field.name)
+            child.SetInParent()  # `{}` still marks the message as present
+            self.merge_object(value, child, path)
+        else:
+            converted = self.scalar(field, value, path)
+            if converted is not _INVALID:
+                _assign(message, field, converted)
+
+    def _set_repeated(self, message: Message, field: FieldDescriptor, value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            self.fail(path, f"must be an array, not {json_type(value)}")
+            return
+        container = getattr(message, field.name)
+        del container[:]
+        is_object = field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in (
+            DATE_TYPE,
+            TIMESTAMP_TYPE,
+        )
+        for index, item in enumerate(value):
+            item_path = f"{path}[{index}]"
+            if item is None:
+                self.fail(item_path, "must not be null")
+            elif is_object:
+                self.merge_object(item, container.add(), item_path)
+            elif (converted := self.scalar(field, item, item_path)) is not _INVALID:
+                if field.type == FieldDescriptor.TYPE_MESSAGE:
+                    container.add().CopyFrom(converted)
+                else:
+                    container.append(converted)
+
+    def scalar(self, field: FieldDescriptor, value: Any, path: str) -> Any:
+        """A JSON value as the Python value of a non-object field (Date and Timestamp included), or
+        _INVALID after reporting why."""
+        kind = field.type
+        if kind in INTEGER_RANGES:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return self._wrong(path, "an integer", value)
+            low, high = INTEGER_RANGES[kind]
+            if not low <= value <= high:
+                self.fail(path, f"must be between {low} and {high}")
+                return _INVALID
+            return value
+        if kind == FieldDescriptor.TYPE_BOOL:
+            return value if isinstance(value, bool) else self._wrong(path, "a boolean", value)
+        if kind in FLOATING:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return self._wrong(path, "a number", value)
+            return float(value)
+        if not isinstance(value, str):
+            return self._wrong(path, "a string", value)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail(path, "must be valid Unicode text (no lone surrogates)")
+            return _INVALID
+        if kind == FieldDescriptor.TYPE_STRING:
+            return value
+        if kind == FieldDescriptor.TYPE_ENUM:
+            numbers = enum_numbers(field.enum_type)
+            if value not in numbers:
+                self.fail(path, f"must be one of {sorted(numbers, key=numbers.__getitem__)}")
+                return _INVALID
+            return numbers[value]
+        if kind == FieldDescriptor.TYPE_BYTES:
+            try:
+                return base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                self.fail(path, "must be base64")
+                return _INVALID
+        try:
+            if field.message_type.full_name == DATE_TYPE:
+                return parse_date(value)
+            return parse_timestamp(value)
+        except ValueError as error:
+            self.fail(path, str(error))
+            return _INVALID
+
+    def _wrong(self, path: str, expected: str, value: Any) -> _Invalid:
+        self.fail(path, f"must be {expected}, not {json_type(value)}")
+        return _INVALID
+
+    # -- URL text (path segments, query parameters) ----------------------------------------------
+
+    def set_text(self, message: Message, path: str, texts: Sequence[str], name: str) -> None:
+        """URL text into the field at dotted `path`; errors are reported under `name` (what the
+        caller wrote). A repeated field takes every occurrence, another field exactly one."""
+        holder, field = parent_message(message, path)
+        if not field.is_repeated and len(texts) > 1:
+            self.fail(name, "must be given once")
+            return
+        values = [self.scalar(field, _json_like(field, text), name) for text in texts]
+        if any(value is _INVALID for value in values):
+            return
+        if field.is_repeated:
+            container = getattr(holder, field.name)
+            for value in values:
+                if field.type == FieldDescriptor.TYPE_MESSAGE:
+                    container.add().CopyFrom(value)
+                else:
+                    container.append(value)
+        else:
+            _assign(holder, field, values[0])
+
+
+def _json_like(field: FieldDescriptor, text: str) -> Any:
+    """URL text as the JSON value it stands for, so one validator serves both: "42" -> 42 for an
+    integer field, "true" -> True for a boolean one. Text that does not parse stays a string and is
+    rejected with the usual "must be an integer, not string"."""
+    if field.type in INTEGER_RANGES and _INTEGER_TEXT.match(text):
+        return int(text)
+    if field.type == FieldDescriptor.TYPE_BOOL and text in ("true", "false"):
+        return text == "true"
+    if field.type in FLOATING:
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return number if math.isfinite(number) else text
+    return text
+
+
+def _assign(message: Message, field: FieldDescriptor, value: Any) -> None:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        getattr(message, field.name).CopyFrom(value)
+    else:
+        setattr(message, field.name, value)

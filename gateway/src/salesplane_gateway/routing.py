@@ -1,0 +1,242 @@
+"""The vocabulary of the route table: which HTTP call maps onto which RPC, and how its parts fill the
+request message (in the manner of google.api.http / grpc-gateway).
+
+A route names an HTTP method and a path template (`/v1/leads/{lead_id}:assign`), the RPC, which
+request fields the path parameters and query parameters fill, what the JSON body is (the whole
+request, one message field of it, a merge patch of a resource, or CSV text), and how the answer is
+presented (status, ETag, Location). `check_route` verifies all of that against the descriptors when
+the app is built, so a typo in the table fails at start, not at the first request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flask import Response
+from google.protobuf import message_factory
+from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
+from google.protobuf.message import Message
+
+from salesplane_gateway.json_to_proto import JsonDecoder, resolve_field
+from salesplane_gateway.json_values import STRING_MESSAGES
+from salesplane_gateway.merge_patch import MergePatchBody
+
+if TYPE_CHECKING:
+    from salesplane_gateway.openapi_components import Components
+
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """One unary method of an upstream service."""
+
+    upstream: str
+    method: MethodDescriptor
+
+    @property
+    def name(self) -> str:
+        return self.method.name
+
+    @property
+    def service_name(self) -> str:
+        return self.method.containing_service.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service_name}.{self.name}"
+
+    @property
+    def grpc_path(self) -> str:
+        return f"/{self.service_name}/{self.name}"
+
+    @property
+    def request_class(self) -> type[Message]:
+        return message_factory.GetMessageClass(self.method.input_type)
+
+    @property
+    def response_class(self) -> type[Message]:
+        return message_factory.GetMessageClass(self.method.output_type)
+
+
+class Service:
+    """The RPCs of one gRPC service, served by the upstream named `upstream`."""
+
+    def __init__(self, module: ModuleType, name: str, upstream: str) -> None:
+        self.descriptor = module.DESCRIPTOR.services_by_name[name]
+        self.upstream = upstream
+
+    def rpc(self, name: str) -> Rpc:
+        return Rpc(self.upstream, self.descriptor.methods_by_name[name])
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    """The JSON body fills the whole request ("*") or one message field of it (google.api.http `body`)."""
+
+    field: str = "*"
+
+
+@dataclass(frozen=True)
+class CsvBody:
+    """A text/csv body, sent to the RPC in chunks: the text goes into `text_field`, the line number of
+    the chunk's first data line in the whole file into `first_line_field`."""
+
+    text_field: str
+    first_line_field: str
+
+
+Body = JsonBody | MergePatchBody | CsvBody | None
+
+
+class Presenter(Protocol):
+    """How a route answers once the RPC returned (the default: the message as JSON)."""
+
+    # Query parameters the presenter reads itself (not request fields): name -> OpenAPI parameter.
+    query: Mapping[str, dict[str, Any]]
+
+    def check_query(self, decoder: JsonDecoder) -> None:
+        """Reports invalid values of the presenter's own query parameters (before the call)."""
+        ...
+
+    def present(self, route: Route, response: Message) -> Response: ...
+
+    def responses(self, route: Route, components: Components) -> dict[str, Any]:
+        """The OpenAPI responses of the successful outcomes (and of any outcome-specific problems)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    rpc: Rpc
+    summary: str
+    body: Body = None
+    # Path parameter -> request field (dotted) it fills; a parameter not listed fills the field of its name.
+    path_fields: Mapping[str, str] = field(default_factory=dict)
+    # Query parameter -> request field (dotted). Repeated fields take every occurrence (?a=1&a=2).
+    query: Mapping[str, str] = field(default_factory=dict)
+    required_query: tuple[str, ...] = ()
+    status: int = 200
+    # Request field the If-Match header fills (and the body may carry too, if they agree).
+    if_match: str | None = None
+    # Response field (dotted) sent as the ETag.
+    etag: str | None = None
+    # Location header of a 201, e.g. "/v1/leads/{lead.id}" (placeholders: response fields).
+    location: str | None = None
+    # Request fields that default to the caller's user id when left empty.
+    caller_fills: tuple[str, ...] = ()
+    presenter: Presenter | None = None
+    # The operation's description; None: the RPC's comment in the proto.
+    description: str | None = None
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return _PATH_PARAMETER.findall(self.path)
+
+    def path_field(self, parameter: str) -> str:
+        return self.path_fields.get(parameter, parameter)
+
+    @property
+    def operation_id(self) -> str:
+        return self.rpc.name[0].lower() + self.rpc.name[1:]
+
+    @property
+    def tag(self) -> str:
+        return self.rpc.upstream
+
+    @property
+    def flask_rule(self) -> str:
+        """The path as a Flask rule; parameters match one segment without ":" so that
+        `/v1/leads/{lead_id}:assign` and `/v1/leads/{lead_id}` never capture each other's paths."""
+        return _PATH_PARAMETER.sub(r"<segment:\1>", self.path)
+
+    @property
+    def body_field(self) -> str | None:
+        """The request field the body fills, or None when the body is the whole request (or absent)."""
+        if isinstance(self.body, JsonBody):
+            return None if self.body.field == "*" else self.body.field
+        if isinstance(self.body, MergePatchBody):
+            return self.body.field
+        return None
+
+    def http_name(self, request_field: str) -> str:
+        """What the HTTP caller calls a request field, for field violations from the service:
+        a path or query parameter's name, a body member's path within the body."""
+        for parameter in self.path_parameters:
+            if self.path_field(parameter) == request_field:
+                return parameter
+        for parameter, bound in self.query.items():
+            if bound == request_field or request_field.startswith(bound + "["):
+                return parameter
+        if isinstance(self.body, MergePatchBody) and request_field == self.body.mask:
+            return "body"
+        if isinstance(self.body, CsvBody) and request_field == self.body.text_field:
+            return "body"
+        if (prefix := self.body_field) is not None and request_field.startswith(prefix + "."):
+            return request_field[len(prefix) + 1 :]
+        return request_field
+
+
+class RouteError(ValueError):
+    """The route table disagrees with the contracts."""
+
+
+def check_route(route: Route) -> None:
+    """Every name in the route must exist in the RPC's messages, with a type its binding can carry."""
+    where = f"{route.method} {route.path}"
+    request = route.rpc.method.input_type
+    response = route.rpc.method.output_type
+
+    def field_of(descriptor: Any, path: str, role: str) -> FieldDescriptor:
+        try:
+            return resolve_field(descriptor, path)[1]
+        except KeyError:
+            raise RouteError(f"{where}: {role} {path!r} is not a field of {descriptor.full_name}") from None
+
+    for parameter in route.path_parameters:
+        target = field_of(request, route.path_field(parameter), "path parameter")
+        if target.is_repeated or not url_text_field(target):
+            raise RouteError(f"{where}: path parameter {parameter!r} must fill a single scalar field")
+    if set(route.path_fields) - set(route.path_parameters):
+        raise RouteError(f"{where}: path_fields name parameters the path does not have")
+    for parameter, path in route.query.items():
+        if not url_text_field(field_of(request, path, "query parameter")):
+            raise RouteError(f"{where}: query parameter {parameter!r} must fill a scalar field")
+    if set(route.required_query) - set(route.query):
+        raise RouteError(f"{where}: required_query names unknown query parameters")
+    if route.body_field is not None:
+        target = field_of(request, route.body_field, "body field")
+        if "." in route.body_field or target.type != FieldDescriptor.TYPE_MESSAGE or target.is_repeated:
+            raise RouteError(f"{where}: the body field must be a top-level, single message field")
+    if isinstance(route.body, MergePatchBody):
+        resource = field_of(request, route.body.field, "body field").message_type
+        for path in route.body.paths:
+            field_of(resource, path, "patch path")
+        field_of(request, route.body.mask, "update mask")
+        for companion in route.body.companions.values():
+            field_of(resource, companion.field, "companion")
+    if isinstance(route.body, CsvBody):
+        field_of(request, route.body.text_field, "CSV text field")
+        field_of(request, route.body.first_line_field, "first line field")
+    if route.if_match is not None:
+        field_of(request, route.if_match, "If-Match field")
+    if route.etag is not None:
+        field_of(response, route.etag, "ETag field")
+    for placeholder in _PATH_PARAMETER.findall(route.location or ""):
+        field_of(response, placeholder, "Location placeholder")
+    for path in route.caller_fills:
+        field_of(request, path, "caller-filled field")
+    if route.body is None and route.method in ("POST", "PUT", "PATCH"):
+        raise RouteError(f"{where}: a {route.method} route needs a body")
+
+
+def url_text_field(field: FieldDescriptor) -> bool:
+    """Whether a field's value can be written as URL text (a scalar, an enum, a date, a timestamp)."""
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return field.message_type.full_name in STRING_MESSAGES
+    return field.type != FieldDescriptor.TYPE_GROUP

@@ -1,0 +1,139 @@
+"""The route table against the contracts: every RPC is reachable, every request field can be given,
+and a table that names something the contracts do not have fails when the app is built."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from google.protobuf.descriptor import FieldDescriptor, ServiceDescriptor
+
+from salesplane.forecasting.v1 import forecasting_pb2, org_pb2
+from salesplane.leads.v1 import leads_pb2
+from salesplane.opportunities.v1 import opportunities_pb2
+from salesplane.reporting.v1 import reporting_pb2
+from salesplane_gateway.merge_patch import MergePatchBody
+from salesplane_gateway.route_table import ROUTES
+from salesplane_gateway.routing import CsvBody, JsonBody, Route, RouteError, check_route
+
+SERVED: tuple[ServiceDescriptor, ...] = (
+    opportunities_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
+    leads_pb2.DESCRIPTOR.services_by_name["LeadService"],
+    org_pb2.DESCRIPTOR.services_by_name["OrgService"],
+    forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"],
+    reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"],
+)
+
+
+def route_of(rpc_name: str) -> Route:
+    return next(route for route in ROUTES if route.rpc.name == rpc_name)
+
+
+def test_every_rpc_of_the_served_services_has_exactly_one_route() -> None:
+    expected = sorted(f"{s.full_name}.{m.name}" for s in SERVED for m in s.methods)
+
+    assert sorted(route.rpc.full_name for route in ROUTES) == expected
+
+
+def test_every_route_matches_the_contracts() -> None:
+    for route in ROUTES:
+        check_route(route)
+
+
+def test_no_two_routes_share_a_method_and_path() -> None:
+    keys = [(route.method, route.path) for route in ROUTES]
+
+    assert len(keys) == len(set(keys))
+
+
+def bound_fields(route: Route) -> set[str]:
+    """The top-level request fields an HTTP caller can give."""
+    request = route.rpc.method.input_type
+    bound = {route.path_field(p).split(".")[0] for p in route.path_parameters}
+    bound |= {path.split(".")[0] for path in route.query.values()}
+    bound |= {route.if_match} if route.if_match else set()
+    if isinstance(route.body, JsonBody):
+        bound |= set(request.fields_by_name) if route.body.field == "*" else {route.body.field}
+    if isinstance(route.body, MergePatchBody):
+        bound |= {route.body.field, route.body.mask}
+    if isinstance(route.body, CsvBody):
+        bound |= {route.body.text_field, route.body.first_line_field}
+    return bound
+
+
+def test_every_request_field_can_be_given_through_http() -> None:
+    for route in ROUTES:
+        fields = set(route.rpc.method.input_type.fields_by_name)
+
+        assert fields - bound_fields(route) == set(), f"{route.method} {route.path}"
+
+
+def test_every_route_answering_a_versioned_resource_sends_its_etag() -> None:
+    for route in ROUTES:
+        output = route.rpc.method.output_type
+        if "version" in output.fields_by_name or "revision" in output.fields_by_name:
+            assert route.etag is not None, f"{route.method} {route.path}"
+
+
+def test_creates_answer_201_and_changes_are_conditional_where_the_contract_allows() -> None:
+    for route in ROUTES:
+        request = route.rpc.method.input_type
+        if route.rpc.name.startswith("Create") and route.presenter is None:
+            assert route.status == 201, route.path
+        for version_field in ("expected_version", "expected_revision"):
+            if version_field in request.fields_by_name:
+                assert route.if_match == version_field, route.path
+
+
+def test_a_repeated_query_field_is_named_in_the_singular() -> None:
+    for route in ROUTES:
+        for name, path in route.query.items():
+            field = route.rpc.method.input_type.fields_by_name[path]
+            if field.is_repeated:  # ?sales_stage=A&sales_stage=B, not ?sales_stages=A&sales_stages=B
+                assert name != path, (route.path, name)
+
+
+def broken(**changes: object) -> Route:
+    return dataclasses.replace(route_of("CloseOpportunity"), **changes)
+
+
+@pytest.mark.parametrize(
+    ("route", "message"),
+    [
+        (broken(path="/v1/opportunities/{opportunity}:close"), "path parameter 'opportunity'"),
+        (broken(query={"x": "nope"}), "query parameter 'nope'"),
+        (broken(query={"x": "opportunity_id"}, required_query=("y",)), "required_query"),
+        (broken(if_match="version"), "If-Match field 'version'"),
+        (broken(etag="revision"), "ETag field 'revision'"),
+        (broken(location="/v1/x/{uuid}"), "Location placeholder 'uuid'"),
+        (broken(body=JsonBody("outcome")), "body field must be a top-level, single message"),
+        (broken(body=None), "needs a body"),
+        (broken(caller_fills=("owner",)), "caller-filled field 'owner'"),
+        (
+            dataclasses.replace(
+                route_of("UpdateOpportunity"),
+                body=MergePatchBody(field="opportunity", paths=("amount.cents",)),
+            ),
+            "patch path 'amount.cents'",
+        ),
+        (dataclasses.replace(route_of("ListOpportunities"), query={"amount": "close_date_from.year"}), None),
+    ],
+)
+def test_a_route_that_disagrees_with_the_contracts_is_refused(route: Route, message: str | None) -> None:
+    if message is None:  # a nested scalar is fine
+        check_route(route)
+        return
+    with pytest.raises(RouteError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_route(route)
+
+
+def test_a_query_parameter_must_fill_something_url_text_can_carry() -> None:
+    route = dataclasses.replace(route_of("ListLeads"), query={"lead": "page_size"})
+    check_route(route)
+    qualify = dataclasses.replace(route_of("QualifyLead"), query={"q": "qualification"})
+
+    with pytest.raises(RouteError, match="must fill a scalar field"):
+        check_route(qualify)
+    assert route_of("QualifyLead").rpc.method.input_type.fields_by_name["qualification"].type == (
+        FieldDescriptor.TYPE_MESSAGE
+    )
