@@ -1,0 +1,140 @@
+"""The opportunities service over gRPC, called with the caller's own bearer token so it authorises
+the real user; its refusals come back to our caller with the same status code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
+from salesplane_leads.adapters.common_proto import date_to_proto, money_to_proto
+from salesplane_leads.domain.conversion import OpportunityOrder
+from salesplane_leads.service_layer.conversion import OpportunityRejected, OpportunityServiceUnavailable
+from salesplane_platform.errors import (
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from salesplane_platform.identity import AUTHORIZATION_HEADER
+
+T = TypeVar("T")
+# Violations reported by the opportunities service name fields of its request; ours carry this
+# prefix so the caller can tell them from fields of ConvertLeadRequest.
+VIOLATION_PREFIX = "opportunity."
+DEFAULT_DEADLINE_SECONDS = 5.0
+
+
+class GrpcOpportunityService:
+    def __init__(self, channel: grpc.Channel, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> None:
+        self._stub = opportunities_pb2_grpc.OpportunityServiceStub(channel)
+        self._deadline = deadline_seconds
+
+    def first_open_stage(self, *, caller_token: str) -> str:
+        response = self._call(
+            self._stub.ListSalesStages, opportunities_pb2.ListSalesStagesRequest(), caller_token
+        )
+        open_stages = sorted(
+            (stage for stage in response.sales_stages if not stage.is_won and not stage.is_lost),
+            key=lambda stage: stage.order,
+        )
+        if not open_stages:
+            raise OpportunityRejected(
+                FailedPrecondition("the opportunities service has no open sales stage to start in")
+            )
+        return open_stages[0].name
+
+    def create_opportunity(self, order: OpportunityOrder, *, caller_token: str) -> str:
+        request = opportunities_pb2.CreateOpportunityRequest(
+            name=order.name,
+            owner_user_id=order.owner_user_id,
+            amount=money_to_proto(order.amount),
+            expected_close_date=date_to_proto(order.expected_close_date),
+            sales_stage=order.sales_stage,
+            account_name=order.account_name,
+            next_step=order.next_step,
+            lead_source_id=order.lead_source_id,
+            campaign_id=order.campaign_id,
+            lead_id=order.lead_id,
+            request_id=order.request_id,
+        )
+        return self._call(self._stub.CreateOpportunity, request, caller_token).id
+
+    def _call(self, method: Callable[..., T], request: object, caller_token: str) -> T:
+        metadata = [(AUTHORIZATION_HEADER, f"Bearer {caller_token}")] if caller_token else []
+        try:
+            return method(request, metadata=metadata, timeout=self._deadline)
+        except grpc.RpcError as error:
+            raise translated(error) from error
+
+
+# Codes that say the call was refused: nothing was created. Any other failure leaves it unknown.
+_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.OUT_OF_RANGE,
+    }
+)
+
+
+def translated(error: grpc.RpcError) -> OpportunityRejected | OpportunityServiceUnavailable:
+    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+    details: str = error.details() or code.name  # type: ignore[attr-defined]
+    message = f"opportunities service: {details}"
+    if code not in _REFUSALS:
+        return OpportunityServiceUnavailable(
+            f"the opportunities service did not complete the call ({code.name}: {details});"
+            " calling ConvertLead again is safe"
+        )
+    return OpportunityRejected(_refusal(code, message, error))
+
+
+def _refusal(code: grpc.StatusCode, message: str, error: grpc.RpcError) -> DomainError:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if code is grpc.StatusCode.INVALID_ARGUMENT:
+        violations = [
+            FieldViolation(VIOLATION_PREFIX + violation.field, violation.description)
+            for detail in (status.details if status else [])
+            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR)
+            for violation in _unpacked(detail, error_details_pb2.BadRequest()).field_violations
+        ]
+        return InvalidArgument(violations or [FieldViolation("opportunity", message)])
+    if code is grpc.StatusCode.PERMISSION_DENIED:
+        return PermissionDenied(message)
+    if code is grpc.StatusCode.UNAUTHENTICATED:
+        return Unauthenticated(message)
+    if code is grpc.StatusCode.NOT_FOUND:
+        for detail in status.details if status else []:
+            if detail.Is(error_details_pb2.ResourceInfo.DESCRIPTOR):
+                info = _unpacked(detail, error_details_pb2.ResourceInfo())
+                return NotFound(info.resource_type, info.resource_name)
+        return NotFound("opportunity resource", details_of(message))
+    reason = "FAILED_PRECONDITION"
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            reason = _unpacked(detail, error_details_pb2.ErrorInfo()).reason or reason
+    return FailedPrecondition(message, reason=reason)
+
+
+M = TypeVar("M")
+
+
+def _unpacked(detail: object, message: M) -> M:
+    detail.Unpack(message)  # type: ignore[attr-defined]
+    return message
+
+
+def details_of(message: str) -> str:
+    return message.removeprefix("opportunities service: ")
