@@ -155,6 +155,13 @@ def test_leads_imported_qualified_converted_and_closed_tell_their_story_on_kafka
     opportunity_api = opportunities_pb2_grpc.OpportunityServiceStub(
         grpc.insecure_channel(opportunities.target)
     )
+    # Deals are in EUR, reported in the base currency (USD by default) at the rate of their close date.
+    opportunity_api.SetExchangeRate(
+        opportunities_pb2.SetExchangeRateRequest(
+            currency_code="EUR", rate="1.0825", effective_from=Date(year=2026, month=1, day=1)
+        ),
+        metadata=admin,
+    )
     source = lead_api.CreateLeadSource(
         leads_pb2.CreateLeadSourceRequest(name="Webinars", channel=leads_pb2.CHANNEL_EVENT),
         metadata=marketing,
@@ -334,6 +341,9 @@ def test_leads_imported_qualified_converted_and_closed_tell_their_story_on_kafka
         assert created.lead_source_id == source.id and created.campaign_id == campaign.id
         assert created.owner_user_id == rep_of_line[line]
         assert created.amount.amount_minor == 10_000_00 + line
+        assert created.exchange_rate == "1.0825"
+        # Half-up to the cent: the base amount is exact integer arithmetic, never a float.
+        assert created.amount_base.amount_minor == ((10_000_00 + line) * 10825 + 5000) // 10000
         final = changes[-1].opportunity
         assert final.status == (
             opportunities_pb2.OPPORTUNITY_STATUS_WON if won else opportunities_pb2.OPPORTUNITY_STATUS_LOST
