@@ -42,6 +42,13 @@ def run(settings: ServiceSettings, updates: int, clients: int) -> None:
     metadata = [("authorization", f"Bearer {issue_token(settings.auth_secret, 'bench', ['admin'])}")]
     channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
     stub = pb_grpc.OpportunityServiceStub(channel)
+    # The deals are in EUR and the base currency is USD: they are valued at this rate.
+    stub.SetExchangeRate(
+        pb.SetExchangeRateRequest(
+            currency_code="EUR", rate="1.0850", effective_from=Date(year=2026, month=1, day=1)
+        ),
+        metadata=metadata,
+    )
     ids = [
         stub.CreateOpportunity(
             pb.CreateOpportunityRequest(

@@ -20,14 +20,10 @@ pytestmark = pytest.mark.e2e
 
 USERS = [f"rep{i}" for i in range(6)]
 CURRENCIES = ["EUR", "USD", "JPY"]
-STAGES = [
-    "Prospecting",
-    "Qualification",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-    "Closed Won",
-    "Closed Lost",
-]
+OPEN_STAGES = ["Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review"]
+STAGES = [*OPEN_STAGES, "Closed Won", "Closed Lost"]
+# Deals in other currencies than the base (USD) need a rate in effect on their close date.
+RATES = {"EUR": "1.0850", "JPY": "0.0067"}
 
 
 def random_date(rng: random.Random) -> Date:
@@ -42,6 +38,14 @@ def run_workload(target: str, operations: int, progress: list[int], stop: thread
     ids: list[str] = []
     channel = grpc.insecure_channel(target)
     stub = opp_grpc.OpportunityServiceStub(channel)
+    for currency, rate in RATES.items():
+        stub.SetExchangeRate(
+            opp.SetExchangeRateRequest(
+                currency_code=currency, rate=rate, effective_from=Date(year=2020, month=1, day=1)
+            ),
+            metadata=metadata,
+            timeout=5,
+        )
     for _ in range(operations):
         if stop.is_set():
             break
@@ -55,7 +59,7 @@ def run_workload(target: str, operations: int, progress: list[int], stop: thread
                             currency_code=rng.choice(CURRENCIES), amount_minor=rng.randint(0, 10_000_000)
                         ),
                         expected_close_date=random_date(rng),
-                        sales_stage=rng.choice(STAGES),
+                        sales_stage=rng.choice(OPEN_STAGES),
                     ),
                     metadata=metadata,
                     timeout=5,
@@ -67,29 +71,71 @@ def run_workload(target: str, operations: int, progress: list[int], stop: thread
                 )
                 change = opp.Opportunity(id=rng.choice(ids))
                 if field == "sales_stage":
-                    change.sales_stage = rng.choice(STAGES)
-                elif field == "owner_user_id":
-                    change.owner_user_id = rng.choice(USERS)
-                elif field == "amount":
-                    change.amount.CopyFrom(
-                        Money(currency_code=rng.choice(CURRENCIES), amount_minor=rng.randint(0, 10**7))
-                    )
-                elif field == "expected_close_date":
-                    change.expected_close_date.CopyFrom(random_date(rng))
+                    move_to_stage(stub, change.id, rng.choice(STAGES), metadata)
                 else:
-                    change.probability = rng.randint(0, 100)
-                    change.probability_source = opp.PROBABILITY_SOURCE_MANUAL
-                stub.UpdateOpportunity(
-                    opp.UpdateOpportunityRequest(opportunity=change, update_mask=FieldMask(paths=[field])),
-                    metadata=metadata,
-                    timeout=5,
-                )
+                    if field == "owner_user_id":
+                        change.owner_user_id = rng.choice(USERS)
+                    elif field == "amount":
+                        change.amount.CopyFrom(
+                            Money(currency_code=rng.choice(CURRENCIES), amount_minor=rng.randint(0, 10**7))
+                        )
+                    elif field == "expected_close_date":
+                        change.expected_close_date.CopyFrom(random_date(rng))
+                    else:
+                        change.probability = rng.randint(0, 100)
+                        change.probability_source = opp.PROBABILITY_SOURCE_MANUAL
+                    stub.UpdateOpportunity(
+                        opp.UpdateOpportunityRequest(
+                            opportunity=change, update_mask=FieldMask(paths=[field])
+                        ),
+                        metadata=metadata,
+                        timeout=5,
+                    )
         except grpc.RpcError as error:
             if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise
             time.sleep(0.05)
         progress[0] += 1
     channel.close()
+
+
+def move_to_stage(stub: opp_grpc.OpportunityServiceStub, opportunity_id: str, stage: str, metadata) -> None:
+    """Closing and reopening have their own RPCs; a move the deal's state does not allow (closing
+    a closed deal the other way) is just dropped."""
+    try:
+        if stage not in OPEN_STAGES:
+            won = stage == "Closed Won"
+            stub.CloseOpportunity(
+                opp.CloseOpportunityRequest(
+                    opportunity_id=opportunity_id,
+                    outcome=opp.CLOSE_OUTCOME_WON if won else opp.CLOSE_OUTCOME_LOST,
+                    reason="" if won else "lost in the workload",
+                    sales_stage=stage,
+                ),
+                metadata=metadata,
+                timeout=5,
+            )
+            return
+        try:
+            stub.UpdateOpportunity(
+                opp.UpdateOpportunityRequest(
+                    opportunity=opp.Opportunity(id=opportunity_id, sales_stage=stage),
+                    update_mask=FieldMask(paths=["sales_stage"]),
+                ),
+                metadata=metadata,
+                timeout=5,
+            )
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            stub.ReopenOpportunity(
+                opp.ReopenOpportunityRequest(opportunity_id=opportunity_id, sales_stage=stage),
+                metadata=metadata,
+                timeout=5,
+            )
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
 
 
 def wait_until_equal(expected_fn, actual_fn, timeout: float = 60.0):

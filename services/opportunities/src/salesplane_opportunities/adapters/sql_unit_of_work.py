@@ -1,106 +1,114 @@
-"""SQL repository and unit of work: the opportunity row and its outbox events commit together."""
+"""The SQL unit of work: deals, configuration, stage history and outbox events commit together."""
 
 from __future__ import annotations
 
-from sqlalchemy import Row, insert, select, update
-from sqlalchemy.orm import Session
+import zlib
 
-from salesplane_opportunities.adapters import tables
-from salesplane_opportunities.adapters.proto_mapping import changed_event
-from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus, ProbabilitySource
-from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
-from salesplane_platform.db import as_utc
-from salesplane_platform.errors import Conflict
-from salesplane_platform.money import Money
-from salesplane_platform.unit_of_work import SqlUnitOfWork
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
-AGGREGATE_TYPE = "opportunity"
+from salesplane_opportunities.adapters.proto_mapping import (
+    changed_event,
+    exchange_rate_changed,
+    sales_stages_changed,
+)
+from salesplane_opportunities.adapters.sql_configuration import (
+    SalesStageCatalogCache,
+    SqlExchangeRateStore,
+    SqlSalesStageStore,
+)
+from salesplane_opportunities.adapters.sql_opportunities import (
+    SqlCreateRequestLog,
+    SqlOpportunityRepository,
+    SqlStageHistory,
+)
+from salesplane_opportunities.domain.exchange_rates import CurrencyConverter, ExchangeRate
+from salesplane_opportunities.domain.opportunity import ChangeKind, Opportunity
+from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
+from salesplane_platform.identity import Identity
+from salesplane_platform.org_replica import Reach
+from salesplane_platform.unit_of_work import OutboxContext, SqlUnitOfWork
 
-
-def _row_values(opportunity: Opportunity) -> dict[str, object]:
-    return {
-        "id": opportunity.id,
-        "name": opportunity.name,
-        "owner_user_id": opportunity.owner_user_id,
-        "amount_minor": opportunity.amount.amount_minor,
-        "currency": opportunity.amount.currency,
-        "expected_close_date": opportunity.expected_close_date,
-        "sales_stage": opportunity.sales_stage,
-        "probability": opportunity.probability,
-        "probability_manual": opportunity.probability_source is ProbabilitySource.MANUAL,
-        "status": opportunity.status.value,
-        "version": opportunity.version,
-        "created_at": opportunity.created_at,
-        "updated_at": opportunity.updated_at,
-    }
-
-
-def _from_row(row: Row) -> Opportunity:
-    return Opportunity(
-        id=row.id,
-        name=row.name,
-        owner_user_id=row.owner_user_id,
-        amount=Money(row.currency, row.amount_minor),
-        expected_close_date=row.expected_close_date,
-        sales_stage=row.sales_stage,
-        probability=row.probability,
-        probability_source=ProbabilitySource.MANUAL if row.probability_manual else ProbabilitySource.STAGE,
-        status=OpportunityStatus(row.status),
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
-
-
-class SqlOpportunityRepository:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def add(self, opportunity: Opportunity) -> None:
-        self._session.execute(insert(tables.opportunities).values(_row_values(opportunity)))
-
-    def get(self, opportunity_id: str) -> Opportunity | None:
-        row = self._session.execute(
-            select(tables.opportunities).where(tables.opportunities.c.id == opportunity_id)
-        ).one_or_none()
-        return None if row is None else _from_row(row)
-
-    def save(self, opportunity: Opportunity, *, read_version: int) -> None:
-        values = _row_values(opportunity)
-        del values["id"], values["created_at"]
-        columns = tables.opportunities.c
-        result = self._session.execute(
-            update(tables.opportunities)
-            .where(columns.id == opportunity.id, columns.version == read_version)
-            .values(values)
-        )
-        if result.rowcount != 1:
-            raise Conflict(f"opportunity {opportunity.id} was changed concurrently; read it again")
+OPPORTUNITY_AGGREGATE = "opportunity"
+SALES_STAGES_AGGREGATE = "sales_stages"
+SALES_STAGES_ID = "catalog"
+EXCHANGE_RATE_AGGREGATE = "exchange_rate"
+# One PostgreSQL advisory lock guards the configuration against deal writes (see hold_configuration).
+CONFIGURATION_LOCK = zlib.crc32(b"salesplane-opportunities:configuration")
 
 
 class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
     opportunities: SqlOpportunityRepository
+    create_requests: SqlCreateRequestLog
+    sales_stages: SqlSalesStageStore
+    exchange_rates: SqlExchangeRateStore
+    stage_history: SqlStageHistory
+    converter: CurrencyConverter
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        outbox: OutboxContext,
+        *,
+        base_currency: str,
+        stage_cache: SalesStageCatalogCache,
+        reach: Reach,
+    ) -> None:
+        super().__init__(session_factory, outbox)
+        self.base_currency = base_currency
+        self._stage_cache = stage_cache
+        self._reach = reach
 
     def __enter__(self) -> SqlOpportunitiesUnitOfWork:
         super().__enter__()
-        self.opportunities = SqlOpportunityRepository(self.session)
+        self.sales_stages = SqlSalesStageStore(self.session, self._stage_cache)
+        self.opportunities = SqlOpportunityRepository(self.session, self._reach, self.sales_stages)
+        self.create_requests = SqlCreateRequestLog(self.session)
+        self.exchange_rates = SqlExchangeRateStore(self.session)
+        self.stage_history = SqlStageHistory(self.session)
+        self.converter = CurrencyConverter(self.base_currency, self.exchange_rates)
         return self
 
-    def sales_stages(self) -> SalesStageCatalog:
-        rows = self.session.execute(
-            select(tables.sales_stages).order_by(tables.sales_stages.c.position)
-        ).all()
-        return SalesStageCatalog(
-            tuple(SalesStage(r.name, r.default_probability, is_won=r.is_won, is_lost=r.is_lost) for r in rows)
-        )
+    def hold_configuration(self, *, exclusive: bool) -> None:
+        # SQLite transactions begin IMMEDIATE and so run one at a time already. On PostgreSQL
+        # (READ COMMITTED) each later statement of the transaction sees everything committed before
+        # the lock was granted, which is what makes holding it first sufficient.
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        self.session.execute(text(f"SELECT {function}(:key)"), {"key": CONFIGURATION_LOCK})
 
-    def publish_events(self, opportunity: Opportunity, *, actor: str) -> None:
+    def can_reach(self, caller: Identity, user_id: str) -> bool:
+        return self._reach.can_reach(self.session, caller, user_id)
+
+    def record_events(self, opportunity: Opportunity, *, actor: str) -> None:
         for event in opportunity.events:
+            state = event.opportunity
             self.record_event(
-                payload=changed_event(event.opportunity, event.kind),
-                aggregate_type=AGGREGATE_TYPE,
+                payload=changed_event(event),
+                aggregate_type=OPPORTUNITY_AGGREGATE,
                 aggregate_id=opportunity.id,
-                aggregate_version=event.opportunity.version,
+                aggregate_version=state.version,
                 actor=actor,
             )
+            if event.kind is ChangeKind.CREATED or event.previous_sales_stage is not None:
+                self.stage_history.enter(opportunity.id, state.sales_stage, state.updated_at, actor)
         opportunity.events.clear()
+
+    def record_sales_stages_changed(self, catalog: SalesStageCatalog, *, actor: str) -> None:
+        self.record_event(
+            payload=sales_stages_changed(catalog),
+            aggregate_type=SALES_STAGES_AGGREGATE,
+            aggregate_id=SALES_STAGES_ID,
+            aggregate_version=catalog.revision,
+            actor=actor,
+        )
+
+    def record_exchange_rate_changed(self, rate: ExchangeRate, *, actor: str) -> None:
+        self.record_event(
+            payload=exchange_rate_changed(rate),
+            aggregate_type=EXCHANGE_RATE_AGGREGATE,
+            aggregate_id=f"{rate.currency}/{rate.effective_from.isoformat()}",
+            aggregate_version=rate.version,
+            actor=actor,
+        )

@@ -6,113 +6,161 @@ from collections.abc import Callable
 
 import grpc
 
-from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
+from salesplane.opportunities.v1 import opportunities_pb2 as pb
+from salesplane.opportunities.v1 import opportunities_pb2_grpc as pb_grpc
 from salesplane_opportunities.adapters.proto_mapping import (
-    date_from_proto,
+    catalog_to_proto,
+    exchange_rate_to_proto,
     opportunity_to_proto,
-    stage_to_proto,
+    stage_visit_to_proto,
 )
-from salesplane_opportunities.domain.opportunity import OpportunityChanges, OpportunityDraft
-from salesplane_opportunities.service_layer import handlers
+from salesplane_opportunities.domain.listing import build_query
+from salesplane_opportunities.entrypoints import requests
+from salesplane_opportunities.service_layer import configuration, deals, queries
 from salesplane_opportunities.service_layer.unit_of_work import OpportunitiesUnitOfWork
-from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_platform.grpc_interceptor import current_caller
 
-UPDATABLE_PATHS = frozenset(
-    {
-        "name",
-        "owner_user_id",
-        "amount",
-        "amount.amount_minor",
-        "amount.currency_code",
-        "expected_close_date",
-        "sales_stage",
-        "probability",
-    }
-)
 
-
-class OpportunityServicer(opportunities_pb2_grpc.OpportunityServiceServicer):
+class OpportunityServicer(pb_grpc.OpportunityServiceServicer):
     def __init__(self, unit_of_work: Callable[[], OpportunitiesUnitOfWork]) -> None:
         self._uow = unit_of_work
 
     def CreateOpportunity(
-        self, request: opportunities_pb2.CreateOpportunityRequest, context: grpc.ServicerContext
-    ) -> opportunities_pb2.Opportunity:
-        draft = OpportunityDraft(
-            name=request.name,
-            owner_user_id=request.owner_user_id,
-            amount_minor=request.amount.amount_minor,
-            currency=request.amount.currency_code,
-            expected_close_date=date_from_proto(request.expected_close_date),
-            sales_stage=request.sales_stage,
-            probability=request.probability if request.HasField("probability") else None,
+        self, request: pb.CreateOpportunityRequest, context: grpc.ServicerContext
+    ) -> pb.Opportunity:
+        opportunity = deals.create_opportunity(
+            draft=requests.draft_from(request),
+            request_id=request.request_id,
+            caller=current_caller(),
+            uow=self._uow(),
         )
-        opportunity = handlers.create_opportunity(draft=draft, caller=current_caller(), uow=self._uow())
         return opportunity_to_proto(opportunity)
 
     def UpdateOpportunity(
-        self, request: opportunities_pb2.UpdateOpportunityRequest, context: grpc.ServicerContext
-    ) -> opportunities_pb2.Opportunity:
-        changes = changes_from_request(request)
-        opportunity = handlers.update_opportunity(
+        self, request: pb.UpdateOpportunityRequest, context: grpc.ServicerContext
+    ) -> pb.Opportunity:
+        opportunity = deals.update_opportunity(
             opportunity_id=request.opportunity.id,
-            changes=changes,
-            expected_version=request.expected_version or None,
+            changes=requests.changes_from(request),
+            expected_version=request.expected_version,
             caller=current_caller(),
             uow=self._uow(),
         )
         return opportunity_to_proto(opportunity)
 
     def GetOpportunity(
-        self, request: opportunities_pb2.GetOpportunityRequest, context: grpc.ServicerContext
-    ) -> opportunities_pb2.Opportunity:
-        opportunity = handlers.get_opportunity(
+        self, request: pb.GetOpportunityRequest, context: grpc.ServicerContext
+    ) -> pb.Opportunity:
+        opportunity = queries.get_opportunity(
             opportunity_id=request.opportunity_id, caller=current_caller(), uow=self._uow()
         )
         return opportunity_to_proto(opportunity)
 
+    def ListOpportunities(
+        self, request: pb.ListOpportunitiesRequest, context: grpc.ServicerContext
+    ) -> pb.ListOpportunitiesResponse:
+        caller = current_caller()
+        query = build_query(requests.filter_from(request), request.page_size, request.page_token)
+        page = queries.list_opportunities(query=query, caller=caller, uow=self._uow())
+        return pb.ListOpportunitiesResponse(
+            opportunities=[opportunity_to_proto(o) for o in page.opportunities],
+            next_page_token=page.next_page_token,
+        )
+
+    def DeleteOpportunity(
+        self, request: pb.DeleteOpportunityRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteOpportunityResponse:
+        deals.delete_opportunity(
+            opportunity_id=request.opportunity_id,
+            expected_version=request.expected_version,
+            caller=current_caller(),
+            uow=self._uow(),
+        )
+        return pb.DeleteOpportunityResponse()
+
+    def CloseOpportunity(
+        self, request: pb.CloseOpportunityRequest, context: grpc.ServicerContext
+    ) -> pb.Opportunity:
+        opportunity = deals.close_opportunity(
+            opportunity_id=request.opportunity_id,
+            outcome=requests.outcome_from(request.outcome),
+            reason=request.reason,
+            sales_stage=request.sales_stage,
+            expected_version=request.expected_version,
+            caller=current_caller(),
+            uow=self._uow(),
+        )
+        return opportunity_to_proto(opportunity)
+
+    def ReopenOpportunity(
+        self, request: pb.ReopenOpportunityRequest, context: grpc.ServicerContext
+    ) -> pb.Opportunity:
+        opportunity = deals.reopen_opportunity(
+            opportunity_id=request.opportunity_id,
+            sales_stage=request.sales_stage,
+            expected_version=request.expected_version,
+            caller=current_caller(),
+            uow=self._uow(),
+        )
+        return opportunity_to_proto(opportunity)
+
+    def ReassignOpportunity(
+        self, request: pb.ReassignOpportunityRequest, context: grpc.ServicerContext
+    ) -> pb.Opportunity:
+        opportunity = deals.reassign_opportunity(
+            opportunity_id=request.opportunity_id,
+            new_owner_user_id=request.new_owner_user_id,
+            expected_version=request.expected_version,
+            caller=current_caller(),
+            uow=self._uow(),
+        )
+        return opportunity_to_proto(opportunity)
+
+    def GetStageHistory(
+        self, request: pb.GetStageHistoryRequest, context: grpc.ServicerContext
+    ) -> pb.GetStageHistoryResponse:
+        history = queries.get_stage_history(
+            opportunity_id=request.opportunity_id, caller=current_caller(), uow=self._uow()
+        )
+        return pb.GetStageHistoryResponse(
+            entries=[stage_visit_to_proto(v, history.as_of) for v in history.visits]
+        )
+
     def ListSalesStages(
-        self, request: opportunities_pb2.ListSalesStagesRequest, context: grpc.ServicerContext
-    ) -> opportunities_pb2.ListSalesStagesResponse:
+        self, request: pb.ListSalesStagesRequest, context: grpc.ServicerContext
+    ) -> pb.ListSalesStagesResponse:
         current_caller()
-        catalog = handlers.list_sales_stages(uow=self._uow())
-        return opportunities_pb2.ListSalesStagesResponse(
-            sales_stages=[stage_to_proto(s, i) for i, s in enumerate(catalog.stages)]
+        return catalog_to_proto(configuration.list_sales_stages(uow=self._uow()))
+
+    def ReplaceSalesStages(
+        self, request: pb.ReplaceSalesStagesRequest, context: grpc.ServicerContext
+    ) -> pb.ListSalesStagesResponse:
+        catalog = configuration.replace_sales_stages(
+            stages=requests.stages_from(request),
+            expected_revision=request.expected_revision,
+            caller=current_caller(),
+            uow=self._uow(),
+        )
+        return catalog_to_proto(catalog)
+
+    def ListExchangeRates(
+        self, request: pb.ListExchangeRatesRequest, context: grpc.ServicerContext
+    ) -> pb.ListExchangeRatesResponse:
+        current_caller()
+        listed = configuration.list_exchange_rates(currency=request.currency_code, uow=self._uow())
+        return pb.ListExchangeRatesResponse(
+            base_currency_code=listed.base_currency,
+            rates=[exchange_rate_to_proto(r) for r in listed.rates],
         )
 
-
-def changes_from_request(request: opportunities_pb2.UpdateOpportunityRequest) -> OpportunityChanges:
-    paths = set(request.update_mask.paths)
-    if not paths:
-        raise InvalidArgument(FieldViolation("update_mask", "must name at least one field to change"))
-    if unknown := paths - UPDATABLE_PATHS:
-        raise InvalidArgument(
-            FieldViolation(
-                "update_mask", f"unknown or read-only paths {sorted(unknown)}; use {sorted(UPDATABLE_PATHS)}"
-            )
+    def SetExchangeRate(
+        self, request: pb.SetExchangeRateRequest, context: grpc.ServicerContext
+    ) -> pb.ExchangeRate:
+        rate = configuration.set_exchange_rate(
+            currency=request.currency_code,
+            rate=request.rate,
+            effective_from=requests.effective_date_from(request),
+            caller=current_caller(),
+            uow=self._uow(),
         )
-    new = request.opportunity
-    amount_minor = currency = None
-    if paths & {"amount", "amount.amount_minor"}:
-        amount_minor = new.amount.amount_minor
-    if paths & {"amount", "amount.currency_code"}:
-        currency = new.amount.currency_code
-    expected_close_date = None
-    if "expected_close_date" in paths:
-        expected_close_date = date_from_proto(new.expected_close_date)
-        if expected_close_date is None:
-            raise InvalidArgument(FieldViolation("expected_close_date", "must be a valid calendar date"))
-    follows_stage = (
-        "probability" in paths and new.probability_source == opportunities_pb2.PROBABILITY_SOURCE_STAGE
-    )
-    return OpportunityChanges(
-        name=new.name if "name" in paths else None,
-        owner_user_id=new.owner_user_id if "owner_user_id" in paths else None,
-        amount_minor=amount_minor,
-        currency=currency,
-        expected_close_date=expected_close_date,
-        sales_stage=new.sales_stage if "sales_stage" in paths else None,
-        probability=new.probability if "probability" in paths and not follows_stage else None,
-        probability_follows_stage=follows_stage,
-    )
+        return exchange_rate_to_proto(rate)

@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import grpc
 
 from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
 from salesplane_opportunities.adapters import tables
+from salesplane_opportunities.adapters.sql_configuration import SalesStageCatalogCache
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.entrypoints.grpc_api import OpportunityServicer
+from salesplane_platform.consumer_runner import EventHandler
+from salesplane_platform.errors import ConfigurationError
+from salesplane_platform.money import is_currency
+from salesplane_platform.org_replica import ORG_TOPIC, OrgReplicaHandler, Reach, ReportingLines
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
 TOPIC = "salesplane.opportunities.v1"
+BASE_CURRENCY_VARIABLE = "SALESPLANE_BASE_CURRENCY"
+DEFAULT_BASE_CURRENCY = "USD"
+
+
+def base_currency_from(environ: Mapping[str, str]) -> str:
+    """The currency deals are valued in (amount_base); every exchange rate is to it."""
+    code = environ.get(BASE_CURRENCY_VARIABLE, "") or DEFAULT_BASE_CURRENCY
+    if not is_currency(code):
+        raise ConfigurationError(f"{BASE_CURRENCY_VARIABLE}={code!r} is not an ISO 4217 currency code")
+    return code
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
+    base_currency = base_currency_from(os.environ)
+    stage_cache = SalesStageCatalogCache()
+    reach = Reach(ReportingLines(tables.reporting_lines))
     servicer = OpportunityServicer(
-        lambda: SqlOpportunitiesUnitOfWork(context.session_factory, context.outbox)
+        lambda: SqlOpportunitiesUnitOfWork(
+            context.session_factory,
+            context.outbox,
+            base_currency=base_currency,
+            stage_cache=stage_cache,
+            reach=reach,
+        )
     )
     opportunities_pb2_grpc.add_OpportunityServiceServicer_to_server(servicer, server)
     return [opportunities_pb2.DESCRIPTOR.services_by_name["OpportunityService"].full_name]
+
+
+def make_handler(context: ServiceContext) -> EventHandler:
+    """Keeps the replica of the reporting lines (managers reach their subtree's deals) current."""
+    return OrgReplicaHandler(tables.reporting_lines)
 
 
 DEFINITION = ServiceDefinition(
@@ -32,6 +62,8 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).resolve().parent.parent / "migrations",
     topic=TOPIC,
     register_api=register_api,
+    consumes=(ORG_TOPIC,),
+    make_handler=make_handler,
 )
 
 

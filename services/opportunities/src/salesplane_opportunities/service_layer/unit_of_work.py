@@ -1,25 +1,84 @@
-"""What the use cases need from storage, as protocols: SQL in production, in-memory in unit tests."""
+"""What the use cases need from storage, as protocols; the SQL adapters implement them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from salesplane_opportunities.domain.exchange_rates import AppliedRate, CurrencyConverter, ExchangeRate
+from salesplane_opportunities.domain.listing import OpportunityQuery
 from salesplane_opportunities.domain.opportunity import Opportunity
-from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
+from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
+from salesplane_opportunities.domain.stage_history import StageVisit
+from salesplane_platform.identity import Identity
 
 
 class OpportunityRepository(Protocol):
     def add(self, opportunity: Opportunity) -> None: ...
 
-    def get(self, opportunity_id: str) -> Opportunity | None: ...
+    def get(self, opportunity_id: str, *, for_update: bool = False) -> Opportunity | None:
+        """`for_update` locks the row until commit, so concurrent writers queue instead of failing."""
 
     def save(self, opportunity: Opportunity, *, read_version: int) -> None:
         """Persist changes; raise Conflict if someone else saved since `read_version`."""
 
+    def remove(self, opportunity: Opportunity, *, read_version: int) -> None:
+        """Delete the row (and its stage history); raise Conflict as save() does."""
+
+    def list(self, query: OpportunityQuery, caller: Identity) -> list[Opportunity]:
+        """Up to page_size + 1 matching deals the caller may see, in order, after query.after."""
+
+    def count_in_stages(self, stage_names: Sequence[str]) -> dict[str, int]:
+        """Stage name -> number of deals in it, for the named stages that hold any."""
+
+    def open_following_stages(self, stage_names: Sequence[str]) -> list[Opportunity]:
+        """Open deals in these stages whose probability follows the stage."""
+
+    def in_currency_closing(self, currency: str, start: date, end: date | None) -> list[Opportunity]:
+        """Deals in `currency` whose expected close date is in [start, end) (end None: open)."""
+
+
+class CreateRequestLog(Protocol):
+    """Idempotency keys of CreateOpportunity: (caller, request id) -> the opportunity created."""
+
+    def find(self, caller: str, request_id: str) -> str | None: ...
+
+    def claim(self, caller: str, request_id: str, opportunity_id: str, at: datetime) -> bool:
+        """Record the key; False if it was already taken (possibly by a concurrent call)."""
+
+
+class SalesStageStore(Protocol):
+    def current(self) -> SalesStageCatalog: ...
+
+    def replace(self, stages: Sequence[SalesStage]) -> SalesStageCatalog:
+        """Store the new list under the next revision and return it."""
+
+
+class ExchangeRateStore(Protocol):
+    def rate_on(self, currency: str, base_currency: str, on: date) -> AppliedRate | None: ...
+
+    def list(self, base_currency: str, currency: str | None = None) -> list[ExchangeRate]:
+        """By currency, then effective date."""
+
+    def put(self, rate: ExchangeRate) -> None:
+        """Insert, or replace the rate of the same currency and effective date."""
+
+
+class StageHistoryStore(Protocol):
+    def visits(self, opportunity_id: str) -> list[StageVisit]:
+        """Oldest first."""
+
 
 class OpportunitiesUnitOfWork(Protocol):
+    base_currency: str
     opportunities: OpportunityRepository
+    create_requests: CreateRequestLog
+    sales_stages: SalesStageStore
+    exchange_rates: ExchangeRateStore
+    stage_history: StageHistoryStore
+    converter: CurrencyConverter
 
     def __enter__(self) -> Self: ...
 
@@ -27,9 +86,20 @@ class OpportunitiesUnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def sales_stages(self) -> SalesStageCatalog: ...
+    def hold_configuration(self, *, exclusive: bool) -> None:
+        """Deal writes hold the configuration (stages, rates) shared, changes to it exclusively:
+        a configuration change then sees every deal write committed before it, and no deal write
+        uses the configuration it replaces. Call first in the transaction."""
 
-    def publish_events(self, opportunity: Opportunity, *, actor: str) -> None:
-        """Write the aggregate's pending events to the outbox of this transaction."""
+    def can_reach(self, caller: Identity, user_id: str) -> bool:
+        """Own records; a manager's subtree; everything for admins."""
+
+    def record_events(self, opportunity: Opportunity, *, actor: str) -> None:
+        """Write the aggregate's pending events to the outbox, and its stage moves to the stage
+        history, in this transaction."""
+
+    def record_sales_stages_changed(self, catalog: SalesStageCatalog, *, actor: str) -> None: ...
+
+    def record_exchange_rate_changed(self, rate: ExchangeRate, *, actor: str) -> None: ...
 
     def commit(self) -> None: ...
