@@ -69,7 +69,7 @@ def test_a_deal_created_through_the_gateway_reaches_the_owners_rollup_within_a_s
             {
                 "name": "Acme renewal",
                 "owner_user_id": "alice",
-                "amount": {"currency_code": "EUR", "amount_minor": 1_250_000},
+                "amount": {"currency_code": "USD", "amount_minor": 1_250_000},
                 "expected_close_date": "2026-12-15",
                 "sales_stage": "Negotiation/Review",
             },
@@ -85,7 +85,7 @@ def test_a_deal_created_through_the_gateway_reaches_the_owners_rollup_within_a_s
             time.sleep(0.02)
         line = rollup["lines"][0]
         assert (line["currency_code"], line["opportunity_count"], line["amount"]["amount_minor"]) == (
-            "EUR",
+            "USD",
             1,
             1_250_000,
         )
