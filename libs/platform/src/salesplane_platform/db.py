@@ -21,7 +21,10 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Create an engine; callers own it and dispose of it on shutdown."""
     if not is_sqlite(url):
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip on every checkout. A connection lost to a database
+        # restart fails one call instead (answered UNAVAILABLE, so clients retry) and SQLAlchemy then
+        # discards the whole pool.
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

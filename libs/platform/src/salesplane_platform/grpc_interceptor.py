@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from salesplane_platform import metrics
 from salesplane_platform.errors import DomainError, Unauthenticated
@@ -39,6 +40,18 @@ def current_caller() -> Identity:
 def current_caller_token() -> str:
     """The caller's bearer token, for forwarding on calls made on its behalf."""
     return _CALLER_TOKEN.get("")
+
+
+def transient_database_code(error: DBAPIError) -> grpc.StatusCode | None:
+    """A lost connection (database restarted, failed over) is UNAVAILABLE and a serialisation
+    failure or deadlock ABORTED: both mean "retry", which gRPC clients and the gateway understand.
+    Anything else is a bug and stays INTERNAL."""
+    if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        if sqlstate in ("40001", "40P01"):
+            return grpc.StatusCode.ABORTED
+        return grpc.StatusCode.UNAVAILABLE
+    return None
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):
@@ -74,6 +87,21 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 status = grpc_status_for(error)
                 code = status.code
                 context.abort_with_status(status)
+            except DBAPIError as error:
+                transient = transient_database_code(error)
+                if transient is None:
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception(
+                        "unhandled database error in RPC", extra={"rpc": handler_call_details.method}
+                    )
+                    context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
+                code = transient
+                log.warning(
+                    "transient database error in RPC: %s",
+                    error.orig,
+                    extra={"rpc": handler_call_details.method},
+                )
+                context.abort(transient, "the database is briefly unavailable or busy; retry the call")
             except Exception:
                 if context.code() not in (None, grpc.StatusCode.OK):  # the handler aborted by itself
                     code = context.code()

@@ -53,10 +53,28 @@ def issue_token(secret: str, subject: str, roles: Iterable[str], *, ttl_seconds:
 
 
 class TokenVerifier:
+    """Verifies bearer tokens. A client sends the same token with every call until it expires, so
+    verified tokens are remembered (bounded, until their expiry) instead of re-checking the
+    signature on every request."""
+
+    CACHE_SIZE = 4096
+
     def __init__(self, secret: str) -> None:
         self._secret = secret
+        self._verified: dict[str, tuple[Identity, float]] = {}
 
     def verify(self, token: str) -> Identity:
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[1] > time.time():
+            return remembered[0]
+        identity, expires_at = self._verify_signature(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            # Crude but bounded: start over rather than track recency on the hot path.
+            self._verified.clear()
+        self._verified[token] = (identity, expires_at)
+        return identity
+
+    def _verify_signature(self, token: str) -> tuple[Identity, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -73,7 +91,7 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("invalid bearer token: empty subject")
-        return Identity(subject=subject, roles=frozenset(roles) & KNOWN_ROLES)
+        return Identity(subject=subject, roles=frozenset(roles) & KNOWN_ROLES), float(claims["exp"])
 
     def verify_header(self, header_value: str | None) -> Identity:
         if not header_value:

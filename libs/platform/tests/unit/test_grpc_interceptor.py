@@ -9,8 +9,9 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from salesplane_platform.errors import FieldViolation, InvalidArgument
+from salesplane_platform.errors import FieldViolation, InvalidArgument, Unauthenticated
 from salesplane_platform.grpc_interceptor import ServiceInterceptor, current_caller
 from salesplane_platform.identity import TokenVerifier, issue_token
 
@@ -27,7 +28,17 @@ def validate(request: bytes, context: grpc.ServicerContext) -> bytes:
         raise InvalidArgument(FieldViolation("body", "must not be empty"))
     if request == b"boom":
         raise RuntimeError("bug with a secret inside")
+    if request == b"lost-connection":
+        raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+    if request == b"deadlock":
+        raise OperationalError("UPDATE", {}, _Deadlock("deadlock detected"))
+    if request == b"bad-sql":
+        raise ProgrammingError("SELEC", {}, Exception("syntax error"))
     return current_caller().subject.encode()
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
 
 
 @pytest.fixture
@@ -78,3 +89,29 @@ def test_domain_errors_become_statuses_with_details_and_bugs_leak_nothing(channe
         validate_rpc(b"boom", metadata=token(), timeout=5)
     assert bug.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in (bug.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"lost-connection", grpc.StatusCode.UNAVAILABLE),
+        (b"deadlock", grpc.StatusCode.ABORTED),
+        (b"bad-sql", grpc.StatusCode.INTERNAL),
+    ],
+)
+def test_database_trouble_is_retryable_but_database_bugs_are_not(channel: grpc.Channel, body, code):
+    call = channel.unary_unary("/test.v1.Test/Validate")
+    with pytest.raises(grpc.RpcError) as error:
+        call(body, metadata=token())
+    assert error.value.code() == code
+    assert "SELEC" not in (error.value.details() or "")
+
+
+def test_verified_tokens_are_remembered_until_they_expire():
+    verifier = TokenVerifier(SECRET)
+    issued = issue_token(SECRET, "alice", ["rep"], ttl_seconds=60)
+    assert verifier.verify(issued) is verifier.verify(issued)
+    expired = issue_token(SECRET, "bob", ["rep"], ttl_seconds=-1)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            verifier.verify(expired)
