@@ -101,7 +101,11 @@ def opportunity_event(
 def lead_event(lead_id: str, version: int, status: int) -> OutgoingRecord:
     changed = lead_events_pb2.LeadChanged(
         lead=leads_pb2.Lead(
-            id=lead_id, last_name="Lovelace", status=status, lead_source="Web", version=version
+            id=lead_id,
+            last_name="Lovelace",
+            status=status,
+            lead_source_id="5b0c1a7e-7d57-4b8e-9b3c-0c5a3f0e9a11",
+            version=version,
         )
     )
     return _record(LEADS_TOPIC, changed, "lead", lead_id, version, "leads")
@@ -217,7 +221,9 @@ def test_events_in_the_log_end_up_in_the_pipeline_report_once_and_in_their_newes
             leads = connection.execute(select(tables.lead_view)).all()
     finally:
         engine.dispose()
-    assert [tuple(row) for row in leads] == [("lead-1", "assigned", "Web", 2)]
+    assert [tuple(row) for row in leads] == [
+        ("lead-1", "assigned", "5b0c1a7e-7d57-4b8e-9b3c-0c5a3f0e9a11", 2)
+    ]
 
 
 def test_reps_may_not_read_reports_yet(stub: reporting_pb2_grpc.ReportingServiceStub, as_role) -> None:

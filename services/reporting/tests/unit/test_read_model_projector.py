@@ -78,7 +78,11 @@ def opportunity_changed(
 def lead_changed(version: int, status: int = leads_pb2.LEAD_STATUS_NEW) -> lead_events_pb2.LeadChanged:
     return lead_events_pb2.LeadChanged(
         lead=leads_pb2.Lead(
-            id=LEAD_ID, last_name="Lovelace", status=status, lead_source="Web", version=version
+            id=LEAD_ID,
+            last_name="Lovelace",
+            status=status,
+            lead_source_id="5b0c1a7e-7d57-4b8e-9b3c-0c5a3f0e9a11",
+            version=version,
         )
     )
 
@@ -159,10 +163,10 @@ def test_a_deleted_opportunity_leaves_the_view(sessions: sessionmaker[Session]) 
 
 def test_a_lead_event_creates_and_then_replaces_its_view(sessions: sessionmaker[Session]) -> None:
     apply(sessions, lead_envelope(1))
-    assert lead_rows(sessions) == [(LEAD_ID, "new", "Web", 1)]
+    assert lead_rows(sessions) == [(LEAD_ID, "new", "5b0c1a7e-7d57-4b8e-9b3c-0c5a3f0e9a11", 1)]
 
     apply(sessions, lead_envelope(2, leads_pb2.LEAD_STATUS_ASSIGNED))
-    assert lead_rows(sessions) == [(LEAD_ID, "assigned", "Web", 2)]
+    assert lead_rows(sessions) == [(LEAD_ID, "assigned", "5b0c1a7e-7d57-4b8e-9b3c-0c5a3f0e9a11", 2)]
 
 
 def test_within_one_batch_only_the_newest_state_of_an_aggregate_counts(
@@ -185,7 +189,7 @@ def test_unknown_event_types_are_ignored_with_a_debug_log(
     with caplog.at_level(logging.DEBUG, logger="salesplane_reporting"):
         apply(sessions, stray, lead_envelope(1))
 
-    assert lead_rows(sessions) == [(LEAD_ID, "new", "Web", 1)]
+    assert lead_rows(sessions) == [(LEAD_ID, "new", "5b0c1a7e-7d57-4b8e-9b3c-0c5a3f0e9a11", 1)]
     assert opportunity_rows(sessions) == []
     assert [r.levelno for r in caplog.records if "does not use" in r.getMessage()] == [logging.DEBUG]
 
@@ -253,4 +257,4 @@ def test_behind_the_consumer_runner_duplicates_and_older_versions_change_nothing
     assert [(row[2], row[3], row[7]) for row in opportunity_rows(sessions)] == [
         ("Negotiation/Review", 500_00, 2)
     ]
-    assert lead_rows(sessions) == [(LEAD_ID, "new", "Web", 1)]
+    assert lead_rows(sessions) == [(LEAD_ID, "new", "5b0c1a7e-7d57-4b8e-9b3c-0c5a3f0e9a11", 1)]

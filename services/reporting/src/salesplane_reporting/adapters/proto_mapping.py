@@ -52,7 +52,7 @@ def lead_view_from_proto(message: leads_pb2.Lead, *, version: int) -> LeadView:
     return LeadView(
         id=message.id,
         status=_lead_status(message.status),
-        lead_source=message.lead_source,
+        lead_source_id=message.lead_source_id,
         version=version,
     )
 

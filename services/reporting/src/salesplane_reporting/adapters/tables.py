@@ -29,6 +29,6 @@ lead_view = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("status", String(32), nullable=False),
-    Column("lead_source", String(100), nullable=False),
+    Column("lead_source_id", String(64), nullable=False),
     Column("version", BigInteger, nullable=False),
 )

@@ -28,7 +28,7 @@ class LeadView:
     id: str
     # Lower-case name of the lead status, e.g. "new", "assigned".
     status: str
-    lead_source: str
+    lead_source_id: str
     version: int
 
 
