@@ -1,17 +1,16 @@
-"""Translation of the shared contract types (Money, Date, enums) to and from the domain."""
+"""Translation of the shared contract types (Money, Date, enums) to and from the domain; the plain
+Date and Money conversions are the platform's, re-exported here for the leads adapters."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from enum import Enum
 from typing import TypeVar
 
-from salesplane.common.v1.common_pb2 import Date
 from salesplane.common.v1.common_pb2 import Money as MoneyMessage
 from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_platform.errors import Validator
-from salesplane_platform.money import Money
+from salesplane_platform.proto_values import date_from_proto, date_to_proto, money_to_proto
 
 E = TypeVar("E", bound=Enum)
 
@@ -35,21 +34,16 @@ def enum_from_proto(check: Validator, field: str, mapping: Mapping[int, E], numb
     return member
 
 
-def money_to_proto(value: Money) -> MoneyMessage:
-    return MoneyMessage(currency_code=value.currency, amount_minor=value.amount_minor)
-
-
 def money_input(value: MoneyMessage) -> MoneyInput:
     return MoneyInput(value.currency_code, value.amount_minor)
 
 
-def date_to_proto(value: date) -> Date:
-    return Date(year=value.year, month=value.month, day=value.day)
-
-
-def date_from_proto(value: Date) -> date | None:
-    """None for an impossible date; the domain reports it as a field violation."""
-    try:
-        return date(value.year, value.month, value.day)
-    except ValueError:
-        return None
+__all__ = [
+    "date_from_proto",
+    "date_to_proto",
+    "enum_from_proto",
+    "enum_mapping",
+    "inverted",
+    "money_input",
+    "money_to_proto",
+]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from salesplane.common.v1.common_pb2 import Date, Money
+from salesplane.common.v1.common_pb2 import Money
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_opportunities.domain.exchange_rates import ExchangeRate
 from salesplane_opportunities.domain.opportunity import (
@@ -16,6 +16,7 @@ from salesplane_opportunities.domain.opportunity import (
 )
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
 from salesplane_opportunities.domain.stage_history import StageVisit
+from salesplane_platform.proto_values import date_to_proto
 
 _SOURCES = {
     ProbabilitySource.STAGE: opportunities_pb2.PROBABILITY_SOURCE_STAGE,
@@ -35,18 +36,6 @@ _KINDS = {
     ChangeKind.REASSIGNED: events_pb2.CHANGE_KIND_REASSIGNED,
     ChangeKind.REVALUED: events_pb2.CHANGE_KIND_REVALUED,
 }
-
-
-def date_to_proto(value: date) -> Date:
-    return Date(year=value.year, month=value.month, day=value.day)
-
-
-def date_from_proto(value: Date) -> date | None:
-    """None for an unset or impossible date; callers report it as a field violation."""
-    try:
-        return date(value.year, value.month, value.day)
-    except ValueError:
-        return None
 
 
 def opportunity_to_proto(opportunity: Opportunity) -> opportunities_pb2.Opportunity:

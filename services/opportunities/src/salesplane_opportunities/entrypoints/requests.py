@@ -7,7 +7,7 @@ from datetime import date
 
 from salesplane.common.v1.common_pb2 import Date
 from salesplane.opportunities.v1 import opportunities_pb2 as pb
-from salesplane_opportunities.adapters.proto_mapping import STATUSES, date_from_proto
+from salesplane_opportunities.adapters.proto_mapping import STATUSES
 from salesplane_opportunities.domain.listing import OpportunityFilter, OrderField
 from salesplane_opportunities.domain.opportunity_inputs import (
     CaseChange,
@@ -16,6 +16,7 @@ from salesplane_opportunities.domain.opportunity_inputs import (
 )
 from salesplane_opportunities.domain.sales_stages import CloseOutcome, SalesStage
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
+from salesplane_platform.proto_values import date_from_proto
 
 UPDATABLE_PATHS = frozenset(
     {
