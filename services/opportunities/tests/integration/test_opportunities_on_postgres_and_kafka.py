@@ -853,3 +853,44 @@ def test_a_rep_works_on_their_own_deals_only_and_reads_the_configuration(running
         True,
     )
     assert stub.ListExchangeRates(pb.ListExchangeRatesRequest(), metadata=rep).base_currency_code == "USD"
+
+
+def test_deal_writes_racing_rate_changes_never_keep_a_stale_rate(running):
+    """Creates and amount updates run while the EUR rate is changed again and again: afterwards every
+    deal is valued at the rate that governs it, whichever committed last."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    running.set_rate("EUR", "1.0000", Date(year=2026, month=1, day=1))
+    deals = [
+        running.create(amount=Money(currency_code="EUR", amount_minor=1_000_00 + i)).id for i in range(6)
+    ]
+
+    def write(n: int) -> None:
+        if n % 3 == 0:
+            running.create(amount=Money(currency_code="EUR", amount_minor=2_000_00 + n))
+            return
+        running.stub.UpdateOpportunity(
+            pb.UpdateOpportunityRequest(
+                opportunity=pb.Opportunity(
+                    id=deals[n % len(deals)], amount=Money(currency_code="EUR", amount_minor=3_000_00 + n)
+                ),
+                update_mask=FieldMask(paths=["amount.amount_minor"]),
+            ),
+            metadata=running.auth(),
+        )
+
+    def change_rates() -> None:
+        for step in range(8):
+            running.set_rate("EUR", f"1.{step + 1:04d}", Date(year=2026, month=1, day=1))
+
+    with ThreadPoolExecutor(8) as pool:
+        rates = pool.submit(change_rates)
+        list(pool.map(write, range(120)))
+        rates.result()
+    listed = running.stub.ListOpportunities(
+        pb.ListOpportunitiesRequest(page_size=500), metadata=running.auth()
+    )
+    assert len(listed.opportunities) == 6 + 40
+    for deal in listed.opportunities:
+        assert deal.exchange_rate == "1.0008", deal
+        assert deal.amount_base.amount_minor == (deal.amount.amount_minor * 10008 + 5000) // 10000

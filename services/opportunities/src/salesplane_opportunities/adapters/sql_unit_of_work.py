@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import zlib
-
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.proto_mapping import (
     changed_event,
     exchange_rate_changed,
@@ -33,8 +32,8 @@ OPPORTUNITY_AGGREGATE = "opportunity"
 SALES_STAGES_AGGREGATE = "sales_stages"
 SALES_STAGES_ID = "catalog"
 EXCHANGE_RATE_AGGREGATE = "exchange_rate"
-# One PostgreSQL advisory lock guards the configuration against deal writes (see hold_configuration).
-CONFIGURATION_LOCK = zlib.crc32(b"salesplane-opportunities:configuration")
+_LOCK_EXCLUSIVE = text(f"LOCK TABLE {tables.opportunities.name} IN EXCLUSIVE MODE")
+_LOCK_SHARED = text(f"LOCK TABLE {tables.opportunities.name} IN ROW SHARE MODE")
 
 
 class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
@@ -70,13 +69,16 @@ class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
         return self
 
     def hold_configuration(self, *, exclusive: bool) -> None:
-        # SQLite transactions begin IMMEDIATE and so run one at a time already. On PostgreSQL
-        # (READ COMMITTED) each later statement of the transaction sees everything committed before
-        # the lock was granted, which is what makes holding it first sufficient.
+        # The configuration is guarded by the opportunities table's own lock: a change takes it in
+        # EXCLUSIVE mode, which waits for and then blocks every SELECT ... FOR UPDATE, UPDATE,
+        # INSERT and DELETE of deals (their ROW SHARE / ROW EXCLUSIVE locks) but not plain reads.
+        # Deal changes get the shared side for free from the SELECT ... FOR UPDATE they start with;
+        # creates take ROW SHARE explicitly. PostgreSQL takes a statement's snapshot after its table
+        # locks, so a write that waited sees the committed configuration (READ COMMITTED).
+        # SQLite transactions begin IMMEDIATE and so run one at a time already.
         if self.session.get_bind().dialect.name != "postgresql":
             return
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        self.session.execute(text(f"SELECT {function}(:key)"), {"key": CONFIGURATION_LOCK})
+        self.session.execute(_LOCK_EXCLUSIVE if exclusive else _LOCK_SHARED)
 
     def can_reach(self, caller: Identity, user_id: str) -> bool:
         return self._reach.can_reach(self.session, caller, user_id)

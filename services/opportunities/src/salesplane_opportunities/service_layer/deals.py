@@ -138,7 +138,7 @@ def delete_opportunity(
     check_opportunity_id(opportunity_id)
     _check_expected_version(expected_version)
     with uow:
-        uow.hold_configuration(exclusive=False)
+        # Locking the deal holds the configuration too (see hold_configuration).
         opportunity = load(uow, opportunity_id, for_update=True)
         ensure_can_reach(uow, caller, opportunity.owner_user_id)
         _ensure_version(opportunity, expected_version)
@@ -174,7 +174,8 @@ def _change(
     check_opportunity_id(opportunity_id, id_field)
     _check_expected_version(expected_version)
     with uow:
-        uow.hold_configuration(exclusive=False)
+        # Locking the deal holds the configuration too (see hold_configuration): no extra round
+        # trip on the hottest path.
         opportunity = load(uow, opportunity_id, for_update=True)
         ensure_can_reach(uow, caller, opportunity.owner_user_id)
         _ensure_version(opportunity, expected_version)

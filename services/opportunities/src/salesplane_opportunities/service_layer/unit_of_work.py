@@ -89,7 +89,9 @@ class OpportunitiesUnitOfWork(Protocol):
     def hold_configuration(self, *, exclusive: bool) -> None:
         """Deal writes hold the configuration (stages, rates) shared, changes to it exclusively:
         a configuration change then sees every deal write committed before it, and no deal write
-        uses the configuration it replaces. Call first in the transaction."""
+        uses the configuration it replaces. Call first in the transaction. Reading a deal for
+        update holds the configuration shared as well, so changes of existing deals need not
+        call this; creating one must."""
 
     def can_reach(self, caller: Identity, user_id: str) -> bool:
         """Own records; a manager's subtree; everything for admins."""
