@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 import pytest
 from flask.testing import FlaskClient
+from google.rpc import code_pb2
 
 from salesplane.leads.v1 import leads_pb2
 from salesplane_gateway.csv_import import CHUNK_ROWS, csv_chunks
@@ -219,7 +220,7 @@ def test_a_header_the_service_rejects_is_reported_on_the_body(
     assert response.get_json()["errors"] == [{"field": "body", "description": "has no last_name column"}]
 
 
-def test_a_failing_chunk_says_up_to_which_line_the_file_was_imported(
+def test_a_failing_chunk_says_up_to_which_line_the_file_was_imported_and_returns_that_report(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
     def fail_second_chunk(
@@ -234,8 +235,21 @@ def test_a_failing_chunk_says_up_to_which_line_the_file_was_imported(
     response = import_csv(client, bearer, HEADER + rows(1200))
 
     assert (response.status_code, response.mimetype) == (503, PROBLEM)
-    assert response.get_json()["processed_through_line"] == 501
+    problem = response.get_json()
+    assert problem["processed_through_line"] == 501
+    assert problem["report"]["imported"] == 500
+    assert [r["lead_id"] for r in problem["report"]["rows"]] == [f"lead-{n}" for n in range(2, 502)]
     assert len(fake.requests("ImportLeads")) == 2
+
+
+def test_a_failing_first_chunk_reports_nothing_imported(client: FlaskClient, bearer: Any, fake: Any) -> None:
+    fake.fail("ImportLeads", code_pb2.UNAVAILABLE, "database restarting")
+
+    problem = import_csv(client, bearer, HEADER + rows(1200)).get_json()
+
+    assert problem["status"] == 503
+    assert "processed_through_line" not in problem and "report" not in problem
+    assert len(fake.requests("ImportLeads")) == 1
 
 
 def test_each_chunk_gets_the_import_deadline_not_the_short_one(

@@ -87,6 +87,7 @@ def test_the_openapi_document_is_valid_openapi_3_1(client: FlaskClient) -> None:
     assert response.status_code == 200
     document = response.get_json()
     assert document["openapi"] == "3.1.0"
+    assert document == openapi_document()
     openapi_spec_validator.validate(document)
 
 

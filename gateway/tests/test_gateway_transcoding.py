@@ -348,8 +348,17 @@ def test_a_patch_that_changes_nothing_is_an_error() -> None:
     assert problems == {"body": "must change at least one of ['name', 'amount', 'probability', 'best_case']"}
 
 
-def test_the_json_names_of_a_message_class_made_at_run_time_work_too() -> None:
-    """The transcoder works from descriptors only: a message class it never saw is fine."""
-    message_class = message_factory.GetMessageClass(leads_pb2.Address.DESCRIPTOR)
+def test_a_message_class_made_at_run_time_transcodes_too() -> None:
+    """The transcoder works from descriptors only: a message type no generated module has is fine."""
+    pool = descriptor_pool.DescriptorPool()
+    file = descriptor_pb2.FileDescriptorProto(name="t.proto", package="t", syntax="proto3")
+    place_type = file.message_type.add(name="Place")
+    place_type.field.add(name="city", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING)
+    place_type.field.add(name="visits", number=2, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64)
+    pool.Add(file)
+    message_class = message_factory.GetMessageClass(pool.FindMessageTypeByName("t.Place"))
 
-    assert decoded(message_class, {"city": "Oslo"}).city == "Oslo"
+    place = decoded(message_class, {"city": "Oslo", "visits": 2**40})
+
+    assert (place.city, place.visits) == ("Oslo", 2**40)
+    assert message_json(place) == {"city": "Oslo", "visits": 2**40}

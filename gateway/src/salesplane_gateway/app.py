@@ -15,9 +15,10 @@ from werkzeug.exceptions import HTTPException
 from salesplane_gateway.api import SegmentConverter, api_blueprint
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
-from salesplane_gateway.openapi import openapi_document
-from salesplane_gateway.problems import FieldError, Problem, problem_type
+from salesplane_gateway.openapi import openapi_json
+from salesplane_gateway.problems import Problem, problem_type
 from salesplane_gateway.request_context import EXTENSION_KEY, GatewayState, state
+from salesplane_platform.errors import FieldViolation
 from salesplane_platform.identity import TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", _readyz, methods=["GET"])
     app.add_url_rule("/openapi.json", "openapi", _openapi, methods=["GET"])
+    openapi_json()  # built at start: a route the document cannot describe fails here, not on a GET
     return app
 
 
@@ -133,10 +135,10 @@ def _readyz() -> Response:
         "Not ready",
         f"Upstreams not serving: {', '.join(failing)}.",
         problem_type("not-ready"),
-        errors=[FieldError(name, f"health check answered {statuses[name]}") for name in failing],
+        errors=[FieldViolation(name, f"health check answered {statuses[name]}") for name in failing],
         extensions={"upstreams": statuses},
     ).to_response()
 
 
 def _openapi() -> Response:
-    return jsonify(openapi_document())
+    return Response(openapi_json(), mimetype="application/json")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from types import TracebackType
 
 import grpc
 from google.protobuf import message_factory
@@ -59,14 +58,6 @@ class ServiceClients:
         self._lock = threading.Lock()
         self._closed = False
 
-    @property
-    def targets(self) -> dict[str, str]:
-        return dict(self._targets)
-
-    def channel(self, upstream: str) -> grpc.Channel:
-        with self._lock:
-            return self._channel_locked(upstream)
-
     def _channel_locked(self, upstream: str) -> grpc.Channel:
         if self._closed:
             raise RuntimeError("the service clients are closed")
@@ -87,19 +78,16 @@ class ServiceClients:
             return made
 
     def unary(self, upstream: str, method: MethodDescriptor) -> grpc.UnaryUnaryMultiCallable:
-        """The callable of one unary RPC on `upstream`."""
-        request_class = message_factory.GetMessageClass(method.input_type)
-        response_class = message_factory.GetMessageClass(method.output_type)
-        path = f"/{method.containing_service.full_name}/{method.name}"
-        return self._cached(  # type: ignore[return-value]
-            upstream,
-            path,
-            lambda channel: channel.unary_unary(
-                path,
-                request_serializer=request_class.SerializeToString,
-                response_deserializer=response_class.FromString,
-            ),
-        )
+        """The callable of one unary RPC on `upstream` (made on first use)."""
+
+        def make(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable:
+            return channel.unary_unary(
+                f"/{method.containing_service.full_name}/{method.name}",
+                request_serializer=message_factory.GetMessageClass(method.input_type).SerializeToString,
+                response_deserializer=message_factory.GetMessageClass(method.output_type).FromString,
+            )
+
+        return self._cached(upstream, method.full_name, make)  # type: ignore[return-value]
 
     def health(self, upstream: str) -> health_pb2_grpc.HealthStub:
         return self._cached(upstream, "health", health_pb2_grpc.HealthStub)  # type: ignore[return-value]
@@ -112,11 +100,3 @@ class ServiceClients:
             self._callables.clear()
         for channel in channels:
             channel.close()
-
-    def __enter__(self) -> ServiceClients:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

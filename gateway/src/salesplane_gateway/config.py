@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from salesplane_platform.errors import ConfigurationError
-from salesplane_platform.settings import auth_secret_from
+from salesplane_platform.settings import auth_secret_from, port_setting
 
 # The upstream services, in the order /readyz reports them. "org" is the OrgService, which the
 # forecasting service serves: its target defaults to forecasting's.
@@ -73,7 +73,7 @@ class GatewayConfig:
             reporting_target=targets["reporting"],
             org_target=env.get("SALESPLANE_ORG_TARGET") or None,
             host=env.get("SALESPLANE_GATEWAY_HOST") or "0.0.0.0",
-            port=_port(env, "SALESPLANE_GATEWAY_PORT", 8080),
+            port=port_setting(env, "SALESPLANE_GATEWAY_PORT", 8080),
             rpc_timeout_seconds=_positive_float(env, "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS", 5.0),
             import_rpc_timeout_seconds=_positive_float(
                 env, "SALESPLANE_GATEWAY_IMPORT_RPC_TIMEOUT_SECONDS", 60.0
@@ -86,15 +86,6 @@ class GatewayConfig:
             threads=_positive_int(env, "SALESPLANE_GATEWAY_THREADS", 8),
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
         )
-
-
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "")
-    if not raw:
-        return default
-    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
-        raise ConfigurationError(f"{name}={raw!r} is not a TCP port")
-    return int(raw)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -6,9 +6,10 @@ whole file, so the file is cut at record boundaries into chunks of up to CHUNK_R
 (and CHUNK_CHARS characters), each with the header line in front and first_line_number set to the
 line in the original file where its first record starts, so the per-row report names the lines the
 caller sees in their file. The chunks' reports are merged into one. Chunks are sent one after the
-other; when one fails, the ones before it stay imported, the problem says up to which line
-(`processed_through_line`), and sending the whole file again is safe: ImportLeads never imports a
-row twice.
+other; when one fails, the ones before it stay imported, and the problem says up to which line
+(`processed_through_line`) and carries their merged report (`report`: the ids of the leads made and
+the rows refused, which a second run would only list as already imported). Sending the whole file
+again is safe: ImportLeads never imports a row twice.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from google.protobuf.message import Message
 
 from salesplane_gateway.json_input import unsupported_media_type
 from salesplane_gateway.json_values import INTEGER_RANGES
-from salesplane_gateway.problems import FieldError, Problem, validation_problem
+from salesplane_gateway.problems import Problem, validation_problem
+from salesplane_gateway.proto_to_json import message_json
 from salesplane_gateway.request_context import state
 from salesplane_gateway.routing import CsvBody, Route
 from salesplane_gateway.transcoding import build_request, json_response
 from salesplane_gateway.upstream import call
+from salesplane_platform.errors import FieldViolation
 
 CSV_MEDIA_TYPE = "text/csv"
 CHUNK_ROWS = 500
@@ -100,7 +103,7 @@ def _records(text: str) -> Iterator[_Record]:
             consumed.clear()
     except csv.Error as error:
         raise validation_problem(
-            [FieldError("body", f"is not valid CSV at line {reader.line_num}: {error}")],
+            [FieldViolation("body", f"is not valid CSV at line {reader.line_num}: {error}")],
             "The request body is not valid CSV.",
         ) from None
 
@@ -115,11 +118,11 @@ def read_csv_text(http: Request) -> str:
         text = http.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError as error:
         raise validation_problem(
-            [FieldError("body", f"is not valid UTF-8 (byte {error.start})")], "The CSV is not UTF-8 text."
+            [FieldViolation("body", f"is not valid UTF-8 (byte {error.start})")], "The CSV is not UTF-8 text."
         ) from None
     text = text.removeprefix(_BYTE_ORDER_MARK)  # as spreadsheets write it
     if not text.strip():
-        raise validation_problem([FieldError("body", "must hold a header line and data lines")])
+        raise validation_problem([FieldViolation("body", "must hold a header line and data lines")])
     return text
 
 
@@ -161,6 +164,7 @@ def csv_import_view(route: Route) -> Callable[..., Response]:
             except Problem as problem:
                 if processed_through:
                     problem.extensions["processed_through_line"] = processed_through
+                    problem.extensions["report"] = message_json(total)
                 raise
             processed_through = chunk.last_line_number
         return json_response(route, total, route.status)

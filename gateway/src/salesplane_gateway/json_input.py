@@ -9,7 +9,8 @@ from typing import Any, NoReturn
 from flask import Request
 
 from salesplane_gateway.json_values import json_type
-from salesplane_gateway.problems import FieldError, Problem, problem_type, validation_problem
+from salesplane_gateway.problems import Problem, problem_type, validation_problem
+from salesplane_platform.errors import FieldViolation
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -30,8 +31,9 @@ def read_json_object(request: Request) -> dict[str, Any]:
     except (ValueError, RecursionError) as error:
         description = error.msg if isinstance(error, json.JSONDecodeError) else "could not be decoded"
         raise validation_problem(
-            [FieldError("body", f"is not valid JSON: {description}")], "The request body is not valid JSON."
+            [FieldViolation("body", f"is not valid JSON: {description}")],
+            "The request body is not valid JSON.",
         ) from None
     if not isinstance(value, dict):
-        raise validation_problem([FieldError("body", f"must be a JSON object, not {json_type(value)}")])
+        raise validation_problem([FieldViolation("body", f"must be a JSON object, not {json_type(value)}")])
     return value

@@ -1,5 +1,5 @@
 """JSON (and URL text) -> protobuf messages, strictly: every value that cannot be carried by its field
-becomes a FieldError naming it, never a 500. Value rules (lengths, ranges, known stages, currencies)
+becomes a FieldViolation naming it, never a 500. Value rules (lengths, ranges, known stages, currencies)
 stay with the services; this module only makes sure each value fits the field it is meant for.
 
 Rules (conventions in json_values): unknown members are errors, not ignored (a typo must not pass
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from collections.abc import Collection, Sequence
@@ -22,13 +23,14 @@ from salesplane_gateway.json_values import (
     DATE_TYPE,
     FLOATING,
     INTEGER_RANGES,
-    TIMESTAMP_TYPE,
+    STRING_MESSAGES,
     enum_numbers,
     json_type,
     parse_date,
     parse_timestamp,
 )
-from salesplane_gateway.problems import FieldError, validation_problem
+from salesplane_gateway.problems import validation_problem
+from salesplane_platform.errors import FieldViolation
 
 _INTEGER_TEXT = re.compile(r"^[+-]?\d{1,20}$")
 
@@ -44,9 +46,11 @@ def member_path(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def resolve_field(descriptor: Descriptor, path: str) -> tuple[list[FieldDescriptor], FieldDescriptor]:
+@functools.cache
+def resolve_field(descriptor: Descriptor, path: str) -> tuple[tuple[FieldDescriptor, ...], FieldDescriptor]:
     """The fields along a dotted path ("opportunity.id"): the message fields to walk, then the last one.
-    KeyError when a segment does not exist or walks through a non-message."""
+    KeyError when a segment does not exist or walks through a non-message. Cached: the route table
+    names the same few paths on every request."""
     *parents, last = path.split(".")
     walked: list[FieldDescriptor] = []
     current = descriptor
@@ -56,7 +60,7 @@ def resolve_field(descriptor: Descriptor, path: str) -> tuple[list[FieldDescript
             raise KeyError(path)
         walked.append(field)
         current = field.message_type
-    return walked, current.fields_by_name[last]
+    return tuple(walked), current.fields_by_name[last]
 
 
 def parent_message(message: Message, path: str) -> tuple[Message, FieldDescriptor]:
@@ -88,10 +92,10 @@ class JsonDecoder:
     learns all of them at once."""
 
     def __init__(self) -> None:
-        self.errors: list[FieldError] = []
+        self.errors: list[FieldViolation] = []
 
     def fail(self, path: str, description: str) -> None:
-        self.errors.append(FieldError(path, description))
+        self.errors.append(FieldViolation(path, description))
 
     def raise_if_invalid(self, detail: str = "The request has invalid fields.") -> None:
         if self.errors:
@@ -122,10 +126,7 @@ class JsonDecoder:
             return
         if field.is_repeated:
             self._set_repeated(message, field, value, path)
-        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in (
-            DATE_TYPE,
-            TIMESTAMP_TYPE,
-        ):
+        elif _is_object(field):
             child = getattr(message, field.name)
             child.SetInParent()  # `{}` still marks the message as present
             self.merge_object(value, child, path)
@@ -140,10 +141,7 @@ class JsonDecoder:
             return
         container = getattr(message, field.name)
         del container[:]
-        is_object = field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in (
-            DATE_TYPE,
-            TIMESTAMP_TYPE,
-        )
+        is_object = _is_object(field)
         for index, item in enumerate(value):
             item_path = f"{path}[{index}]"
             if item is None:
@@ -151,10 +149,7 @@ class JsonDecoder:
             elif is_object:
                 self.merge_object(item, container.add(), item_path)
             elif (converted := self.scalar(field, item, item_path)) is not _INVALID:
-                if field.type == FieldDescriptor.TYPE_MESSAGE:
-                    container.add().CopyFrom(converted)
-                else:
-                    container.append(converted)
+                _append(container, field, converted)
 
     def scalar(self, field: FieldDescriptor, value: Any, path: str) -> Any:
         """A JSON value as the Python value of a non-object field (Date and Timestamp included), or
@@ -220,12 +215,8 @@ class JsonDecoder:
         if any(value is _INVALID for value in values):
             return
         if field.is_repeated:
-            container = getattr(holder, field.name)
             for value in values:
-                if field.type == FieldDescriptor.TYPE_MESSAGE:
-                    container.add().CopyFrom(value)
-                else:
-                    container.append(value)
+                _append(getattr(holder, field.name), field, value)
         else:
             _assign(holder, field, values[0])
 
@@ -245,6 +236,18 @@ def _json_like(field: FieldDescriptor, text: str) -> Any:
             return text
         return number if math.isfinite(number) else text
     return text
+
+
+def _is_object(field: FieldDescriptor) -> bool:
+    """Whether the field's JSON value is an object (a message other than Date and Timestamp)."""
+    return field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in STRING_MESSAGES
+
+
+def _append(container: Any, field: FieldDescriptor, value: Any) -> None:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        container.add().CopyFrom(value)
+    else:
+        container.append(value)
 
 
 def _assign(message: Message, field: FieldDescriptor, value: Any) -> None:

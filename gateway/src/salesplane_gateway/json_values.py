@@ -20,6 +20,7 @@ from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from salesplane.common.v1 import common_pb2
+from salesplane_platform.proto_values import date_to_proto
 
 DATE_TYPE = common_pb2.Date.DESCRIPTOR.full_name
 TIMESTAMP_TYPE = Timestamp.DESCRIPTOR.full_name
@@ -103,7 +104,7 @@ def parse_date(text: str) -> common_pb2.Date:
         parsed = date.fromisoformat(text)
     except ValueError:
         raise ValueError("is not a valid calendar date") from None
-    return common_pb2.Date(year=parsed.year, month=parsed.month, day=parsed.day)
+    return date_to_proto(parsed)
 
 
 def parse_timestamp(text: str) -> Timestamp:

@@ -10,7 +10,6 @@ duplicates_found  409 problem+json with the candidates in `duplicates`: nothing 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Response
@@ -19,10 +18,9 @@ from google.protobuf.message import Message
 from salesplane.leads.v1 import leads_pb2
 from salesplane_gateway.problems import Problem, problem_type
 from salesplane_gateway.proto_to_json import message_json
-from salesplane_gateway.transcoding import json_response
+from salesplane_gateway.transcoding import JsonPresenter, json_response
 
 if TYPE_CHECKING:
-    from salesplane_gateway.json_to_proto import JsonDecoder
     from salesplane_gateway.openapi_components import Components
     from salesplane_gateway.routing import Route
 
@@ -41,12 +39,7 @@ def duplicates_problem(response: leads_pb2.CreateLeadResponse) -> Problem:
     )
 
 
-class CreateLeadPresenter:
-    query: Mapping[str, dict[str, Any]] = {}
-
-    def check_query(self, decoder: JsonDecoder) -> None:
-        pass
-
+class CreateLeadPresenter(JsonPresenter):
     def present(self, route: Route, response: Message) -> Response:
         response = cast(leads_pb2.CreateLeadResponse, response)
         if response.outcome == leads_pb2.CREATE_LEAD_OUTCOME_DUPLICATES_FOUND:

@@ -257,3 +257,9 @@ def _served_document() -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The document of the served routes, built once; a copy, so callers may change theirs."""
     return copy.deepcopy(_served_document())
+
+
+@functools.cache
+def openapi_json() -> bytes:
+    """The served document as the JSON body of GET /openapi.json, serialised once."""
+    return json.dumps(_served_document(), separators=(",", ":")).encode()

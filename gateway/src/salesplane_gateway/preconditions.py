@@ -7,7 +7,8 @@ import re
 
 from flask import request
 
-from salesplane_gateway.problems import FieldError, validation_problem
+from salesplane_gateway.problems import validation_problem
+from salesplane_platform.errors import FieldViolation
 
 IF_MATCH = "If-Match"
 _ENTITY_TAG = re.compile(r'^(?:"(\d{1,19})"|(\d{1,19}))$')
@@ -27,7 +28,7 @@ def if_match_version() -> int | None:
     version = int(match.group(1) or match.group(2)) if match else 0
     if not 1 <= version <= _MAX_VERSION:
         raise validation_problem(
-            [FieldError(IF_MATCH, 'must be one entity tag holding a version, e.g. "3"')],
+            [FieldViolation(IF_MATCH, 'must be one entity tag holding a version, e.g. "3"')],
             "The If-Match header is not a version.",
         )
     return version

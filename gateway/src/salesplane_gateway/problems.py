@@ -34,6 +34,8 @@ from flask import Response
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from salesplane_platform.errors import FieldViolation
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -44,15 +46,6 @@ def problem_type(slug: str) -> str:
     return PROBLEM_TYPE_BASE + slug
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    description: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"field": self.field, "description": self.description}
-
-
 @dataclass(eq=False)
 class Problem(Exception):
     """An error the gateway answers with a problem+json body."""
@@ -61,7 +54,7 @@ class Problem(Exception):
     title: str
     detail: str
     type: str = "about:blank"
-    errors: Sequence[FieldError] = ()
+    errors: Sequence[FieldViolation] = ()
     reason: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     extensions: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +68,7 @@ class Problem(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
-            "errors": [e.to_json() for e in self.errors],
+            "errors": [{"field": e.field, "description": e.description} for e in self.errors],
         }
         if self.reason:
             body["reason"] = self.reason
@@ -89,7 +82,7 @@ class Problem(Exception):
 
 
 def validation_problem(
-    errors: Sequence[FieldError], detail: str = "The request has invalid fields."
+    errors: Sequence[FieldViolation], detail: str = "The request has invalid fields."
 ) -> Problem:
     return Problem(400, "Invalid request", detail, problem_type("invalid-request"), errors=errors)
 
@@ -141,13 +134,13 @@ def problem_from_rpc_error(error: grpc.RpcError, upstream: str) -> Problem:
     code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
     message = (error.details() if isinstance(error, grpc.Call) else None) or ""
     mapping = _BY_CODE.get(code, _UPSTREAM_ERROR)
-    errors: list[FieldError] = []
+    errors: list[FieldViolation] = []
     reason: str | None = None
     for detail in _status_details(error):
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
-            errors.extend(FieldError(v.field, v.description) for v in bad_request.field_violations)
+            errors.extend(FieldViolation(v.field, v.description) for v in bad_request.field_violations)
         elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)

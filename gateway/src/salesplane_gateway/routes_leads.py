@@ -116,7 +116,8 @@ LEAD_ROUTES = (
         description="The file is sent to the service in chunks of whole records and the reports are "
         "merged into one, with the line numbers of this file. Importing the same rows again imports "
         "nothing twice, so after a failure (which names the last line processed in "
-        "`processed_through_line`) the whole file can simply be sent again.",
+        "`processed_through_line` and carries the merged report of the rows before it in `report`) the "
+        "whole file can simply be sent again.",
     ),
     Route("GET", "/v1/scoring-rules", rpc("GetScoringRules"), "The lead scoring rules", etag="revision"),
     Route(

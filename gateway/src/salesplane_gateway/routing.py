@@ -9,6 +9,7 @@ the app is built, so a typo in the table fails at start, not at the first reques
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,10 +49,6 @@ class Rpc:
     @property
     def full_name(self) -> str:
         return f"{self.service_name}.{self.name}"
-
-    @property
-    def grpc_path(self) -> str:
-        return f"/{self.service_name}/{self.name}"
 
     @property
     def request_class(self) -> type[Message]:
@@ -134,9 +131,9 @@ class Route:
     # The operation's description; None: the RPC's comment in the proto.
     description: str | None = None
 
-    @property
-    def path_parameters(self) -> list[str]:
-        return _PATH_PARAMETER.findall(self.path)
+    @functools.cached_property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(_PATH_PARAMETER.findall(self.path))
 
     def path_field(self, parameter: str) -> str:
         return self.path_fields.get(parameter, parameter)

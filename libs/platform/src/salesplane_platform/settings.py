@@ -68,8 +68,8 @@ class ServiceSettings:
             database_url=env.get("SALESPLANE_DATABASE_URL") or f"sqlite:///{data_dir / service_name}.db",
             kafka_bootstrap_servers=env.get("SALESPLANE_KAFKA_BOOTSTRAP_SERVERS", ""),
             event_log_path=Path(env.get("SALESPLANE_EVENT_LOG_PATH") or data_dir / "events.db"),
-            grpc_port=_port(env, "SALESPLANE_GRPC_PORT", default_grpc_port),
-            metrics_port=_port(env, "SALESPLANE_METRICS_PORT", default_metrics_port),
+            grpc_port=port_setting(env, "SALESPLANE_GRPC_PORT", default_grpc_port),
+            metrics_port=port_setting(env, "SALESPLANE_METRICS_PORT", default_metrics_port),
             roles=roles,
             auth_secret=auth_secret_from(env),
             topic_prefix=env.get("SALESPLANE_TOPIC_PREFIX", ""),
@@ -90,7 +90,8 @@ def auth_secret_from(env: Mapping[str, str]) -> str:
     raise ConfigurationError("SALESPLANE_AUTH_SECRET must be set outside SALESPLANE_ENV=dev")
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+def port_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    """A TCP port from the environment (0: any free port); ConfigurationError when malformed."""
     raw = env.get(name, "")
     if not raw:
         return default
