@@ -15,14 +15,15 @@ from salesplane_testing.rpc_fuzz import Pools, database_fingerprint, fuzz_every_
 USERS = ["vp", "mgr", "rep-a", "rep-b"]
 
 
-@pytest.fixture
-def forecasting(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def forecasting(request, tmp_path):
+    # API only: no relay or consumer writing in the background while fingerprints are taken.
+    environ = {"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"}
+    if request.param == "postgresql":
+        # PostgreSQL is stricter than SQLite (value lengths, NUL characters).
+        environ["SALESPLANE_DATABASE_URL"] = request.getfixturevalue("postgres_database_url")
     settings = ServiceSettings.from_env(
-        "forecasting",
-        default_grpc_port=0,
-        default_metrics_port=0,
-        # API only: no relay or consumer writing in the background while fingerprints are taken.
-        environ={"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"},
+        "forecasting", default_grpc_port=0, default_metrics_port=0, environ=environ
     )
     process = ServiceProcess(DEFINITION, settings)
     process.start()

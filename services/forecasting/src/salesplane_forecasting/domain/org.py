@@ -9,6 +9,7 @@ from datetime import datetime
 from salesplane_platform.errors import FailedPrecondition, Validator
 from salesplane_platform.identifiers import is_user_id
 from salesplane_platform.identity import ROLE_ADMIN, ROLE_MANAGER, ROLE_MARKETING, ROLE_REP
+from salesplane_platform.text_rules import check_text
 
 ASSIGNABLE_ROLES = frozenset({ROLE_REP, ROLE_MANAGER, ROLE_ADMIN, ROLE_MARKETING})
 MAX_DISPLAY_NAME = 200
@@ -46,16 +47,11 @@ def validate(values: UserValues) -> None:
     check.require(
         is_user_id(values.user_id), "user.user_id", "must be a user id (letters, digits, . _ @ -; 1-64)"
     )
-    check.require(
-        0 < len(values.display_name.strip()) <= MAX_DISPLAY_NAME,
-        "user.display_name",
-        f"must be 1-{MAX_DISPLAY_NAME} characters",
-    )
-    check.require(
-        values.email == "" or (len(values.email) <= MAX_EMAIL and _looks_like_email(values.email)),
-        "user.email",
-        "must be an email address",
-    )
+    check_text(check, "user.display_name", values.display_name.strip(), MAX_DISPLAY_NAME, required=True)
+    if check_text(check, "user.email", values.email, MAX_EMAIL):
+        check.require(
+            values.email == "" or _looks_like_email(values.email), "user.email", "must be an email address"
+        )
     unknown = values.roles - ASSIGNABLE_ROLES
     check.require(
         not unknown, "user.roles", f"unknown roles {sorted(unknown)}; use {sorted(ASSIGNABLE_ROLES)}"
