@@ -14,13 +14,13 @@ from salesplane_opportunities.domain.listing import (
     OrderField,
     PagePosition,
     build_query,
-    decode_page_token,
-    encode_page_token,
-    page_size_of,
+    page_token_after,
+    position_of,
 )
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus, ProbabilitySource
 from salesplane_platform.errors import InvalidArgument
 from salesplane_platform.money import Money
+from salesplane_platform.page_tokens import page_size_of
 
 DEAL = Opportunity(
     id="0b7e6f3c-9d2a-4c1e-8f5b-6a4d3c2b1a09",
@@ -55,18 +55,18 @@ def field_of(error: pytest.ExceptionInfo[InvalidArgument]) -> list[str]:
 )
 def test_a_page_token_carries_the_last_sort_key_and_id_exactly(order, expected):
     wanted = OpportunityFilter(order_by=order, descending=True, text="co")
-    token = encode_page_token(wanted, DEAL)
-    assert decode_page_token(token, wanted) == PagePosition(expected, DEAL.id)
+    token = page_token_after(wanted, DEAL)
+    assert position_of(token, wanted) == PagePosition(expected, DEAL.id)
 
 
 def test_an_unvalued_deal_sorts_as_zero_in_the_base_amount_order():
     legacy = Opportunity(**{**DEAL.__dict__, "valuation": None, "events": []})
     wanted = OpportunityFilter(order_by=OrderField.AMOUNT_BASE)
-    assert decode_page_token(encode_page_token(wanted, legacy), wanted).sort_value == 0
+    assert position_of(page_token_after(wanted, legacy), wanted).sort_value == 0
 
 
 def test_a_token_from_a_request_with_other_filters_is_refused():
-    token = encode_page_token(OpportunityFilter(owner_user_ids=("alice",)), DEAL)
+    token = page_token_after(OpportunityFilter(owner_user_ids=("alice",)), DEAL)
     for other in (
         OpportunityFilter(owner_user_ids=("bob",)),
         OpportunityFilter(owner_user_ids=("alice",), descending=True),
@@ -75,7 +75,7 @@ def test_a_token_from_a_request_with_other_filters_is_refused():
         OpportunityFilter(owner_user_ids=("alice",), amount_base_min=0),
     ):
         with pytest.raises(InvalidArgument) as raised:
-            decode_page_token(token, other)
+            position_of(token, other)
         assert "other filters" in raised.value.violations[0].description
 
 
@@ -102,7 +102,7 @@ def _forge(document: object) -> str:
 )
 def test_a_garbled_page_token_is_invalid(token):
     with pytest.raises(InvalidArgument) as raised:
-        decode_page_token(token, OpportunityFilter())
+        position_of(token, OpportunityFilter())
     assert field_of(raised) == ["page_token"]
 
 
@@ -123,9 +123,9 @@ def test_a_garbled_page_token_is_invalid(token):
 )
 def test_a_tampered_page_token_with_the_right_fingerprint_is_still_invalid(order, key, last_id):
     wanted = OpportunityFilter(order_by=order)
-    token = _forge({"v": 1, "f": wanted.fingerprint(), "k": key, "id": last_id})
+    token = _forge({"v": 1, "f": wanted.fingerprint(), "p": {"k": key, "id": last_id}})
     with pytest.raises(InvalidArgument) as raised:
-        decode_page_token(token, wanted)
+        position_of(token, wanted)
     assert field_of(raised) == ["page_token"]
 
 

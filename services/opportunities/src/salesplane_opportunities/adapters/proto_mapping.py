@@ -16,7 +16,7 @@ from salesplane_opportunities.domain.opportunity import (
 )
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
 from salesplane_opportunities.domain.stage_history import StageVisit
-from salesplane_platform.proto_values import date_to_proto
+from salesplane_platform.proto_values import date_to_proto, money_to_proto
 
 _SOURCES = {
     ProbabilitySource.STAGE: opportunities_pb2.PROBABILITY_SOURCE_STAGE,
@@ -44,7 +44,7 @@ def opportunity_to_proto(opportunity: Opportunity) -> opportunities_pb2.Opportun
         id=opportunity.id,
         name=opportunity.name,
         owner_user_id=opportunity.owner_user_id,
-        amount=Money(currency_code=currency, amount_minor=opportunity.amount.amount_minor),
+        amount=money_to_proto(opportunity.amount),
         expected_close_date=date_to_proto(opportunity.expected_close_date),
         sales_stage=opportunity.sales_stage,
         probability=opportunity.probability,

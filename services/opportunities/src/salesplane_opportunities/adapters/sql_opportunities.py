@@ -138,9 +138,10 @@ class SqlStageHistory:
             for row in rows
         ]
 
-    def enter(self, opportunity_id: str, stage: str, at: datetime, actor: str) -> None:
-        """Leave the current stage (if any) and enter `stage`."""
-        self._session.execute(_LEAVE_STAGE, {"match_id": opportunity_id, "at": at})
+    def enter(self, opportunity_id: str, stage: str, at: datetime, actor: str, *, first: bool) -> None:
+        """Leave the current stage (none when `first`, for a new deal) and enter `stage`."""
+        if not first:
+            self._session.execute(_LEAVE_STAGE, {"match_id": opportunity_id, "at": at})
         self._session.execute(
             _ENTER_STAGE,
             {
@@ -166,12 +167,13 @@ class SqlCreateRequestLog:
 
     def claim(self, caller: str, request_id: str, opportunity_id: str, at: datetime) -> bool:
         # On PostgreSQL a concurrent insert of the same key makes this wait for that transaction;
-        # if it commits, nothing is inserted. The outcome is read back rather than taken from the
-        # row count, which psycopg does not report for INSERT ... ON CONFLICT DO NOTHING.
-        statement = upsert_statement(self._session, tables.create_requests, ["caller", "request_id"], [])
-        self._session.execute(
+        # if it commits, nothing is inserted. RETURNING yields a row only for an inserted key, so no
+        # read-back is needed (psycopg reports no row count for INSERT ... ON CONFLICT DO NOTHING).
+        requests = tables.create_requests
+        statement = upsert_statement(self._session, requests, ["caller", "request_id"], [])
+        inserted = self._session.execute(
             statement.values(
                 caller=caller, request_id=request_id, opportunity_id=opportunity_id, created_at=at
-            )
-        )
-        return self.find(caller, request_id) == opportunity_id
+            ).returning(requests.c.opportunity_id)
+        ).first()
+        return inserted is not None

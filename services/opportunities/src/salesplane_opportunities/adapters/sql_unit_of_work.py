@@ -93,8 +93,11 @@ class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
                 aggregate_version=state.version,
                 actor=actor,
             )
-            if event.kind is ChangeKind.CREATED or event.previous_sales_stage is not None:
-                self.stage_history.enter(opportunity.id, state.sales_stage, state.updated_at, actor)
+            created = event.kind is ChangeKind.CREATED
+            if created or event.previous_sales_stage is not None:
+                self.stage_history.enter(
+                    opportunity.id, state.sales_stage, state.updated_at, actor, first=created
+                )
         opportunity.events.clear()
 
     def record_sales_stages_changed(self, catalog: SalesStageCatalog, *, actor: str) -> None:

@@ -23,7 +23,6 @@ MAX_RATE_INTEGER_DIGITS = 12
 _RATE_TEXT = re.compile(
     rf"^(0|[1-9][0-9]{{0,{MAX_RATE_INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{MAX_RATE_FRACTION_DIGITS}}})?$"
 )
-MAX_RATE_LENGTH = MAX_RATE_INTEGER_DIGITS + 1 + MAX_RATE_FRACTION_DIGITS
 
 
 def parse_rate(text: str) -> Decimal | None:

@@ -1,33 +1,31 @@
-"""Listing opportunities: filters, order and keyset pagination with opaque page tokens.
+"""Listing opportunities: filters, order and keyset pagination on the platform's page tokens.
 
 A page token carries the sort key and id of the last row returned, so the next page starts right
-after it however many rows were added or removed meanwhile; and a fingerprint of the filters, so a
-token cannot be replayed against a different query (which would silently skip or repeat rows).
+after it however many rows were added or removed meanwhile.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus
 from salesplane_opportunities.domain.sales_stages import MAX_STAGE_NAME_LENGTH
-from salesplane_opportunities.domain.text_rules import is_single_line
-from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
+from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import is_user_id, is_uuid
 from salesplane_platform.money import MAX_AMOUNT_MINOR
+from salesplane_platform.page_tokens import (
+    decode_page_token,
+    encode_page_token,
+    fingerprint,
+    invalid_page_token,
+    page_size_of,
+)
+from salesplane_platform.text_rules import is_single_line
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
 MAX_FILTER_VALUES = 100
 MAX_TEXT_LENGTH = 200
-MAX_PAGE_TOKEN_LENGTH = 1024
-_TOKEN_FORMAT = 1
 
 SortValue = int | str | date | datetime
 
@@ -106,7 +104,7 @@ class OpportunityFilter:
 
     def fingerprint(self) -> str:
         """Stable digest of everything that selects or orders rows (not the page size)."""
-        canonical = json.dumps(
+        return fingerprint(
             {
                 "owners": sorted(set(self.owner_user_ids)),
                 "stages": sorted(set(self.sales_stages)),
@@ -120,10 +118,8 @@ class OpportunityFilter:
                 "campaign": self.campaign_id,
                 "order": self.order_by.value,
                 "descending": self.descending,
-            },
-            sort_keys=True,
+            }
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -141,23 +137,11 @@ class OpportunityQuery:
     after: PagePosition | None
 
 
-def page_size_of(requested: int) -> int:
-    if requested == 0:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= requested <= MAX_PAGE_SIZE:
-        raise InvalidArgument(
-            FieldViolation(
-                "page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"
-            )
-        )
-    return requested
-
-
 def build_query(filter_: OpportunityFilter, page_size: int, page_token: str) -> OpportunityQuery:
     """Validate a list request; raises InvalidArgument for bad filters, sizes or tokens."""
     filter_.validate()
     size = page_size_of(page_size)
-    after = decode_page_token(page_token, filter_) if page_token else None
+    after = position_of(page_token, filter_) if page_token else None
     return OpportunityQuery(filter_, size, after)
 
 
@@ -174,35 +158,20 @@ def sort_value_of(opportunity: Opportunity, order: OrderField) -> SortValue:
     return opportunity.probability
 
 
-def encode_page_token(filter_: OpportunityFilter, last: Opportunity) -> str:
+def page_token_after(filter_: OpportunityFilter, last: Opportunity) -> str:
     value = sort_value_of(last, filter_.order_by)
     encoded: object = value.isoformat() if isinstance(value, date | datetime) else value
-    document = {"v": _TOKEN_FORMAT, "f": filter_.fingerprint(), "k": encoded, "id": last.id}
-    raw = json.dumps(document, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_page_token({"k": encoded, "id": last.id}, filter_.fingerprint())
 
 
-def decode_page_token(token: str, filter_: OpportunityFilter) -> PagePosition:
-    invalid = InvalidArgument(FieldViolation("page_token", "is not a page token of this service"))
-    if len(token) > MAX_PAGE_TOKEN_LENGTH:
-        raise invalid
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        document = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise invalid from None
-    if not isinstance(document, dict) or document.get("v") != _TOKEN_FORMAT:
-        raise invalid
-    if document.get("f") != filter_.fingerprint():
-        raise InvalidArgument(
-            FieldViolation("page_token", "belongs to a request with other filters or order; start over")
-        )
-    last_id = document.get("id")
+def position_of(token: str, filter_: OpportunityFilter) -> PagePosition:
+    position = decode_page_token(token, filter_.fingerprint())
+    last_id = position.get("id")
     if not isinstance(last_id, str) or not is_uuid(last_id):
-        raise invalid
-    value = _sort_value_from(document.get("k"), filter_.order_by)
+        raise invalid_page_token()
+    value = _sort_value_from(position.get("k"), filter_.order_by)
     if value is None:
-        raise invalid
+        raise invalid_page_token()
     return PagePosition(value, last_id)
 
 

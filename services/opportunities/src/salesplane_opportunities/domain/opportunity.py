@@ -28,10 +28,10 @@ from salesplane_opportunities.domain.opportunity_inputs import (
     check_owner,
 )
 from salesplane_opportunities.domain.sales_stages import CloseOutcome, SalesStage, SalesStageCatalog
-from salesplane_opportunities.domain.text_rules import is_text
 from salesplane_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
 from salesplane_platform.identifiers import new_id
 from salesplane_platform.money import Money
+from salesplane_platform.text_rules import is_text
 
 
 class ProbabilitySource(Enum):

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
-from salesplane_opportunities.domain.text_rules import is_single_line, is_text
 from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import is_user_id, is_uuid
 from salesplane_platform.money import MAX_AMOUNT_MINOR, is_currency
+from salesplane_platform.text_rules import is_single_line, is_text
 
 MAX_NAME_LENGTH = 255
 MAX_ACCOUNT_NAME_LENGTH = 255

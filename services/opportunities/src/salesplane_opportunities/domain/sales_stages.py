@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from salesplane_opportunities.domain.text_rules import is_single_line
 from salesplane_platform.errors import Validator
+from salesplane_platform.text_rules import is_single_line
 
 MAX_STAGE_NAME_LENGTH = 64
 MAX_STAGES = 50

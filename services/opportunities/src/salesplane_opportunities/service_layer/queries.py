@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from salesplane_opportunities.domain.listing import OpportunityQuery, encode_page_token
+from salesplane_opportunities.domain.listing import OpportunityQuery, page_token_after
 from salesplane_opportunities.domain.opportunity import Opportunity
 from salesplane_opportunities.domain.stage_history import StageVisit
 from salesplane_opportunities.service_layer.access import ensure_can_reach
@@ -45,7 +45,7 @@ def list_opportunities(
         rows = uow.opportunities.list(query, caller)
     page = rows[: query.page_size]
     more = len(rows) > query.page_size
-    return OpportunityPage(page, encode_page_token(query.filter, page[-1]) if more else "")
+    return OpportunityPage(page, page_token_after(query.filter, page[-1]) if more else "")
 
 
 def get_stage_history(*, opportunity_id: str, caller: Identity, uow: OpportunitiesUnitOfWork) -> StageHistory:

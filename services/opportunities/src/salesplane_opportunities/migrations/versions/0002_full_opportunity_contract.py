@@ -24,6 +24,7 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    _add_status_if_missing()
     # SQLite adds NOT NULL columns only with a default; existing rows take it.
     new_columns = [
         sa.Column("account_name", sa.String(255), nullable=False, server_default=""),
@@ -98,3 +99,17 @@ def upgrade() -> None:
     )
 
     create_reporting_lines_table_v1()
+
+
+def _add_status_if_missing() -> None:
+    """The status column was added to 0001 after it had shipped: databases created by the first
+    0001 lack it. Their deals take the status of their stage."""
+    columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("opportunities")}
+    if "status" in columns:
+        return
+    op.add_column("opportunities", sa.Column("status", sa.String(8), nullable=False, server_default="open"))
+    op.execute(
+        "UPDATE opportunities SET status = COALESCE((SELECT CASE WHEN s.is_won THEN 'won' "
+        "WHEN s.is_lost THEN 'lost' ELSE 'open' END FROM sales_stages s "
+        "WHERE s.name = opportunities.sales_stage), 'open')"
+    )
