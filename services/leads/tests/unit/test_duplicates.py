@@ -62,7 +62,6 @@ def test_the_same_name_at_another_company_or_without_a_company_is_not_a_duplicat
 
 
 def test_empty_values_never_match() -> None:
-    assert keys().matches_nothing
     assert reasons_between(keys(), lead()) == ()
 
 

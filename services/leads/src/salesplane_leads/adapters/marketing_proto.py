@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from salesplane.leads.v1 import events_pb2, leads_pb2
 from salesplane_leads.adapters.common_proto import (
@@ -21,6 +22,7 @@ from salesplane_leads.adapters.lead_proto import (
     NEED_TO_PROTO,
 )
 from salesplane_leads.domain.marketing import PLAN_FIELDS, Campaign, CampaignPlan, Channel, LeadSource
+from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.domain.qualification import Authority, Need
 from salesplane_leads.domain.scoring import ScoringCriterion, ScoringRuleInput, ScoringRules
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
@@ -76,18 +78,8 @@ def campaign_to_proto(campaign: Campaign) -> leads_pb2.Campaign:
 
 
 def plan_from_create(request: leads_pb2.CreateCampaignRequest) -> CampaignPlan:
-    optional = ("budget", "expected_cost", "expected_revenue", "start_date", "end_date")
-    return CampaignPlan(
-        given=frozenset({"name", *(name for name in optional if request.HasField(name))}),
-        name=request.name,
-        budget=money_input(request.budget) if request.HasField("budget") else None,
-        expected_cost=money_input(request.expected_cost) if request.HasField("expected_cost") else None,
-        expected_revenue=(
-            money_input(request.expected_revenue) if request.HasField("expected_revenue") else None
-        ),
-        start_date=date_from_proto(request.start_date) if request.HasField("start_date") else None,
-        end_date=date_from_proto(request.end_date) if request.HasField("end_date") else None,
-    )
+    given = {name for name in PLAN_FIELDS if name == "name" or request.HasField(name)}
+    return _plan(request, frozenset(given))
 
 
 def plan_from_update(request: leads_pb2.UpdateCampaignRequest) -> CampaignPlan:
@@ -102,15 +94,28 @@ def plan_from_update(request: leads_pb2.UpdateCampaignRequest) -> CampaignPlan:
                 "update_mask", f"unknown or read-only paths {sorted(unknown)}; use {', '.join(PLAN_FIELDS)}"
             )
         )
-    new = request.campaign
+    return _plan(request.campaign, frozenset(paths))
+
+
+def _plan(
+    message: leads_pb2.CreateCampaignRequest | leads_pb2.Campaign, given: frozenset[str]
+) -> CampaignPlan:
+    """The plan in a CreateCampaignRequest or a Campaign, which name the plannable fields alike."""
+
+    def money(name: str) -> MoneyInput | None:
+        return money_input(getattr(message, name)) if message.HasField(name) else None
+
+    def day(name: str) -> date | None:
+        return date_from_proto(getattr(message, name)) if message.HasField(name) else None
+
     return CampaignPlan(
-        given=frozenset(paths),
-        name=new.name,
-        budget=money_input(new.budget) if new.HasField("budget") else None,
-        expected_cost=money_input(new.expected_cost) if new.HasField("expected_cost") else None,
-        expected_revenue=money_input(new.expected_revenue) if new.HasField("expected_revenue") else None,
-        start_date=date_from_proto(new.start_date) if new.HasField("start_date") else None,
-        end_date=date_from_proto(new.end_date) if new.HasField("end_date") else None,
+        given=given,
+        name=message.name,
+        budget=money("budget"),
+        expected_cost=money("expected_cost"),
+        expected_revenue=money("expected_revenue"),
+        start_date=day("start_date"),
+        end_date=day("end_date"),
     )
 
 

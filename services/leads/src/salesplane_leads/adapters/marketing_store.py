@@ -220,15 +220,21 @@ class SqlScoringRulesRepository:
             "updated_at": rules.updated_at,
         }
         sets = tables.scoring_rule_sets
+        replaced_concurrently = Conflict(
+            "the scoring rules were replaced concurrently; read them again and retry"
+        )
         if read_revision == 0:
-            with unique_insert(self._session, "scoring rules"):
-                self._session.execute(insert(sets).values(id=RULES_ROW_ID, **values))
+            try:
+                with unique_insert(self._session, "scoring rules"):
+                    self._session.execute(insert(sets).values(id=RULES_ROW_ID, **values))
+            except AlreadyStored:
+                raise replaced_concurrently from None
             return
         result = self._session.execute(
             update(sets).where(sets.c.id == RULES_ROW_ID, sets.c.revision == read_revision).values(values)
         )
         if result.rowcount != 1:
-            raise Conflict("the scoring rules were replaced concurrently; read them again and retry")
+            raise replaced_concurrently
 
 
 def rule_to_json(rule: ScoringRule) -> dict[str, object]:

@@ -92,21 +92,22 @@ _REFUSALS = frozenset(
 def translated(error: grpc.RpcError) -> OpportunityRejected | OpportunityServiceUnavailable:
     code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
     details: str = error.details() or code.name  # type: ignore[attr-defined]
-    message = f"opportunities service: {details}"
     if code not in _REFUSALS:
         return OpportunityServiceUnavailable(
             f"the opportunities service did not complete the call ({code.name}: {details});"
             " calling ConvertLead again is safe"
         )
-    return OpportunityRejected(_refusal(code, message, error))
+    return OpportunityRejected(_refusal(code, details, error))
 
 
-def _refusal(code: grpc.StatusCode, message: str, error: grpc.RpcError) -> DomainError:
+def _refusal(code: grpc.StatusCode, details: str, error: grpc.RpcError) -> DomainError:
+    message = f"opportunities service: {details}"
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    attached = status.details if status else []
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         violations = [
             FieldViolation(VIOLATION_PREFIX + violation.field, violation.description)
-            for detail in (status.details if status else [])
+            for detail in attached
             if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR)
             for violation in _unpacked(detail, error_details_pb2.BadRequest()).field_violations
         ]
@@ -116,13 +117,13 @@ def _refusal(code: grpc.StatusCode, message: str, error: grpc.RpcError) -> Domai
     if code is grpc.StatusCode.UNAUTHENTICATED:
         return Unauthenticated(message)
     if code is grpc.StatusCode.NOT_FOUND:
-        for detail in status.details if status else []:
+        for detail in attached:
             if detail.Is(error_details_pb2.ResourceInfo.DESCRIPTOR):
                 info = _unpacked(detail, error_details_pb2.ResourceInfo())
                 return NotFound(info.resource_type, info.resource_name)
-        return NotFound("opportunity resource", details_of(message))
+        return NotFound("opportunity resource", details)
     reason = "FAILED_PRECONDITION"
-    for detail in status.details if status else []:
+    for detail in attached:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             reason = _unpacked(detail, error_details_pb2.ErrorInfo()).reason or reason
     return FailedPrecondition(message, reason=reason)
@@ -134,7 +135,3 @@ M = TypeVar("M")
 def _unpacked(detail: object, message: M) -> M:
     detail.Unpack(message)  # type: ignore[attr-defined]
     return message
-
-
-def details_of(message: str) -> str:
-    return message.removeprefix("opportunities service: ")

@@ -13,10 +13,10 @@ from datetime import date, datetime
 
 from salesplane_leads.domain.lead import USER_ID_HELP, Lead
 from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import is_user_id
 from salesplane_platform.money import Money
+from salesplane_platform.text_rules import check_text
 
 MAX_OPPORTUNITY_NAME_LENGTH = 255
 MAX_SALES_STAGE_LENGTH = 64

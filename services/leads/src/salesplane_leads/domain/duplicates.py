@@ -55,10 +55,6 @@ class MatchingKeys:
             company_key=company_key(cleaned.company),
         )
 
-    @property
-    def matches_nothing(self) -> bool:
-        return not (self.email or self.normalised_phone or (self.person_key and self.company_key))
-
 
 @dataclass(frozen=True)
 class DuplicateCandidate:

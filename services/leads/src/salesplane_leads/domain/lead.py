@@ -19,9 +19,9 @@ from salesplane_leads.domain.lead_status import (
 from salesplane_leads.domain.matching_keys import company_key, person_key
 from salesplane_leads.domain.qualification import Qualification
 from salesplane_leads.domain.scoring import Score, ScoredFacts, ScoringRule, score
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
 from salesplane_platform.identifiers import is_user_id, new_id
+from salesplane_platform.text_rules import check_text
 
 MAX_REASON_LENGTH = 500
 USER_ID_HELP = "must be a user id (letters, digits, . _ @ -; 1-64 characters)"

@@ -15,9 +15,9 @@ from salesplane_leads.domain.contact import (
     normalise_email,
 )
 from salesplane_leads.domain.country_codes import is_country_code
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import is_uuid
+from salesplane_platform.text_rules import check_text
 
 MAX_NAME_LENGTH = 100
 MAX_COMPANY_LENGTH = 255

@@ -46,19 +46,11 @@ ALLOWED_TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
 REASON_REQUIRED = frozenset({LeadStatus.DEAD, LeadStatus.RECYCLED})
 # Statuses in which somebody must be assigned; New means nobody is.
 NEEDS_ASSIGNEE = frozenset({LeadStatus.ASSIGNED, LeadStatus.IN_PROCESS})
-# The order the workflow is usually read in, for messages.
-_ORDER = [
-    LeadStatus.NEW,
-    LeadStatus.ASSIGNED,
-    LeadStatus.IN_PROCESS,
-    LeadStatus.CONVERTED,
-    LeadStatus.RECYCLED,
-    LeadStatus.DEAD,
-]
 
 
 def allowed_targets(current: LeadStatus) -> list[LeadStatus]:
-    return [status for status in _ORDER if status in ALLOWED_TRANSITIONS[current]]
+    """In the order the workflow is read in (the order LeadStatus declares them)."""
+    return [status for status in LeadStatus if status in ALLOWED_TRANSITIONS[current]]
 
 
 def ensure_transition(current: LeadStatus, target: LeadStatus) -> None:

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from enum import Enum
 
 from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_platform.errors import (
     Conflict,
     FailedPrecondition,
@@ -19,6 +18,7 @@ from salesplane_platform.errors import (
 )
 from salesplane_platform.identifiers import new_id
 from salesplane_platform.money import Money
+from salesplane_platform.text_rules import check_text
 
 MAX_NAME_LENGTH = 100
 MAX_COST_NOTE_LENGTH = 500

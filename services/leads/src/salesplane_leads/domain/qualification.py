@@ -7,9 +7,9 @@ from datetime import date
 from enum import Enum
 
 from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_platform.errors import Validator
 from salesplane_platform.money import Money
+from salesplane_platform.text_rules import check_text
 
 MAX_NOTES_LENGTH = 2000
 

@@ -18,10 +18,10 @@ from enum import Enum
 
 from salesplane_leads.domain.money_and_dates import MoneyInput, check_money
 from salesplane_leads.domain.qualification import Authority, Need, Qualification
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_platform.errors import Conflict, Validator
 from salesplane_platform.identifiers import is_uuid
 from salesplane_platform.money import Money
+from salesplane_platform.text_rules import check_text
 
 MIN_SCORE = 0
 MAX_SCORE = 100

@@ -28,13 +28,13 @@ from salesplane_leads.domain.import_fingerprint import row_fingerprint
 from salesplane_leads.domain.lead import ChangeKind, Lead
 from salesplane_leads.domain.marketing import Campaign, LeadSource
 from salesplane_leads.domain.scoring import ScoringRule
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_leads.service_layer.leads import subtree_of
 from salesplane_leads.service_layer.request_checks import retry_lost_races
 from salesplane_leads.service_layer.unit_of_work import ImportedRow, LeadsUnitOfWork
 from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import is_uuid
 from salesplane_platform.identity import Identity
+from salesplane_platform.text_rules import check_text
 
 MAX_FILE_NAME_LENGTH = 255
 FIRST_DATA_LINE = 2
@@ -111,8 +111,8 @@ class _ChunkImport:
         # Leads this chunk wrote, by id: their line, for telling the user which row a duplicate
         # repeats.
         self._line_of_lead: dict[str, int] = {}
-        self._line_of_fingerprint: dict[str, int] = {}
-        self._recorded: list[ImportedRow] = []
+        # The rows this chunk imported (or merged), by fingerprint.
+        self._recorded: dict[str, ImportedRow] = {}
         self._rules: tuple[ScoringRule, ...] = ()
 
     def run(self, parsed: list[ImportRow | RejectedRow]) -> ImportReport:
@@ -139,18 +139,18 @@ class _ChunkImport:
                             (f"imported before from {where}",),
                         )
                     )
-                elif (line := self._line_of_fingerprint.get(fingerprint)) is not None:
+                elif repeated := self._recorded.get(fingerprint):
                     results.append(
                         RowResult(
                             row.line_number,
                             RowOutcome.ALREADY_IMPORTED,
-                            self._lead_of_line(line),
-                            (f"repeats line {line} of this import",),
+                            repeated.lead_id,
+                            (f"repeats line {repeated.line_number} of this import",),
                         )
                     )
                 else:
                     results.append(self._import(row, fingerprint))
-            uow.import_rows.add(self._recorded)
+            uow.import_rows.add(list(self._recorded.values()))
             uow.commit()
         return ImportReport(results)
 
@@ -211,15 +211,9 @@ class _ChunkImport:
     def _remember(self, row: ImportRow, fingerprint: str, lead_id: str, *, created: bool) -> None:
         if created:
             self._line_of_lead[lead_id] = row.line_number
-        self._line_of_fingerprint[fingerprint] = row.line_number
-        self._recorded.append(
-            ImportedRow(
-                fingerprint, lead_id, self._file_name, row.line_number, self._caller.subject, self._now
-            )
+        self._recorded[fingerprint] = ImportedRow(
+            fingerprint, lead_id, self._file_name, row.line_number, self._caller.subject, self._now
         )
-
-    def _lead_of_line(self, line: int) -> str:
-        return next(recorded.lead_id for recorded in self._recorded if recorded.line_number == line)
 
     def _describe(self, candidates: list[DuplicateCandidate]) -> tuple[str, ...]:
         described = []

@@ -1,22 +1,20 @@
-"""Keyset pagination of lead lists: an opaque page token holding the position after the last lead
-shown and a hash of the filters, so a token is never applied to another query by mistake."""
+"""Keyset pagination of lead lists, on the platform's page tokens: the position after the last lead
+shown is its creation time and id."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from salesplane_leads.service_layer.unit_of_work import LeadCursor, LeadFilter
-from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_platform.identifiers import is_uuid
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-_TOKEN_VERSION = 1
+from salesplane_platform.page_tokens import (
+    decode_page_token,
+    encode_page_token,
+    fingerprint,
+    invalid_page_token,
+    page_size_of,
+)
 
 
 @dataclass(frozen=True)
@@ -27,17 +25,14 @@ class PageRequest:
 
 
 def page_request(lead_filter: LeadFilter, *, page_size: int, page_token: str) -> PageRequest:
-    if not 0 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidArgument(
-            FieldViolation("page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 means 50)")
-        )
+    size = page_size_of(page_size)
     digest = filter_hash(lead_filter)
     after = decode_token(page_token, digest) if page_token else None
-    return PageRequest(page_size or DEFAULT_PAGE_SIZE, after, digest)
+    return PageRequest(size, after, digest)
 
 
 def filter_hash(lead_filter: LeadFilter) -> str:
-    canonical = json.dumps(
+    return fingerprint(
         {
             "statuses": sorted(status.value for status in lead_filter.statuses),
             "assigned_user_ids": sorted(lead_filter.assigned_user_ids),
@@ -45,33 +40,23 @@ def filter_hash(lead_filter: LeadFilter) -> str:
             "campaign_id": lead_filter.campaign_id,
             "text": lead_filter.text,
             "min_score": lead_filter.min_score,
-        },
-        sort_keys=True,
+        }
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def encode_token(cursor: LeadCursor, digest: str) -> str:
-    document = {"v": _TOKEN_VERSION, "f": digest, "t": cursor.created_at.isoformat(), "i": cursor.lead_id}
-    raw = json.dumps(document, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_page_token({"t": cursor.created_at.isoformat(), "i": cursor.lead_id}, digest)
 
 
 def decode_token(token: str, digest: str) -> LeadCursor:
+    position = decode_page_token(token, digest)
+    lead_id, created = position.get("i"), position.get("t")
+    if not isinstance(lead_id, str) or not is_uuid(lead_id) or not isinstance(created, str):
+        raise invalid_page_token()
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        document = json.loads(raw)
-        if document["v"] != _TOKEN_VERSION:
-            raise ValueError("unknown token version")
-        token_digest = document["f"]
-        created_at = datetime.fromisoformat(document["t"])
-        lead_id = document["i"]
-        if not isinstance(lead_id, str) or not is_uuid(lead_id) or created_at.tzinfo is None:
-            raise ValueError("malformed position")
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-        raise InvalidArgument(FieldViolation("page_token", "is not a page token from ListLeads")) from error
-    if token_digest != digest:
-        raise InvalidArgument(
-            FieldViolation("page_token", "belongs to a list with other filters; send the same filters")
-        )
+        created_at = datetime.fromisoformat(created)
+    except ValueError:
+        raise invalid_page_token() from None
+    if created_at.tzinfo is None:
+        raise invalid_page_token()
     return LeadCursor(created_at, lead_id)

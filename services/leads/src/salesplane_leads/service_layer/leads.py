@@ -28,7 +28,6 @@ from salesplane_leads.domain.lead import Lead, checked_status_reason
 from salesplane_leads.domain.lead_fields import LeadFields, check_lead_fields
 from salesplane_leads.domain.lead_status import LeadStatus
 from salesplane_leads.domain.qualification import QualificationInput, validated_qualification
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_leads.service_layer.lead_pages import encode_token, page_request
 from salesplane_leads.service_layer.references import resolve_references
 from salesplane_leads.service_layer.request_checks import (
@@ -40,6 +39,7 @@ from salesplane_leads.service_layer.unit_of_work import LeadCursor, LeadFilter, 
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound, Validator
 from salesplane_platform.identifiers import is_user_id, is_uuid
 from salesplane_platform.identity import Identity
+from salesplane_platform.text_rules import check_text
 
 MAX_MERGED_DUPLICATES = 20
 MAX_SEARCH_TEXT_LENGTH = 200

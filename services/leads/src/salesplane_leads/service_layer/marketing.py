@@ -21,6 +21,8 @@ from salesplane_platform.identity import Identity
 
 
 def _name_taken(what: str, name: str) -> FailedPrecondition:
+    """For the AlreadyStored of the unique name key, which alone tells a taken name (a lookup
+    beforehand would cost a query and still miss a concurrent insert)."""
     return FailedPrecondition(f"a {what} named {name!r} exists already", reason="ALREADY_EXISTS")
 
 
@@ -31,8 +33,6 @@ def create_lead_source(
     source = LeadSource.create(name=name, channel=channel)
     ensure_can_manage_marketing(caller, "lead sources")
     with uow:
-        if uow.lead_sources.get_by_name(source.name) is not None:
-            raise _name_taken("lead source", source.name)
         try:
             uow.lead_sources.add(source)
         except AlreadyStored:
@@ -65,8 +65,6 @@ def create_campaign(
         if source is None:
             raise InvalidArgument(FieldViolation("lead_source_id", "no lead source has this id"))
         campaign = Campaign.create(plan=plan, source=source, channel=channel)
-        if uow.campaigns.get_by_name(campaign.name) is not None:
-            raise _name_taken("campaign", campaign.name)
         try:
             uow.campaigns.add(campaign)
         except AlreadyStored:
@@ -100,8 +98,6 @@ def update_campaign(
         read_version = campaign.version
         if not campaign.revise(plan):
             return campaign
-        if (named := uow.campaigns.get_by_name(campaign.name)) is not None and named.id != campaign.id:
-            raise _name_taken("campaign", campaign.name)
         try:
             uow.campaigns.save(campaign, read_version=read_version)
         except AlreadyStored:

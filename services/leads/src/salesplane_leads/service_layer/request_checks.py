@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from salesplane_leads.domain.text_rules import check_text
 from salesplane_leads.service_layer.unit_of_work import AlreadyStored
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, Validator
 from salesplane_platform.identifiers import is_uuid
+from salesplane_platform.text_rules import check_text
 
 T = TypeVar("T")
 
