@@ -51,6 +51,10 @@ class PermissionDenied(DomainError):
     pass
 
 
+class Unavailable(DomainError):
+    """Something this service depends on did not answer; retrying later is safe."""
+
+
 class Unauthenticated(DomainError):
     pass
 

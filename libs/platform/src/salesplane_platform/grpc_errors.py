@@ -16,6 +16,7 @@ from salesplane_platform.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
 
 ERROR_DOMAIN = "salesplane.dev"
@@ -57,6 +58,8 @@ def status_for(error: DomainError) -> status_pb2.Status:
         code = code_pb2.PERMISSION_DENIED
     elif isinstance(error, Unauthenticated):
         code = code_pb2.UNAUTHENTICATED
+    elif isinstance(error, Unavailable):
+        code = code_pb2.UNAVAILABLE
     else:
         code = code_pb2.UNKNOWN
     return status_pb2.Status(code=code, message=error.message, details=details)

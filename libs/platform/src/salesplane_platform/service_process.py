@@ -49,6 +49,8 @@ class ServiceContext:
     session_factory: sessionmaker[Session]
     outbox: OutboxContext
     extras: dict[str, Any] = field(default_factory=dict)
+    # Resources the API or handlers opened (e.g. channels to other services), closed on stop.
+    closables: list[Callable[[], None]] = field(default_factory=list)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.session_factory, self.outbox)
@@ -163,7 +165,8 @@ class ServiceProcess:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=self.settings.shutdown_grace_seconds)
-        for close in reversed(self._closables):
+        opened = self.context.closables if hasattr(self, "context") else []
+        for close in [*reversed(opened), *reversed(self._closables)]:
             try:
                 close()
             except Exception:

@@ -115,3 +115,10 @@ def test_verified_tokens_are_remembered_until_they_expire():
     for _ in range(2):
         with pytest.raises(Unauthenticated):
             verifier.verify(expired)
+
+
+def test_an_unavailable_dependency_is_unavailable():
+    from salesplane_platform.errors import Unavailable
+    from salesplane_platform.grpc_errors import status_for
+
+    assert status_for(Unavailable("opportunities did not answer")).code == 14  # UNAVAILABLE

@@ -32,7 +32,7 @@ from salesplane_leads.domain.duplicates import DuplicatePolicy
 from salesplane_leads.domain.lead_fields import ADDRESS_PATHS, EDITABLE_PATHS
 from salesplane_leads.domain.lead_status import LeadStatus
 from salesplane_leads.service_layer import conversion, imports, leads, marketing, scoring
-from salesplane_leads.service_layer.conversion import OpportunityService, OpportunityServiceUnavailable
+from salesplane_leads.service_layer.conversion import OpportunityService
 from salesplane_leads.service_layer.imports import RowOutcome
 from salesplane_leads.service_layer.request_checks import expected
 from salesplane_leads.service_layer.unit_of_work import LeadFilter, LeadsUnitOfWork
@@ -170,17 +170,14 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
             sales_stage=request.sales_stage,
             next_step=request.next_step,
         )
-        try:
-            converted = conversion.convert_lead(
-                lead_id=request.lead_id,
-                request=conversion_request,
-                caller=current_caller(),
-                caller_token=current_caller_token(),
-                uow=self._uow(),
-                opportunities=self._opportunities,
-            )
-        except OpportunityServiceUnavailable as error:
-            context.abort(grpc.StatusCode.UNAVAILABLE, error.message)
+        converted = conversion.convert_lead(
+            lead_id=request.lead_id,
+            request=conversion_request,
+            caller=current_caller(),
+            caller_token=current_caller_token(),
+            uow=self._uow(),
+            opportunities=self._opportunities,
+        )
         return leads_pb2.ConvertLeadResponse(
             lead=lead_to_proto(converted.lead), opportunity_id=converted.opportunity_id
         )

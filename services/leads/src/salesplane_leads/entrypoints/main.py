@@ -34,6 +34,7 @@ def opportunities_from_env(context: ServiceContext) -> OpportunityService:
     """gRPC connects lazily, so the leads service starts (and serves everything but conversions)
     while the opportunities service is down."""
     channel = grpc.insecure_channel(opportunities_address(os.environ))
+    context.closables.append(channel.close)
     return GrpcOpportunityService(channel, deadline_seconds=DEFAULT_DEADLINE_SECONDS)
 
 

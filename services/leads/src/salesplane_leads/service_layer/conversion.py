@@ -27,11 +27,11 @@ from salesplane_leads.domain.lead import Lead
 from salesplane_leads.service_layer.leads import load_reachable_lead
 from salesplane_leads.service_layer.request_checks import require_uuid
 from salesplane_leads.service_layer.unit_of_work import LeadsUnitOfWork
-from salesplane_platform.errors import Conflict, DomainError, FailedPrecondition
+from salesplane_platform.errors import Conflict, DomainError, FailedPrecondition, Unavailable
 from salesplane_platform.identity import Identity
 
 
-class OpportunityServiceUnavailable(DomainError):
+class OpportunityServiceUnavailable(Unavailable):
     """The opportunities service did not answer (down, overloaded, too slow): whether it acted is
     unknown. Retrying the conversion is safe."""
 
