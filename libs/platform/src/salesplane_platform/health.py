@@ -20,7 +20,8 @@ class ReadinessMonitor:
         self, servicer: health.HealthServicer, services: Sequence[str], checks: dict[str, Check]
     ) -> None:
         self._servicer = servicer
-        self._services = ["", *services]
+        # The whole server ("") last: whoever sees it SERVING sees every service SERVING too.
+        self._services = [*services, ""]
         self._checks = checks
         self._failing: str | None = "starting"
 

@@ -81,6 +81,9 @@ class ServiceProcess:
         self._threads: list[threading.Thread] = []
         self._server: grpc.Server | None = None
         self._health = health.HealthServicer(experimental_non_blocking=True)
+        # grpc's servicer starts out SERVING for the whole server; nothing is ready until the
+        # first readiness check has passed.
+        self._health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
         self._closables: list[Callable[[], None]] = []
         self.grpc_port = 0
         self.metrics_port = 0
@@ -128,6 +131,8 @@ class ServiceProcess:
                 options=[("grpc.so_reuseport", 0)],
             )
             services = list(definition.register_api(self._server, self.context))
+            for service in services:
+                self._health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
             reflection.enable_server_reflection(
                 [
