@@ -26,19 +26,33 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from salesplane.common.v1 import common_pb2 as salesplane_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+salesplane/forecasting/v1/forecasting.proto\x12\x19salesplane.forecasting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"6\n\x10GetRollupRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tperiod_id\x18\x02 \x01(\t\"\xa1\x01\n\nRollupLine\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x19\n\x11opportunity_count\x18\x02 \x01(\x03\x12+\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x34\n\x0fweighted_amount\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\"\x93\x01\n\x06Rollup\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tperiod_id\x18\x02 \x01(\t\x12\x34\n\x05lines\x18\x03 \x03(\x0b\x32%.salesplane.forecasting.v1.RollupLine\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2q\n\x12\x46orecastingService\x12[\n\tGetRollup\x12+.salesplane.forecasting.v1.GetRollupRequest\x1a!.salesplane.forecasting.v1.Rollupb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+salesplane/forecasting/v1/forecasting.proto\x12\x19salesplane.forecasting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"6\n\x10GetRollupRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tperiod_id\x18\x02 \x01(\t\"\xa1\x01\n\nRollupLine\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x19\n\x11opportunity_count\x18\x02 \x01(\x03\x12+\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x34\n\x0fweighted_amount\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\"\xd4\x05\n\x0e\x46orecastTotals\x12/\n\nclosed_won\x18\x01 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x34\n\x0fincluded_likely\x18\x02 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x32\n\rincluded_best\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x33\n\x0eincluded_worst\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x32\n\rupside_likely\x18\x05 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x30\n\x0bupside_best\x18\x06 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x31\n\x0cupside_worst\x18\x07 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12-\n\x08pipeline\x18\x08 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x36\n\x11weighted_pipeline\x18\t \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x11\n\twon_count\x18\n \x01(\x03\x12\x12\n\nopen_count\x18\x0b \x01(\x03\x12\x16\n\x0eincluded_count\x18\x0c \x01(\x03\x12\x14\n\x0cupside_count\x18\r \x01(\x03\x12\x34\n\x0f\x66orecast_likely\x18\x0e \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x32\n\rforecast_best\x18\x0f \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x33\n\x0e\x66orecast_worst\x18\x10 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\"\xfd\x02\n\x06Rollup\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tperiod_id\x18\x02 \x01(\t\x12\x34\n\x05lines\x18\x03 \x03(\x0b\x32%.salesplane.forecasting.v1.RollupLine\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rcurrency_code\x18\x05 \x01(\t\x12\x36\n\x03own\x18\x06 \x01(\x0b\x32).salesplane.forecasting.v1.ForecastTotals\x12\x37\n\x04team\x18\x07 \x01(\x0b\x32).salesplane.forecasting.v1.ForecastTotals\x12*\n\x05quota\x18\x08 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12\x1f\n\x17\x61ttainment_basis_points\x18\t \x01(\x03\x12\x13\n\x0bhas_reports\x18\n \x01(\x08\"~\n\x1fGetProbabilisticForecastRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tperiod_id\x18\x02 \x01(\t\x12\x37\n\x05scope\x18\x03 \x01(\x0e\x32(.salesplane.forecasting.v1.ForecastScope\"\xad\x04\n\x15ProbabilisticForecast\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tperiod_id\x18\x02 \x01(\t\x12\x37\n\x05scope\x18\x03 \x01(\x0e\x32(.salesplane.forecasting.v1.ForecastScope\x12/\n\nclosed_won\x18\x04 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12-\n\x08\x65xpected\x18\x05 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12(\n\x03p10\x18\x06 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12(\n\x03p50\x18\x07 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12(\n\x03p90\x18\x08 \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12*\n\x05quota\x18\t \x01(\x0b\x32\x1b.salesplane.common.v1.Money\x12%\n\x1dprobability_of_reaching_quota\x18\n \x01(\x01\x12\x17\n\x0fopen_deal_count\x18\x0b \x01(\x03\x12=\n\x06method\x18\x0c \x01(\x0e\x32-.salesplane.forecasting.v1.DistributionMethod\x12.\n\tmax_error\x18\r \x01(\x0b\x32\x1b.salesplane.common.v1.Money\"\x17\n\x15RebuildRollupsRequest\"-\n\x16RebuildRollupsResponse\x12\x13\n\x0brollup_rows\x18\x01 \x01(\x03*`\n\rForecastScope\x12\x1e\n\x1a\x46ORECAST_SCOPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46ORECAST_SCOPE_OWN\x10\x01\x12\x17\n\x13\x46ORECAST_SCOPE_TEAM\x10\x02*}\n\x12\x44istributionMethod\x12#\n\x1f\x44ISTRIBUTION_METHOD_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44ISTRIBUTION_METHOD_EXACT\x10\x01\x12#\n\x1f\x44ISTRIBUTION_METHOD_DISCRETIZED\x10\x02\x32\xf3\x02\n\x12\x46orecastingService\x12[\n\tGetRollup\x12+.salesplane.forecasting.v1.GetRollupRequest\x1a!.salesplane.forecasting.v1.Rollup\x12\x88\x01\n\x18GetProbabilisticForecast\x12:.salesplane.forecasting.v1.GetProbabilisticForecastRequest\x1a\x30.salesplane.forecasting.v1.ProbabilisticForecast\x12u\n\x0eRebuildRollups\x12\x30.salesplane.forecasting.v1.RebuildRollupsRequest\x1a\x31.salesplane.forecasting.v1.RebuildRollupsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'salesplane.forecasting.v1.forecasting_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_FORECASTSCOPE']._serialized_start=2233
+  _globals['_FORECASTSCOPE']._serialized_end=2329
+  _globals['_DISTRIBUTIONMETHOD']._serialized_start=2331
+  _globals['_DISTRIBUTIONMETHOD']._serialized_end=2456
   _globals['_GETROLLUPREQUEST']._serialized_start=142
   _globals['_GETROLLUPREQUEST']._serialized_end=196
   _globals['_ROLLUPLINE']._serialized_start=199
   _globals['_ROLLUPLINE']._serialized_end=360
-  _globals['_ROLLUP']._serialized_start=363
-  _globals['_ROLLUP']._serialized_end=510
-  _globals['_FORECASTINGSERVICE']._serialized_start=512
-  _globals['_FORECASTINGSERVICE']._serialized_end=625
+  _globals['_FORECASTTOTALS']._serialized_start=363
+  _globals['_FORECASTTOTALS']._serialized_end=1087
+  _globals['_ROLLUP']._serialized_start=1090
+  _globals['_ROLLUP']._serialized_end=1471
+  _globals['_GETPROBABILISTICFORECASTREQUEST']._serialized_start=1473
+  _globals['_GETPROBABILISTICFORECASTREQUEST']._serialized_end=1599
+  _globals['_PROBABILISTICFORECAST']._serialized_start=1602
+  _globals['_PROBABILISTICFORECAST']._serialized_end=2159
+  _globals['_REBUILDROLLUPSREQUEST']._serialized_start=2161
+  _globals['_REBUILDROLLUPSREQUEST']._serialized_end=2184
+  _globals['_REBUILDROLLUPSRESPONSE']._serialized_start=2186
+  _globals['_REBUILDROLLUPSRESPONSE']._serialized_end=2231
+  _globals['_FORECASTINGSERVICE']._serialized_start=2459
+  _globals['_FORECASTINGSERVICE']._serialized_end=2830
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from salesplane.common.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -20,6 +21,48 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ForecastScope:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ForecastScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ForecastScope.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FORECAST_SCOPE_UNSPECIFIED: _ForecastScope.ValueType  # 0
+    FORECAST_SCOPE_OWN: _ForecastScope.ValueType  # 1
+    """The user's own deals."""
+    FORECAST_SCOPE_TEAM: _ForecastScope.ValueType  # 2
+    """The user and everyone under them."""
+
+class ForecastScope(_ForecastScope, metaclass=_ForecastScopeEnumTypeWrapper): ...
+
+FORECAST_SCOPE_UNSPECIFIED: ForecastScope.ValueType  # 0
+FORECAST_SCOPE_OWN: ForecastScope.ValueType  # 1
+"""The user's own deals."""
+FORECAST_SCOPE_TEAM: ForecastScope.ValueType  # 2
+"""The user and everyone under them."""
+Global___ForecastScope: _TypeAlias = ForecastScope  # noqa: Y015
+
+class _DistributionMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DistributionMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DistributionMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISTRIBUTION_METHOD_UNSPECIFIED: _DistributionMethod.ValueType  # 0
+    DISTRIBUTION_METHOD_EXACT: _DistributionMethod.ValueType  # 1
+    """Enumerated exactly."""
+    DISTRIBUTION_METHOD_DISCRETIZED: _DistributionMethod.ValueType  # 2
+    """Amounts rounded to a grid and convolved exactly; amounts are within max_error of the truth."""
+
+class DistributionMethod(_DistributionMethod, metaclass=_DistributionMethodEnumTypeWrapper): ...
+
+DISTRIBUTION_METHOD_UNSPECIFIED: DistributionMethod.ValueType  # 0
+DISTRIBUTION_METHOD_EXACT: DistributionMethod.ValueType  # 1
+"""Enumerated exactly."""
+DISTRIBUTION_METHOD_DISCRETIZED: DistributionMethod.ValueType  # 2
+"""Amounts rounded to a grid and convolved exactly; amounts are within max_error of the truth."""
+Global___DistributionMethod: _TypeAlias = DistributionMethod  # noqa: Y015
+
 @_typing.final
 class GetRollupRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -28,7 +71,7 @@ class GetRollupRequest(_message.Message):
     PERIOD_ID_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     period_id: _builtins.str
-    """A period id, e.g. "2026-Q4"."""
+    """A fiscal quarter "2026-Q4" or a calendar month "2026-11"."""
     def __init__(
         self,
         *,
@@ -45,7 +88,7 @@ Global___GetRollupRequest: _TypeAlias = GetRollupRequest  # noqa: Y015
 
 @_typing.final
 class RollupLine(_message.Message):
-    """Totals in one currency."""
+    """Totals in one currency (the deal currencies of the user's own deals that are not lost)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -78,6 +121,94 @@ class RollupLine(_message.Message):
 Global___RollupLine: _TypeAlias = RollupLine  # noqa: Y015
 
 @_typing.final
+class ForecastTotals(_message.Message):
+    """Forecast totals in the base currency. Won deals always count as closed won, lost deals never
+    count; open deals are placed by their commit stage (from the forecast ranges or set by hand).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSED_WON_FIELD_NUMBER: _builtins.int
+    INCLUDED_LIKELY_FIELD_NUMBER: _builtins.int
+    INCLUDED_BEST_FIELD_NUMBER: _builtins.int
+    INCLUDED_WORST_FIELD_NUMBER: _builtins.int
+    UPSIDE_LIKELY_FIELD_NUMBER: _builtins.int
+    UPSIDE_BEST_FIELD_NUMBER: _builtins.int
+    UPSIDE_WORST_FIELD_NUMBER: _builtins.int
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    WEIGHTED_PIPELINE_FIELD_NUMBER: _builtins.int
+    WON_COUNT_FIELD_NUMBER: _builtins.int
+    OPEN_COUNT_FIELD_NUMBER: _builtins.int
+    INCLUDED_COUNT_FIELD_NUMBER: _builtins.int
+    UPSIDE_COUNT_FIELD_NUMBER: _builtins.int
+    FORECAST_LIKELY_FIELD_NUMBER: _builtins.int
+    FORECAST_BEST_FIELD_NUMBER: _builtins.int
+    FORECAST_WORST_FIELD_NUMBER: _builtins.int
+    won_count: _builtins.int
+    open_count: _builtins.int
+    included_count: _builtins.int
+    upside_count: _builtins.int
+    @_builtins.property
+    def closed_won(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def included_likely(self) -> _common_pb2.Money:
+        """Open deals in the include stage: likely (amount), best and worst case."""
+
+    @_builtins.property
+    def included_best(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def included_worst(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def upside_likely(self) -> _common_pb2.Money:
+        """Open deals in the upside stage."""
+
+    @_builtins.property
+    def upside_best(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def upside_worst(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def pipeline(self) -> _common_pb2.Money:
+        """Every open deal, whatever its stage, and the same weighted by probability (rounded once)."""
+
+    @_builtins.property
+    def weighted_pipeline(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def forecast_likely(self) -> _common_pb2.Money:
+        """closed_won + included_*: what the forecast says will close."""
+
+    @_builtins.property
+    def forecast_best(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def forecast_worst(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        closed_won: _common_pb2.Money | None = ...,
+        included_likely: _common_pb2.Money | None = ...,
+        included_best: _common_pb2.Money | None = ...,
+        included_worst: _common_pb2.Money | None = ...,
+        upside_likely: _common_pb2.Money | None = ...,
+        upside_best: _common_pb2.Money | None = ...,
+        upside_worst: _common_pb2.Money | None = ...,
+        pipeline: _common_pb2.Money | None = ...,
+        weighted_pipeline: _common_pb2.Money | None = ...,
+        won_count: _builtins.int = ...,
+        open_count: _builtins.int = ...,
+        included_count: _builtins.int = ...,
+        upside_count: _builtins.int = ...,
+        forecast_likely: _common_pb2.Money | None = ...,
+        forecast_best: _common_pb2.Money | None = ...,
+        forecast_worst: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closed_won", b"closed_won", "forecast_best", b"forecast_best", "forecast_likely", b"forecast_likely", "forecast_worst", b"forecast_worst", "included_best", b"included_best", "included_likely", b"included_likely", "included_worst", b"included_worst", "pipeline", b"pipeline", "upside_best", b"upside_best", "upside_likely", b"upside_likely", "upside_worst", b"upside_worst", "weighted_pipeline", b"weighted_pipeline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_won", b"closed_won", "forecast_best", b"forecast_best", "forecast_likely", b"forecast_likely", "forecast_worst", b"forecast_worst", "included_best", b"included_best", "included_count", b"included_count", "included_likely", b"included_likely", "included_worst", b"included_worst", "open_count", b"open_count", "pipeline", b"pipeline", "upside_best", b"upside_best", "upside_count", b"upside_count", "upside_likely", b"upside_likely", "upside_worst", b"upside_worst", "weighted_pipeline", b"weighted_pipeline", "won_count", b"won_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForecastTotals: _TypeAlias = ForecastTotals  # noqa: Y015
+
+@_typing.final
 class Rollup(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -85,12 +216,40 @@ class Rollup(_message.Message):
     PERIOD_ID_FIELD_NUMBER: _builtins.int
     LINES_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    OWN_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
+    QUOTA_FIELD_NUMBER: _builtins.int
+    ATTAINMENT_BASIS_POINTS_FIELD_NUMBER: _builtins.int
+    HAS_REPORTS_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     period_id: _builtins.str
+    currency_code: _builtins.str
+    """The base currency of every amount below."""
+    attainment_basis_points: _builtins.int
+    """closed_won / quota in basis points (10000 = 100 %); 0 without a quota."""
+    has_reports: _builtins.bool
+    """Whether the user has direct reports (then `team` differs from `own`)."""
     @_builtins.property
-    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___RollupLine]: ...
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___RollupLine]:
+        """The user's own deals per deal currency (kept for clients of the first version)."""
+
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def own(self) -> Global___ForecastTotals:
+        """The user's own deals."""
+
+    @_builtins.property
+    def team(self) -> Global___ForecastTotals:
+        """The user and everyone under them, following the organisation as it is now."""
+
+    @_builtins.property
+    def quota(self) -> _common_pb2.Money:
+        """The user's committed quota for the period (absent when none is committed). For a manager it is
+        the team target; attainment compares it with team.closed_won, for a rep with own.closed_won.
+        """
+
     def __init__(
         self,
         *,
@@ -98,11 +257,148 @@ class Rollup(_message.Message):
         period_id: _builtins.str = ...,
         lines: _abc.Iterable[Global___RollupLine] | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        currency_code: _builtins.str = ...,
+        own: Global___ForecastTotals | None = ...,
+        team: Global___ForecastTotals | None = ...,
+        quota: _common_pb2.Money | None = ...,
+        attainment_basis_points: _builtins.int = ...,
+        has_reports: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["own", b"own", "quota", b"quota", "team", b"team", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "period_id", b"period_id", "update_time", b"update_time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attainment_basis_points", b"attainment_basis_points", "currency_code", b"currency_code", "has_reports", b"has_reports", "lines", b"lines", "own", b"own", "period_id", b"period_id", "quota", b"quota", "team", b"team", "update_time", b"update_time", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Rollup: _TypeAlias = Rollup  # noqa: Y015
+
+@_typing.final
+class GetProbabilisticForecastRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_ID_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    period_id: _builtins.str
+    scope: Global___ForecastScope.ValueType
+    """Unspecified: TEAM for a user with reports, OWN otherwise."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        period_id: _builtins.str = ...,
+        scope: Global___ForecastScope.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period_id", b"period_id", "scope", b"scope", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProbabilisticForecastRequest: _TypeAlias = GetProbabilisticForecastRequest  # noqa: Y015
+
+@_typing.final
+class ProbabilisticForecast(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_ID_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    CLOSED_WON_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    P10_FIELD_NUMBER: _builtins.int
+    P50_FIELD_NUMBER: _builtins.int
+    P90_FIELD_NUMBER: _builtins.int
+    QUOTA_FIELD_NUMBER: _builtins.int
+    PROBABILITY_OF_REACHING_QUOTA_FIELD_NUMBER: _builtins.int
+    OPEN_DEAL_COUNT_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    MAX_ERROR_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    period_id: _builtins.str
+    scope: Global___ForecastScope.ValueType
+    probability_of_reaching_quota: _builtins.float
+    """P(total >= quota); 0 without a quota."""
+    open_deal_count: _builtins.int
+    method: Global___DistributionMethod.ValueType
+    @_builtins.property
+    def closed_won(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expected(self) -> _common_pb2.Money:
+        """Exact: closed won + sum of amount x probability."""
+
+    @_builtins.property
+    def p10(self) -> _common_pb2.Money:
+        """The smallest total t with P(total <= t) >= 10 % (50 %, 90 %)."""
+
+    @_builtins.property
+    def p50(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def p90(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def quota(self) -> _common_pb2.Money:
+        """Absent when no quota is committed."""
+
+    @_builtins.property
+    def max_error(self) -> _common_pb2.Money:
+        """A proven bound on the error of p10 / p50 / p90 (0 when exact)."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        period_id: _builtins.str = ...,
+        scope: Global___ForecastScope.ValueType = ...,
+        closed_won: _common_pb2.Money | None = ...,
+        expected: _common_pb2.Money | None = ...,
+        p10: _common_pb2.Money | None = ...,
+        p50: _common_pb2.Money | None = ...,
+        p90: _common_pb2.Money | None = ...,
+        quota: _common_pb2.Money | None = ...,
+        probability_of_reaching_quota: _builtins.float = ...,
+        open_deal_count: _builtins.int = ...,
+        method: Global___DistributionMethod.ValueType = ...,
+        max_error: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closed_won", b"closed_won", "expected", b"expected", "max_error", b"max_error", "p10", b"p10", "p50", b"p50", "p90", b"p90", "quota", b"quota"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_won", b"closed_won", "expected", b"expected", "max_error", b"max_error", "method", b"method", "open_deal_count", b"open_deal_count", "p10", b"p10", "p50", b"p50", "p90", b"p90", "period_id", b"period_id", "probability_of_reaching_quota", b"probability_of_reaching_quota", "quota", b"quota", "scope", b"scope", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProbabilisticForecast: _TypeAlias = ProbabilisticForecast  # noqa: Y015
+
+@_typing.final
+class RebuildRollupsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RebuildRollupsRequest: _TypeAlias = RebuildRollupsRequest  # noqa: Y015
+
+@_typing.final
+class RebuildRollupsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLUP_ROWS_FIELD_NUMBER: _builtins.int
+    rollup_rows: _builtins.int
+    def __init__(
+        self,
+        *,
+        rollup_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollup_rows", b"rollup_rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RebuildRollupsResponse: _TypeAlias = RebuildRollupsResponse  # noqa: Y015

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class ForecastingServiceStub:
-    """Forecasting: live rollups of the pipeline per user and period.
+    """Forecasting: live rollups of the pipeline per user and period, for the user's own deals and for
+    their whole team, and the probabilistic forecast. Readable by the user, their managers and admins.
     """
 
     def __init__(self, channel):
@@ -40,14 +41,43 @@ class ForecastingServiceStub:
                 request_serializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.GetRollupRequest.SerializeToString,
                 response_deserializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.Rollup.FromString,
                 _registered_method=True)
+        self.GetProbabilisticForecast = channel.unary_unary(
+                '/salesplane.forecasting.v1.ForecastingService/GetProbabilisticForecast',
+                request_serializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.GetProbabilisticForecastRequest.SerializeToString,
+                response_deserializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.ProbabilisticForecast.FromString,
+                _registered_method=True)
+        self.RebuildRollups = channel.unary_unary(
+                '/salesplane.forecasting.v1.ForecastingService/RebuildRollups',
+                request_serializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.RebuildRollupsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.RebuildRollupsResponse.FromString,
+                _registered_method=True)
 
 
 class ForecastingServiceServicer:
-    """Forecasting: live rollups of the pipeline per user and period.
+    """Forecasting: live rollups of the pipeline per user and period, for the user's own deals and for
+    their whole team, and the probabilistic forecast. Readable by the user, their managers and admins.
     """
 
     def GetRollup(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The live rollup of a user for a period (a fiscal quarter "2026-Q4" or a month "2026-11"):
+        maintained incrementally from opportunity events, read in O(1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProbabilisticForecast(self, request, context):
+        """The distribution of the period's closed revenue from each open deal's probability and amount
+        plus what is already won: expected value, P10 / P50 / P90 and the probability of reaching quota.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RebuildRollups(self, request, context):
+        """Admin: recompute every rollup from the tracked deals and the organisation (also the oracle in
+        tests). Returns how many rollup rows were written.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -60,6 +90,16 @@ def add_ForecastingServiceServicer_to_server(servicer, server):
                     request_deserializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.GetRollupRequest.FromString,
                     response_serializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.Rollup.SerializeToString,
             ),
+            'GetProbabilisticForecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProbabilisticForecast,
+                    request_deserializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.GetProbabilisticForecastRequest.FromString,
+                    response_serializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.ProbabilisticForecast.SerializeToString,
+            ),
+            'RebuildRollups': grpc.unary_unary_rpc_method_handler(
+                    servicer.RebuildRollups,
+                    request_deserializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.RebuildRollupsRequest.FromString,
+                    response_serializer=salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.RebuildRollupsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'salesplane.forecasting.v1.ForecastingService', rpc_method_handlers)
@@ -69,7 +109,8 @@ def add_ForecastingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ForecastingService:
-    """Forecasting: live rollups of the pipeline per user and period.
+    """Forecasting: live rollups of the pipeline per user and period, for the user's own deals and for
+    their whole team, and the probabilistic forecast. Readable by the user, their managers and admins.
     """
 
     @staticmethod
@@ -89,6 +130,60 @@ class ForecastingService:
             '/salesplane.forecasting.v1.ForecastingService/GetRollup',
             salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.GetRollupRequest.SerializeToString,
             salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.Rollup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProbabilisticForecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.forecasting.v1.ForecastingService/GetProbabilisticForecast',
+            salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.GetProbabilisticForecastRequest.SerializeToString,
+            salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.ProbabilisticForecast.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RebuildRollups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.forecasting.v1.ForecastingService/RebuildRollups',
+            salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.RebuildRollupsRequest.SerializeToString,
+            salesplane_dot_forecasting_dot_v1_dot_forecasting__pb2.RebuildRollupsResponse.FromString,
             options,
             channel_credentials,
             insecure,

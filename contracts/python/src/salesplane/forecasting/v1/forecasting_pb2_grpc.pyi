@@ -27,29 +27,80 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ForecastingServiceStub:
-    """Forecasting: live rollups of the pipeline per user and period."""
+    """Forecasting: live rollups of the pipeline per user and period, for the user's own deals and for
+    their whole team, and the probabilistic forecast. Readable by the user, their managers and admins.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ForecastingServiceAsyncStub: ...
     GetRollup: _grpc.UnaryUnaryMultiCallable[_forecasting_pb2.GetRollupRequest, _forecasting_pb2.Rollup]
+    """The live rollup of a user for a period (a fiscal quarter "2026-Q4" or a month "2026-11"):
+    maintained incrementally from opportunity events, read in O(1).
+    """
+    GetProbabilisticForecast: _grpc.UnaryUnaryMultiCallable[_forecasting_pb2.GetProbabilisticForecastRequest, _forecasting_pb2.ProbabilisticForecast]
+    """The distribution of the period's closed revenue from each open deal's probability and amount
+    plus what is already won: expected value, P10 / P50 / P90 and the probability of reaching quota.
+    """
+    RebuildRollups: _grpc.UnaryUnaryMultiCallable[_forecasting_pb2.RebuildRollupsRequest, _forecasting_pb2.RebuildRollupsResponse]
+    """Admin: recompute every rollup from the tracked deals and the organisation (also the oracle in
+    tests). Returns how many rollup rows were written.
+    """
 
 @_typing.type_check_only
 class ForecastingServiceAsyncStub(ForecastingServiceStub):
-    """Forecasting: live rollups of the pipeline per user and period."""
+    """Forecasting: live rollups of the pipeline per user and period, for the user's own deals and for
+    their whole team, and the probabilistic forecast. Readable by the user, their managers and admins.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetRollup: _aio.UnaryUnaryMultiCallable[_forecasting_pb2.GetRollupRequest, _forecasting_pb2.Rollup]  # type: ignore[assignment]
+    """The live rollup of a user for a period (a fiscal quarter "2026-Q4" or a month "2026-11"):
+    maintained incrementally from opportunity events, read in O(1).
+    """
+    GetProbabilisticForecast: _aio.UnaryUnaryMultiCallable[_forecasting_pb2.GetProbabilisticForecastRequest, _forecasting_pb2.ProbabilisticForecast]  # type: ignore[assignment]
+    """The distribution of the period's closed revenue from each open deal's probability and amount
+    plus what is already won: expected value, P10 / P50 / P90 and the probability of reaching quota.
+    """
+    RebuildRollups: _aio.UnaryUnaryMultiCallable[_forecasting_pb2.RebuildRollupsRequest, _forecasting_pb2.RebuildRollupsResponse]  # type: ignore[assignment]
+    """Admin: recompute every rollup from the tracked deals and the organisation (also the oracle in
+    tests). Returns how many rollup rows were written.
+    """
 
 class ForecastingServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Forecasting: live rollups of the pipeline per user and period."""
+    """Forecasting: live rollups of the pipeline per user and period, for the user's own deals and for
+    their whole team, and the probabilistic forecast. Readable by the user, their managers and admins.
+    """
 
     @_abc_1.abstractmethod
     def GetRollup(
         self,
         request: _forecasting_pb2.GetRollupRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_forecasting_pb2.Rollup, _abc.Awaitable[_forecasting_pb2.Rollup]]: ...
+    ) -> _typing.Union[_forecasting_pb2.Rollup, _abc.Awaitable[_forecasting_pb2.Rollup]]:
+        """The live rollup of a user for a period (a fiscal quarter "2026-Q4" or a month "2026-11"):
+        maintained incrementally from opportunity events, read in O(1).
+        """
+
+    @_abc_1.abstractmethod
+    def GetProbabilisticForecast(
+        self,
+        request: _forecasting_pb2.GetProbabilisticForecastRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_forecasting_pb2.ProbabilisticForecast, _abc.Awaitable[_forecasting_pb2.ProbabilisticForecast]]:
+        """The distribution of the period's closed revenue from each open deal's probability and amount
+        plus what is already won: expected value, P10 / P50 / P90 and the probability of reaching quota.
+        """
+
+    @_abc_1.abstractmethod
+    def RebuildRollups(
+        self,
+        request: _forecasting_pb2.RebuildRollupsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_forecasting_pb2.RebuildRollupsResponse, _abc.Awaitable[_forecasting_pb2.RebuildRollupsResponse]]:
+        """Admin: recompute every rollup from the tracked deals and the organisation (also the oracle in
+        tests). Returns how many rollup rows were written.
+        """
 
 def add_ForecastingServiceServicer_to_server(servicer: ForecastingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from salesplane.common.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -31,6 +32,8 @@ class User(_message.Message):
     ACTIVE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    SCHEDULED_MANAGER_USER_ID_FIELD_NUMBER: _builtins.int
+    SCHEDULED_MANAGER_DATE_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     display_name: _builtins.str
     email: _builtins.str
@@ -38,12 +41,18 @@ class User(_message.Message):
     """Empty for the top of the organisation."""
     active: _builtins.bool
     version: _builtins.int
+    scheduled_manager_user_id: _builtins.str
+    """A reorganisation scheduled for a later date: the manager the user will report to from
+    scheduled_manager_date on (empty: the top of the organisation). Read-only.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Among rep, manager, admin, marketing."""
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def scheduled_manager_date(self) -> _common_pb2.Date: ...
     def __init__(
         self,
         *,
@@ -55,10 +64,12 @@ class User(_message.Message):
         active: _builtins.bool = ...,
         version: _builtins.int = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        scheduled_manager_user_id: _builtins.str = ...,
+        scheduled_manager_date: _common_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scheduled_manager_date", b"scheduled_manager_date", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "display_name", b"display_name", "email", b"email", "manager_user_id", b"manager_user_id", "roles", b"roles", "update_time", b"update_time", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "display_name", b"display_name", "email", b"email", "manager_user_id", b"manager_user_id", "roles", b"roles", "scheduled_manager_date", b"scheduled_manager_date", "scheduled_manager_user_id", b"scheduled_manager_user_id", "update_time", b"update_time", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -70,19 +81,28 @@ class UpsertUserRequest(_message.Message):
 
     USER_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    MANAGER_EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
     expected_version: _builtins.int
     """When non-zero, rejected with ABORTED unless the stored version equals it."""
     @_builtins.property
     def user(self) -> Global___User: ...
+    @_builtins.property
+    def manager_effective_date(self) -> _common_pb2.Date:
+        """The date from which a change of manager takes effect. Unset, today or past: at once. In the
+        future: the other fields change at once, the reports-to line on that date (a later upsert
+        replaces the schedule; naming the current manager cancels it).
+        """
+
     def __init__(
         self,
         *,
         user: Global___User | None = ...,
         expected_version: _builtins.int = ...,
+        manager_effective_date: _common_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["manager_effective_date", b"manager_effective_date", "user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "manager_effective_date", b"manager_effective_date", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

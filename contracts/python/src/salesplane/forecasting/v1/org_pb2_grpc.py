@@ -60,7 +60,9 @@ class OrgServiceServicer:
 
     def UpsertUser(self, request, context):
         """Admin: create or change a user. A reports-to line that would make a cycle is rejected
-        (FAILED_PRECONDITION); an unknown manager is NOT_FOUND.
+        (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
+        subtree, and every team rollup follows; with a future manager_effective_date the move is
+        scheduled and takes effect on that date.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,7 +37,9 @@ class OrgServiceStub:
     def __new__(cls, channel: _aio.Channel) -> OrgServiceAsyncStub: ...
     UpsertUser: _grpc.UnaryUnaryMultiCallable[_org_pb2.UpsertUserRequest, _org_pb2.User]
     """Admin: create or change a user. A reports-to line that would make a cycle is rejected
-    (FAILED_PRECONDITION); an unknown manager is NOT_FOUND.
+    (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
+    subtree, and every team rollup follows; with a future manager_effective_date the move is
+    scheduled and takes effect on that date.
     """
     GetUser: _grpc.UnaryUnaryMultiCallable[_org_pb2.GetUserRequest, _org_pb2.User]
     ListUsers: _grpc.UnaryUnaryMultiCallable[_org_pb2.ListUsersRequest, _org_pb2.ListUsersResponse]
@@ -52,7 +54,9 @@ class OrgServiceAsyncStub(OrgServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     UpsertUser: _aio.UnaryUnaryMultiCallable[_org_pb2.UpsertUserRequest, _org_pb2.User]  # type: ignore[assignment]
     """Admin: create or change a user. A reports-to line that would make a cycle is rejected
-    (FAILED_PRECONDITION); an unknown manager is NOT_FOUND.
+    (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
+    subtree, and every team rollup follows; with a future manager_effective_date the move is
+    scheduled and takes effect on that date.
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_org_pb2.GetUserRequest, _org_pb2.User]  # type: ignore[assignment]
     ListUsers: _aio.UnaryUnaryMultiCallable[_org_pb2.ListUsersRequest, _org_pb2.ListUsersResponse]  # type: ignore[assignment]
@@ -70,7 +74,9 @@ class OrgServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_org_pb2.User, _abc.Awaitable[_org_pb2.User]]:
         """Admin: create or change a user. A reports-to line that would make a cycle is rejected
-        (FAILED_PRECONDITION); an unknown manager is NOT_FOUND.
+        (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
+        subtree, and every team rollup follows; with a future manager_effective_date the move is
+        scheduled and takes effect on that date.
         """
 
     @_abc_1.abstractmethod
