@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from salesplane_platform.errors import ConfigurationError
+from salesplane_platform.money import is_currency
 
 ROLES = frozenset({"api", "relay", "consumer"})
 # Only `make run` and tests may fall back to this; a deployment must set SALESPLANE_AUTH_SECRET.
@@ -32,6 +33,8 @@ class ServiceSettings:
     shutdown_grace_seconds: float = 20.0
     grpc_workers: int = 16
     data_dir: Path = field(default_factory=lambda: Path("var"))
+    # The currency deals are valued in (amount_base) and forecasts and quotas are kept in.
+    base_currency: str = "USD"
 
     @property
     def uses_kafka(self) -> bool:
@@ -78,6 +81,7 @@ class ServiceSettings:
             shutdown_grace_seconds=float(env.get("SALESPLANE_SHUTDOWN_GRACE_SECONDS", "20")),
             grpc_workers=int(env.get("SALESPLANE_GRPC_WORKERS", "16")),
             data_dir=data_dir,
+            base_currency=base_currency_from(env),
         )
 
 
@@ -88,6 +92,18 @@ def auth_secret_from(env: Mapping[str, str]) -> str:
     if env.get("SALESPLANE_ENV", "dev") == "dev":
         return DEV_AUTH_SECRET
     raise ConfigurationError("SALESPLANE_AUTH_SECRET must be set outside SALESPLANE_ENV=dev")
+
+
+BASE_CURRENCY_VARIABLE = "SALESPLANE_BASE_CURRENCY"
+DEFAULT_BASE_CURRENCY = "USD"
+
+
+def base_currency_from(env: Mapping[str, str]) -> str:
+    """The currency deals are valued in (amount_base); every exchange rate is to it."""
+    code = env.get(BASE_CURRENCY_VARIABLE, "") or DEFAULT_BASE_CURRENCY
+    if not is_currency(code):
+        raise ConfigurationError(f"{BASE_CURRENCY_VARIABLE}={code!r} is not an ISO 4217 currency code")
+    return code
 
 
 def port_setting(env: Mapping[str, str], name: str, default: int) -> int:

@@ -1,46 +1,90 @@
-"""Incremental rollups (sum of per-event deltas) always equal a recomputation from final states."""
+"""Incremental rollups (batched deltas carried up the chains) always equal a recomputation."""
 
 from collections import defaultdict
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salesplane_forecasting.domain.contributions import Contribution, merge_deltas
+from salesplane_forecasting.domain.contributions import (
+    MEASURES,
+    OWN,
+    TEAM,
+    Contribution,
+    merge_deltas,
+    move_team,
+)
 from salesplane_forecasting.domain.periods import is_period_id, quarter_of
+
+CHAINS = {
+    "rep-a": ["rep-a", "mgr-1", "vp"],
+    "rep-b": ["rep-b", "mgr-1", "vp"],
+    "rep-c": ["rep-c", "mgr-2", "vp"],
+    "mgr-1": ["mgr-1", "vp"],
+    "mgr-2": ["mgr-2", "vp"],
+    "vp": ["vp"],
+}
 
 contributions = st.one_of(
     st.none(),
     st.builds(
         Contribution,
-        owner_user_id=st.sampled_from(["ann", "bob"]),
-        period_id=st.sampled_from(["2026-Q1", "2026-Q2"]),
-        currency=st.sampled_from(["EUR", "JPY"]),
-        amount_minor=st.integers(0, 10**12),
-        probability=st.integers(0, 100),
+        owner_user_id=st.sampled_from(sorted(CHAINS)),
+        period_ids=st.sampled_from([("2026-Q1", "2026-01"), ("2026-Q1", "2026-02"), ("2026-Q2", "2026-04")]),
+        measures=st.lists(st.integers(-(10**9), 10**12), min_size=len(MEASURES), max_size=len(MEASURES)).map(
+            tuple
+        ),
     ),
 )
 
 
+def recompute(tracked, chains) -> dict:
+    expected: defaultdict = defaultdict(lambda: [0] * len(MEASURES))
+    for contribution in tracked.values():
+        if contribution is None:
+            continue
+        for period in contribution.period_ids:
+            keys = [(contribution.owner_user_id, period, OWN)]
+            keys += [(user, period, TEAM) for user in chains[contribution.owner_user_id]]
+            for key in keys:
+                for index, value in enumerate(contribution.measures):
+                    expected[key][index] += value
+    return {k: v for k, v in expected.items() if any(v)}
+
+
 @given(st.lists(st.tuples(st.integers(0, 5), contributions), max_size=60), st.integers(1, 7))
-def test_summing_batched_deltas_equals_recomputing_from_the_final_states(changes, batch_size):
+def test_summing_batched_deltas_up_the_chains_equals_recomputing_from_the_final_states(changes, batch_size):
     tracked: dict[int, Contribution | None] = {}
-    rollup: defaultdict = defaultdict(lambda: [0, 0, 0])
+    rollup: defaultdict = defaultdict(lambda: [0] * len(MEASURES))
     for start in range(0, len(changes), batch_size):
         batch: dict[int, Contribution | None] = {}
         for deal, contribution in changes[start : start + batch_size]:
             batch[deal] = contribution  # the newest state in a batch wins
-        for key, delta in merge_deltas((tracked.get(d), new) for d, new in batch.items()).items():
-            rollup[key][0] += delta.opportunity_count
-            rollup[key][1] += delta.amount_minor
-            rollup[key][2] += delta.weighted_percent_minor
+        pairs = [(tracked.get(d), new) for d, new in batch.items()]
+        for key, delta in merge_deltas(pairs, CHAINS).items():
+            for index, value in enumerate(delta):
+                rollup[key][index] += value
         tracked.update(batch)
-    expected: defaultdict = defaultdict(lambda: [0, 0, 0])
-    for contribution in tracked.values():
-        if contribution is not None:
-            expected[contribution.key][0] += 1
-            expected[contribution.key][1] += contribution.amount_minor
-            expected[contribution.key][2] += contribution.weighted_percent_minor
-    assert {k: v for k, v in rollup.items() if any(v)} == {k: v for k, v in expected.items() if any(v)}
+    assert {k: v for k, v in rollup.items() if any(v)} == recompute(tracked, CHAINS)
+
+
+@given(st.lists(contributions, max_size=20))
+def test_moving_a_manager_moves_their_whole_team_to_the_new_chain(states):
+    tracked = dict(enumerate(states))
+    before = recompute(tracked, CHAINS)
+    moved = {
+        **CHAINS,
+        "mgr-1": ["mgr-1", "mgr-2", "vp"],
+        "rep-a": ["rep-a", "mgr-1", "mgr-2", "vp"],
+        "rep-b": ["rep-b", "mgr-1", "mgr-2", "vp"],
+    }
+    team_of_mgr1 = {
+        period: tuple(v) for (u, period, scope), v in before.items() if u == "mgr-1" and scope == TEAM
+    }
+    rollup = defaultdict(lambda: [0] * len(MEASURES), {k: list(v) for k, v in before.items()})
+    for key, delta in move_team(team_of_mgr1, CHAINS["mgr-1"][1:], moved["mgr-1"][1:]).items():
+        for index, value in enumerate(delta):
+            rollup[key][index] += value
+    assert {k: v for k, v in rollup.items() if any(v)} == recompute(tracked, moved)
 
 
 def test_periods_are_calendar_quarters():

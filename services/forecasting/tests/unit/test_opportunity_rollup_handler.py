@@ -1,5 +1,7 @@
-"""The rollup handler on SQLite: contributions move with each new state; bad states are rejected."""
+"""The rollup handler on SQLite: a deal's contribution moves with each new state, up the owner's
+chain; bad states are rejected and leave the last good contribution in place."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -8,23 +10,50 @@ from sqlalchemy import select
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters.opportunity_events import OpportunityRollupHandler
-from salesplane_forecasting.adapters.tables import metadata, rollups
+from salesplane_forecasting.adapters.tables import metadata, rollup_totals, users
 from salesplane_platform.consumer_runner import ConsumedEvent
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.event_transport import IncomingRecord
 from salesplane_platform.events import build_envelope
+
+WON = opportunities_pb2.OPPORTUNITY_STATUS_WON
+LOST = opportunities_pb2.OPPORTUNITY_STATUS_LOST
 
 
 @pytest.fixture
 def sessions(tmp_path: Path):
     engine = make_engine(f"sqlite:///{tmp_path / 'forecasting.db'}")
     metadata.create_all(engine)
-    yield make_session_factory(engine)
+    factory = make_session_factory(engine)
+    now = datetime.now(UTC)
+    with factory() as session, session.begin():
+        for user_id, manager in [("vp", None), ("mgr", "vp"), ("ann", "mgr"), ("bob", "vp")]:
+            session.execute(
+                users.insert().values(
+                    user_id=user_id,
+                    display_name=user_id,
+                    email="",
+                    roles="rep",
+                    manager_user_id=manager,
+                    active=True,
+                    version=1,
+                    updated_at=now,
+                )
+            )
+    yield factory
     engine.dispose()
 
 
 def consumed(
-    version: int, *, owner="ann", month=11, day=15, amount=1000, probability=50, status=1
+    version: int,
+    *,
+    owner="ann",
+    month=11,
+    day=15,
+    amount=1000,
+    probability=50,
+    status=opportunities_pb2.OPPORTUNITY_STATUS_OPEN,
+    base_currency="USD",
 ) -> ConsumedEvent:
     payload = events_pb2.OpportunityChanged(
         kind=events_pb2.CHANGE_KIND_UPDATED,
@@ -32,6 +61,9 @@ def consumed(
             id="deal-1",
             owner_user_id=owner,
             amount=Money(currency_code="EUR", amount_minor=amount),
+            amount_base=Money(currency_code=base_currency, amount_minor=amount * 2),
+            best_case_base=Money(currency_code=base_currency, amount_minor=amount * 3),
+            worst_case_base=Money(currency_code=base_currency, amount_minor=amount),
             expected_close_date=Date(year=2026, month=month, day=day),
             probability=probability,
             status=status,
@@ -51,33 +83,54 @@ def consumed(
 
 def apply(sessions, event: ConsumedEvent):
     with sessions() as session, session.begin():
-        return OpportunityRollupHandler().apply(session, [event])
+        return OpportunityRollupHandler("USD").apply(session, [event])
 
 
-def rollup_rows(sessions) -> set[tuple]:
+def rollup_rows(sessions) -> dict[tuple, tuple]:
+    c = rollup_totals.c
     columns = [
-        rollups.c.user_id,
-        rollups.c.period_id,
-        rollups.c.opportunity_count,
-        rollups.c.amount_minor,
-        rollups.c.weighted_percent_minor,
+        c.won_minor,
+        c.pipeline_minor,
+        c.weighted_percent_minor,
+        c.included_likely_minor,
+        c.upside_best_minor,
     ]
     with sessions() as session:
-        return {tuple(r) for r in session.execute(select(*columns)) if r[2]}
+        rows = session.execute(select(c.user_id, c.period_id, c.scope, *columns))
+        return {(u, p, s): tuple(rest) for u, p, s, *rest in rows if any(rest)}
 
 
-def test_a_reassigned_and_rescheduled_deal_moves_between_rollups(sessions):
+def test_a_deal_moves_between_owners_periods_and_stages_and_leaves_when_lost(sessions):
     assert apply(sessions, consumed(1)) == []
-    assert rollup_rows(sessions) == {("ann", "2026-Q4", 1, 1000, 50_000)}
-    apply(sessions, consumed(2, owner="bob", month=2))
-    assert rollup_rows(sessions) == {("bob", "2026-Q1", 1, 1000, 50_000)}
-    apply(sessions, consumed(3, owner="bob", month=2, status=opportunities_pb2.OPPORTUNITY_STATUS_LOST))
-    assert rollup_rows(sessions) == set()
+    upside = (0, 2000, 100_000, 0, 3000)  # 50 % is upside under the default ranges
+    assert rollup_rows(sessions) == {
+        (user, period, scope): upside
+        for period in ("2026-Q4", "2026-11")
+        for user, scope in [("ann", "own"), ("ann", "team"), ("mgr", "team"), ("vp", "team")]
+    }
+    apply(sessions, consumed(2, owner="bob", month=2, probability=80))
+    included = (0, 2000, 160_000, 2000, 0)
+    assert rollup_rows(sessions) == {
+        (user, period, scope): included
+        for period in ("2026-Q1", "2026-02")
+        for user, scope in [("bob", "own"), ("bob", "team"), ("vp", "team")]
+    }
+    apply(sessions, consumed(3, owner="bob", month=2, status=WON))
+    assert set(rollup_rows(sessions).values()) == {(2000, 0, 0, 0, 0)}
+    apply(sessions, consumed(4, owner="bob", month=2, status=LOST))
+    assert rollup_rows(sessions) == {}
 
 
 def test_an_impossible_close_date_is_rejected_and_the_last_good_contribution_stays(sessions):
     apply(sessions, consumed(1))
+    before = rollup_rows(sessions)
     rejected = apply(sessions, consumed(2, month=2, day=30, amount=9999))
     assert [r.event.envelope.aggregate_version for r in rejected] == [2]
     assert "close date" in rejected[0].reason
-    assert rollup_rows(sessions) == {("ann", "2026-Q4", 1, 1000, 50_000)}
+    assert rollup_rows(sessions) == before
+
+
+def test_a_deal_valued_in_another_base_currency_is_rejected(sessions):
+    rejected = apply(sessions, consumed(1, base_currency="EUR"))
+    assert rejected and "kept in USD" in rejected[0].reason
+    assert rollup_rows(sessions) == {}

@@ -14,7 +14,6 @@ from salesplane_opportunities.domain.listing import OrderField
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus, ProbabilitySource
 from salesplane_opportunities.domain.opportunity_inputs import CaseChange
 from salesplane_opportunities.domain.sales_stages import CloseOutcome
-from salesplane_opportunities.entrypoints.main import base_currency_from
 from salesplane_opportunities.entrypoints.requests import (
     changes_from,
     draft_from,
@@ -24,6 +23,7 @@ from salesplane_opportunities.entrypoints.requests import (
 )
 from salesplane_platform.errors import ConfigurationError, InvalidArgument
 from salesplane_platform.money import Money as DomainMoney
+from salesplane_platform.settings import base_currency_from
 
 
 def update(paths: list[str], **fields) -> pb.UpdateOpportunityRequest:

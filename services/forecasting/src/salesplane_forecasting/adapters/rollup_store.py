@@ -1,83 +1,104 @@
-"""Rollup rows and tracked contributions in SQL: incremental upserts, reads, and a full rebuild."""
+"""Tracked deals and rollup rows in SQL: incremental upserts, O(1) reads, and a full rebuild."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import Column, Row, Select, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from salesplane_forecasting.adapters.tables import rollups, tracked_opportunities
-from salesplane_forecasting.domain.contributions import Contribution, RollupDelta, RollupKey
+from salesplane_forecasting.adapters import hierarchy, settings_store
+from salesplane_forecasting.adapters.tables import (
+    commit_stage_overrides,
+    rollup_totals,
+    tracked_opportunities,
+)
+from salesplane_forecasting.domain.contributions import (
+    MEASURES,
+    OWN,
+    STATUS_DELETED,
+    STATUS_LOST,
+    TEAM,
+    RollupKey,
+    Totals,
+    merge_deltas,
+)
+from salesplane_forecasting.domain.deals import Deal
+from salesplane_forecasting.domain.forecast_settings import CommitStage
+from salesplane_forecasting.domain.periods import MONTH_ID
 from salesplane_platform.db import as_utc, upsert_statement
+
+_CHUNK = 1000
+_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c if c.name != "opportunity_id"]
 
 
 @dataclass(frozen=True)
-class RollupRow:
+class RollupRead:
+    own: Totals
+    team: Totals
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CurrencyLine:
     currency: str
     opportunity_count: int
     amount_minor: int
     weighted_percent_minor: int
-    updated_at: datetime
 
 
-def load_contributions(session: Session, opportunity_ids: Iterable[str]) -> dict[str, Contribution | None]:
-    ids = list(opportunity_ids)
-    found: dict[str, Contribution | None] = {}
+def load_tracked(session: Session, opportunity_ids: Iterable[str], *, for_update: bool) -> dict[str, Deal]:
+    """The deals as last applied. With for_update, their rows stay locked until commit, so a
+    concurrent writer of the same deal (a consumer of another partition after a rebalance, a rep
+    setting its commit stage) waits instead of applying a delta against a stale state."""
+    ids = sorted(set(opportunity_ids))
+    found: dict[str, Deal] = {}
     c = tracked_opportunities.c
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(tracked_opportunities).where(c.opportunity_id.in_(ids[start : start + 500]))
-        )
-        for row in rows:
-            found[row.opportunity_id] = (
-                None
-                if row.owner_user_id is None
-                else Contribution(
-                    row.owner_user_id, row.period_id, row.currency, row.amount_minor, row.probability
-                )
-            )
+    for start in range(0, len(ids), _CHUNK):
+        statement = select(tracked_opportunities).where(c.opportunity_id.in_(ids[start : start + _CHUNK]))
+        if for_update:
+            statement = statement.order_by(c.opportunity_id).with_for_update()
+        for row in session.execute(statement):
+            found[row.opportunity_id] = _deal(row)
     return found
 
 
-def save_contributions(session: Session, current: Mapping[str, tuple[Contribution | None, int]]) -> None:
-    if not current:
-        return
-    rows = [
-        {
-            "opportunity_id": opportunity_id,
-            "owner_user_id": contribution.owner_user_id if contribution else None,
-            "period_id": contribution.period_id if contribution else None,
-            "currency": contribution.currency if contribution else None,
-            "amount_minor": contribution.amount_minor if contribution else 0,
-            "probability": contribution.probability if contribution else 0,
-            "version": version,
-        }
-        for opportunity_id, (contribution, version) in current.items()
-    ]
-    columns = ["owner_user_id", "period_id", "currency", "amount_minor", "probability", "version"]
-    session.execute(upsert_statement(session, tracked_opportunities, ["opportunity_id"], columns), rows)
+def save_tracked(session: Session, deals: Iterable[Deal]) -> None:
+    rows = [_row(deal) for deal in deals]
+    if rows:
+        statement = upsert_statement(session, tracked_opportunities, ["opportunity_id"], _TRACKED_COLUMNS)
+        session.execute(statement, rows)
 
 
-def apply_deltas(session: Session, deltas: Mapping[RollupKey, RollupDelta]) -> None:
+def overrides_of(session: Session, opportunity_ids: Iterable[str]) -> dict[str, CommitStage]:
+    ids = list(set(opportunity_ids))
+    found: dict[str, CommitStage] = {}
+    c = commit_stage_overrides.c
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.execute(
+            select(c.opportunity_id, c.commit_stage).where(c.opportunity_id.in_(ids[start : start + _CHUNK]))
+        )
+        found.update({opportunity_id: CommitStage(stage) for opportunity_id, stage in rows})
+    return found
+
+
+def apply_deltas(session: Session, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
     """Add each delta to its rollup row atomically (INSERT ... ON CONFLICT DO UPDATE SET x = x + d).
 
-    Keys are applied in sorted order so concurrent consumers lock rows in the same order."""
+    Keys are applied in sorted order so concurrent writers lock rows in the same order."""
     if not deltas:
         return
     now = datetime.now(UTC)
+    table = rollup_totals
     dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(rollups)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     statement = statement.on_conflict_do_update(
-        index_elements=[rollups.c.user_id, rollups.c.period_id, rollups.c.currency],
+        index_elements=[table.c.user_id, table.c.period_id, table.c.scope],
         set_={
-            "opportunity_count": rollups.c.opportunity_count + statement.excluded.opportunity_count,
-            "amount_minor": rollups.c.amount_minor + statement.excluded.amount_minor,
-            "weighted_percent_minor": rollups.c.weighted_percent_minor
-            + statement.excluded.weighted_percent_minor,
+            **{name: table.c[name] + statement.excluded[name] for name in MEASURES},
             "updated_at": statement.excluded.updated_at,
         },
     )
@@ -87,66 +108,147 @@ def apply_deltas(session: Session, deltas: Mapping[RollupKey, RollupDelta]) -> N
             {
                 "user_id": user_id,
                 "period_id": period_id,
-                "currency": currency,
-                "opportunity_count": delta.opportunity_count,
-                "amount_minor": delta.amount_minor,
-                "weighted_percent_minor": delta.weighted_percent_minor,
+                "scope": scope,
+                **dict(zip(MEASURES, delta, strict=True)),
                 "updated_at": now,
             }
-            for (user_id, period_id, currency), delta in sorted(deltas.items())
+            for (user_id, period_id, scope), delta in sorted(deltas.items())
         ],
     )
 
 
-def read_rollup(session: Session, user_id: str, period_id: str) -> list[RollupRow]:
-    c = rollups.c
+def read_rollup(session: Session, user_id: str, period_id: str) -> RollupRead:
+    """The own and team totals of one user and period: one primary-key read."""
+    c = rollup_totals.c
     rows = session.execute(
-        select(rollups)
-        .where(c.user_id == user_id, c.period_id == period_id, c.opportunity_count != 0)
-        .order_by(c.currency)
+        select(rollup_totals).where(c.user_id == user_id, c.period_id == period_id, c.scope.in_([OWN, TEAM]))
+    ).all()
+    by_scope = {row.scope: row for row in rows}
+    updated = [as_utc(row.updated_at) for row in rows]
+    return RollupRead(
+        own=_totals(by_scope.get(OWN)),
+        team=_totals(by_scope.get(TEAM)),
+        updated_at=max(updated, default=None),
+    )
+
+
+def currency_lines(session: Session, user_id: str, period_id: str) -> list[CurrencyLine]:
+    """The user's own deals that are not lost, per deal currency (the first version's rollup)."""
+    t = tracked_opportunities.c
+    rows = session.execute(
+        select(t.currency, func.count(), func.sum(t.amount_minor), func.sum(t.amount_minor * t.probability))
+        .where(
+            t.owner_user_id == user_id,
+            _period_column(period_id) == period_id,
+            t.status.not_in([STATUS_LOST, STATUS_DELETED]),
+        )
+        .group_by(t.currency)
+        .order_by(t.currency)
     )
     return [
-        RollupRow(
-            r.currency,
-            r.opportunity_count,
-            r.amount_minor,
-            r.weighted_percent_minor,
-            as_utc(r.updated_at),
-        )
-        for r in rows
+        CurrencyLine(currency, int(n), int(amount), int(weighted)) for currency, n, amount, weighted in rows
     ]
 
 
-def rebuild_rollups(session: Session) -> int:
-    """Recompute every rollup from the tracked contributions (admin command and test oracle)."""
+def deals_of(session: Session, owners: Sequence[str] | Select[tuple[str]], period_id: str) -> list[Deal]:
+    """The deals of these owners that close in the period (every status but deleted)."""
     t = tracked_opportunities.c
-    now = datetime.now(UTC)
-    session.execute(delete(rollups))
-    recomputed = (
-        select(
-            t.owner_user_id,
-            t.period_id,
-            t.currency,
-            func.count(),
-            func.sum(t.amount_minor),
-            func.sum(t.amount_minor * t.probability),
-            literal(now, rollups.c.updated_at.type),
+    rows = session.execute(
+        select(tracked_opportunities)
+        .where(
+            t.owner_user_id.in_(owners),
+            _period_column(period_id) == period_id,
+            t.status != STATUS_DELETED,
         )
-        .where(t.owner_user_id.is_not(None))
-        .group_by(t.owner_user_id, t.period_id, t.currency)
+        .order_by(t.close_date, t.name, t.opportunity_id)
     )
-    result = session.execute(
-        insert(rollups).from_select(
-            [
-                "user_id",
-                "period_id",
-                "currency",
-                "opportunity_count",
-                "amount_minor",
-                "weighted_percent_minor",
-                "updated_at",
-            ],
-            recomputed,
-        )
+    return [_deal(row) for row in rows]
+
+
+def team_totals_by_period(session: Session, user_id: str) -> dict[str, tuple[int, ...]]:
+    """A user's team totals in every period (what a reorganisation moves)."""
+    c = rollup_totals.c
+    rows = session.execute(select(rollup_totals).where(c.user_id == user_id, c.scope == TEAM))
+    return {row.period_id: tuple(row._mapping[name] for name in MEASURES) for row in rows}
+
+
+def rebuild_rollups(session: Session, *, recompute_contributions: bool) -> int:
+    """Recompute every rollup from the tracked deals and the organisation, from scratch.
+
+    With recompute_contributions, every deal is first placed again under the settings in force
+    (its periods under the fiscal calendar, its commit stage under the ranges and overrides); a
+    settings change needs that. Returns the number of rollup rows written."""
+    deals = [_deal(row) for row in session.execute(select(tracked_opportunities))]
+    if recompute_contributions:
+        settings = settings_store.load(session)
+        o = commit_stage_overrides.c
+        overrides = {
+            i: CommitStage(stage) for i, stage in session.execute(select(o.opportunity_id, o.commit_stage))
+        }
+        # Deals tracked before close dates were kept cannot be placed again; they keep their quarter.
+        deals = [
+            deal.placed(settings, overrides.get(deal.opportunity_id)) if deal.close_date != date.min else deal
+            for deal in deals
+        ]
+        save_tracked(session, deals)
+    chains = hierarchy.all_chains(session)
+    totals = merge_deltas(((None, deal.contribution) for deal in deals), chains)
+    session.execute(delete(rollup_totals))
+    apply_deltas(session, totals)
+    return len(totals)
+
+
+def _period_column(period_id: str) -> Column[str]:
+    t = tracked_opportunities.c
+    return t.month_id if MONTH_ID.fullmatch(period_id) else t.period_id
+
+
+def _totals(row: Row | None) -> Totals:  # type: ignore[type-arg]
+    if row is None:
+        return Totals()
+    return Totals.of([row._mapping[name] for name in MEASURES])
+
+
+def _deal(row: Row) -> Deal:  # type: ignore[type-arg]
+    stage = row.commit_stage
+    return Deal(
+        opportunity_id=row.opportunity_id,
+        version=row.version,
+        owner_user_id=row.owner_user_id or "",
+        status=row.status,
+        close_date=row.close_date if row.close_date is not None else date.min,
+        currency=row.currency or "",
+        amount_minor=row.amount_minor,
+        probability=row.probability,
+        name=row.name,
+        account_name=row.account_name,
+        sales_stage=row.sales_stage,
+        likely_minor=row.amount_base_minor,
+        best_minor=row.best_base_minor,
+        worst_minor=row.worst_base_minor,
+        quarter_id=row.period_id or "",
+        month_id=row.month_id or "",
+        commit_stage=CommitStage(stage) if stage else None,
     )
-    return result.rowcount or 0
+
+
+def _row(deal: Deal) -> dict[str, object]:
+    return {
+        "opportunity_id": deal.opportunity_id,
+        "owner_user_id": deal.owner_user_id or None,
+        "period_id": deal.quarter_id or None,
+        "month_id": deal.month_id or None,
+        "currency": deal.currency or None,
+        "amount_minor": deal.amount_minor,
+        "probability": deal.probability,
+        "version": deal.version,
+        "name": deal.name,
+        "account_name": deal.account_name,
+        "sales_stage": deal.sales_stage,
+        "status": deal.status,
+        "close_date": deal.close_date if deal.close_date != date.min else None,
+        "amount_base_minor": deal.likely_minor,
+        "best_base_minor": deal.best_minor,
+        "worst_base_minor": deal.worst_minor,
+        "commit_stage": deal.commit_stage.value if deal.commit_stage else None,
+    }

@@ -2,35 +2,87 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from salesplane_platform.platform_tables import define_platform_tables
 
 metadata = MetaData()
 platform = define_platform_tables(metadata)
 
-# The contribution each opportunity currently makes, so the next event can take it back out.
+# Each opportunity as last consumed, with what it contributed to the rollups then (its periods
+# and commit stage), so the next event can take exactly that back out.
 tracked_opportunities = Table(
     "tracked_opportunities",
     metadata,
     Column("opportunity_id", String(64), primary_key=True),
     Column("owner_user_id", String(64), nullable=True),
+    # The fiscal quarter and the calendar month of the close date (under the calendar in force).
     Column("period_id", String(16), nullable=True),
+    Column("month_id", String(16), nullable=True),
+    # The deal's own currency and amount.
     Column("currency", String(3), nullable=True),
     Column("amount_minor", BigInteger, nullable=False),
     Column("probability", Integer, nullable=False),
     Column("version", BigInteger, nullable=False),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("account_name", String(255), nullable=False, server_default=""),
+    Column("sales_stage", String(64), nullable=False, server_default=""),
+    # open, won, lost or deleted.
+    Column("status", String(8), nullable=False, server_default="open"),
+    Column("close_date", Date, nullable=True),
+    # Likely, best and worst case in the base currency.
+    Column("amount_base_minor", BigInteger, nullable=False, server_default="0"),
+    Column("best_base_minor", BigInteger, nullable=False, server_default="0"),
+    Column("worst_base_minor", BigInteger, nullable=False, server_default="0"),
+    # The commit stage the deal was counted in (include, upside, exclude); None unless open.
+    Column("commit_stage", String(8), nullable=True),
+    Index("ix_tracked_opportunities_owner_period", "owner_user_id", "period_id"),
+    Index("ix_tracked_opportunities_owner_month", "owner_user_id", "month_id"),
 )
 
-rollups = Table(
-    "rollups",
+# A rep's hand-set commit stage for a deal; survives every later change of the opportunity.
+commit_stage_overrides = Table(
+    "commit_stage_overrides",
+    metadata,
+    Column("opportunity_id", String(64), primary_key=True),
+    Column("commit_stage", String(8), nullable=False),
+    Column("set_by", String(64), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
+# Live forecast totals per user, period and scope ("own": the user's deals; "team": the user and
+# everyone under them), in the base currency. Weighted amounts are kept exact as amount x percent.
+rollup_totals = Table(
+    "rollup_totals",
     metadata,
     Column("user_id", String(64), primary_key=True),
     Column("period_id", String(16), primary_key=True),
-    Column("currency", String(3), primary_key=True),
-    Column("opportunity_count", BigInteger, nullable=False),
-    Column("amount_minor", BigInteger, nullable=False),
+    Column("scope", String(4), primary_key=True),
+    Column("won_count", BigInteger, nullable=False),
+    Column("won_minor", BigInteger, nullable=False),
+    Column("open_count", BigInteger, nullable=False),
+    Column("pipeline_minor", BigInteger, nullable=False),
     Column("weighted_percent_minor", BigInteger, nullable=False),
+    Column("included_count", BigInteger, nullable=False),
+    Column("included_likely_minor", BigInteger, nullable=False),
+    Column("included_best_minor", BigInteger, nullable=False),
+    Column("included_worst_minor", BigInteger, nullable=False),
+    Column("upside_count", BigInteger, nullable=False),
+    Column("upside_likely_minor", BigInteger, nullable=False),
+    Column("upside_best_minor", BigInteger, nullable=False),
+    Column("upside_worst_minor", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -47,4 +99,114 @@ users = Table(
     Column("active", Boolean, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A change of manager that takes effect on a later date (one pending per user).
+scheduled_reorganisations = Table(
+    "scheduled_reorganisations",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("manager_user_id", String(64), nullable=True),
+    Column("effective_date", Date, nullable=False, index=True),
+    Column("scheduled_by", String(64), nullable=False),
+    Column("scheduled_at", DateTime(timezone=True), nullable=False),
+)
+
+# The one row of forecast configuration (id "settings"); absent means the defaults.
+forecast_settings = Table(
+    "forecast_settings",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("fiscal_year_start_month", Integer, nullable=False),
+    Column("range_scheme", String(16), nullable=False),
+    # JSON list of {name, min_probability, max_probability, commit_stage}.
+    Column("ranges", Text, nullable=False),
+    Column("show_likely", Boolean, nullable=False),
+    Column("show_best", Boolean, nullable=False),
+    Column("show_worst", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Committed quotas: kind "assigned" (from the manager or an admin) or "direct" (a manager's own part).
+quotas = Table(
+    "quotas",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("period_id", String(16), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("committed_by", String(64), nullable=False),
+    Column("committed_at", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# A manager's unsaved split, seen only by its author until committed.
+quota_drafts = Table(
+    "quota_drafts",
+    metadata,
+    Column("manager_user_id", String(64), primary_key=True),
+    Column("period_id", String(16), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every committed quota change: who, when, from, to.
+quota_changes = Table(
+    "quota_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), nullable=False),
+    Column("period_id", String(16), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("from_minor", BigInteger, nullable=True),
+    Column("to_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_quota_changes_user_period", "user_id", "period_id"),
+)
+
+# Worksheet drafts (sequence 0, replaced on every save) and commits (sequence 1, 2, ...; immutable).
+forecast_snapshots = Table(
+    "forecast_snapshots",
+    metadata,
+    Column("snapshot_id", String(36), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("period_id", String(16), nullable=False),
+    # rep or manager.
+    Column("kind", String(8), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("committed", Boolean, nullable=False),
+    Column("likely_minor", BigInteger, nullable=False),
+    Column("best_minor", BigInteger, nullable=False),
+    Column("worst_minor", BigInteger, nullable=False),
+    Column("closed_won_minor", BigInteger, nullable=False),
+    Column("quota_minor", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("note", String(2000), nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # JSON: the rows and the changes since the previous commit.
+    Column("rows", Text, nullable=False),
+    Column("changes", Text, nullable=False),
+    Index("ux_forecast_snapshots_sequence", "user_id", "period_id", "kind", "sequence", unique=True),
+)
+
+# A manager's adjusted likely / best / worst of a row of their worksheet (None: not adjusted).
+manager_adjustments = Table(
+    "manager_adjustments",
+    metadata,
+    Column("manager_user_id", String(64), primary_key=True),
+    Column("period_id", String(16), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("likely_minor", BigInteger, nullable=True),
+    Column("best_minor", BigInteger, nullable=True),
+    Column("worst_minor", BigInteger, nullable=True),
+    Column("adjusted_by", String(64), nullable=False),
+    Column("adjusted_at", DateTime(timezone=True), nullable=False),
 )

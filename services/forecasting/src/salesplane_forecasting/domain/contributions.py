@@ -1,62 +1,196 @@
-"""What one opportunity contributes to its owner's rollup, and the change between two states.
+"""What one opportunity contributes to the forecast, and how a change of it moves the rollups.
 
 Rollups are maintained incrementally: each consumed state of a deal replaces its previous
-contribution, so the rollup moves by (new - old). A lost or deleted deal contributes nothing.
+contribution, so every rollup it touches moves by (new - old). A deal counts in its owner's "own"
+rollup and in the "team" rollup of its owner and of every manager above, for the fiscal quarter and
+the calendar month of its close date. Won deals count as closed won, lost and deleted ones not at
+all; open deals count in the pipeline and, by their commit stage, as included or upside.
+
+Measures are kept as a flat tuple of integers (in MEASURES order) because the consumer adds
+thousands of them per batch; amounts are base-currency minor units, and the weighted pipeline is
+kept exact as amount x percent, rounded once when read.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-RollupKey = tuple[str, str, str]  # user id, period id, currency
+from salesplane_forecasting.domain.forecast_settings import CommitStage
+
+MEASURES = (
+    "won_count",
+    "won_minor",
+    "open_count",
+    "pipeline_minor",
+    "weighted_percent_minor",
+    "included_count",
+    "included_likely_minor",
+    "included_best_minor",
+    "included_worst_minor",
+    "upside_count",
+    "upside_likely_minor",
+    "upside_best_minor",
+    "upside_worst_minor",
+)
+ZERO = (0,) * len(MEASURES)
+
+OWN = "own"
+TEAM = "team"
+RollupKey = tuple[str, str, str]  # user id, period id, scope
+
+STATUS_OPEN = "open"
+STATUS_WON = "won"
+STATUS_LOST = "lost"
+STATUS_DELETED = "deleted"
 
 
 @dataclass(frozen=True)
 class Contribution:
     owner_user_id: str
-    period_id: str
-    currency: str
-    amount_minor: int
-    probability: int
-
-    @property
-    def key(self) -> RollupKey:
-        return (self.owner_user_id, self.period_id, self.currency)
-
-    @property
-    def weighted_percent_minor(self) -> int:
-        # amount x probability is kept exact (minor units x percent); rounded once, at read time.
-        return self.amount_minor * self.probability
+    # The fiscal quarter and the calendar month the deal closes in.
+    period_ids: tuple[str, ...]
+    measures: tuple[int, ...]
 
 
-@dataclass
-class RollupDelta:
-    opportunity_count: int = 0
-    amount_minor: int = 0
+def measures_of(
+    *, status: str, commit_stage: CommitStage | None, probability: int, likely: int, best: int, worst: int
+) -> tuple[int, ...] | None:
+    """A deal's measures, or None when it counts nowhere (lost, deleted)."""
+    if status == STATUS_WON:
+        return (1, likely, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    if status != STATUS_OPEN:
+        return None
+    included = commit_stage is CommitStage.INCLUDE
+    upside = commit_stage is CommitStage.UPSIDE
+    return (
+        0,
+        0,
+        1,
+        likely,
+        likely * probability,
+        int(included),
+        likely if included else 0,
+        best if included else 0,
+        worst if included else 0,
+        int(upside),
+        likely if upside else 0,
+        best if upside else 0,
+        worst if upside else 0,
+    )
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The measures of one rollup row, by name."""
+
+    won_count: int = 0
+    won_minor: int = 0
+    open_count: int = 0
+    pipeline_minor: int = 0
     weighted_percent_minor: int = 0
+    included_count: int = 0
+    included_likely_minor: int = 0
+    included_best_minor: int = 0
+    included_worst_minor: int = 0
+    upside_count: int = 0
+    upside_likely_minor: int = 0
+    upside_best_minor: int = 0
+    upside_worst_minor: int = 0
 
-    def add(self, contribution: Contribution, sign: int) -> None:
-        self.opportunity_count += sign
-        self.amount_minor += sign * contribution.amount_minor
-        self.weighted_percent_minor += sign * contribution.weighted_percent_minor
+    @classmethod
+    def of(cls, measures: Sequence[int]) -> Totals:
+        return cls(*measures)
+
+    @classmethod
+    def summing(cls, many: Iterable[Sequence[int]]) -> Totals:
+        total = [0] * len(MEASURES)
+        for measures in many:
+            for index, value in enumerate(measures):
+                total[index] += value
+        return cls(*total)
 
     @property
-    def is_zero(self) -> bool:
-        return not (self.opportunity_count or self.amount_minor or self.weighted_percent_minor)
+    def forecast_likely_minor(self) -> int:
+        return self.won_minor + self.included_likely_minor
+
+    @property
+    def forecast_best_minor(self) -> int:
+        return self.won_minor + self.included_best_minor
+
+    @property
+    def forecast_worst_minor(self) -> int:
+        return self.won_minor + self.included_worst_minor
 
 
 def merge_deltas(
     changes: Iterable[tuple[Contribution | None, Contribution | None]],
-) -> dict[RollupKey, RollupDelta]:
-    """Sum the (old -> new) contribution changes of a batch into one delta per rollup row."""
-    deltas: dict[RollupKey, RollupDelta] = defaultdict(RollupDelta)
+    chains: Mapping[str, Sequence[str]],
+) -> dict[RollupKey, list[int]]:
+    """Sum the (old -> new) contribution changes of a batch into one delta per rollup row.
+
+    `chains` gives, for every owner involved, the owner followed by each manager above them. The
+    owners' deltas are summed first and then carried up the tree one level at a time, so a batch
+    costs one addition per node of the union of its chains rather than one per deal and level."""
+    own: dict[RollupKey, list[int]] = {}
     for old, new in changes:
         if old == new:
             continue
-        if old is not None:
-            deltas[old.key].add(old, -1)
-        if new is not None:
-            deltas[new.key].add(new, +1)
-    return {key: delta for key, delta in deltas.items() if not delta.is_zero}
+        for contribution, sign in ((old, -1), (new, 1)):
+            if contribution is None:
+                continue
+            for period_id in contribution.period_ids:
+                _add(own, (contribution.owner_user_id, period_id, OWN), contribution.measures, sign)
+    parent: dict[str, str] = {}
+    depth: dict[str, int] = {}
+    for owner, chain in chains.items():
+        path = chain or (owner,)
+        for index, user_id in enumerate(path):
+            depth[user_id] = len(path) - 1 - index
+            if index + 1 < len(path):
+                parent[user_id] = path[index + 1]
+    levels: dict[int, dict[tuple[str, str], list[int]]] = {}
+    for (owner, period_id, _), delta in own.items():
+        level = levels.setdefault(depth.get(owner, 0), {})
+        level[(owner, period_id)] = list(delta)
+    team: dict[RollupKey, list[int]] = {}
+    for level_depth in range(max(levels, default=-1), -1, -1):
+        for (user_id, period_id), delta in levels.get(level_depth, {}).items():
+            team[(user_id, period_id, TEAM)] = delta
+            manager = parent.get(user_id)
+            if manager is None:
+                continue
+            above = levels.setdefault(depth.get(manager, level_depth - 1), {})
+            held = above.get((manager, period_id))
+            if held is None:
+                above[(manager, period_id)] = list(delta)
+            else:
+                for index, value in enumerate(delta):
+                    held[index] += value
+    merged = {**own, **team}
+    return {key: delta for key, delta in merged.items() if any(delta)}
+
+
+def move_team(
+    team_totals: Mapping[str, Sequence[int]], old_chain: Sequence[str], new_chain: Sequence[str]
+) -> dict[RollupKey, list[int]]:
+    """The deltas of a reorganisation: a user's team totals (per period) leave the managers above
+    them before and join the managers above them after; managers on both chains do not move."""
+    leaving = [u for u in old_chain if u not in new_chain]
+    joining = [u for u in new_chain if u not in old_chain]
+    deltas: dict[RollupKey, list[int]] = {}
+    for period_id, measures in team_totals.items():
+        for user_id in leaving:
+            _add(deltas, (user_id, period_id, TEAM), measures, -1)
+        for user_id in joining:
+            _add(deltas, (user_id, period_id, TEAM), measures, 1)
+    return {key: delta for key, delta in deltas.items() if any(delta)}
+
+
+def _add(deltas: dict[RollupKey, list[int]], key: RollupKey, measures: Sequence[int], sign: int) -> None:
+    delta = deltas.get(key)
+    if delta is None:
+        deltas[key] = [sign * value for value in measures]
+        return
+    for index, value in enumerate(measures):
+        delta[index] += sign * value

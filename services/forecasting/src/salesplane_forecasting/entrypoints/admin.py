@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from salesplane_forecasting.adapters.hierarchy import lock_hierarchy
 from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.migrations import upgrade_to_head
@@ -20,7 +21,8 @@ def rebuild() -> None:
     try:
         upgrade_to_head(engine, DEFINITION.migrations, lock_name=DEFINITION.name)
         with make_session_factory(engine)() as session, session.begin():
-            rows = rebuild_rollups(session)
+            lock_hierarchy(session, exclusive=True)
+            rows = rebuild_rollups(session, recompute_contributions=True)
         print(f"rebuilt {rows} rollup rows")
     finally:
         engine.dispose()

@@ -21,7 +21,7 @@ TOPIC = "salesplane.forecasting.v1"
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
     forecasting_pb2_grpc.add_ForecastingServiceServicer_to_server(
-        ForecastingServicer(context.session_factory), server
+        ForecastingServicer(context.session_factory, context.settings.base_currency), server
     )
     org_pb2_grpc.add_OrgServiceServicer_to_server(OrgServicer(context.unit_of_work), server)
     return [
@@ -31,7 +31,7 @@ def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
 
 
 def make_handler(context: ServiceContext) -> EventHandler:
-    return OpportunityRollupHandler()
+    return OpportunityRollupHandler(context.settings.base_currency)
 
 
 DEFINITION = ServiceDefinition(

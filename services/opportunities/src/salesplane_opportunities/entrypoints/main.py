@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -14,26 +13,14 @@ from salesplane_opportunities.adapters.sql_configuration import SalesStageCatalo
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.entrypoints.grpc_api import OpportunityServicer
 from salesplane_platform.consumer_runner import EventHandler
-from salesplane_platform.errors import ConfigurationError
-from salesplane_platform.money import is_currency
 from salesplane_platform.org_replica import ORG_TOPIC, OrgReplicaHandler, Reach, ReportingLines
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
 TOPIC = "salesplane.opportunities.v1"
-BASE_CURRENCY_VARIABLE = "SALESPLANE_BASE_CURRENCY"
-DEFAULT_BASE_CURRENCY = "USD"
-
-
-def base_currency_from(environ: Mapping[str, str]) -> str:
-    """The currency deals are valued in (amount_base); every exchange rate is to it."""
-    code = environ.get(BASE_CURRENCY_VARIABLE, "") or DEFAULT_BASE_CURRENCY
-    if not is_currency(code):
-        raise ConfigurationError(f"{BASE_CURRENCY_VARIABLE}={code!r} is not an ISO 4217 currency code")
-    return code
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
-    base_currency = base_currency_from(os.environ)
+    base_currency = context.settings.base_currency
     stage_cache = SalesStageCatalogCache()
     reach = Reach(ReportingLines(tables.reporting_lines))
     servicer = OpportunityServicer(

@@ -1,0 +1,41 @@
+"""Forecast totals between the domain and the protobuf contract."""
+
+from __future__ import annotations
+
+from salesplane.common.v1.common_pb2 import Money
+from salesplane.forecasting.v1 import forecasting_pb2
+from salesplane_forecasting.domain.contributions import Totals
+from salesplane_platform.money import round_half_up_div
+
+
+def money(amount_minor: int, currency: str) -> Money:
+    return Money(currency_code=currency, amount_minor=amount_minor)
+
+
+def totals_to_proto(totals: Totals, currency: str) -> forecasting_pb2.ForecastTotals:
+    return forecasting_pb2.ForecastTotals(
+        closed_won=money(totals.won_minor, currency),
+        included_likely=money(totals.included_likely_minor, currency),
+        included_best=money(totals.included_best_minor, currency),
+        included_worst=money(totals.included_worst_minor, currency),
+        upside_likely=money(totals.upside_likely_minor, currency),
+        upside_best=money(totals.upside_best_minor, currency),
+        upside_worst=money(totals.upside_worst_minor, currency),
+        pipeline=money(totals.pipeline_minor, currency),
+        # Kept exact as amount x percent; rounded once, here.
+        weighted_pipeline=money(round_half_up_div(totals.weighted_percent_minor, 100), currency),
+        won_count=totals.won_count,
+        open_count=totals.open_count,
+        included_count=totals.included_count,
+        upside_count=totals.upside_count,
+        forecast_likely=money(totals.forecast_likely_minor, currency),
+        forecast_best=money(totals.forecast_best_minor, currency),
+        forecast_worst=money(totals.forecast_worst_minor, currency),
+    )
+
+
+def attainment_basis_points(closed_won_minor: int, quota_minor: int | None) -> int:
+    """closed won / quota in basis points (10000 = 100 %), rounded half-up; 0 without a quota."""
+    if not quota_minor or quota_minor <= 0:
+        return 0
+    return round_half_up_div(closed_won_minor * 10_000, quota_minor)

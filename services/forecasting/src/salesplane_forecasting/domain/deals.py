@@ -1,0 +1,57 @@
+"""An opportunity as forecasting knows it, and where it counts under the forecast settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from salesplane_forecasting.domain.contributions import STATUS_OPEN, Contribution, measures_of
+from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
+
+
+@dataclass(frozen=True)
+class Deal:
+    opportunity_id: str
+    version: int
+    owner_user_id: str
+    # open, won, lost or deleted.
+    status: str
+    close_date: date
+    # The deal's own currency and amount.
+    currency: str
+    amount_minor: int
+    probability: int
+    name: str
+    account_name: str
+    sales_stage: str
+    # Likely (amount), best and worst case in the base currency.
+    likely_minor: int
+    best_minor: int
+    worst_minor: int
+    # Where it counts: set by `placed` under the settings in force when it was applied.
+    quarter_id: str = ""
+    month_id: str = ""
+    commit_stage: CommitStage | None = None
+
+    def placed(self, settings: ForecastSettings, override: CommitStage | None) -> Deal:
+        """The deal with its periods and its commit stage (the rep's choice, else the ranges')."""
+        quarter_id, month_id = settings.calendar.periods_of(self.close_date)
+        stage = None
+        if self.status == STATUS_OPEN:
+            stage = override or settings.commit_stage_for(self.probability)
+        return replace(self, quarter_id=quarter_id, month_id=month_id, commit_stage=stage)
+
+    @property
+    def contribution(self) -> Contribution | None:
+        measures = measures_of(
+            status=self.status,
+            commit_stage=self.commit_stage,
+            probability=self.probability,
+            likely=self.likely_minor,
+            best=self.best_minor,
+            worst=self.worst_minor,
+        )
+        if measures is None or not self.quarter_id:
+            return None
+        periods = tuple(p for p in (self.quarter_id, self.month_id) if p)
+        return Contribution(self.owner_user_id, periods, measures)
