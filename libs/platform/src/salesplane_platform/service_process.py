@@ -57,6 +57,17 @@ class ServiceContext:
 
 
 @dataclass(frozen=True)
+class PeriodicJob:
+    """Work a service does on a clock (e.g. reorganisations whose date has come), in the processes
+    that run the consumer role. It must be safe to run in several replicas at once."""
+
+    name: str
+    interval_seconds: float
+    # Builds the job's step from the service's context; the step is called every interval.
+    make: Callable[[ServiceContext], Callable[[], object]]
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
     name: str
     default_grpc_port: int
@@ -69,6 +80,7 @@ class ServiceDefinition:
     register_api: Callable[[grpc.Server, ServiceContext], Sequence[str]]
     consumes: Sequence[str] = ()
     make_handler: Callable[[ServiceContext], EventHandler] | None = None
+    periodic_jobs: Sequence[PeriodicJob] = ()
 
 
 class ServiceProcess:
@@ -117,6 +129,10 @@ class ServiceProcess:
             handler = definition.make_handler(self.context)
             runner = ConsumerRunner(self.context.session_factory, definition.tables, subscriber, handler)
             self._spawn("event-consumer", runner.run)
+
+        if "consumer" in settings.roles:
+            for job in definition.periodic_jobs:
+                self._spawn(job.name, _every(job.interval_seconds, job.make(self.context), job.name))
 
         if {"relay", "consumer"} & settings.roles:
             probe, release_probe = make_transport_probe(settings)
@@ -180,6 +196,23 @@ class ServiceProcess:
 
     def wait(self) -> None:
         self._stop.wait()
+
+
+def _every(
+    interval_seconds: float, step: Callable[[], object], name: str
+) -> Callable[[threading.Event], None]:
+    def run(stop: threading.Event) -> None:
+        while True:
+            try:
+                step()
+            except Exception:
+                log.exception(
+                    "a periodic job failed; it runs again at its next interval", extra={"job": name}
+                )
+            if stop.wait(interval_seconds):
+                return
+
+    return run
 
 
 def run_service(definition: ServiceDefinition) -> None:

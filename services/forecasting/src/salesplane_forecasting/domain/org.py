@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from salesplane_platform.errors import FailedPrecondition, Validator
 from salesplane_platform.identifiers import is_user_id
@@ -28,6 +28,14 @@ class User:
     active: bool
     version: int
     updated_at: datetime
+    # A reorganisation waiting for its date: from scheduled_manager_date on, the user reports to
+    # scheduled_manager_user_id (None: the top of the organisation).
+    scheduled_manager_user_id: str | None = None
+    scheduled_manager_date: date | None = None
+
+    @property
+    def has_scheduled_move(self) -> bool:
+        return self.scheduled_manager_date is not None
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class UserValues:
     roles: frozenset[str]
     manager_user_id: str | None
     active: bool
+    # From when the manager changes; None or not after today: at once.
+    manager_effective_date: date | None = None
 
 
 def validate(values: UserValues) -> None:
@@ -88,29 +98,52 @@ def ensure_no_cycle(
 
 
 def apply(existing: User | None, values: UserValues, now: datetime) -> User | None:
-    """The user after the change, or None when nothing changed."""
-    if existing is None:
-        return User(
-            user_id=values.user_id,
-            display_name=values.display_name.strip(),
-            email=values.email.lower(),
-            roles=values.roles,
-            manager_user_id=values.manager_user_id,
-            active=values.active,
-            version=1,
-            updated_at=now,
-        )
-    changed = replace(
-        existing,
+    """The user after the change, or None when nothing changed.
+
+    A change of manager dated after today is scheduled instead: the user keeps their manager and
+    records the move; naming the current manager cancels a scheduled move."""
+    manager = values.manager_user_id
+    scheduled_manager: str | None = None
+    scheduled_date: date | None = None
+    current_manager = existing.manager_user_id if existing else None
+    effective = values.manager_effective_date
+    if (
+        effective is not None
+        and effective > now.date()
+        and existing is not None
+        and manager != current_manager
+    ):
+        scheduled_manager, scheduled_date = manager, effective
+        manager = current_manager
+    changed = User(
+        user_id=values.user_id,
         display_name=values.display_name.strip(),
         email=values.email.lower(),
         roles=values.roles,
-        manager_user_id=values.manager_user_id,
+        manager_user_id=manager,
         active=values.active,
+        version=existing.version if existing else 0,
+        updated_at=existing.updated_at if existing else now,
+        scheduled_manager_user_id=scheduled_manager,
+        scheduled_manager_date=scheduled_date,
     )
     if changed == existing:
         return None
-    return replace(changed, version=existing.version + 1, updated_at=now)
+    return replace(changed, version=changed.version + 1, updated_at=now)
+
+
+def due_move(user: User, today: date) -> UserValues | None:
+    """The values that carry out the user's scheduled move, once its date has come."""
+    if user.scheduled_manager_date is None or user.scheduled_manager_date > today:
+        return None
+    return UserValues(
+        user_id=user.user_id,
+        display_name=user.display_name,
+        email=user.email,
+        roles=user.roles,
+        manager_user_id=user.scheduled_manager_user_id,
+        active=user.active,
+    )
 
 
 def _looks_like_email(value: str) -> bool:

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 
-from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc, org_pb2, org_pb2_grpc
+from salesplane.forecasting.v1 import (
+    forecasting_pb2,
+    forecasting_pb2_grpc,
+    org_pb2,
+    org_pb2_grpc,
+    settings_pb2,
+    settings_pb2_grpc,
+)
 from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
 from salesplane_forecasting.entrypoints.org_api import OrgServicer
+from salesplane_forecasting.entrypoints.settings_api import ForecastSettingsServicer
+from salesplane_forecasting.service_layer import org
 from salesplane_platform.consumer_runner import EventHandler
-from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
+from salesplane_platform.service_process import PeriodicJob, ServiceContext, ServiceDefinition, run_service
 
 TOPIC = "salesplane.forecasting.v1"
 
@@ -24,10 +34,18 @@ def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
         ForecastingServicer(context.session_factory, context.settings.base_currency), server
     )
     org_pb2_grpc.add_OrgServiceServicer_to_server(OrgServicer(context.unit_of_work), server)
+    settings_pb2_grpc.add_ForecastSettingsServiceServicer_to_server(
+        ForecastSettingsServicer(context.unit_of_work, context.settings.base_currency), server
+    )
     return [
         forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name,
         org_pb2.DESCRIPTOR.services_by_name["OrgService"].full_name,
+        settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"].full_name,
     ]
+
+
+def scheduled_moves(context: ServiceContext) -> Callable[[], object]:
+    return lambda: org.apply_due_moves(today=datetime.now(UTC).date(), uow=context.unit_of_work())
 
 
 def make_handler(context: ServiceContext) -> EventHandler:
@@ -44,6 +62,7 @@ DEFINITION = ServiceDefinition(
     register_api=register_api,
     consumes=(OPPORTUNITIES_TOPIC,),
     make_handler=make_handler,
+    periodic_jobs=(PeriodicJob("scheduled-reorganisations", 60.0, scheduled_moves),),
 )
 
 

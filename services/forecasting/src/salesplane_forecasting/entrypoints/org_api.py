@@ -19,7 +19,7 @@ class OrgServicer(org_pb2_grpc.OrgServiceServicer):
 
     def UpsertUser(self, request: org_pb2.UpsertUserRequest, context: grpc.ServicerContext) -> org_pb2.User:
         user = org.upsert_user(
-            values=values_from_proto(request.user),
+            values=values_from_proto(request),
             expected_version=request.expected_version or None,
             caller=current_caller(),
             uow=self._uow(),

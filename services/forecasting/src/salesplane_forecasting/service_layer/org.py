@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, date, datetime
+
+from sqlalchemy.orm import Session
 
 from salesplane.forecasting.v1 import org_pb2
-from salesplane_forecasting.adapters import user_store
+from salesplane_forecasting.adapters import hierarchy, rollup_store, user_store
 from salesplane_forecasting.adapters.org_mapping import user_to_proto
 from salesplane_forecasting.domain import org
+from salesplane_forecasting.domain.contributions import move_team
 from salesplane_forecasting.domain.org import User, UserValues
-from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from salesplane_platform.errors import (
+    Conflict,
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from salesplane_platform.identifiers import is_user_id
 from salesplane_platform.identity import Identity
 from salesplane_platform.org_replica import Reach
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
+log = logging.getLogger(__name__)
 USER_AGGREGATE = "user"
+# The actor of moves carried out on their scheduled date.
+SCHEDULER = "forecasting-scheduler"
 reach = Reach(user_store.reporting_lines)
 
 
@@ -26,31 +40,79 @@ def upsert_user(
         raise PermissionDenied("only administrators maintain the organisation")
     org.validate(values)
     with uow:
-        session = uow.session
-        existing = user_store.get(session, values.user_id, for_update=True)
-        if expected_version is not None and (existing.version if existing else 0) != expected_version:
-            current = existing.version if existing else "absent"
-            raise Conflict(f"user {values.user_id} is at version {current}, not {expected_version}")
-        if values.manager_user_id is not None:
-            if user_store.get(session, values.manager_user_id) is None:
-                raise NotFound("user", values.manager_user_id)
-            org.ensure_no_cycle(
-                values.user_id, values.manager_user_id, lambda u: user_store.manager_of(session, u)
-            )
-        changed = org.apply(existing, values, datetime.now(UTC))
-        if changed is None:
-            assert existing is not None
-            return existing
-        user_store.save(session, changed)
-        uow.record_event(
-            payload=org_pb2.UserChanged(user=user_to_proto(changed)),
-            aggregate_type=USER_AGGREGATE,
-            aggregate_id=changed.user_id,
-            aggregate_version=changed.version,
-            actor=caller.subject,
-        )
+        changed = _upsert(uow, values, expected_version=expected_version, actor=caller.subject)
         uow.commit()
         return changed
+
+
+def apply_due_moves(*, today: date, uow: SqlUnitOfWork, limit: int = 100) -> int:
+    """Carry out the reorganisations whose date has come, each in its own transaction; returns how
+    many moved. Safe to run from several replicas: a move already done is found gone."""
+    with uow:
+        due = user_store.due_moves(uow.session, today, limit=limit)
+    moved = 0
+    for user_id in due:
+        with uow:
+            user = user_store.get(uow.session, user_id, for_update=True)
+            values = org.due_move(user, today) if user is not None else None
+            if values is None:
+                continue
+            try:
+                _upsert(uow, values, expected_version=None, actor=SCHEDULER)
+            except DomainError as error:
+                # The organisation changed since the move was planned (the manager left, or the move
+                # would now make a cycle): the move stays scheduled for an administrator to see.
+                log.warning(
+                    "a scheduled reorganisation cannot be carried out",
+                    extra={"user_id": user_id, "error": error.message},
+                )
+                continue
+            uow.commit()
+            moved += 1
+    return moved
+
+
+def _upsert(uow: SqlUnitOfWork, values: UserValues, *, expected_version: int | None, actor: str) -> User:
+    session = uow.session
+    # Taken before anything is read: no rollup may be written against a chain this may change.
+    # Organisation changes are rare, so serialising them with the consumer costs little.
+    hierarchy.lock_hierarchy(session, exclusive=True)
+    existing = user_store.get(session, values.user_id, for_update=True)
+    if expected_version is not None and (existing.version if existing else 0) != expected_version:
+        current = existing.version if existing else "absent"
+        raise Conflict(f"user {values.user_id} is at version {current}, not {expected_version}")
+    for manager in {values.manager_user_id, None}:
+        if manager is not None and user_store.get(session, manager) is None:
+            raise NotFound("user", manager)
+    if values.manager_user_id is not None:
+        org.ensure_no_cycle(
+            values.user_id, values.manager_user_id, lambda u: user_store.manager_of(session, u)
+        )
+    changed = org.apply(existing, values, datetime.now(UTC))
+    if changed is None:
+        assert existing is not None
+        return existing
+    old_manager = existing.manager_user_id if existing else None
+    if changed.manager_user_id != old_manager:
+        _move_team(session, changed.user_id, old_manager, changed.manager_user_id)
+    user_store.save(session, changed, actor=actor)
+    uow.record_event(
+        payload=org_pb2.UserChanged(user=user_to_proto(changed)),
+        aggregate_type=USER_AGGREGATE,
+        aggregate_id=changed.user_id,
+        aggregate_version=changed.version,
+        actor=actor,
+    )
+    return changed
+
+
+def _move_team(session: Session, user_id: str, old_manager: str | None, new_manager: str | None) -> None:
+    """Move the user's team totals (every period) from the managers above them to the new ones."""
+    chains = hierarchy.chains_of(session, [m for m in (old_manager, new_manager) if m])
+    old_chain = chains[old_manager] if old_manager else []
+    new_chain = chains[new_manager] if new_manager else []
+    team = rollup_store.team_totals_by_period(session, user_id)
+    rollup_store.apply_deltas(session, move_team(team, old_chain, new_chain))
 
 
 def get_user(*, user_id: str, caller: Identity, uow: SqlUnitOfWork) -> User:
