@@ -29,7 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from salesplane.common.v1.common_pb2 import Date, Money
-from salesplane.forecasting.v1 import forecasting_pb2, org_pb2
+from salesplane.forecasting.v1 import forecasting_pb2, org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2
@@ -46,6 +46,9 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     opportunities_pb2.DESCRIPTOR.services_by_name["OpportunityService"],
     forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"],
     org_pb2.DESCRIPTOR.services_by_name["OrgService"],
+    settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"],
+    quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"],
+    worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"],
     reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"],
 )
 

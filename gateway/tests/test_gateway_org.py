@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from salesplane.common.v1.common_pb2 import Date
 from salesplane.forecasting.v1 import org_pb2
 
 PROBLEM = "application/problem+json"
@@ -91,3 +92,56 @@ def test_org_calls_go_to_the_org_upstream(make_client: Any, bearer: Any, free_ta
 
     assert (users.status_code, users.mimetype) == (503, PROBLEM)
     assert rollup.status_code == 200
+
+
+def test_a_change_of_manager_is_scheduled_with_a_date_in_the_query(
+    client: FlaskClient, bearer: Any, fake: Any
+) -> None:
+    fake.reply(
+        "UpsertUser",
+        user(
+            manager_user_id="carol",
+            scheduled_manager_user_id="dave",
+            scheduled_manager_date=Date(year=2026, month=10, day=1),
+        ),
+    )
+
+    response = client.put(
+        "/v1/users/bob?manager_effective_date=2026-10-01",
+        json={"display_name": "Bob", "manager_user_id": "dave"},
+        headers=bearer("root", "admin"),
+    )
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["manager_user_id"], body["scheduled_manager_user_id"], body["scheduled_manager_date"]) == (
+        "carol",
+        "dave",
+        "2026-10-01",
+    )
+    assert fake.last("UpsertUser") == org_pb2.UpsertUserRequest(
+        user=org_pb2.User(user_id="bob", display_name="Bob", manager_user_id="dave"),
+        manager_effective_date=Date(year=2026, month=10, day=1),
+    )
+
+
+def test_a_user_without_a_schedule_shows_it_as_null(client: FlaskClient, bearer: Any, fake: Any) -> None:
+    fake.reply("GetUser", user())
+
+    body = client.get("/v1/users/bob", headers=bearer()).get_json()
+
+    assert (body["scheduled_manager_user_id"], body["scheduled_manager_date"]) == ("", None)
+
+
+def test_a_malformed_effective_date_never_reaches_the_service(
+    client: FlaskClient, bearer: Any, fake: Any
+) -> None:
+    response = client.put(
+        "/v1/users/bob?manager_effective_date=next-monday", json={}, headers=bearer("root", "admin")
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == [
+        {"field": "manager_effective_date", "description": "must be a date formatted YYYY-MM-DD"}
+    ]
+    assert fake.calls == []

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from google.protobuf.descriptor import FieldDescriptor, ServiceDescriptor
 
-from salesplane.forecasting.v1 import forecasting_pb2, org_pb2
+from salesplane.forecasting.v1 import forecasting_pb2, org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2
@@ -21,6 +21,9 @@ SERVED: tuple[ServiceDescriptor, ...] = (
     leads_pb2.DESCRIPTOR.services_by_name["LeadService"],
     org_pb2.DESCRIPTOR.services_by_name["OrgService"],
     forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"],
+    settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"],
+    quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"],
+    worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"],
     reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"],
 )
 

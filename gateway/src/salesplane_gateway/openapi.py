@@ -29,15 +29,19 @@ DESCRIPTION = (
     "`{currency_code, amount_minor}` with an integer amount in minor units (64-bit integers are JSON "
     "integers, never strings); dates are YYYY-MM-DD; timestamps RFC 3339; enums are lower-case names "
     "without their prefix (`in_process`); unset values are null. Requests may leave members out or "
-    "null; unknown members are errors. Custom methods are POST `<resource>:<verb>`. Every response "
-    "carries X-Request-Id (the caller's, or a new one)."
+    "null; unknown members are errors. Custom methods are `<resource>:<verb>`, POST unless they only "
+    "read (GET `/v1/periods:of-date`). Every response carries X-Request-Id (the caller's, or a new one)."
 )
 
 TAGS = [
     {"name": "opportunities", "description": "Opportunities, sales stages and exchange rates."},
     {"name": "leads", "description": "Leads, their import and scoring, lead sources and campaigns."},
     {"name": "org", "description": "Users and whom they report to."},
-    {"name": "forecasting", "description": "Live pipeline rollups."},
+    {
+        "name": "forecasting",
+        "description": "Live rollups and the probabilistic forecast, forecast settings and fiscal "
+        "periods, quotas, forecast worksheets and commits.",
+    },
     {"name": "reporting", "description": "Reports over every service's data."},
     {"name": "probes"},
     {"name": "meta"},

@@ -26,6 +26,8 @@ ORG_ROUTES = (
         "Create or change a user and whom they report to (admin)",
         body=JsonBody("user"),
         path_fields={"user_id": "user.user_id"},
+        # ?manager_effective_date=2026-10-01: a new manager from that date on (a scheduled move).
+        query={"manager_effective_date": "manager_effective_date"},
         if_match="expected_version",
         etag="version",
     ),
