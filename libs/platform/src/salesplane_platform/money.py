@@ -218,3 +218,16 @@ def round_half_up_div(numerator: int, denominator: int) -> int:
     if remainder * 2 >= denominator:
         quotient += 1
     return quotient if numerator >= 0 else -quotient
+
+
+def format_minor(amount_minor: int, currency: str) -> str:
+    """An amount for people to read: thousands separators and the currency's decimals, no symbol
+    (12345678 USD is "123,456.78", 1234 JPY is "1,234", -5 USD is "-0.05")."""
+    exponent = CURRENCY_EXPONENTS.get(currency)
+    if exponent is None:
+        raise ValueError(f"unknown ISO 4217 currency {currency!r}")
+    sign = "-" if amount_minor < 0 else ""
+    units, fraction = divmod(abs(amount_minor), 10**exponent)
+    if exponent == 0:
+        return f"{sign}{units:,}"
+    return f"{sign}{units:,}.{fraction:0{exponent}d}"
