@@ -14,6 +14,8 @@ from salesplane.forecasting.v1 import (
     forecasting_pb2_grpc,
     org_pb2,
     org_pb2_grpc,
+    quotas_pb2,
+    quotas_pb2_grpc,
     settings_pb2,
     settings_pb2_grpc,
 )
@@ -21,6 +23,7 @@ from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
 from salesplane_forecasting.entrypoints.org_api import OrgServicer
+from salesplane_forecasting.entrypoints.quota_api import QuotaServicer
 from salesplane_forecasting.entrypoints.settings_api import ForecastSettingsServicer
 from salesplane_forecasting.service_layer import org
 from salesplane_platform.consumer_runner import EventHandler
@@ -37,10 +40,14 @@ def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
     settings_pb2_grpc.add_ForecastSettingsServiceServicer_to_server(
         ForecastSettingsServicer(context.unit_of_work, context.settings.base_currency), server
     )
+    quotas_pb2_grpc.add_QuotaServiceServicer_to_server(
+        QuotaServicer(context.unit_of_work, context.settings.base_currency), server
+    )
     return [
         forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name,
         org_pb2.DESCRIPTOR.services_by_name["OrgService"].full_name,
         settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"].full_name,
+        quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name,
     ]
 
 
