@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from salesplane_forecasting.domain.periods import is_period_id
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
-from salesplane_platform.identifiers import is_user_id
+from salesplane_platform.identifiers import derived_aggregate_id, is_user_id
 from salesplane_platform.money import MAX_AMOUNT_MINOR
 
 # A manager's direct reports plus their own row; far above any real span of control, and a bound
@@ -150,7 +150,7 @@ class QuotaPlan:
 
 
 def quota_aggregate_id(user_id: str, period_id: str, kind: QuotaKind) -> str:
-    return f"{user_id}/{period_id}/{kind.value}"
+    return derived_aggregate_id("quota", user_id, period_id, kind.value)
 
 
 def check_amount(check: Validator, field: str, value: MoneyInput | None, base_currency: str) -> int | None:

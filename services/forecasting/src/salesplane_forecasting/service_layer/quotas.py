@@ -78,7 +78,7 @@ def get_quota(
         ensure_can_read_user(uow.session, caller, user_id)
         quota = quota_store.get(uow.session, user_id, period_id, kind)
         if quota is None:
-            raise NotFound("quota", quotas.quota_aggregate_id(user_id, period_id, kind))
+            raise NotFound("quota", f"{user_id}/{period_id}/{kind.value}")
         return quota
 
 

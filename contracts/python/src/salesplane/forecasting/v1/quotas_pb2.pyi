@@ -417,7 +417,8 @@ Global___ListQuotaChangesResponse: _TypeAlias = ListQuotaChangesResponse  # noqa
 @_typing.final
 class QuotaCommitted(_message.Message):
     """Published on salesplane.forecasting.v1 when a quota is committed (aggregate_type "quota",
-    aggregate_id "<user_id>/<period_id>/<kind>").
+    aggregate_id a UUID derived from "quota/<user_id>/<period_id>/<kind>", so every aggregate id
+    fits 64 characters; the payload names the user, period and kind).
     """
 
     DESCRIPTOR: _descriptor.Descriptor

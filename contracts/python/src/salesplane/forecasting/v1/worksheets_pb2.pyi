@@ -774,7 +774,8 @@ Global___ForecastAccuracy: _TypeAlias = ForecastAccuracy  # noqa: Y015
 @_typing.final
 class ForecastCommitted(_message.Message):
     """Published on salesplane.forecasting.v1 for every commit (aggregate_type "forecast",
-    aggregate_id "<user_id>/<period_id>/<kind>", version = the commit's sequence).
+    aggregate_id a UUID derived from "forecast/<user_id>/<period_id>/<kind>", version = the
+    commit's sequence).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
