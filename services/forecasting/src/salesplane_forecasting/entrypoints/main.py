@@ -18,6 +18,8 @@ from salesplane.forecasting.v1 import (
     quotas_pb2_grpc,
     settings_pb2,
     settings_pb2_grpc,
+    worksheets_pb2,
+    worksheets_pb2_grpc,
 )
 from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
@@ -25,6 +27,7 @@ from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
 from salesplane_forecasting.entrypoints.org_api import OrgServicer
 from salesplane_forecasting.entrypoints.quota_api import QuotaServicer
 from salesplane_forecasting.entrypoints.settings_api import ForecastSettingsServicer
+from salesplane_forecasting.entrypoints.worksheet_api import WorksheetServicer
 from salesplane_forecasting.service_layer import org
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.service_process import PeriodicJob, ServiceContext, ServiceDefinition, run_service
@@ -43,11 +46,15 @@ def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
     quotas_pb2_grpc.add_QuotaServiceServicer_to_server(
         QuotaServicer(context.unit_of_work, context.settings.base_currency), server
     )
+    worksheets_pb2_grpc.add_WorksheetServiceServicer_to_server(
+        WorksheetServicer(context.unit_of_work, context.settings.base_currency), server
+    )
     return [
         forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name,
         org_pb2.DESCRIPTOR.services_by_name["OrgService"].full_name,
         settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"].full_name,
         quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name,
+        worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"].full_name,
     ]
 
 
