@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from salesplane.common.v1.common_pb2 import Money
 from salesplane.forecasting.v1 import org_pb2, org_pb2_grpc, quotas_pb2, quotas_pb2_grpc
 from salesplane_forecasting.adapters import tables
+from salesplane_forecasting.domain.quotas import QuotaKind, quota_aggregate_id
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_platform.events import decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
@@ -309,7 +310,13 @@ def test_every_committed_allocation_publishes_a_quota_committed_event(vp_with_ta
 
     events = running.quota_events()
 
-    published = [(aggregate_id, version) for aggregate_id, version, _ in events]
+    # The aggregate id is derived from user, period and kind; the payload names them.
+    named = {
+        quota_aggregate_id(u, "2026-Q4", k): f"{u}/2026-Q4/{k.value}"
+        for u in ("vp", "east", "west")
+        for k in (QuotaKind.ASSIGNED, QuotaKind.DIRECT)
+    }
+    published = [(named[aggregate_id], version) for aggregate_id, version, _ in events]
     assert published[0] == ("vp/2026-Q4/assigned", 1)
     assert sorted(published[1:4]) == [
         ("east/2026-Q4/assigned", 1),
