@@ -33,6 +33,7 @@ from salesplane_forecasting.entrypoints.main import DEFINITION, TOPIC
 from salesplane_platform.errors import Conflict
 from salesplane_platform.event_transport import OutgoingRecord
 from salesplane_platform.events import build_envelope, decode_envelope, unpack_payload
+from salesplane_platform.identifiers import derived_aggregate_id
 from salesplane_platform.identity import issue_token
 from salesplane_platform.local_log import LocalLogPublisher, LocalLogSubscriber
 from salesplane_platform.service_process import ServiceProcess
@@ -215,7 +216,8 @@ class Running:
         return self.forecasting.GetRollup(request, metadata=self.auth(user_id))
 
     def committed_events(self, count: int) -> list[tuple[str, int, worksheets_pb2.ForecastCommitted]]:
-        """The ForecastCommitted events the relay published, once there are `count` of them."""
+        """The ForecastCommitted events the relay published, once there are `count` of them, each
+        as ("<user>/<period>/<kind>", version, payload) after checking the aggregate id names that."""
         subscriber = LocalLogSubscriber(
             self.settings.event_log_path, [self.settings.topic(TOPIC)], group_id="t"
         )
@@ -227,7 +229,13 @@ class Running:
                     envelope = decode_envelope(record.value)
                     if envelope.aggregate_type == "forecast":
                         payload = unpack_payload(envelope, worksheets_pb2.ForecastCommitted)
-                        found.append((envelope.aggregate_id, envelope.aggregate_version, payload))
+                        commit = payload.commit
+                        kind = {REP: "rep", MANAGER: "manager"}[commit.kind]
+                        # The contract: a UUID derived from "forecast/<user_id>/<period_id>/<kind>".
+                        derived = derived_aggregate_id("forecast", commit.user_id, commit.period_id, kind)
+                        assert envelope.aggregate_id == derived
+                        named = f"{commit.user_id}/{commit.period_id}/{kind}"
+                        found.append((named, envelope.aggregate_version, payload))
         finally:
             subscriber.close()
         return found

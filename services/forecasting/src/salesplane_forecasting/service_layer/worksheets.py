@@ -44,7 +44,7 @@ from salesplane_forecasting.domain.worksheets import (
 )
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_platform.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
-from salesplane_platform.identifiers import is_user_id, new_id
+from salesplane_platform.identifiers import derived_aggregate_id, is_user_id, new_id
 from salesplane_platform.identity import Identity
 from salesplane_platform.money import MAX_AMOUNT_MINOR
 from salesplane_platform.text_rules import check_text, is_single_line
@@ -245,7 +245,7 @@ def commit_forecast(
         uow.record_event(
             payload=worksheets_pb2.ForecastCommitted(commit=snapshot_to_proto(commit)),
             aggregate_type=FORECAST_AGGREGATE,
-            aggregate_id=f"{user_id}/{period_id}/{kind.value}",
+            aggregate_id=forecast_aggregate_id(user_id, period_id, kind),
             aggregate_version=commit.sequence,
             actor=caller.subject,
         )
@@ -323,6 +323,12 @@ def get_forecast_accuracy(
             own=own,
             team=whole,
         )
+
+
+def forecast_aggregate_id(user_id: str, period_id: str, kind: SnapshotKind) -> str:
+    """The aggregate id of a user's commits of a kind for a period: a UUID derived from the three, so
+    it fits the outbox's id column whatever the length of the user id (the payload has the values)."""
+    return derived_aggregate_id(FORECAST_AGGREGATE, user_id, period_id, kind.value)
 
 
 def _rep_worksheet(
