@@ -81,8 +81,8 @@ def set_commit_stage(
     check.raise_if_invalid()
     with uow:
         session = uow.session
-        # The same order as an opportunity event's batch (hierarchy, then the deal's row), so the
-        # two queue behind each other instead of deadlocking, and neither moves a stale state.
+        # The same lock order as an opportunity event's batch (hierarchy shared, then the deal's
+        # row), so the two queue behind each other on the row instead of deadlocking.
         hierarchy.lock_hierarchy(session, exclusive=False)
         deal = rollup_store.load_tracked(session, [opportunity_id], for_update=True).get(opportunity_id)
         if deal is None:
