@@ -107,8 +107,10 @@ def apply_deal_states(session: Session, arrived: dict[str, Deal]) -> None:
     """Replace the tracked state of these deals and move every rollup they touch by the difference."""
     hierarchy.lock_hierarchy(session, exclusive=False)
     settings = settings_store.load(session)
-    overrides = rollup_store.overrides_of(session, arrived)
     previous = rollup_store.load_tracked(session, arrived, for_update=True)
+    # Read only once the deals' rows are locked: a rep's commit stage set meanwhile (under the same
+    # row lock) is then seen, not overwritten by a placement made with the old one.
+    overrides = rollup_store.overrides_of(session, arrived)
     placed = {
         opportunity_id: deal.placed(settings, overrides.get(opportunity_id))
         for opportunity_id, deal in arrived.items()
