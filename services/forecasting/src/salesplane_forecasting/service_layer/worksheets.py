@@ -183,26 +183,11 @@ def save_worksheet_draft(
     user_id, kind = _editable(user_id, kind, caller)
     _validate(user_id=user_id, period_id=period_id, note=note)
     with uow:
-        session = uow.session
-        figures, quota = _current(session, user_id, period_id, kind, caller, base_currency)
-        previous = snapshot_store.latest_commit(session, user_id, period_id, kind)
-        draft = Snapshot(
-            snapshot_id=new_id(),
-            user_id=user_id,
-            period_id=period_id,
-            kind=kind,
-            sequence=snapshot_store.DRAFT_SEQUENCE,
-            committed=False,
-            figures=figures,
-            quota_minor=quota,
-            currency=base_currency,
-            note=note,
-            author=caller.subject,
-            created_at=datetime.now(UTC),
-            # What committing it now would report.
-            changes=worksheets.commit_changes(kind, previous, figures, base_currency),
+        # Its changes say what committing it now would report.
+        draft = _snapshot_now(
+            uow.session, user_id, period_id, kind, caller, base_currency, note=note, committed=False
         )
-        snapshot_store.save_draft(session, draft)
+        snapshot_store.save_draft(uow.session, draft)
         uow.commit()
         return draft
 
@@ -222,22 +207,8 @@ def commit_forecast(
     _validate(user_id=user_id, period_id=period_id, note=note)
     with uow:
         session = uow.session
-        figures, quota = _current(session, user_id, period_id, kind, caller, base_currency)
-        previous = snapshot_store.latest_commit(session, user_id, period_id, kind)
-        commit = Snapshot(
-            snapshot_id=new_id(),
-            user_id=user_id,
-            period_id=period_id,
-            kind=kind,
-            sequence=(0 if previous is None else previous.sequence) + 1,
-            committed=True,
-            figures=figures,
-            quota_minor=quota,
-            currency=base_currency,
-            note=note,
-            author=caller.subject,
-            created_at=datetime.now(UTC),
-            changes=worksheets.commit_changes(kind, previous, figures, base_currency),
+        commit = _snapshot_now(
+            session, user_id, period_id, kind, caller, base_currency, note=note, committed=True
         )
         # Conflict when a concurrent commit took the sequence: the unique index decides.
         snapshot_store.insert_commit(session, commit)
@@ -251,6 +222,40 @@ def commit_forecast(
         )
         uow.commit()
         return commit
+
+
+def _snapshot_now(
+    session: Session,
+    user_id: str,
+    period_id: str,
+    kind: SnapshotKind,
+    caller: Identity,
+    base_currency: str,
+    *,
+    note: str,
+    committed: bool,
+) -> Snapshot:
+    """The worksheet as it is now, as a draft or as the commit after the latest one."""
+    figures, quota = _current(session, user_id, period_id, kind, caller, base_currency)
+    previous = snapshot_store.latest_commit(session, user_id, period_id, kind)
+    sequence = snapshot_store.DRAFT_SEQUENCE
+    if committed:
+        sequence = (0 if previous is None else previous.sequence) + 1
+    return Snapshot(
+        snapshot_id=new_id(),
+        user_id=user_id,
+        period_id=period_id,
+        kind=kind,
+        sequence=sequence,
+        committed=committed,
+        figures=figures,
+        quota_minor=quota,
+        currency=base_currency,
+        note=note,
+        author=caller.subject,
+        created_at=datetime.now(UTC),
+        changes=worksheets.commit_changes(kind, previous, figures, base_currency),
+    )
 
 
 def list_forecast_commits(
