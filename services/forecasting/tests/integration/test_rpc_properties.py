@@ -5,7 +5,16 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from salesplane.forecasting.v1 import forecasting_pb2, org_pb2, org_pb2_grpc
+from salesplane.common.v1.common_pb2 import Money
+from salesplane.forecasting.v1 import (
+    forecasting_pb2,
+    org_pb2,
+    org_pb2_grpc,
+    quotas_pb2,
+    settings_pb2,
+    settings_pb2_grpc,
+    worksheets_pb2,
+)
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_platform.identity import issue_token
 from salesplane_platform.service_process import ServiceProcess
@@ -43,11 +52,50 @@ def test_no_rpc_crashes_or_half_writes(forecasting):
     pools = Pools(
         user_ids=USERS,
         by_field={
-            "period_id": ["2026-Q4", "2026-Q1", "2026-Q5", "Q4"],
+            "period_id": ["2026-Q4", "2026-Q1", "2026-11", "2026-Q5", "Q4"],
             "roles": ["rep", "manager", "admin", "wizard"],
+            "currency_code": ["USD", "EUR"],
         },
     )
-    pools.add_template(forecasting_pb2.GetRollupRequest(user_id="rep-a", period_id="2026-Q4"))
+    usd = Money(currency_code="USD", amount_minor=1_000_000)
+    quarter = "2026-Q4"
+    pools.add_template(forecasting_pb2.GetRollupRequest(user_id="rep-a", period_id=quarter))
+    pools.add_template(
+        forecasting_pb2.GetProbabilisticForecastRequest(
+            user_id="mgr", period_id=quarter, scope=forecasting_pb2.FORECAST_SCOPE_TEAM
+        )
+    )
+    defaults = settings_pb2_grpc.ForecastSettingsServiceStub(channel).GetForecastSettings(
+        settings_pb2.GetForecastSettingsRequest(), metadata=token("root", "admin")
+    )
+    pools.add_template(settings_pb2.UpdateForecastSettingsRequest(settings=defaults))
+    pools.add_template(defaults)
+    pools.add_template(quotas_pb2.SetQuotaRequest(user_id="vp", period_id=quarter, amount=usd))
+    allocations = [
+        quotas_pb2.DraftAllocation(user_id="mgr", kind=quotas_pb2.QUOTA_KIND_ASSIGNED, amount=usd),
+        quotas_pb2.DraftAllocation(user_id="vp", kind=quotas_pb2.QUOTA_KIND_DIRECT, amount=usd),
+    ]
+    pools.add_template(
+        quotas_pb2.SaveQuotaDraftRequest(manager_user_id="vp", period_id=quarter, allocations=allocations)
+    )
+    pools.add_template(quotas_pb2.CommitQuotaPlanRequest(manager_user_id="vp", period_id=quarter))
+    pools.add_template(quotas_pb2.GetQuotaPlanRequest(manager_user_id="mgr", period_id=quarter))
+    pools.add_template(worksheets_pb2.GetWorksheetRequest(user_id="mgr", period_id=quarter))
+    pools.add_template(
+        worksheets_pb2.CommitForecastRequest(
+            user_id="rep-a", period_id=quarter, kind=worksheets_pb2.SNAPSHOT_KIND_REP, note="call"
+        )
+    )
+    pools.add_template(
+        worksheets_pb2.SaveWorksheetDraftRequest(
+            user_id="mgr", period_id=quarter, kind=worksheets_pb2.SNAPSHOT_KIND_MANAGER
+        )
+    )
+    pools.add_template(
+        worksheets_pb2.AdjustManagerRowRequest(
+            manager_user_id="mgr", period_id=quarter, user_id="rep-a", likely_minor=500_000
+        )
+    )
     for user_id, manager in [("vp", ""), ("mgr", "vp"), ("rep-a", "mgr"), ("rep-b", "mgr")]:
         request = org_pb2.UpsertUserRequest(
             user=org_pb2.User(
@@ -60,6 +108,8 @@ def test_no_rpc_crashes_or_half_writes(forecasting):
     callers = [
         token("root", "admin"),
         token("root", "admin"),
+        token("vp", "manager"),
+        token("mgr", "manager"),
         token("mgr", "manager"),
         token("rep-a", "rep"),
         [("authorization", "Bearer not-a-token")],
@@ -70,12 +120,24 @@ def test_no_rpc_crashes_or_half_writes(forecasting):
         [
             forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"],
             org_pb2.DESCRIPTOR.services_by_name["OrgService"],
+            settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"],
+            quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"],
+            worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"],
         ],
         pools=pools,
         callers=callers,
         fingerprint=lambda: database_fingerprint(process.context.engine),
+        examples_per_rpc=25,
     )
     print(stats)
     # The fuzzer must get past validation sometimes, or it proves little.
     assert stats["ForecastingService.GetRollup"].get("OK", 0) > 0
-    assert stats["OrgService.UpsertUser"].get("OK", 0) > 0
+    for rpc in (
+        "OrgService.UpsertUser",
+        "QuotaService.SetQuota",
+        "QuotaService.SaveQuotaDraft",
+        "WorksheetService.GetManagerWorksheet",
+        "WorksheetService.CommitForecast",
+        "ForecastSettingsService.UpdateForecastSettings",
+    ):
+        assert stats[rpc].get("OK", 0) > 0, (rpc, stats[rpc])
