@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane.events.v1.envelope_pb2 import EventEnvelope
 from salesplane_platform import metrics
+from salesplane_platform.bulk_writes import REPLACE, bulk_lookup, bulk_upsert
 from salesplane_platform.db import upsert_statement
 from salesplane_platform.event_transport import EventSubscriber, IncomingRecord
 from salesplane_platform.events import MalformedEvent, decode_envelope
@@ -125,23 +125,20 @@ class ConsumerRunner:
     def _unseen(self, session: Session, newest: dict[tuple[str, str], ConsumedEvent]) -> list[ConsumedEvent]:
         if not newest:
             return []
-        versions = self._tables.consumed_versions
-        known: dict[tuple[str, str], int] = {}
-        keys = list(newest)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            rows = session.execute(
-                select(versions.c.aggregate_type, versions.c.aggregate_id, versions.c.version).where(
-                    tuple_(versions.c.aggregate_type, versions.c.aggregate_id).in_(chunk)
-                )
-            )
-            known.update({(t, i): v for t, i, v in rows})
+        rows = bulk_lookup(
+            session,
+            self._tables.consumed_versions,
+            keys=["aggregate_type", "aggregate_id"],
+            values=list(newest),
+            columns=["aggregate_type", "aggregate_id", "version"],
+        )
+        known = {(t, i): v for t, i, v in rows}
         return [e for key, e in newest.items() if e.envelope.aggregate_version > known.get(key, 0)]
 
     def _remember(self, session: Session, applied: Sequence[ConsumedEvent]) -> None:
-        versions = self._tables.consumed_versions
-        session.execute(
-            upsert_statement(session, versions, ["aggregate_type", "aggregate_id"], ["version"]),
+        bulk_upsert(
+            session,
+            self._tables.consumed_versions,
             [
                 {
                     "aggregate_type": e.envelope.aggregate_type,
@@ -150,6 +147,8 @@ class ConsumerRunner:
                 }
                 for e in applied
             ],
+            keys=["aggregate_type", "aggregate_id"],
+            update={"version": REPLACE},
         )
 
     def _bury(self, session: Session, dead: list[tuple[IncomingRecord, str]]) -> None:

@@ -127,7 +127,13 @@ class ServiceProcess:
             subscriber = make_subscriber(settings, [settings.topic(t) for t in definition.consumes])
             self._closables.append(subscriber.close)
             handler = definition.make_handler(self.context)
-            runner = ConsumerRunner(self.context.session_factory, definition.tables, subscriber, handler)
+            runner = ConsumerRunner(
+                self.context.session_factory,
+                definition.tables,
+                subscriber,
+                handler,
+                max_batch=settings.consumer_max_batch,
+            )
             self._spawn("event-consumer", runner.run)
 
         if "consumer" in settings.roles:

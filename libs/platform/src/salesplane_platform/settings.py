@@ -32,6 +32,9 @@ class ServiceSettings:
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 20.0
     grpc_workers: int = 16
+    # Events a consumer applies in one transaction: larger batches share more of the fixed cost
+    # (round trips, managers common to many deals) at the price of longer transactions.
+    consumer_max_batch: int = 2000
     data_dir: Path = field(default_factory=lambda: Path("var"))
     # The currency deals are valued in (amount_base) and forecasts and quotas are kept in.
     base_currency: str = "USD"
@@ -80,6 +83,7 @@ class ServiceSettings:
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
             shutdown_grace_seconds=float(env.get("SALESPLANE_SHUTDOWN_GRACE_SECONDS", "20")),
             grpc_workers=int(env.get("SALESPLANE_GRPC_WORKERS", "16")),
+            consumer_max_batch=int(env.get("SALESPLANE_CONSUMER_MAX_BATCH", "2000")),
             data_dir=data_dir,
             base_currency=base_currency_from(env),
         )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import literal, select, text
+from sqlalchemy import String, any_, cast, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.tables import users
@@ -37,23 +38,27 @@ def chains_of(session: Session, user_ids: Iterable[str]) -> dict[str, list[str]]
     chains: dict[str, list[str]] = {user_id: [user_id] for user_id in wanted}
     if not wanted:
         return chains
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        seed = select(
-            users.c.user_id.label("origin"),
-            users.c.manager_user_id.label("ancestor"),
-            literal(1).label("depth"),
-        ).where(users.c.user_id.in_(chunk), users.c.manager_user_id.is_not(None))
-        walk = seed.cte("walk", recursive=True)
-        step = (
-            select(walk.c.origin, users.c.manager_user_id, (walk.c.depth + 1).label("depth"))
-            .join(users, users.c.user_id == walk.c.ancestor)
-            .where(users.c.manager_user_id.is_not(None), walk.c.depth < MAX_DEPTH)
-        )
-        walk = walk.union_all(step)
-        rows = session.execute(select(walk.c.origin, walk.c.ancestor).order_by(walk.c.origin, walk.c.depth))
-        for origin, ancestor in rows:
-            chains[origin].append(ancestor)
+    # One bind parameter for the whole set on PostgreSQL (= ANY(array)), so the statement is the
+    # same for every batch; SQLite gets an IN list.
+    if session.get_bind().dialect.name == "postgresql":
+        origins = users.c.user_id == any_(cast(literal(wanted), ARRAY(String)))
+    else:
+        origins = users.c.user_id.in_(wanted)
+    seed = select(
+        users.c.user_id.label("origin"),
+        users.c.manager_user_id.label("ancestor"),
+        literal(1).label("depth"),
+    ).where(origins, users.c.manager_user_id.is_not(None))
+    walk = seed.cte("walk", recursive=True)
+    step = (
+        select(walk.c.origin, users.c.manager_user_id, (walk.c.depth + 1).label("depth"))
+        .join(users, users.c.user_id == walk.c.ancestor)
+        .where(users.c.manager_user_id.is_not(None), walk.c.depth < MAX_DEPTH)
+    )
+    walk = walk.union_all(step)
+    rows = session.execute(select(walk.c.origin, walk.c.ancestor).order_by(walk.c.origin, walk.c.depth))
+    for origin, ancestor in rows:
+        chains[origin].append(ancestor)
     return chains
 
 

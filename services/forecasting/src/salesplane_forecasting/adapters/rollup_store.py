@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Column, Row, Select, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters import hierarchy, settings_store
@@ -29,10 +28,12 @@ from salesplane_forecasting.domain.contributions import (
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 from salesplane_forecasting.domain.periods import MONTH_ID
-from salesplane_platform.db import as_utc, upsert_statement
+from salesplane_platform.bulk_writes import ADD, REPLACE, bulk_lookup, bulk_upsert
+from salesplane_platform.db import as_utc
 
 _CHUNK = 1000
-_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c if c.name != "opportunity_id"]
+_ALL_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c]
+_TRACKED_COLUMNS = [c for c in _ALL_TRACKED_COLUMNS if c != "opportunity_id"]
 
 
 @dataclass(frozen=True)
@@ -54,56 +55,46 @@ def load_tracked(session: Session, opportunity_ids: Iterable[str], *, for_update
     """The deals as last applied. With for_update, their rows stay locked until commit, so a
     concurrent writer of the same deal (a consumer of another partition after a rebalance, a rep
     setting its commit stage) waits instead of applying a delta against a stale state."""
-    ids = sorted(set(opportunity_ids))
-    found: dict[str, Deal] = {}
-    c = tracked_opportunities.c
-    for start in range(0, len(ids), _CHUNK):
-        statement = select(tracked_opportunities).where(c.opportunity_id.in_(ids[start : start + _CHUNK]))
-        if for_update:
-            statement = statement.order_by(c.opportunity_id).with_for_update()
-        for row in session.execute(statement):
-            found[row.opportunity_id] = _deal(row)
-    return found
+    rows = bulk_lookup(
+        session,
+        tracked_opportunities,
+        keys=["opportunity_id"],
+        values=[(i,) for i in sorted(set(opportunity_ids))],
+        columns=_ALL_TRACKED_COLUMNS,
+        for_update=for_update,
+    )
+    return {row.opportunity_id: _deal(row) for row in rows}
 
 
 def save_tracked(session: Session, deals: Iterable[Deal]) -> None:
-    rows = [_row(deal) for deal in deals]
-    if rows:
-        statement = upsert_statement(session, tracked_opportunities, ["opportunity_id"], _TRACKED_COLUMNS)
-        session.execute(statement, rows)
+    bulk_upsert(
+        session,
+        tracked_opportunities,
+        [_row(deal) for deal in deals],
+        keys=["opportunity_id"],
+        update=dict.fromkeys(_TRACKED_COLUMNS, REPLACE),
+    )
 
 
 def overrides_of(session: Session, opportunity_ids: Iterable[str]) -> dict[str, CommitStage]:
-    ids = list(set(opportunity_ids))
-    found: dict[str, CommitStage] = {}
-    c = commit_stage_overrides.c
-    for start in range(0, len(ids), _CHUNK):
-        rows = session.execute(
-            select(c.opportunity_id, c.commit_stage).where(c.opportunity_id.in_(ids[start : start + _CHUNK]))
-        )
-        found.update({opportunity_id: CommitStage(stage) for opportunity_id, stage in rows})
-    return found
+    rows = bulk_lookup(
+        session,
+        commit_stage_overrides,
+        keys=["opportunity_id"],
+        values=[(i,) for i in set(opportunity_ids)],
+        columns=["opportunity_id", "commit_stage"],
+    )
+    return {opportunity_id: CommitStage(stage) for opportunity_id, stage in rows}
 
 
 def apply_deltas(session: Session, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
     """Add each delta to its rollup row atomically (INSERT ... ON CONFLICT DO UPDATE SET x = x + d).
 
     Keys are applied in sorted order so concurrent writers lock rows in the same order."""
-    if not deltas:
-        return
     now = datetime.now(UTC)
-    table = rollup_totals
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.user_id, table.c.period_id, table.c.scope],
-        set_={
-            **{name: table.c[name] + statement.excluded[name] for name in MEASURES},
-            "updated_at": statement.excluded.updated_at,
-        },
-    )
-    session.execute(
-        statement,
+    bulk_upsert(
+        session,
+        rollup_totals,
         [
             {
                 "user_id": user_id,
@@ -114,6 +105,8 @@ def apply_deltas(session: Session, deltas: Mapping[RollupKey, Sequence[int]]) ->
             }
             for (user_id, period_id, scope), delta in sorted(deltas.items())
         ],
+        keys=["user_id", "period_id", "scope"],
+        update={**dict.fromkeys(MEASURES, ADD), "updated_at": REPLACE},
     )
 
 

@@ -1,0 +1,143 @@
+"""Many-row upserts in one statement: the consumer's hot path.
+
+An executemany of N rows costs N statement executions, and in Python N parameter sets bound one by
+one. On PostgreSQL the rows instead travel as one array per column and are spread back into rows
+by `unnest`: one statement, one round trip, and the driver adapts each column as a single array.
+SQLite (the embedded default) keeps the executemany, which is cheap in-process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+# How an update column takes the incoming value: replaced by it, or increased by it.
+REPLACE = "replace"
+ADD = "add"
+
+
+def bulk_upsert(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    update: Mapping[str, str],
+) -> None:
+    """INSERT the rows; on a key conflict apply `update` (column -> REPLACE or ADD), or do nothing
+    when it is empty. No two rows may share a key."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        _executemany(session, table, rows, keys=keys, update=update)
+        return
+    columns = list(rows[0])
+    arrays = ", ".join(f"CAST(:{c} AS {_array_type(table.c[c].type)})" for c in columns)
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({', '.join(keys)}) "
+    )
+    if update:
+        assignments = ", ".join(
+            f"{c} = {table.name}.{c} + EXCLUDED.{c}" if how == ADD else f"{c} = EXCLUDED.{c}"
+            for c, how in update.items()
+        )
+        statement += f"DO UPDATE SET {assignments}"
+    else:
+        statement += "DO NOTHING"
+    session.execute(text(statement), {c: [row[c] for row in rows] for c in columns})
+
+
+def _executemany(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    update: Mapping[str, str],
+) -> None:
+    statement = sqlite.insert(table)
+    if update:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={
+                c: table.c[c] + statement.excluded[c] if how == ADD else statement.excluded[c]
+                for c, how in update.items()
+            },
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    session.execute(statement, list(rows))
+
+
+def _array_type(column_type: TypeEngine[Any]) -> str:
+    # Order matters: BigInteger is an Integer, Text a String.
+    for kind, sql in (
+        (BigInteger, "bigint[]"),
+        (Integer, "integer[]"),
+        (Boolean, "boolean[]"),
+        (DateTime, "timestamptz[]"),
+        (Date, "date[]"),
+        (LargeBinary, "bytea[]"),
+        (Text, "text[]"),
+        (String, "text[]"),
+    ):
+        if isinstance(column_type, kind):
+            return sql
+    raise TypeError(f"no array type for {column_type!r}")
+
+
+def bulk_lookup(
+    session: Session,
+    table: Table,
+    *,
+    keys: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    columns: Sequence[str],
+    for_update: bool = False,
+) -> list[Any]:
+    """The rows whose key columns equal one of `values` (tuples in `keys` order), as `columns`.
+
+    On PostgreSQL the keys travel as arrays joined through unnest: one bind parameter per key
+    column however many keys, so nothing is compiled or planned per batch size."""
+    if not values:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        found: list[Any] = []
+        key_columns = [table.c[k] for k in keys]
+        matcher = tuple_(*key_columns) if len(keys) > 1 else key_columns[0]
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            wanted = [tuple(v) for v in chunk] if len(keys) > 1 else [v[0] for v in chunk]
+            statement = select(*[table.c[c] for c in columns]).where(matcher.in_(wanted))
+            found.extend(session.execute(statement).all())
+        return found
+    arrays = ", ".join(f"CAST(:k{i} AS {_array_type(table.c[k].type)})" for i, k in enumerate(keys))
+    names = ", ".join(f"k{i}" for i in range(len(keys)))
+    joined = " AND ".join(f"t.{k} = wanted.k{i}" for i, k in enumerate(keys))
+    statement = (
+        f"SELECT {', '.join(f't.{c}' for c in columns)} FROM {table.name} AS t "
+        f"JOIN unnest({arrays}) AS wanted({names}) ON {joined}"
+    )
+    if for_update:
+        statement += f" ORDER BY {', '.join(f't.{k}' for k in keys)} FOR UPDATE OF t"
+    parameters = {f"k{i}": [v[i] for v in values] for i in range(len(keys))}
+    return list(session.execute(text(statement), parameters).all())
