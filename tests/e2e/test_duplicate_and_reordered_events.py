@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import date
 
 import pytest
 from kafka import KafkaProducer
@@ -13,9 +14,16 @@ from sqlalchemy import create_engine, text
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_platform.events import build_envelope
-from tests.e2e.rollup_oracle import actual_rollups
+from tests.e2e.rollup_oracle import DealState, actual_rollups, differences, expected_totals
 
 pytestmark = pytest.mark.e2e
+
+
+STATUSES = {
+    opportunities_pb2.OPPORTUNITY_STATUS_OPEN: "open",
+    opportunities_pb2.OPPORTUNITY_STATUS_WON: "won",
+    opportunities_pb2.OPPORTUNITY_STATUS_LOST: "lost",
+}
 
 
 def state(opportunity_id: str, version: int, rng: random.Random) -> events_pb2.OpportunityChanged:
@@ -23,12 +31,18 @@ def state(opportunity_id: str, version: int, rng: random.Random) -> events_pb2.O
         [opportunities_pb2.OPPORTUNITY_STATUS_OPEN] * 4
         + [opportunities_pb2.OPPORTUNITY_STATUS_WON, opportunities_pb2.OPPORTUNITY_STATUS_LOST]
     )
+    amount = rng.randint(0, 10**7)
+    # Valued in the base currency (USD), as the opportunities service sends them.
+    base = amount if rng.random() < 0.5 else amount * 1085 // 1000
     return events_pb2.OpportunityChanged(
         kind=events_pb2.CHANGE_KIND_CREATED if version == 1 else events_pb2.CHANGE_KIND_UPDATED,
         opportunity=opportunities_pb2.Opportunity(
             id=opportunity_id,
             owner_user_id=rng.choice(["ann", "bob", "cid"]),
-            amount=Money(currency_code=rng.choice(["EUR", "USD"]), amount_minor=rng.randint(0, 10**7)),
+            amount=Money(currency_code=rng.choice(["EUR", "USD"]), amount_minor=amount),
+            amount_base=Money(currency_code="USD", amount_minor=base),
+            best_case_base=Money(currency_code="USD", amount_minor=base + rng.randint(0, 10**5)),
+            worst_case_base=Money(currency_code="USD", amount_minor=base // 2),
             expected_close_date=Date(year=2026, month=rng.randint(1, 12), day=15),
             probability=rng.randint(0, 100),
             status=status,
@@ -38,19 +52,23 @@ def state(opportunity_id: str, version: int, rng: random.Random) -> events_pb2.O
 
 
 def expected_from(latest: dict[str, events_pb2.OpportunityChanged]) -> dict:
-    totals: dict = {}
+    """The rollups of the newest state of each deal (nobody in forecasting's organisation)."""
+    deals = []
     for event in latest.values():
         o = event.opportunity
-        if o.status == opportunities_pb2.OPPORTUNITY_STATUS_LOST:
-            continue
-        key = (o.owner_user_id, f"2026-Q{(o.expected_close_date.month - 1) // 3 + 1}", o.amount.currency_code)
-        count, amount, weighted = totals.get(key, (0, 0, 0))
-        totals[key] = (
-            count + 1,
-            amount + o.amount.amount_minor,
-            weighted + o.amount.amount_minor * o.probability,
+        close = o.expected_close_date
+        deals.append(
+            DealState(
+                owner=o.owner_user_id,
+                status=STATUSES[o.status],
+                close_date=date(close.year, close.month, close.day),
+                probability=o.probability,
+                likely=o.amount_base.amount_minor,
+                best=o.best_case_base.amount_minor,
+                worst=o.worst_case_base.amount_minor,
+            )
         )
-    return totals
+    return expected_totals(deals, managers={})
 
 
 def test_duplicated_replayed_and_reordered_events_count_once_at_their_newest_version(
@@ -91,7 +109,7 @@ def test_duplicated_replayed_and_reordered_events_count_once_at_their_newest_ver
         if actual == expected:
             break
         time.sleep(0.5)
-    assert actual == expected
+    assert expected and actual == expected, differences(expected, actual)
 
     engine = create_engine(database)
     with engine.connect() as connection:

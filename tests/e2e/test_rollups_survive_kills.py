@@ -11,14 +11,18 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from salesplane.common.v1.common_pb2 import Date, Money
+from salesplane.forecasting.v1 import org_pb2, org_pb2_grpc
 from salesplane.opportunities.v1 import opportunities_pb2 as opp
 from salesplane.opportunities.v1 import opportunities_pb2_grpc as opp_grpc
 from tests.e2e.conftest import bearer
-from tests.e2e.rollup_oracle import actual_rollups, expected_rollups, version_gaps
+from tests.e2e.rollup_oracle import actual_rollups, differences, expected_rollups, version_gaps
 
 pytestmark = pytest.mark.e2e
 
 USERS = [f"rep{i}" for i in range(6)]
+# The organisation in forecasting (rep5 is in none: a chain of one); team rollups follow it.
+ORG = [("vp", ""), ("m0", "vp"), ("m1", "vp"), ("rep0", "m0"), ("rep1", "m0"), ("rep2", "m0")]
+ORG += [("rep3", "m1"), ("rep4", "m1")]
 CURRENCIES = ["EUR", "USD", "JPY"]
 OPEN_STAGES = ["Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review"]
 STAGES = [*OPEN_STAGES, "Closed Won", "Closed Lost"]
@@ -138,6 +142,23 @@ def move_to_stage(stub: opp_grpc.OpportunityServiceStub, opportunity_id: str, st
             raise
 
 
+def set_manager(target: str, user_id: str, manager: str) -> None:
+    with grpc.insecure_channel(target) as channel:
+        org_pb2_grpc.OrgServiceStub(channel).UpsertUser(
+            org_pb2.UpsertUserRequest(
+                user=org_pb2.User(
+                    user_id=user_id,
+                    display_name=user_id,
+                    roles=["rep" if user_id.startswith("rep") else "manager"],
+                    manager_user_id=manager,
+                    active=True,
+                )
+            ),
+            metadata=bearer(),
+            timeout=10,
+        )
+
+
 def wait_until_equal(expected_fn, actual_fn, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     expected = actual = None
@@ -152,6 +173,8 @@ def wait_until_equal(expected_fn, actual_fn, timeout: float = 60.0):
 def test_rollups_equal_a_recomputation_after_forecasting_and_opportunities_are_killed(services):
     opportunities = services("opportunities")
     forecasting = services("forecasting")
+    for user_id, manager in ORG:
+        set_manager(forecasting.target, user_id, manager)
     progress = [0]
     stop = threading.Event()
     workload = threading.Thread(target=run_workload, args=(opportunities.target, 600, progress, stop, 7))
@@ -162,6 +185,8 @@ def test_rollups_equal_a_recomputation_after_forecasting_and_opportunities_are_k
         forecasting.kill()  # mid-batch, with events still flowing into Kafka
         time.sleep(0.5)
         forecasting.start()
+        # A reorganisation while events flow: rep2's deals leave m0's team for m1's.
+        set_manager(forecasting.target, "rep2", "m1")
         while progress[0] < 350:
             time.sleep(0.01)
         opportunities.kill()  # the relay dies between publishing and deleting outbox rows, or not
@@ -174,16 +199,17 @@ def test_rollups_equal_a_recomputation_after_forecasting_and_opportunities_are_k
         stop.set()
     assert progress[0] == 600
 
+    opportunities_db = opportunities.env["SALESPLANE_DATABASE_URL"]
+    forecasting_db = forecasting.env["SALESPLANE_DATABASE_URL"]
     expected, actual = wait_until_equal(
-        lambda: expected_rollups(opportunities.env["SALESPLANE_DATABASE_URL"]),
-        lambda: actual_rollups(forecasting.env["SALESPLANE_DATABASE_URL"]),
+        lambda: expected_rollups(opportunities_db, forecasting_db),
+        lambda: actual_rollups(forecasting_db),
     )
     assert expected, "the workload created no deals"
-    gaps = version_gaps(
-        opportunities.env["SALESPLANE_DATABASE_URL"], forecasting.env["SALESPLANE_DATABASE_URL"]
-    )
+    assert {scope for _, _, scope in expected} == {"own", "team"}
+    gaps = version_gaps(opportunities_db, forecasting_db)
     assert not gaps, (
         f"forecasting missed the newest version of {len(gaps)} deals, e.g. {list(gaps.items())[:5]}"
     )
-    assert actual == expected
+    assert actual == expected, differences(expected, actual)
     assert opportunities.starts == 2 and forecasting.starts == 3
