@@ -269,6 +269,12 @@ def test_the_sales_plan_goes_down_and_the_forecast_comes_up_the_hierarchy(servic
             body = {"outcome": deal.outcome, "reason": "" if deal.outcome == "won" else "no budget"}
             api.ok("POST", f"/v1/opportunities/{created['id']}:close", deal.owner, body)
 
+    def forecasting_has_anns_deals() -> None:
+        sheet = api.ok("GET", f"/v1/worksheets/ann/{PERIOD}", "ann")
+        assert len(sheet.get("deals", [])) == 4, sheet
+
+    eventually(forecasting_has_anns_deals)
+
     # Ann believes in her 40 % deal: she includes it by hand. Her manager may look but not touch.
     status, _ = api.call(
         "PUT", f"/v1/opportunities/{ids['Ann maybe']}/commit-stage", "east", {"commit_stage": "include"}

@@ -139,12 +139,9 @@ class ConsumerRunner:
         bulk_upsert(
             session,
             self._tables.consumed_versions,
+            ["aggregate_type", "aggregate_id", "version"],
             [
-                {
-                    "aggregate_type": e.envelope.aggregate_type,
-                    "aggregate_id": e.envelope.aggregate_id,
-                    "version": e.envelope.aggregate_version,
-                }
+                (e.envelope.aggregate_type, e.envelope.aggregate_id, e.envelope.aggregate_version)
                 for e in applied
             ],
             keys=["aggregate_type", "aggregate_id"],

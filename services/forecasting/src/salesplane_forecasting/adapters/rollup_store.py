@@ -34,6 +34,7 @@ from salesplane_platform.db import as_utc
 _CHUNK = 1000
 _ALL_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c]
 _TRACKED_COLUMNS = [c for c in _ALL_TRACKED_COLUMNS if c != "opportunity_id"]
+_ROLLUP_COLUMNS = ["user_id", "period_id", "scope", *MEASURES, "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def save_tracked(session: Session, deals: Iterable[Deal]) -> None:
     bulk_upsert(
         session,
         tracked_opportunities,
+        _ALL_TRACKED_COLUMNS,
         [_row(deal) for deal in deals],
         keys=["opportunity_id"],
         update=dict.fromkeys(_TRACKED_COLUMNS, REPLACE),
@@ -95,16 +97,8 @@ def apply_deltas(session: Session, deltas: Mapping[RollupKey, Sequence[int]]) ->
     bulk_upsert(
         session,
         rollup_totals,
-        [
-            {
-                "user_id": user_id,
-                "period_id": period_id,
-                "scope": scope,
-                **dict(zip(MEASURES, delta, strict=True)),
-                "updated_at": now,
-            }
-            for (user_id, period_id, scope), delta in sorted(deltas.items())
-        ],
+        _ROLLUP_COLUMNS,
+        [(*key, *delta, now) for key, delta in sorted(deltas.items())],
         keys=["user_id", "period_id", "scope"],
         update={**dict.fromkeys(MEASURES, ADD), "updated_at": REPLACE},
     )
@@ -225,8 +219,9 @@ def _deal(row: Row) -> Deal:  # type: ignore[type-arg]
     )
 
 
-def _row(deal: Deal) -> dict[str, object]:
-    return {
+def _row(deal: Deal) -> tuple[object, ...]:
+    """The deal as a tracked_opportunities row, in _ALL_TRACKED_COLUMNS order."""
+    values = {
         "opportunity_id": deal.opportunity_id,
         "owner_user_id": deal.owner_user_id or None,
         "period_id": deal.quarter_id or None,
@@ -245,3 +240,4 @@ def _row(deal: Deal) -> dict[str, object]:
         "worst_base_minor": deal.worst_minor,
         "commit_stage": deal.commit_stage.value if deal.commit_stage else None,
     }
+    return tuple(values[c] for c in _ALL_TRACKED_COLUMNS)
