@@ -56,5 +56,10 @@ token: sync
 bench: sync
 	$(PY) bench/opportunity_writes.py
 
+# Opportunity events through Kafka into PostgreSQL rollups, and rollup reads against a recompute.
+.PHONY: bench-rollups
+bench-rollups: sync
+	$(PY) bench/forecast_rollups.py $(BENCH_ARGS)
+
 clean:
 	rm -rf var .pytest_cache
