@@ -367,13 +367,11 @@ class ConsumeResult:
 
 
 def consumed_state(engine: Engine) -> tuple[int, int]:
-    versions = tables.platform.consumed_versions.c
+    """How many deals are tracked and the sum of their applied versions: equal to the workload's
+    deal count and final versions' sum only once every deal's newest version is applied."""
+    t = tables.tracked_opportunities.c
     with engine.connect() as connection:
-        count, total = connection.execute(
-            select(func.count(), func.coalesce(func.sum(versions.version), 0)).where(
-                versions.aggregate_type == "opportunity"
-            )
-        ).one()
+        count, total = connection.execute(select(func.count(), func.coalesce(func.sum(t.version), 0))).one()
     return int(count), int(total)
 
 
@@ -1019,6 +1017,8 @@ def print_steps(steps: Steps, max_batch: int) -> None:
     for label in INNER_STEPS:
         inside += seconds.get(label, 0.0)
         note = f"{rows[label] / max(1, calls[label]):,.0f} rows per call" if label in rows else ""
+        if not calls.get(label):
+            note = "not called"
         line(label, seconds.get(label, 0.0), 2, note)
     line("rest: session, transaction begin/commit, glue", seconds.get(PROCESS, 0.0) - inside, 2)
     line(KAFKA_COMMIT, seconds.get(KAFKA_COMMIT, 0.0), 0)
