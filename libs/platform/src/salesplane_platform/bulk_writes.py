@@ -45,7 +45,8 @@ def bulk_upsert(
     update: Mapping[str, str],
 ) -> None:
     """INSERT the rows (tuples in `columns` order); on a key conflict apply `update` (column ->
-    REPLACE or ADD), or do nothing when it is empty. No two rows may share a key."""
+    REPLACE or ADD), or do nothing when it is empty. No two rows may share a key. Rows are written
+    in key order, so concurrent writers of overlapping rows cannot deadlock."""
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
@@ -71,8 +72,9 @@ def bulk_upsert(
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
+            # In key order, so concurrent writers lock the rows they share in the same order.
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} "
-            f"ON CONFLICT ({', '.join(keys)}) {conflict}"
+            f"ORDER BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) {conflict}"
         )
 
 

@@ -54,6 +54,13 @@ class EventHandler(Protocol):
         the events it could not interpret, which the runner moves to dead letters."""
 
 
+def keeps_versions(handler: EventHandler) -> bool:
+    """Whether the handler stores each aggregate's applied version with its own state and skips
+    what is not newer itself (under a lock on that state), so the runner's separate bookkeeping,
+    a lookup and an upsert per batch, would only repeat it."""
+    return bool(getattr(handler, "keeps_versions", False))
+
+
 class ConsumerRunner:
     def __init__(
         self,
@@ -108,11 +115,13 @@ class ConsumerRunner:
             if held is None or envelope.aggregate_version > held.envelope.aggregate_version:
                 newest[key] = ConsumedEvent(record, envelope)
         with self._session_factory() as session, session.begin():
-            applied = self._unseen(session, newest)
+            own_versions = keeps_versions(self._handler)
+            applied = list(newest.values()) if own_versions else self._unseen(session, newest)
             if applied:
                 rejected = self._handler.apply(session, applied)
                 dead += [(r.event.record, r.reason) for r in rejected]
-                self._remember(session, applied)
+                if not own_versions:
+                    self._remember(session, applied)
             if dead:
                 self._bury(session, dead)
         buried = {id(record) for record, _ in dead}

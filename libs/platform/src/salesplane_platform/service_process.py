@@ -30,6 +30,7 @@ from salesplane_platform.outbox_relay import OutboxRelay
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.settings import ServiceSettings
 from salesplane_platform.transport_factory import (
+    consumer_count,
     make_publisher,
     make_subscriber,
     make_transport_probe,
@@ -124,17 +125,19 @@ class ServiceProcess:
             )
             self._spawn("outbox-relay", relay.run)
         if "consumer" in settings.roles and definition.make_handler is not None:
-            subscriber = make_subscriber(settings, [settings.topic(t) for t in definition.consumes])
-            self._closables.append(subscriber.close)
             handler = definition.make_handler(self.context)
-            runner = ConsumerRunner(
-                self.context.session_factory,
-                definition.tables,
-                subscriber,
-                handler,
-                max_batch=settings.consumer_max_batch,
-            )
-            self._spawn("event-consumer", runner.run)
+            topics = [settings.topic(t) for t in definition.consumes]
+            for member in range(consumer_count(settings)):
+                subscriber = make_subscriber(settings, topics, member=member)
+                self._closables.append(subscriber.close)
+                runner = ConsumerRunner(
+                    self.context.session_factory,
+                    definition.tables,
+                    subscriber,
+                    handler,
+                    max_batch=settings.consumer_max_batch,
+                )
+                self._spawn(f"event-consumer-{member}", runner.run)
 
         if "consumer" in settings.roles:
             for job in definition.periodic_jobs:

@@ -34,7 +34,10 @@ class ServiceSettings:
     grpc_workers: int = 16
     # Events a consumer applies in one transaction: larger batches share more of the fixed cost
     # (round trips, managers common to many deals) at the price of longer transactions.
-    consumer_max_batch: int = 2000
+    consumer_max_batch: int = 5000
+    # Consumers (each with its share of the partitions) a process runs on Kafka. While one waits
+    # for its database commit, another decodes and merges its batch; the local log has one.
+    consumer_threads: int = 2
     data_dir: Path = field(default_factory=lambda: Path("var"))
     # The currency deals are valued in (amount_base) and forecasts and quotas are kept in.
     base_currency: str = "USD"
@@ -83,7 +86,8 @@ class ServiceSettings:
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
             shutdown_grace_seconds=float(env.get("SALESPLANE_SHUTDOWN_GRACE_SECONDS", "20")),
             grpc_workers=int(env.get("SALESPLANE_GRPC_WORKERS", "16")),
-            consumer_max_batch=int(env.get("SALESPLANE_CONSUMER_MAX_BATCH", "2000")),
+            consumer_max_batch=int(env.get("SALESPLANE_CONSUMER_MAX_BATCH", "5000")),
+            consumer_threads=int(env.get("SALESPLANE_CONSUMER_THREADS", "2")),
             data_dir=data_dir,
             base_currency=base_currency_from(env),
         )

@@ -18,7 +18,9 @@ def make_publisher(settings: ServiceSettings) -> EventPublisher:
     return LocalLogPublisher(settings.event_log_path)
 
 
-def make_subscriber(settings: ServiceSettings, topics: Sequence[str]) -> EventSubscriber:
+def make_subscriber(settings: ServiceSettings, topics: Sequence[str], *, member: int = 0) -> EventSubscriber:
+    """The process's `member`-th consumer of its group (each Kafka member gets its own partitions
+    and, with static membership, its own stable instance id)."""
     if settings.uses_kafka:
         from salesplane_platform.kafka_transport import KafkaSubscriber, ensure_topics
 
@@ -28,11 +30,22 @@ def make_subscriber(settings: ServiceSettings, topics: Sequence[str]) -> EventSu
             topics,
             group_id=settings.consumer_group,
             client_id=f"{settings.service_name}-consumer",
-            instance_id=settings.consumer_instance_id,
+            instance_id=_member_id(settings.consumer_instance_id, member),
         )
     from salesplane_platform.local_log import LocalLogSubscriber
 
     return LocalLogSubscriber(settings.event_log_path, topics, group_id=settings.consumer_group)
+
+
+def consumer_count(settings: ServiceSettings) -> int:
+    """How many consumers the process runs: the local log has no partitions to share out."""
+    return max(1, settings.consumer_threads) if settings.uses_kafka else 1
+
+
+def _member_id(instance_id: str | None, member: int) -> str | None:
+    if instance_id is None or member == 0:
+        return instance_id
+    return f"{instance_id}-{member}"
 
 
 def prepare_topics(settings: ServiceSettings, topics: Sequence[str]) -> None:

@@ -77,6 +77,8 @@ def _base_or(value: Money, fallback: int) -> int:
 
 class OpportunityRollupHandler:
     topics: Sequence[str] = (OPPORTUNITIES_TOPIC,)
+    # Each deal's applied version is in tracked_opportunities, read under its row lock anyway.
+    keeps_versions = True
 
     def __init__(self, base_currency: str) -> None:
         self._base_currency = base_currency
@@ -99,15 +101,23 @@ class OpportunityRollupHandler:
                 continue
             arrived[envelope.aggregate_id] = deal
         if arrived:
-            apply_deal_states(session, arrived)
+            apply_deal_states(session, arrived, newer_only=True)
         return rejected
 
 
-def apply_deal_states(session: Session, arrived: dict[str, Deal]) -> None:
-    """Replace the tracked state of these deals and move every rollup they touch by the difference."""
+def apply_deal_states(session: Session, arrived: dict[str, Deal], *, newer_only: bool = False) -> None:
+    """Replace the tracked state of these deals and move every rollup they touch by the difference.
+
+    With newer_only (consumed events), a state not newer than the one applied is passed over;
+    without it (a rep's new commit stage), the deal is placed again as it is."""
     hierarchy.lock_hierarchy(session, exclusive=False)
     settings = settings_store.load(session)
     previous = rollup_store.load_tracked(session, arrived, for_update=True)
+    if newer_only:
+        # Duplicates, replays and states older than what is applied change nothing.
+        arrived = {
+            i: deal for i, deal in arrived.items() if i not in previous or deal.version > previous[i].version
+        }
     # Read only once the deals' rows are locked: a rep's commit stage set meanwhile (under the same
     # row lock) is then seen, not overwritten by a placement made with the old one.
     overrides = rollup_store.overrides_of(session, arrived)

@@ -90,15 +90,13 @@ def overrides_of(session: Session, opportunity_ids: Iterable[str]) -> dict[str, 
 
 
 def apply_deltas(session: Session, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
-    """Add each delta to its rollup row atomically (INSERT ... ON CONFLICT DO UPDATE SET x = x + d).
-
-    Keys are applied in sorted order so concurrent writers lock rows in the same order."""
+    """Add each delta to its rollup row atomically (INSERT ... ON CONFLICT DO UPDATE SET x = x + d)."""
     now = datetime.now(UTC)
     bulk_upsert(
         session,
         rollup_totals,
         _ROLLUP_COLUMNS,
-        [(*key, *delta, now) for key, delta in sorted(deltas.items())],
+        [(*key, *delta, now) for key, delta in deltas.items()],
         keys=["user_id", "period_id", "scope"],
         update={**dict.fromkeys(MEASURES, ADD), "updated_at": REPLACE},
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import add
 
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 
@@ -136,11 +137,13 @@ def merge_deltas(
     for old, new in changes:
         if old == new:
             continue
-        for contribution, sign in ((old, -1), (new, 1)):
-            if contribution is None:
-                continue
-            for period_id in contribution.period_ids:
-                _add(own, (contribution.owner_user_id, period_id, OWN), contribution.measures, sign)
+        if old is not None:
+            negated = [-value for value in old.measures]
+            for period_id in old.period_ids:
+                _add(own, (old.owner_user_id, period_id, OWN), negated)
+        if new is not None:
+            for period_id in new.period_ids:
+                _add(own, (new.owner_user_id, period_id, OWN), new.measures)
     parent: dict[str, str] = {}
     depth: dict[str, int] = {}
     for owner, chain in chains.items():
@@ -162,11 +165,7 @@ def merge_deltas(
                 continue
             above = levels.setdefault(depth.get(manager, level_depth - 1), {})
             held = above.get((manager, period_id))
-            if held is None:
-                above[(manager, period_id)] = list(delta)
-            else:
-                for index, value in enumerate(delta):
-                    held[index] += value
+            above[(manager, period_id)] = delta if held is None else list(map(add, held, delta))
     merged = {**own, **team}
     return {key: delta for key, delta in merged.items() if any(delta)}
 
@@ -187,10 +186,8 @@ def move_team(
     return {key: delta for key, delta in deltas.items() if any(delta)}
 
 
-def _add(deltas: dict[RollupKey, list[int]], key: RollupKey, measures: Sequence[int], sign: int) -> None:
-    delta = deltas.get(key)
-    if delta is None:
-        deltas[key] = [sign * value for value in measures]
-        return
-    for index, value in enumerate(measures):
-        delta[index] += sign * value
+def _add(deltas: dict[RollupKey, list[int]], key: RollupKey, measures: Sequence[int], sign: int = 1) -> None:
+    held = deltas.get(key)
+    if sign != 1:
+        measures = [sign * value for value in measures]
+    deltas[key] = list(measures) if held is None else list(map(add, held, measures))

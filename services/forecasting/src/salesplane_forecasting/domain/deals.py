@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from dataclasses import dataclass
 from datetime import date
 
 from salesplane_forecasting.domain.contributions import STATUS_OPEN, Contribution, measures_of
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
+from salesplane_forecasting.domain.periods import FiscalCalendar
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,31 @@ class Deal:
 
     def placed(self, settings: ForecastSettings, override: CommitStage | None) -> Deal:
         """The deal with its periods and its commit stage (the rep's choice, else the ranges')."""
-        quarter_id, month_id = settings.calendar.periods_of(self.close_date)
+        quarter_id, month_id = _periods_of(settings.fiscal_year_start_month, self.close_date)
         stage = None
         if self.status == STATUS_OPEN:
             stage = override or settings.commit_stage_for(self.probability)
-        return replace(self, quarter_id=quarter_id, month_id=month_id, commit_stage=stage)
+        # Built field by field: dataclasses.replace costs several times more, on the consumer's
+        # hottest path.
+        return Deal(
+            self.opportunity_id,
+            self.version,
+            self.owner_user_id,
+            self.status,
+            self.close_date,
+            self.currency,
+            self.amount_minor,
+            self.probability,
+            self.name,
+            self.account_name,
+            self.sales_stage,
+            self.likely_minor,
+            self.best_minor,
+            self.worst_minor,
+            quarter_id,
+            month_id,
+            stage,
+        )
 
     @property
     def contribution(self) -> Contribution | None:
@@ -55,3 +77,9 @@ class Deal:
             return None
         periods = tuple(p for p in (self.quarter_id, self.month_id) if p)
         return Contribution(self.owner_user_id, periods, measures)
+
+
+@functools.lru_cache(maxsize=4096)
+def _periods_of(fiscal_year_start_month: int, day: date) -> tuple[str, str]:
+    # Deals cluster on few close dates (month ends, quarter ends): most lookups hit.
+    return FiscalCalendar(fiscal_year_start_month).periods_of(day)
