@@ -20,6 +20,7 @@ from salesplane_platform.events import decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
 from salesplane_platform.service_process import ServiceProcess
 from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.in_process import running_service
 
 Q4 = "2026-Q4"
 ASSIGNED, DIRECT = quotas_pb2.QUOTA_KIND_ASSIGNED, quotas_pb2.QUOTA_KIND_DIRECT
@@ -112,19 +113,11 @@ class Running:
 @pytest.fixture
 def running(tmp_path):
     # API only: no relay emptying the outbox in the background.
-    environ = {"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"}
-    settings = ServiceSettings.from_env(
-        "forecasting", default_grpc_port=0, default_metrics_port=0, environ=environ
-    )
-    process = ServiceProcess(DEFINITION, settings)
-    process.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
-    running = Running(process, channel, settings)
-    for user_id, _, manager, _ in ORG:
-        running.move(user_id, manager)
-    yield running
-    channel.close()
-    process.stop()
+    with running_service(DEFINITION, tmp_path) as service:
+        running = Running(service.process, service.channel, service.settings)
+        for user_id, _, manager, _ in ORG:
+            running.move(user_id, manager)
+        yield running
 
 
 @pytest.fixture

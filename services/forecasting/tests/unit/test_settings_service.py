@@ -20,6 +20,7 @@ from salesplane_platform.events import decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
 from salesplane_platform.service_process import ServiceProcess
 from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.in_process import running_service
 
 INCLUDE, UPSIDE, EXCLUDE = (
     settings_pb2.COMMIT_STAGE_INCLUDE,
@@ -53,16 +54,8 @@ class Running:
 @pytest.fixture
 def running(tmp_path):
     # API only: no relay emptying the outbox in the background.
-    environ = {"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"}
-    settings = ServiceSettings.from_env(
-        "forecasting", default_grpc_port=0, default_metrics_port=0, environ=environ
-    )
-    process = ServiceProcess(DEFINITION, settings)
-    process.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
-    yield Running(process, channel, settings)
-    channel.close()
-    process.stop()
+    with running_service(DEFINITION, tmp_path) as service:
+        yield Running(service.process, service.channel, service.settings)
 
 
 def forecast_range(name: str, low: int, high: int, stage: int) -> settings_pb2.ForecastRange:

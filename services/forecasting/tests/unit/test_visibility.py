@@ -20,9 +20,7 @@ from salesplane.forecasting.v1 import (
     worksheets_pb2_grpc,
 )
 from salesplane_forecasting.entrypoints.main import DEFINITION
-from salesplane_platform.identity import issue_token
-from salesplane_platform.service_process import ServiceProcess
-from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.in_process import running_service
 
 ORG = {"vp": "", "east": "vp", "west": "vp", "ann": "east", "bob": "east", "cat": "west"}
 MANAGERS = {"vp", "east", "west"}
@@ -36,33 +34,20 @@ CAN_READ = {
 
 @pytest.fixture(scope="module")
 def forecasting(tmp_path_factory):
-    settings = ServiceSettings.from_env(
-        "forecasting",
-        default_grpc_port=0,
-        default_metrics_port=0,
-        environ={
-            "SALESPLANE_DATA_DIR": str(tmp_path_factory.mktemp("visibility")),
-            "SALESPLANE_ROLES": "api",
-        },
-    )
-    process = ServiceProcess(DEFINITION, settings)
-    process.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
+    with running_service(DEFINITION, tmp_path_factory.mktemp("visibility")) as service:
 
-    def token(user: str) -> list[tuple[str, str]]:
-        roles = ["admin"] if user == "root" else ["manager"] if user in MANAGERS else ["rep"]
-        return [("authorization", f"Bearer {issue_token(settings.auth_secret, user, roles)}")]
+        def token(user: str) -> list[tuple[str, str]]:
+            roles = ["admin"] if user == "root" else ["manager"] if user in MANAGERS else ["rep"]
+            return service.bearer(user, *roles)
 
-    org = org_pb2_grpc.OrgServiceStub(channel)
-    for user, manager in ORG.items():
-        roles = ["manager"] if user in MANAGERS else ["rep"]
-        user_message = org_pb2.User(
-            user_id=user, display_name=user, roles=roles, manager_user_id=manager, active=True
-        )
-        org.UpsertUser(org_pb2.UpsertUserRequest(user=user_message), metadata=token("root"))
-    yield channel, token
-    channel.close()
-    process.stop()
+        org = org_pb2_grpc.OrgServiceStub(service.channel)
+        for user, manager in ORG.items():
+            roles = ["manager"] if user in MANAGERS else ["rep"]
+            user_message = org_pb2.User(
+                user_id=user, display_name=user, roles=roles, manager_user_id=manager, active=True
+            )
+            org.UpsertUser(org_pb2.UpsertUserRequest(user=user_message), metadata=token("root"))
+        yield service.channel, token
 
 
 def reads(channel, subject: str):
