@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 from salesplane.common.v1.common_pb2 import Money
@@ -17,8 +16,7 @@ from salesplane.forecasting.v1 import (
 )
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_platform.identity import issue_token
-from salesplane_platform.service_process import ServiceProcess
-from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.in_process import running_service
 from salesplane_testing.rpc_fuzz import Pools, database_fingerprint, fuzz_every_rpc
 
 USERS = ["vp", "mgr", "rep-a", "rep-b"]
@@ -27,19 +25,12 @@ USERS = ["vp", "mgr", "rep-a", "rep-b"]
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def forecasting(request, tmp_path):
     # API only: no relay or consumer writing in the background while fingerprints are taken.
-    environ = {"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"}
+    environ = {}
     if request.param == "postgresql":
         # PostgreSQL is stricter than SQLite (value lengths, NUL characters).
         environ["SALESPLANE_DATABASE_URL"] = request.getfixturevalue("postgres_database_url")
-    settings = ServiceSettings.from_env(
-        "forecasting", default_grpc_port=0, default_metrics_port=0, environ=environ
-    )
-    process = ServiceProcess(DEFINITION, settings)
-    process.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
-    yield process, channel, settings
-    channel.close()
-    process.stop()
+    with running_service(DEFINITION, tmp_path, environ=environ) as service:
+        yield service.process, service.channel, service.settings
 
 
 def test_no_rpc_crashes_or_half_writes(forecasting):
