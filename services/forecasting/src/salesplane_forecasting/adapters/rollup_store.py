@@ -16,11 +16,11 @@ from salesplane_forecasting.adapters.tables import (
     tracked_opportunities,
 )
 from salesplane_forecasting.domain.contributions import (
-    MEASURES,
-    OWN,
+    OWN_MEASURES,
+    ROLLUP_MEASURES,
     STATUS_DELETED,
     STATUS_LOST,
-    TEAM,
+    TEAM_MEASURES,
     RollupKey,
     Totals,
     merge_deltas,
@@ -34,7 +34,7 @@ from salesplane_platform.db import as_utc
 _CHUNK = 1000
 _ALL_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c]
 _TRACKED_COLUMNS = [c for c in _ALL_TRACKED_COLUMNS if c != "opportunity_id"]
-_ROLLUP_COLUMNS = ["user_id", "period_id", "scope", *MEASURES, "updated_at"]
+_ROLLUP_COLUMNS = ["user_id", "period_id", *ROLLUP_MEASURES, "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -90,30 +90,30 @@ def overrides_of(session: Session, opportunity_ids: Iterable[str]) -> dict[str, 
 
 
 def apply_deltas(session: Session, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
-    """Add each delta to its rollup row atomically (INSERT ... ON CONFLICT DO UPDATE SET x = x + d)."""
+    """Add each delta (own measures, then team measures) to its rollup row atomically
+    (INSERT ... ON CONFLICT DO UPDATE SET x = x + d)."""
     now = datetime.now(UTC)
     bulk_upsert(
         session,
         rollup_totals,
         _ROLLUP_COLUMNS,
-        [(*key, *delta, now) for key, delta in deltas.items()],
-        keys=["user_id", "period_id", "scope"],
-        update={**dict.fromkeys(MEASURES, ADD), "updated_at": REPLACE},
+        [(user_id, period_id, *delta, now) for (user_id, period_id), delta in deltas.items()],
+        keys=["user_id", "period_id"],
+        update={**dict.fromkeys(ROLLUP_MEASURES, ADD), "updated_at": REPLACE},
     )
 
 
 def read_rollup(session: Session, user_id: str, period_id: str) -> RollupRead:
     """The own and team totals of one user and period: one primary-key read."""
     c = rollup_totals.c
-    rows = session.execute(
-        select(rollup_totals).where(c.user_id == user_id, c.period_id == period_id, c.scope.in_([OWN, TEAM]))
-    ).all()
-    by_scope = {row.scope: row for row in rows}
-    updated = [as_utc(row.updated_at) for row in rows]
+    row = session.execute(select(rollup_totals).where(c.user_id == user_id, c.period_id == period_id)).first()
+    if row is None:
+        return RollupRead(own=Totals(), team=Totals(), updated_at=None)
+    values = row._mapping
     return RollupRead(
-        own=_totals(by_scope.get(OWN)),
-        team=_totals(by_scope.get(TEAM)),
-        updated_at=max(updated, default=None),
+        own=Totals.of([values[name] for name in OWN_MEASURES]),
+        team=Totals.of([values[name] for name in TEAM_MEASURES]),
+        updated_at=as_utc(row.updated_at),
     )
 
 
@@ -153,8 +153,9 @@ def deals_of(session: Session, owners: Sequence[str] | Select[tuple[str]], perio
 def team_totals_by_period(session: Session, user_id: str) -> dict[str, tuple[int, ...]]:
     """A user's team totals in every period (what a reorganisation moves)."""
     c = rollup_totals.c
-    rows = session.execute(select(rollup_totals).where(c.user_id == user_id, c.scope == TEAM))
-    return {row.period_id: tuple(row._mapping[name] for name in MEASURES) for row in rows}
+    team = [c[name] for name in TEAM_MEASURES]
+    rows = session.execute(select(c.period_id, *team).where(c.user_id == user_id))
+    return {period_id: tuple(measures) for period_id, *measures in rows}
 
 
 def rebuild_rollups(session: Session, *, recompute_contributions: bool) -> int:
@@ -186,12 +187,6 @@ def rebuild_rollups(session: Session, *, recompute_contributions: bool) -> int:
 def _period_column(period_id: str) -> Column[str]:
     t = tracked_opportunities.c
     return t.month_id if MONTH_ID.fullmatch(period_id) else t.period_id
-
-
-def _totals(row: Row | None) -> Totals:  # type: ignore[type-arg]
-    if row is None:
-        return Totals()
-    return Totals.of([row._mapping[name] for name in MEASURES])
 
 
 def _deal(row: Row) -> Deal:  # type: ignore[type-arg]
