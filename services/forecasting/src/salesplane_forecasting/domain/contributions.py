@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import add
+from operator import add, neg
 
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 
@@ -140,47 +140,53 @@ def merge_deltas(
     `chains` gives, for every owner involved, the owner followed by each manager above them. The
     owners' deltas are summed first and then carried up the tree one level at a time, so a batch
     costs one addition per node of the union of its chains rather than one per deal and level."""
-    own: dict[RollupKey, list[int]] = {}
+    # Deltas are never changed in place (every sum is a new list), so one may be shared.
+    own: dict[RollupKey, Sequence[int]] = {}
+    held_own = own.get
     for old, new in changes:
         if old == new:
             continue
         if old is not None:
-            negated = [-value for value in old.measures]
+            negated = list(map(neg, old.measures))
+            owner = old.owner_user_id
             for period_id in old.period_ids:
-                key = (old.owner_user_id, period_id)
-                held = own.get(key)
+                key = (owner, period_id)
+                held = held_own(key)
                 own[key] = negated if held is None else list(map(add, held, negated))
         if new is not None:
             measures = new.measures
+            owner = new.owner_user_id
             for period_id in new.period_ids:
-                key = (new.owner_user_id, period_id)
-                held = own.get(key)
-                own[key] = list(measures) if held is None else list(map(add, held, measures))
+                key = (owner, period_id)
+                held = held_own(key)
+                own[key] = measures if held is None else list(map(add, held, measures))
     parent: dict[str, str] = {}
     depth: dict[str, int] = {}
     for owner, chain in chains.items():
         path = chain or (owner,)
+        top = len(path) - 1
         for index, user_id in enumerate(path):
-            depth[user_id] = len(path) - 1 - index
-            if index + 1 < len(path):
+            if user_id in depth:
+                break  # the rest of this chain came with an owner before
+            depth[user_id] = top - index
+            if index < top:
                 parent[user_id] = path[index + 1]
-    levels: dict[int, dict[RollupKey, list[int]]] = {}
+    levels: dict[int, dict[RollupKey, Sequence[int]]] = {}
     for key, delta in own.items():
         levels.setdefault(depth.get(key[0], 0), {})[key] = delta
     merged: dict[RollupKey, list[int]] = {}
     for level_depth in range(max(levels, default=-1), -1, -1):
         for key, delta in levels.get(level_depth, {}).items():
-            # The row: the user's own delta (if they own any of the changes), then their team's.
-            held_own = own.get(key)
-            row = (held_own if held_own is not None else _ZEROS) + delta
+            # The row: the user's own delta (zero unless they own some of the changes), then
+            # their team's (their own plus everything carried up from below).
+            row = [*held_own(key, ZERO), *delta]
             if any(row):
                 merged[key] = row
-            user_id, period_id = key
-            manager = parent.get(user_id)
+            manager = parent.get(key[0])
             if manager is None:
                 continue
             above = levels.setdefault(depth.get(manager, level_depth - 1), {})
-            up = (manager, period_id)
+            up = (manager, key[1])
             held = above.get(up)
             above[up] = delta if held is None else list(map(add, held, delta))
     return merged
