@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Row, Select, delete, func, select
+from sqlalchemy import Column, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters import hierarchy, settings_store
@@ -189,48 +190,93 @@ def _period_column(period_id: str) -> Column[str]:
     return t.month_id if MONTH_ID.fullmatch(period_id) else t.period_id
 
 
-def _deal(row: Row) -> Deal:  # type: ignore[type-arg]
-    stage = row.commit_stage
+# The tracked_opportunities columns in table order, which _deal reads and _row writes positionally
+# (the consumer converts every deal of a batch both ways; by name it costs several times more).
+_TRACKED_ORDER = [
+    "opportunity_id",
+    "owner_user_id",
+    "period_id",
+    "month_id",
+    "currency",
+    "amount_minor",
+    "probability",
+    "version",
+    "name",
+    "account_name",
+    "sales_stage",
+    "status",
+    "close_date",
+    "amount_base_minor",
+    "best_base_minor",
+    "worst_base_minor",
+    "commit_stage",
+]
+if _ALL_TRACKED_COLUMNS != _TRACKED_ORDER:  # pragma: no cover - a schema change must update both
+    raise RuntimeError(f"tracked_opportunities columns changed: {_ALL_TRACKED_COLUMNS}")
+_STAGES: dict[str, CommitStage] = {stage.value: stage for stage in CommitStage}
+
+
+def _deal(row: Sequence[Any]) -> Deal:
+    """A tracked_opportunities row (all columns, in table order) as a deal."""
+    (
+        opportunity_id,
+        owner_user_id,
+        quarter_id,
+        month_id,
+        currency,
+        amount_minor,
+        probability,
+        version,
+        name,
+        account_name,
+        sales_stage,
+        status,
+        close_date,
+        likely_minor,
+        best_minor,
+        worst_minor,
+        stage,
+    ) = row
     return Deal(
-        opportunity_id=row.opportunity_id,
-        version=row.version,
-        owner_user_id=row.owner_user_id or "",
-        status=row.status,
-        close_date=row.close_date if row.close_date is not None else date.min,
-        currency=row.currency or "",
-        amount_minor=row.amount_minor,
-        probability=row.probability,
-        name=row.name,
-        account_name=row.account_name,
-        sales_stage=row.sales_stage,
-        likely_minor=row.amount_base_minor,
-        best_minor=row.best_base_minor,
-        worst_minor=row.worst_base_minor,
-        quarter_id=row.period_id or "",
-        month_id=row.month_id or "",
-        commit_stage=CommitStage(stage) if stage else None,
+        opportunity_id,
+        version,
+        owner_user_id or "",
+        status,
+        close_date if close_date is not None else date.min,
+        currency or "",
+        amount_minor,
+        probability,
+        name,
+        account_name,
+        sales_stage,
+        likely_minor,
+        best_minor,
+        worst_minor,
+        quarter_id or "",
+        month_id or "",
+        _STAGES[stage] if stage else None,
     )
 
 
 def _row(deal: Deal) -> tuple[object, ...]:
-    """The deal as a tracked_opportunities row, in _ALL_TRACKED_COLUMNS order."""
-    values = {
-        "opportunity_id": deal.opportunity_id,
-        "owner_user_id": deal.owner_user_id or None,
-        "period_id": deal.quarter_id or None,
-        "month_id": deal.month_id or None,
-        "currency": deal.currency or None,
-        "amount_minor": deal.amount_minor,
-        "probability": deal.probability,
-        "version": deal.version,
-        "name": deal.name,
-        "account_name": deal.account_name,
-        "sales_stage": deal.sales_stage,
-        "status": deal.status,
-        "close_date": deal.close_date if deal.close_date != date.min else None,
-        "amount_base_minor": deal.likely_minor,
-        "best_base_minor": deal.best_minor,
-        "worst_base_minor": deal.worst_minor,
-        "commit_stage": deal.commit_stage.value if deal.commit_stage else None,
-    }
-    return tuple(values[c] for c in _ALL_TRACKED_COLUMNS)
+    """The deal as a tracked_opportunities row, in table order."""
+    stage = deal.commit_stage
+    return (
+        deal.opportunity_id,
+        deal.owner_user_id or None,
+        deal.quarter_id or None,
+        deal.month_id or None,
+        deal.currency or None,
+        deal.amount_minor,
+        deal.probability,
+        deal.version,
+        deal.name,
+        deal.account_name,
+        deal.sales_stage,
+        deal.status,
+        deal.close_date if deal.close_date != date.min else None,
+        deal.likely_minor,
+        deal.best_minor,
+        deal.worst_minor,
+        stage.value if stage else None,
+    )
