@@ -21,8 +21,8 @@ the broker over the same window show what one consumer process costs on this mac
 
 The result is checked once against `rebuild_rollups` (in a transaction rolled back afterwards), and
 against the recompute query. Reads are timed in this process on one warm connection: the rollup
-read (`read_rollup`: the primary-key rows of both scopes) and the recompute at read time (a
-recursive CTE down the user's subtree joined to the tracked deals of the period, summing the same
+read (`read_rollup`: the one primary-key row of own and team totals) and the recompute at read time
+(a recursive CTE down the user's subtree joined to the tracked deals of the period, summing the same
 measures for both scopes), for the VP, a level-2 manager, a first-line manager and a rep; and once
 through gRPC (ForecastingService.GetRollup on a forecasting API process).
 
@@ -73,7 +73,7 @@ from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters import hierarchy, rollup_store, settings_store, tables
 from salesplane_forecasting.adapters import opportunity_events as handler_module
 from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
-from salesplane_forecasting.domain.contributions import MEASURES
+from salesplane_forecasting.domain.contributions import MEASURES, ROLLUP_MEASURES
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_platform import consumer_runner
@@ -439,11 +439,12 @@ def run_consumer(
 # ----------------------------------------------------------------------------- checks and reads
 
 
-def rollup_rows(session: Session) -> dict[tuple[str, str, str], tuple[int, ...]]:
-    """Every rollup row but those that came back to zero (a rebuild does not write them)."""
+def rollup_rows(session: Session) -> dict[tuple[str, str], tuple[int, ...]]:
+    """Every rollup row (own measures, then team measures) but those that came back to zero (a
+    rebuild does not write them)."""
     c = tables.rollup_totals.c
-    rows = session.execute(select(c.user_id, c.period_id, c.scope, *[c[name] for name in MEASURES]))
-    found = {(row[0], row[1], row[2]): tuple(row[3:]) for row in rows}
+    rows = session.execute(select(c.user_id, c.period_id, *[c[name] for name in ROLLUP_MEASURES]))
+    found = {(row[0], row[1]): tuple(row[2:]) for row in rows}
     return {key: measures for key, measures in found.items() if any(measures)}
 
 
@@ -506,7 +507,7 @@ WITH RECURSIVE subtree (user_id, depth) AS (
 )
 """
 SUBTREE_SIZE = text(f"{SUBTREE}SELECT count(*) FROM subtree")
-# The same figures as the two rollup rows, computed at read time from the tracked deals.
+# The same figures as the rollup row (own and team), computed at read time from the tracked deals.
 RECOMPUTE = text(
     f"""{SUBTREE}SELECT {_measure_sql()}
   FROM subtree s
@@ -604,14 +605,12 @@ def time_lower_layers(engine: Engine, user_id: str, runs: int) -> tuple[list[flo
     """read_rollup's select without the ORM Session around it: on a Core connection, and as one
     statement on the bare psycopg connection (where the rest of the rollup read's time goes)."""
     c = tables.rollup_totals.c
-    statement = select(tables.rollup_totals).where(
-        c.user_id == user_id, c.period_id == PERIOD, c.scope.in_(["own", "team"])
-    )
+    statement = select(tables.rollup_totals).where(c.user_id == user_id, c.period_id == PERIOD)
     with engine.connect() as connection:
         core = time_calls(lambda: connection.execute(statement).all(), runs, 200)
         cursor = connection.connection.driver_connection.cursor()
-        query = "SELECT * FROM rollup_totals WHERE user_id = %s AND period_id = %s AND scope = ANY(%s)"
-        arguments = (user_id, PERIOD, ["own", "team"])
+        query = "SELECT * FROM rollup_totals WHERE user_id = %s AND period_id = %s"
+        arguments = (user_id, PERIOD)
         raw = time_calls(lambda: cursor.execute(query, arguments).fetchall(), runs, 200)
         connection.rollback()
     return core, raw

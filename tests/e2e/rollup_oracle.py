@@ -6,7 +6,8 @@ the rollups from scratch with the rules spelled out here:
 
 * a deal counts for the fiscal quarter ("2026-Q4", fiscal year = calendar year) and the calendar
   month ("2026-11") of its expected close date, in base-currency minor units;
-* in the "own" row of its owner and the "team" row of its owner and of every manager above them;
+* in the "own" measures of its owner and the "team" measures of its owner and of every manager
+  above them, both kept in one rollup row per user and period (own_<measure>, team_<measure>);
 * a won deal counts as won only; an open one in the pipeline, the weighted pipeline (base amount x
   probability percent, exact) and, by its commit stage, as included or upside (the rep's override,
   else 70-100 include, 40-69 upside, 0-39 exclude); lost and deleted deals count nowhere.
@@ -37,8 +38,10 @@ MEASURES = (
     "upside_best_minor",
     "upside_worst_minor",
 )
-# (user id, period id, scope) -> the measures in MEASURES order.
-Rollups = dict[tuple[str, str, str], tuple[int, ...]]
+# The measure columns of a rollup row: the own measures, then the team measures.
+COLUMNS = tuple(f"{scope}_{name}" for scope in ("own", "team") for name in MEASURES)
+# (user id, period id) -> the row's measures in COLUMNS order.
+Rollups = dict[tuple[str, str], tuple[int, ...]]
 
 # The default forecast ranges (three buckets), top down: (lowest probability, stage).
 DEFAULT_RANGES = ((70, "include"), (40, "upside"), (0, "exclude"))
@@ -108,17 +111,18 @@ def chain_of(user_id: str, managers: Mapping[str, str | None]) -> list[str]:
 
 def expected_totals(deals: Iterable[DealState], managers: Mapping[str, str | None]) -> Rollups:
     """The rollup rows these deals make under this organisation (user id -> manager id or None)."""
-    sums: dict[tuple[str, str, str], list[int]] = {}
+    own, team = 0, len(MEASURES)  # where each half starts in a row
+    sums: dict[tuple[str, str], list[int]] = {}
     for deal in deals:
         measures = measures_of(deal)
         if measures is None:
             continue
-        keys = [(deal.owner, "own")] + [(user_id, "team") for user_id in chain_of(deal.owner, managers)]
+        cells = [(deal.owner, own)] + [(user_id, team) for user_id in chain_of(deal.owner, managers)]
         for period_id in periods_of(deal.close_date):
-            for user_id, scope in keys:
-                row = sums.setdefault((user_id, period_id, scope), [0] * len(MEASURES))
+            for user_id, offset in cells:
+                row = sums.setdefault((user_id, period_id), [0] * len(COLUMNS))
                 for index, value in enumerate(measures):
-                    row[index] += value
+                    row[offset + index] += value
     return {key: tuple(row) for key, row in sums.items() if any(row)}
 
 
@@ -185,11 +189,11 @@ def actual_rollups(forecasting_database_url: str) -> Rollups:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                text(f"SELECT user_id, period_id, scope, {', '.join(MEASURES)} FROM rollup_totals")
+                text(f"SELECT user_id, period_id, {', '.join(COLUMNS)} FROM rollup_totals")
             ).all()
     finally:
         engine.dispose()
-    return {(u, p, s): tuple(measures) for u, p, s, *measures in rows if any(measures)}
+    return {(u, p): tuple(measures) for u, p, *measures in rows if any(measures)}
 
 
 def differences(expected: Rollups, actual: Rollups, limit: int = 10) -> list[str]:
@@ -199,8 +203,8 @@ def differences(expected: Rollups, actual: Rollups, limit: int = 10) -> list[str
         want, got = expected.get(key), actual.get(key)
         if want == got:
             continue
-        want, got = want or (0,) * len(MEASURES), got or (0,) * len(MEASURES)
-        changed = {name: (w, g) for name, w, g in zip(MEASURES, want, got, strict=True) if w != g}
+        want, got = want or (0,) * len(COLUMNS), got or (0,) * len(COLUMNS)
+        changed = {name: (w, g) for name, w, g in zip(COLUMNS, want, got, strict=True) if w != g}
         lines.append(f"{key}: expected/actual {changed}")
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 

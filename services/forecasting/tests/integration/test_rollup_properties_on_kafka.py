@@ -207,7 +207,9 @@ def measures_of(state: DealState) -> tuple[int, ...] | None:
 
 
 def recomputed(deals: dict[str, DealState], managers: dict[str, str | None]) -> dict:
-    sums: dict[tuple[str, str, str], list[int]] = {}
+    """(user, period) -> the own measures, then the team measures; all-zero rows left out."""
+    width = len(MEASURES)
+    sums: dict[tuple[str, str], list[int]] = {}
     for state in deals.values():
         measures = measures_of(state)
         if measures is None:
@@ -217,19 +219,20 @@ def recomputed(deals: dict[str, DealState], managers: dict[str, str | None]) -> 
         team = [state.owner]
         while managers.get(team[-1]) is not None:
             team.append(managers[team[-1]])
-        keys = [(state.owner, "own"), *((user, "team") for user in team)]
+        cells = [(state.owner, 0), *((user, width) for user in team)]  # own half, team half
         for period in periods:
-            for user, scope in keys:
-                row = sums.setdefault((user, period, scope), [0] * len(MEASURES))
+            for user, offset in cells:
+                row = sums.setdefault((user, period), [0] * (2 * width))
                 for index, value in enumerate(measures):
-                    row[index] += value
+                    row[offset + index] += value
     return {key: tuple(row) for key, row in sums.items() if any(row)}
 
 
 def stored_rollups(session) -> dict:
     c = rollup_totals.c
-    rows = session.execute(select(c.user_id, c.period_id, c.scope, *[c[m] for m in MEASURES])).all()
-    return {(u, p, s): tuple(measures) for u, p, s, *measures in rows if any(measures)}
+    columns = [c[f"{scope}_{m}"] for scope in ("own", "team") for m in MEASURES]
+    rows = session.execute(select(c.user_id, c.period_id, *columns)).all()
+    return {(u, p): tuple(measures) for u, p, *measures in rows if any(measures)}
 
 
 def differing(left: dict, right: dict) -> dict:

@@ -7,8 +7,6 @@ from hypothesis import strategies as st
 
 from salesplane_forecasting.domain.contributions import (
     MEASURES,
-    OWN,
-    TEAM,
     Contribution,
     merge_deltas,
     move_team,
@@ -37,30 +35,37 @@ contributions = st.one_of(
 )
 
 
+# A rollup row holds the own measures at OWN, then the team measures at TEAM.
+WIDTH = len(MEASURES)
+OWN, TEAM = 0, WIDTH
+
+
 def recompute(tracked, chains) -> dict:
-    expected: defaultdict = defaultdict(lambda: [0] * len(MEASURES))
+    """(user, period) -> own measures then team measures, summed deal by deal and level by level."""
+    expected: defaultdict = defaultdict(lambda: [0] * (2 * WIDTH))
     for contribution in tracked.values():
         if contribution is None:
             continue
         for period in contribution.period_ids:
-            keys = [(contribution.owner_user_id, period, OWN)]
-            keys += [(user, period, TEAM) for user in chains[contribution.owner_user_id]]
-            for key in keys:
+            cells = [(contribution.owner_user_id, OWN)]
+            cells += [(user, TEAM) for user in chains[contribution.owner_user_id]]
+            for user, offset in cells:
                 for index, value in enumerate(contribution.measures):
-                    expected[key][index] += value
+                    expected[(user, period)][offset + index] += value
     return {k: v for k, v in expected.items() if any(v)}
 
 
 @given(st.lists(st.tuples(st.integers(0, 5), contributions), max_size=60), st.integers(1, 7))
 def test_summing_batched_deltas_up_the_chains_equals_recomputing_from_the_final_states(changes, batch_size):
     tracked: dict[int, Contribution | None] = {}
-    rollup: defaultdict = defaultdict(lambda: [0] * len(MEASURES))
+    rollup: defaultdict = defaultdict(lambda: [0] * (2 * WIDTH))
     for start in range(0, len(changes), batch_size):
         batch: dict[int, Contribution | None] = {}
         for deal, contribution in changes[start : start + batch_size]:
             batch[deal] = contribution  # the newest state in a batch wins
         pairs = [(tracked.get(d), new) for d, new in batch.items()]
         for key, delta in merge_deltas(pairs, CHAINS).items():
+            assert len(delta) == 2 * WIDTH and any(delta), (key, delta)
             for index, value in enumerate(delta):
                 rollup[key][index] += value
         tracked.update(batch)
@@ -77,11 +82,11 @@ def test_moving_a_manager_moves_their_whole_team_to_the_new_chain(states):
         "rep-a": ["rep-a", "mgr-1", "mgr-2", "vp"],
         "rep-b": ["rep-b", "mgr-1", "mgr-2", "vp"],
     }
-    team_of_mgr1 = {
-        period: tuple(v) for (u, period, scope), v in before.items() if u == "mgr-1" and scope == TEAM
-    }
-    rollup = defaultdict(lambda: [0] * len(MEASURES), {k: list(v) for k, v in before.items()})
+    team_of_mgr1 = {period: tuple(v[TEAM:]) for (u, period), v in before.items() if u == "mgr-1"}
+    rollup = defaultdict(lambda: [0] * (2 * WIDTH), {k: list(v) for k, v in before.items()})
     for key, delta in move_team(team_of_mgr1, CHAINS["mgr-1"][1:], moved["mgr-1"][1:]).items():
+        # Nobody's own deals change hands: only the team half of a row moves.
+        assert len(delta) == 2 * WIDTH and not any(delta[:TEAM]) and any(delta[TEAM:]), (key, delta)
         for index, value in enumerate(delta):
             rollup[key][index] += value
     assert {k: v for k, v in rollup.items() if any(v)} == recompute(tracked, moved)

@@ -86,18 +86,25 @@ def apply(sessions, event: ConsumedEvent):
         return OpportunityRollupHandler("USD").apply(session, [event])
 
 
+MEASURES = [
+    "won_minor",
+    "pipeline_minor",
+    "weighted_percent_minor",
+    "included_likely_minor",
+    "upside_best_minor",
+]
+
+
 def rollup_rows(sessions) -> dict[tuple, tuple]:
+    """(user, period, scope) -> a few measures, per scope of each row; all-zero scopes left out."""
     c = rollup_totals.c
-    columns = [
-        c.won_minor,
-        c.pipeline_minor,
-        c.weighted_percent_minor,
-        c.included_likely_minor,
-        c.upside_best_minor,
-    ]
+    columns = [c[f"{scope}_{name}"] for scope in ("own", "team") for name in MEASURES]
+    found = {}
     with sessions() as session:
-        rows = session.execute(select(c.user_id, c.period_id, c.scope, *columns))
-        return {(u, p, s): tuple(rest) for u, p, s, *rest in rows if any(rest)}
+        for user, period, *values in session.execute(select(c.user_id, c.period_id, *columns)):
+            own, team = tuple(values[: len(MEASURES)]), tuple(values[len(MEASURES) :])
+            found.update({(user, period, s): v for s, v in (("own", own), ("team", team)) if any(v)})
+    return found
 
 
 def test_a_deal_moves_between_owners_periods_and_stages_and_leaves_when_lost(sessions):

@@ -72,8 +72,9 @@ def deal(opportunity_id: str, owner: str, amount: int, probability: int) -> Deal
 
 
 def rows(session) -> set[tuple]:
+    """(user, period, own and team measures) of every rollup row, all-zero rows left out."""
     columns = [c for c in rollup_totals.c if c.name != "updated_at"]
-    return {tuple(r) for r in session.execute(select(*columns)) if any(r[3:])}
+    return {tuple(r) for r in session.execute(select(*columns)) if any(r[2:])}
 
 
 def team_pipeline(channel, admin, user_id: str) -> int:

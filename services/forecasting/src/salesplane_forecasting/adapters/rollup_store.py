@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Row, Select, delete, func, select
+from sqlalchemy import Column, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters import hierarchy, settings_store
@@ -16,11 +17,11 @@ from salesplane_forecasting.adapters.tables import (
     tracked_opportunities,
 )
 from salesplane_forecasting.domain.contributions import (
-    MEASURES,
-    OWN,
+    OWN_MEASURES,
+    ROLLUP_MEASURES,
     STATUS_DELETED,
     STATUS_LOST,
-    TEAM,
+    TEAM_MEASURES,
     RollupKey,
     Totals,
     merge_deltas,
@@ -34,7 +35,7 @@ from salesplane_platform.db import as_utc
 _CHUNK = 1000
 _ALL_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c]
 _TRACKED_COLUMNS = [c for c in _ALL_TRACKED_COLUMNS if c != "opportunity_id"]
-_ROLLUP_COLUMNS = ["user_id", "period_id", "scope", *MEASURES, "updated_at"]
+_ROLLUP_COLUMNS = ["user_id", "period_id", *ROLLUP_MEASURES, "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -90,30 +91,30 @@ def overrides_of(session: Session, opportunity_ids: Iterable[str]) -> dict[str, 
 
 
 def apply_deltas(session: Session, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
-    """Add each delta to its rollup row atomically (INSERT ... ON CONFLICT DO UPDATE SET x = x + d)."""
+    """Add each delta (own measures, then team measures) to its rollup row atomically
+    (INSERT ... ON CONFLICT DO UPDATE SET x = x + d)."""
     now = datetime.now(UTC)
     bulk_upsert(
         session,
         rollup_totals,
         _ROLLUP_COLUMNS,
-        [(*key, *delta, now) for key, delta in deltas.items()],
-        keys=["user_id", "period_id", "scope"],
-        update={**dict.fromkeys(MEASURES, ADD), "updated_at": REPLACE},
+        [(user_id, period_id, *delta, now) for (user_id, period_id), delta in deltas.items()],
+        keys=["user_id", "period_id"],
+        update={**dict.fromkeys(ROLLUP_MEASURES, ADD), "updated_at": REPLACE},
     )
 
 
 def read_rollup(session: Session, user_id: str, period_id: str) -> RollupRead:
     """The own and team totals of one user and period: one primary-key read."""
     c = rollup_totals.c
-    rows = session.execute(
-        select(rollup_totals).where(c.user_id == user_id, c.period_id == period_id, c.scope.in_([OWN, TEAM]))
-    ).all()
-    by_scope = {row.scope: row for row in rows}
-    updated = [as_utc(row.updated_at) for row in rows]
+    row = session.execute(select(rollup_totals).where(c.user_id == user_id, c.period_id == period_id)).first()
+    if row is None:
+        return RollupRead(own=Totals(), team=Totals(), updated_at=None)
+    values = row._mapping
     return RollupRead(
-        own=_totals(by_scope.get(OWN)),
-        team=_totals(by_scope.get(TEAM)),
-        updated_at=max(updated, default=None),
+        own=Totals.of([values[name] for name in OWN_MEASURES]),
+        team=Totals.of([values[name] for name in TEAM_MEASURES]),
+        updated_at=as_utc(row.updated_at),
     )
 
 
@@ -153,8 +154,9 @@ def deals_of(session: Session, owners: Sequence[str] | Select[tuple[str]], perio
 def team_totals_by_period(session: Session, user_id: str) -> dict[str, tuple[int, ...]]:
     """A user's team totals in every period (what a reorganisation moves)."""
     c = rollup_totals.c
-    rows = session.execute(select(rollup_totals).where(c.user_id == user_id, c.scope == TEAM))
-    return {row.period_id: tuple(row._mapping[name] for name in MEASURES) for row in rows}
+    team = [c[name] for name in TEAM_MEASURES]
+    rows = session.execute(select(c.period_id, *team).where(c.user_id == user_id))
+    return {period_id: tuple(measures) for period_id, *measures in rows}
 
 
 def rebuild_rollups(session: Session, *, recompute_contributions: bool) -> int:
@@ -188,54 +190,93 @@ def _period_column(period_id: str) -> Column[str]:
     return t.month_id if MONTH_ID.fullmatch(period_id) else t.period_id
 
 
-def _totals(row: Row | None) -> Totals:  # type: ignore[type-arg]
-    if row is None:
-        return Totals()
-    return Totals.of([row._mapping[name] for name in MEASURES])
+# The tracked_opportunities columns in table order, which _deal reads and _row writes positionally
+# (the consumer converts every deal of a batch both ways; by name it costs several times more).
+_TRACKED_ORDER = [
+    "opportunity_id",
+    "owner_user_id",
+    "period_id",
+    "month_id",
+    "currency",
+    "amount_minor",
+    "probability",
+    "version",
+    "name",
+    "account_name",
+    "sales_stage",
+    "status",
+    "close_date",
+    "amount_base_minor",
+    "best_base_minor",
+    "worst_base_minor",
+    "commit_stage",
+]
+if _ALL_TRACKED_COLUMNS != _TRACKED_ORDER:  # pragma: no cover - a schema change must update both
+    raise RuntimeError(f"tracked_opportunities columns changed: {_ALL_TRACKED_COLUMNS}")
+_STAGES: dict[str, CommitStage] = {stage.value: stage for stage in CommitStage}
 
 
-def _deal(row: Row) -> Deal:  # type: ignore[type-arg]
-    stage = row.commit_stage
+def _deal(row: Sequence[Any]) -> Deal:
+    """A tracked_opportunities row (all columns, in table order) as a deal."""
+    (
+        opportunity_id,
+        owner_user_id,
+        quarter_id,
+        month_id,
+        currency,
+        amount_minor,
+        probability,
+        version,
+        name,
+        account_name,
+        sales_stage,
+        status,
+        close_date,
+        likely_minor,
+        best_minor,
+        worst_minor,
+        stage,
+    ) = row
     return Deal(
-        opportunity_id=row.opportunity_id,
-        version=row.version,
-        owner_user_id=row.owner_user_id or "",
-        status=row.status,
-        close_date=row.close_date if row.close_date is not None else date.min,
-        currency=row.currency or "",
-        amount_minor=row.amount_minor,
-        probability=row.probability,
-        name=row.name,
-        account_name=row.account_name,
-        sales_stage=row.sales_stage,
-        likely_minor=row.amount_base_minor,
-        best_minor=row.best_base_minor,
-        worst_minor=row.worst_base_minor,
-        quarter_id=row.period_id or "",
-        month_id=row.month_id or "",
-        commit_stage=CommitStage(stage) if stage else None,
+        opportunity_id,
+        version,
+        owner_user_id or "",
+        status,
+        close_date if close_date is not None else date.min,
+        currency or "",
+        amount_minor,
+        probability,
+        name,
+        account_name,
+        sales_stage,
+        likely_minor,
+        best_minor,
+        worst_minor,
+        quarter_id or "",
+        month_id or "",
+        _STAGES[stage] if stage else None,
     )
 
 
 def _row(deal: Deal) -> tuple[object, ...]:
-    """The deal as a tracked_opportunities row, in _ALL_TRACKED_COLUMNS order."""
-    values = {
-        "opportunity_id": deal.opportunity_id,
-        "owner_user_id": deal.owner_user_id or None,
-        "period_id": deal.quarter_id or None,
-        "month_id": deal.month_id or None,
-        "currency": deal.currency or None,
-        "amount_minor": deal.amount_minor,
-        "probability": deal.probability,
-        "version": deal.version,
-        "name": deal.name,
-        "account_name": deal.account_name,
-        "sales_stage": deal.sales_stage,
-        "status": deal.status,
-        "close_date": deal.close_date if deal.close_date != date.min else None,
-        "amount_base_minor": deal.likely_minor,
-        "best_base_minor": deal.best_minor,
-        "worst_base_minor": deal.worst_minor,
-        "commit_stage": deal.commit_stage.value if deal.commit_stage else None,
-    }
-    return tuple(values[c] for c in _ALL_TRACKED_COLUMNS)
+    """The deal as a tracked_opportunities row, in table order."""
+    stage = deal.commit_stage
+    return (
+        deal.opportunity_id,
+        deal.owner_user_id or None,
+        deal.quarter_id or None,
+        deal.month_id or None,
+        deal.currency or None,
+        deal.amount_minor,
+        deal.probability,
+        deal.version,
+        deal.name,
+        deal.account_name,
+        deal.sales_stage,
+        deal.status,
+        deal.close_date if deal.close_date != date.min else None,
+        deal.likely_minor,
+        deal.best_minor,
+        deal.worst_minor,
+        stage.value if stage else None,
+    )

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
 )
 
+from salesplane_forecasting.domain.contributions import ROLLUP_MEASURES
 from salesplane_platform.platform_tables import define_platform_tables
 
 metadata = MetaData()
@@ -62,27 +63,16 @@ commit_stage_overrides = Table(
     Column("set_at", DateTime(timezone=True), nullable=False),
 )
 
-# Live forecast totals per user, period and scope ("own": the user's deals; "team": the user and
-# everyone under them), in the base currency. Weighted amounts are kept exact as amount x percent.
+# Live forecast totals per user and period, in the base currency: one row with both the user's
+# own totals (own_*: the user's deals) and their team's (team_*: the user and everyone under them),
+# so a rep's deal change writes one row per period. Weighted amounts are kept exact as amount x
+# percent.
 rollup_totals = Table(
     "rollup_totals",
     metadata,
     Column("user_id", String(64), primary_key=True),
     Column("period_id", String(16), primary_key=True),
-    Column("scope", String(4), primary_key=True),
-    Column("won_count", BigInteger, nullable=False),
-    Column("won_minor", BigInteger, nullable=False),
-    Column("open_count", BigInteger, nullable=False),
-    Column("pipeline_minor", BigInteger, nullable=False),
-    Column("weighted_percent_minor", BigInteger, nullable=False),
-    Column("included_count", BigInteger, nullable=False),
-    Column("included_likely_minor", BigInteger, nullable=False),
-    Column("included_best_minor", BigInteger, nullable=False),
-    Column("included_worst_minor", BigInteger, nullable=False),
-    Column("upside_count", BigInteger, nullable=False),
-    Column("upside_likely_minor", BigInteger, nullable=False),
-    Column("upside_best_minor", BigInteger, nullable=False),
-    Column("upside_worst_minor", BigInteger, nullable=False),
+    *[Column(name, BigInteger, nullable=False) for name in ROLLUP_MEASURES],
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

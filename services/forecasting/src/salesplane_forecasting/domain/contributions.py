@@ -2,20 +2,22 @@
 
 Rollups are maintained incrementally: each consumed state of a deal replaces its previous
 contribution, so every rollup it touches moves by (new - old). A deal counts in its owner's "own"
-rollup and in the "team" rollup of its owner and of every manager above, for the fiscal quarter and
+totals and in the "team" totals of its owner and of every manager above, for the fiscal quarter and
 the calendar month of its close date. Won deals count as closed won, lost and deleted ones not at
 all; open deals count in the pipeline and, by their commit stage, as included or upside.
 
-Measures are kept as a flat tuple of integers (in MEASURES order) because the consumer adds
-thousands of them per batch; amounts are base-currency minor units, and the weighted pipeline is
-kept exact as amount x percent, rounded once when read.
+One rollup row per user and period carries both: the own measures, then the team measures
+(ROLLUP_MEASURES), so a rep's change writes one row per period rather than two identical ones.
+Measures are kept as flat lists of integers (in MEASURES order, own then team in a row delta)
+because the consumer adds thousands of them per batch; amounts are base-currency minor units, and
+the weighted pipeline is kept exact as amount x percent, rounded once when read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import add
+from operator import add, neg
 
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 
@@ -38,7 +40,11 @@ ZERO = (0,) * len(MEASURES)
 
 OWN = "own"
 TEAM = "team"
-RollupKey = tuple[str, str, str]  # user id, period id, scope
+# The measure columns of a rollup row: the user's own totals, then their team's (them included).
+OWN_MEASURES = tuple(f"{OWN}_{name}" for name in MEASURES)
+TEAM_MEASURES = tuple(f"{TEAM}_{name}" for name in MEASURES)
+ROLLUP_MEASURES = OWN_MEASURES + TEAM_MEASURES
+RollupKey = tuple[str, str]  # user id, period id
 
 STATUS_OPEN = "open"
 STATUS_WON = "won"
@@ -128,66 +134,88 @@ def merge_deltas(
     changes: Iterable[tuple[Contribution | None, Contribution | None]],
     chains: Mapping[str, Sequence[str]],
 ) -> dict[RollupKey, list[int]]:
-    """Sum the (old -> new) contribution changes of a batch into one delta per rollup row.
+    """Sum the (old -> new) contribution changes of a batch into one delta per rollup row: its own
+    measures, then its team measures (ROLLUP_MEASURES order).
 
     `chains` gives, for every owner involved, the owner followed by each manager above them. The
     owners' deltas are summed first and then carried up the tree one level at a time, so a batch
     costs one addition per node of the union of its chains rather than one per deal and level."""
-    own: dict[RollupKey, list[int]] = {}
+    # Deltas are never changed in place (every sum is a new list), so one may be shared.
+    own: dict[RollupKey, Sequence[int]] = {}
+    held_own = own.get
     for old, new in changes:
         if old == new:
             continue
         if old is not None:
-            negated = [-value for value in old.measures]
+            negated = list(map(neg, old.measures))
+            owner = old.owner_user_id
             for period_id in old.period_ids:
-                _add(own, (old.owner_user_id, period_id, OWN), negated)
+                key = (owner, period_id)
+                held = held_own(key)
+                own[key] = negated if held is None else list(map(add, held, negated))
         if new is not None:
+            measures = new.measures
+            owner = new.owner_user_id
             for period_id in new.period_ids:
-                _add(own, (new.owner_user_id, period_id, OWN), new.measures)
+                key = (owner, period_id)
+                held = held_own(key)
+                own[key] = measures if held is None else list(map(add, held, measures))
     parent: dict[str, str] = {}
     depth: dict[str, int] = {}
     for owner, chain in chains.items():
         path = chain or (owner,)
+        top = len(path) - 1
         for index, user_id in enumerate(path):
-            depth[user_id] = len(path) - 1 - index
-            if index + 1 < len(path):
+            if user_id in depth:
+                break  # the rest of this chain came with an owner before
+            depth[user_id] = top - index
+            if index < top:
                 parent[user_id] = path[index + 1]
-    levels: dict[int, dict[tuple[str, str], list[int]]] = {}
-    for (owner, period_id, _), delta in own.items():
-        level = levels.setdefault(depth.get(owner, 0), {})
-        level[(owner, period_id)] = list(delta)
-    team: dict[RollupKey, list[int]] = {}
+    levels: dict[int, dict[RollupKey, Sequence[int]]] = {}
+    for key, delta in own.items():
+        levels.setdefault(depth.get(key[0], 0), {})[key] = delta
+    merged: dict[RollupKey, list[int]] = {}
     for level_depth in range(max(levels, default=-1), -1, -1):
-        for (user_id, period_id), delta in levels.get(level_depth, {}).items():
-            team[(user_id, period_id, TEAM)] = delta
-            manager = parent.get(user_id)
+        for key, delta in levels.get(level_depth, {}).items():
+            # The row: the user's own delta (zero unless they own some of the changes), then
+            # their team's (their own plus everything carried up from below).
+            row = [*held_own(key, ZERO), *delta]
+            if any(row):
+                merged[key] = row
+            manager = parent.get(key[0])
             if manager is None:
                 continue
             above = levels.setdefault(depth.get(manager, level_depth - 1), {})
-            held = above.get((manager, period_id))
-            above[(manager, period_id)] = delta if held is None else list(map(add, held, delta))
-    merged = {**own, **team}
-    return {key: delta for key, delta in merged.items() if any(delta)}
+            up = (manager, key[1])
+            held = above.get(up)
+            above[up] = delta if held is None else list(map(add, held, delta))
+    return merged
 
 
 def move_team(
     team_totals: Mapping[str, Sequence[int]], old_chain: Sequence[str], new_chain: Sequence[str]
 ) -> dict[RollupKey, list[int]]:
     """The deltas of a reorganisation: a user's team totals (per period) leave the managers above
-    them before and join the managers above them after; managers on both chains do not move."""
+    them before and join the managers above them after; managers on both chains do not move. Only
+    the team half of each row moves: nobody's own deals change hands."""
     leaving = [u for u in old_chain if u not in new_chain]
     joining = [u for u in new_chain if u not in old_chain]
     deltas: dict[RollupKey, list[int]] = {}
     for period_id, measures in team_totals.items():
+        if not any(measures):
+            continue
+        gone = _ZEROS + [-value for value in measures]
+        come = _ZEROS + list(measures)
         for user_id in leaving:
-            _add(deltas, (user_id, period_id, TEAM), measures, -1)
+            _add(deltas, (user_id, period_id), gone)
         for user_id in joining:
-            _add(deltas, (user_id, period_id, TEAM), measures, 1)
+            _add(deltas, (user_id, period_id), come)
     return {key: delta for key, delta in deltas.items() if any(delta)}
 
 
-def _add(deltas: dict[RollupKey, list[int]], key: RollupKey, measures: Sequence[int], sign: int = 1) -> None:
+_ZEROS = [0] * len(MEASURES)
+
+
+def _add(deltas: dict[RollupKey, list[int]], key: RollupKey, row: list[int]) -> None:
     held = deltas.get(key)
-    if sign != 1:
-        measures = [sign * value for value in measures]
-    deltas[key] = list(measures) if held is None else list(map(add, held, measures))
+    deltas[key] = list(row) if held is None else list(map(add, held, row))

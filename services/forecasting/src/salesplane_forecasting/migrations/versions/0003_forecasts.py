@@ -1,5 +1,6 @@
-"""Forecasts: deal details and commit stages, base-currency rollups per scope, settings, scheduled
-reorganisations, quotas, worksheet snapshots and manager adjustments.
+"""Forecasts: deal details and commit stages, base-currency rollups (one row of own and team totals
+per user and period), settings, scheduled reorganisations, quotas, worksheet snapshots and manager
+adjustments.
 
 Deals tracked before this revision carried no base-currency amounts: they take their own amount
 (right for base-currency deals) until their next event, and lost ones (tracked without an owner)
@@ -61,8 +62,12 @@ def upgrade() -> None:
         "rollup_totals",
         sa.Column("user_id", sa.String(64), primary_key=True),
         sa.Column("period_id", sa.String(16), primary_key=True),
-        sa.Column("scope", sa.String(4), primary_key=True),
-        *[sa.Column(name, sa.BigInteger, nullable=False) for name in measures],
+        # One row per user and period: the user's own totals, then their team's.
+        *[
+            sa.Column(f"{scope}_{name}", sa.BigInteger, nullable=False)
+            for scope in ("own", "team")
+            for name in measures
+        ],
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
