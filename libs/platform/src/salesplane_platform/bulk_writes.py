@@ -83,11 +83,14 @@ def bulk_upsert(
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} "
             f"ORDER BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) {conflict}"
         )
+        # Emptied now, not only at commit: a second upsert into the same table in this transaction
+        # must not see these rows again.
+        cursor.execute(f"TRUNCATE {staging}")
 
 
 def _staging_table(session: Session, table: Table) -> str:
-    """A temporary table shaped like `table`, private to the connection and emptied at every
-    commit. Asked for every time (a catalog lookup): remembering it per connection would go wrong
+    """A temporary table shaped like `table`, private to the connection, emptied after every use
+    and at every commit. Asked for every time (a catalog lookup): remembering it per connection would go wrong
     after a rollback of the transaction that made it."""
     staging = f"staging_{table.name}"
     session.execute(

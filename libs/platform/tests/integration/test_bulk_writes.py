@@ -90,3 +90,14 @@ def test_lookups_find_exactly_the_keys_asked_for_even_after_a_rolled_back_write(
             write(session, [("later", "2026-Q4", 2, None, None, NOW)], {})
     assert sorted((r.user_id, r.amount) for r in rows) == [("u1100", 1100), ("u5", 5)]
     assert ("rolled", "back") not in stored(sessions) and ("later", "2026-Q4") in stored(sessions)
+
+
+def test_two_upserts_into_one_table_in_one_transaction_each_apply_once(sessions):
+    with sessions() as session, session.begin():
+        write(session, [("ann", "2026-Q4", 5, None, None, NOW)], {"amount": ADD})
+        write(
+            session,
+            [("ann", "2026-Q4", 2, None, None, NOW), ("bob", "2026-Q4", 1, None, None, NOW)],
+            {"amount": ADD},
+        )
+    assert stored(sessions) == {("ann", "2026-Q4"): (7, None, None), ("bob", "2026-Q4"): (1, None, None)}

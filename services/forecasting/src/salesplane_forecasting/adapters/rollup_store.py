@@ -79,6 +79,24 @@ def save_tracked(session: Session, deals: Iterable[Deal]) -> None:
     )
 
 
+def reserve_tracked(session: Session, opportunity_ids: Iterable[str]) -> None:
+    """Insert a placeholder (version 0, counting nowhere) for each deal not tracked yet, leaving
+    tracked ones alone. A deal's first state then has a row to lock like every later one: two
+    transactions applying the same first state (a consumer that lost its partitions mid-batch
+    and the one that took them over) wait for each other instead of both counting it."""
+    placeholders = [
+        Deal(i, 0, "", STATUS_DELETED, date.min, "", 0, 0, "", "", "", 0, 0, 0) for i in set(opportunity_ids)
+    ]
+    bulk_upsert(
+        session,
+        tracked_opportunities,
+        _ALL_TRACKED_COLUMNS,
+        [_row(deal) for deal in placeholders],
+        keys=["opportunity_id"],
+        update={},
+    )
+
+
 def overrides_of(session: Session, opportunity_ids: Iterable[str]) -> dict[str, CommitStage]:
     rows = bulk_lookup(
         session,
