@@ -84,14 +84,12 @@ def reserve_tracked(session: Session, opportunity_ids: Iterable[str]) -> None:
     tracked ones alone. A deal's first state then has a row to lock like every later one: two
     transactions applying the same first state (a consumer that lost its partitions mid-batch
     and the one that took them over) wait for each other instead of both counting it."""
-    placeholders = [
-        Deal(i, 0, "", STATUS_DELETED, date.min, "", 0, 0, "", "", "", 0, 0, 0) for i in set(opportunity_ids)
-    ]
+    # Only the columns without a default: the fewer values to stream, the cheaper the reservation.
     bulk_upsert(
         session,
         tracked_opportunities,
-        _ALL_TRACKED_COLUMNS,
-        [_row(deal) for deal in placeholders],
+        ["opportunity_id", "amount_minor", "probability", "version", "status"],
+        [(i, 0, 0, 0, STATUS_DELETED) for i in set(opportunity_ids)],
         keys=["opportunity_id"],
         update={},
     )
