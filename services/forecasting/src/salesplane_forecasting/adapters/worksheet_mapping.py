@@ -102,12 +102,7 @@ def rep_worksheet_to_proto(worksheet: RepWorksheet, currency: str) -> worksheets
         show_best=worksheet.show_best,
         show_worst=worksheet.show_worst,
     )
-    if worksheet.quota_minor is not None:
-        message.quota.CopyFrom(money(worksheet.quota_minor, currency))
-    if worksheet.draft is not None:
-        message.draft.CopyFrom(snapshot_to_proto(worksheet.draft))
-    if worksheet.last_commit is not None:
-        message.last_commit.CopyFrom(snapshot_to_proto(worksheet.last_commit))
+    _fill_quota_and_snapshots(message, worksheet, currency)
     return message
 
 
@@ -125,13 +120,21 @@ def manager_worksheet_to_proto(worksheet: ManagerWorksheet, currency: str) -> wo
         changed_since_commit=worksheet.comparison.changed,
         changes_since_commit=list(worksheet.comparison.changes),
     )
+    _fill_quota_and_snapshots(message, worksheet, currency)
+    return message
+
+
+def _fill_quota_and_snapshots(
+    message: worksheets_pb2.RepWorksheet | worksheets_pb2.ManagerWorksheet,
+    worksheet: RepWorksheet | ManagerWorksheet,
+    currency: str,
+) -> None:
     if worksheet.quota_minor is not None:
         message.quota.CopyFrom(money(worksheet.quota_minor, currency))
     if worksheet.draft is not None:
         message.draft.CopyFrom(snapshot_to_proto(worksheet.draft))
     if worksheet.last_commit is not None:
         message.last_commit.CopyFrom(snapshot_to_proto(worksheet.last_commit))
-    return message
 
 
 def accuracy_to_proto(accuracy: ForecastAccuracy, currency: str) -> worksheets_pb2.ForecastAccuracy:
