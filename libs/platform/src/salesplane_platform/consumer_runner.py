@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane.events.v1.envelope_pb2 import EventEnvelope
@@ -54,10 +56,32 @@ class EventHandler(Protocol):
         the events it could not interpret, which the runner moves to dead letters."""
 
 
+def _fence_partitions(session: Session, records: Sequence[IncomingRecord]) -> None:
+    """Hold a lock per partition of the batch until its transaction ends (PostgreSQL).
+
+    Kafka gives a partition to one member at a time, but a member that lost it mid-batch (a
+    rebalance after a stall) may still be committing when the new owner reads the same records
+    again. The lock makes the new owner wait for that commit and then see its effects, so the
+    records are skipped by version rather than applied twice. Taken in sorted order, so members
+    holding several partitions cannot deadlock. SQLite runs one writer at a time anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for topic_key, partition in sorted({(_topic_key(r.topic), r.partition) for r in records}):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:topic, :partition)"),
+            {"topic": topic_key, "partition": partition},
+        )
+
+
+def _topic_key(topic: str) -> int:
+    # A stable 31-bit number per topic: the two-integer form of advisory locks takes int4 keys.
+    return zlib.crc32(topic.encode()) & 0x7FFFFFFF
+
+
 def keeps_versions(handler: EventHandler) -> bool:
     """Whether the handler stores each aggregate's applied version with its own state and skips
-    what is not newer itself (under a lock on that state), so the runner's separate bookkeeping,
-    a lookup and an upsert per batch, would only repeat it."""
+    what is not newer itself, so the runner's separate bookkeeping, a lookup and an upsert per
+    batch, would only repeat it."""
     return bool(getattr(handler, "keeps_versions", False))
 
 
@@ -115,6 +139,7 @@ class ConsumerRunner:
             if held is None or envelope.aggregate_version > held.envelope.aggregate_version:
                 newest[key] = ConsumedEvent(record, envelope)
         with self._session_factory() as session, session.begin():
+            _fence_partitions(session, records)
             own_versions = keeps_versions(self._handler)
             applied = list(newest.values()) if own_versions else self._unseen(session, newest)
             if applied:

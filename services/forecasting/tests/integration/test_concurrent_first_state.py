@@ -1,72 +1,112 @@
-"""Two transactions applying the same first state of a deal at once (a consumer that lost its
-partitions mid-batch and the one that took them over) count it once, on PostgreSQL."""
+"""Two consumers applying the same batch at once (one that lost its partitions mid-batch and the
+one that took them over) count it once, on PostgreSQL: the second waits on the partition's lock
+for the first's commit, then finds the deals at their versions and skips them."""
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from salesplane_forecasting.adapters.opportunity_events import apply_deal_states
-from salesplane_forecasting.adapters.tables import rollup_totals
-from salesplane_forecasting.domain.deals import Deal
+from salesplane.common.v1.common_pb2 import Date, Money
+from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
+from salesplane_forecasting.adapters import tables
+from salesplane_forecasting.adapters.opportunity_events import OpportunityRollupHandler
 from salesplane_forecasting.entrypoints.main import DEFINITION
+from salesplane_platform.consumer_runner import ConsumerRunner
 from salesplane_platform.db import make_engine, make_session_factory
+from salesplane_platform.event_transport import IncomingRecord
+from salesplane_platform.events import build_envelope
 from salesplane_platform.migrations import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 
 
-def first_state() -> Deal:
-    return Deal(
-        opportunity_id="deal-1",
-        version=1,
+def record(deal: str, offset: int) -> IncomingRecord:
+    usd = Money(currency_code="USD", amount_minor=1_000)
+    opportunity = opportunities_pb2.Opportunity(
+        id=deal,
         owner_user_id="ann",
-        status="open",
-        close_date=date(2026, 11, 20),
-        currency="USD",
-        amount_minor=1_000,
+        amount=usd,
+        amount_base=usd,
+        expected_close_date=Date(year=2026, month=11, day=20),
         probability=80,
-        name="Acme",
-        account_name="",
-        sales_stage="Proposal",
-        likely_minor=1_000,
-        best_minor=1_000,
-        worst_minor=1_000,
+        status=opportunities_pb2.OPPORTUNITY_STATUS_OPEN,
+        version=1,
+    )
+    envelope = build_envelope(
+        payload=events_pb2.OpportunityChanged(opportunity=opportunity, kind=events_pb2.CHANGE_KIND_CREATED),
+        aggregate_type="opportunity",
+        aggregate_id=deal,
+        aggregate_version=1,
+        producer="t",
+        actor="t",
+    )
+    return IncomingRecord(
+        "salesplane.opportunities.v1", 3, offset, deal.encode(), envelope.SerializeToString()
     )
 
 
-def test_the_same_first_state_applied_twice_at_once_counts_once(postgres_database_url):
+class Unsubscribed:
+    """process() is driven by hand here; nothing is polled."""
+
+    def poll(self, max_records: int, timeout_seconds: float) -> list[IncomingRecord]:
+        return []
+
+    def commit(self, records: object) -> None: ...
+
+    def rewind(self, records: object) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class HeldOpen(OpportunityRollupHandler):
+    """Applies, then keeps its transaction open until released: the stalled first member."""
+
+    def __init__(self, applied: threading.Event, release: threading.Event) -> None:
+        super().__init__("USD")
+        self._applied, self._release = applied, release
+
+    def apply(self, session, events):  # type: ignore[no-untyped-def]
+        rejected = super().apply(session, events)
+        self._applied.set()
+        self._release.wait(10)
+        return rejected
+
+
+def test_the_same_batch_applied_by_two_members_at_once_counts_once(postgres_database_url):
     engine = make_engine(postgres_database_url)
     upgrade_to_head(engine, DEFINITION.migrations, lock_name=DEFINITION.name)
     sessions = make_session_factory(engine)
+    batch = [record(f"deal-{i}", i) for i in range(3)]
+    applied, release, second_done = threading.Event(), threading.Event(), threading.Event()
+    stalled = ConsumerRunner(sessions, tables.platform, Unsubscribed(), HeldOpen(applied, release))
+    taker = ConsumerRunner(sessions, tables.platform, Unsubscribed(), OpportunityRollupHandler("USD"))
     try:
-        first = sessions()
-        first.begin()
-        apply_deal_states(first, {"deal-1": first_state()}, newer_only=True)
-        second_done = threading.Event()
+        first = threading.Thread(target=stalled.process, args=(batch,))
+        first.start()
+        assert applied.wait(10)
 
-        def second() -> None:
-            with sessions() as session, session.begin():
-                apply_deal_states(session, {"deal-1": first_state()}, newer_only=True)
+        def take_over() -> None:
+            taker.process(batch)
             second_done.set()
 
-        thread = threading.Thread(target=second)
-        thread.start()
+        second = threading.Thread(target=take_over)
+        second.start()
         time.sleep(0.5)
-        # The second waits on the first's uncommitted row instead of counting the deal too.
-        assert not second_done.is_set()
-        first.commit()
-        first.close()
-        thread.join(timeout=10)
+        assert not second_done.is_set()  # waiting on the partition, not applying beside the first
+        release.set()
+        first.join(10)
+        second.join(10)
         assert second_done.is_set()
         with sessions() as session:
-            pipelines = session.execute(
-                select(rollup_totals.c.user_id, rollup_totals.c.period_id, rollup_totals.c.own_pipeline_minor)
+            c = tables.rollup_totals.c
+            rows = session.execute(
+                select(c.user_id, c.period_id, c.own_pipeline_minor, c.own_open_count)
             ).all()
-        assert sorted(pipelines) == [("ann", "2026-11", 1_000), ("ann", "2026-Q4", 1_000)]
+        assert sorted(rows) == [("ann", "2026-11", 3_000, 3), ("ann", "2026-Q4", 3_000, 3)]
     finally:
+        release.set()
         engine.dispose()

@@ -113,12 +113,6 @@ def apply_deal_states(session: Session, arrived: dict[str, Deal], *, newer_only:
     hierarchy.lock_hierarchy(session, exclusive=False)
     settings = settings_store.load(session)
     previous = rollup_store.load_tracked(session, arrived, for_update=True)
-    if newer_only and len(previous) < len(arrived):
-        first_states = [i for i in arrived if i not in previous]
-        rollup_store.reserve_tracked(session, first_states)
-        # Whatever is there now is locked: our placeholder, or a row another transaction committed
-        # while the insert waited for it.
-        previous.update(rollup_store.load_tracked(session, first_states, for_update=True))
     if newer_only:
         # Duplicates, replays and states older than what is applied change nothing.
         arrived = {

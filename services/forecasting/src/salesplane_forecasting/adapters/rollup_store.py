@@ -79,22 +79,6 @@ def save_tracked(session: Session, deals: Iterable[Deal]) -> None:
     )
 
 
-def reserve_tracked(session: Session, opportunity_ids: Iterable[str]) -> None:
-    """Insert a placeholder (version 0, counting nowhere) for each deal not tracked yet, leaving
-    tracked ones alone. A deal's first state then has a row to lock like every later one: two
-    transactions applying the same first state (a consumer that lost its partitions mid-batch
-    and the one that took them over) wait for each other instead of both counting it."""
-    # Only the columns without a default: the fewer values to stream, the cheaper the reservation.
-    bulk_upsert(
-        session,
-        tracked_opportunities,
-        ["opportunity_id", "amount_minor", "probability", "version", "status"],
-        [(i, 0, 0, 0, STATUS_DELETED) for i in set(opportunity_ids)],
-        keys=["opportunity_id"],
-        update={},
-    )
-
-
 def overrides_of(session: Session, opportunity_ids: Iterable[str]) -> dict[str, CommitStage]:
     rows = bulk_lookup(
         session,
