@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import grpc
 import pytest
 from sqlalchemy import select
 
@@ -17,26 +16,13 @@ from salesplane_forecasting.adapters.tables import rollup_totals
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_forecasting.service_layer import org
-from salesplane_platform.identity import issue_token
-from salesplane_platform.service_process import ServiceProcess
-from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.in_process import running_service
 
 
 @pytest.fixture
 def forecasting(tmp_path):
-    settings = ServiceSettings.from_env(
-        "forecasting",
-        default_grpc_port=0,
-        default_metrics_port=0,
-        environ={"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"},
-    )
-    process = ServiceProcess(DEFINITION, settings)
-    process.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
-    admin = [("authorization", f"Bearer {issue_token(settings.auth_secret, 'root', ['admin'])}")]
-    yield process, channel, admin
-    channel.close()
-    process.stop()
+    with running_service(DEFINITION, tmp_path) as service:
+        yield service.process, service.channel, service.bearer("root", "admin")
 
 
 def upsert(channel, admin, user_id: str, manager: str = "", effective: date | None = None) -> org_pb2.User:

@@ -38,6 +38,7 @@ from salesplane_platform.identity import issue_token
 from salesplane_platform.local_log import LocalLogPublisher, LocalLogSubscriber
 from salesplane_platform.service_process import ServiceProcess
 from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.in_process import running_service
 
 Q4 = "2026-Q4"
 INCLUDE = settings_pb2.COMMIT_STAGE_INCLUDE
@@ -247,23 +248,15 @@ class Running:
 @pytest.fixture
 def running(tmp_path):
     # Every role: the consumer applies opportunity events, the relay publishes commits.
-    environ = {"SALESPLANE_DATA_DIR": str(tmp_path)}
-    settings = ServiceSettings.from_env(
-        "forecasting", default_grpc_port=0, default_metrics_port=0, environ=environ
-    )
-    process = ServiceProcess(DEFINITION, settings)
-    process.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
-    running = Running(process, channel, settings)
-    for user in ORG:
-        running.add_user(*user)
-    for deal in DEALS:
-        running.publish(*deal)
-    running.wait_applied()
-    yield running
-    running.close()
-    channel.close()
-    process.stop()
+    with running_service(DEFINITION, tmp_path, roles="api,relay,consumer") as service:
+        running = Running(service.process, service.channel, service.settings)
+        for user in ORG:
+            running.add_user(*user)
+        for deal in DEALS:
+            running.publish(*deal)
+        running.wait_applied()
+        yield running
+        running.close()
 
 
 def failure(call: object, *args: object, **kwargs: object) -> grpc.StatusCode:
