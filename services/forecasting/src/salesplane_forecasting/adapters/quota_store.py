@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.tables import quota_changes, quota_drafts, quotas
 from salesplane_forecasting.domain.quotas import DraftAllocation, Quota, QuotaChange, QuotaKind
+from salesplane_platform.bulk_writes import bulk_lookup
 from salesplane_platform.db import as_utc
 from salesplane_platform.errors import Conflict
 
 # Keeps IN lists well below every database's bound on bound parameters.
-_CHUNK = 1000
 
 
 def committed_quota(session: Session, user_id: str, period_id: str, kind: str = "assigned") -> int | None:
@@ -31,18 +31,14 @@ def committed_quotas(
     session: Session, user_ids: Sequence[str], period_id: str, kind: str = "assigned"
 ) -> dict[str, int]:
     """The committed quotas of many users for a period (minor units); users without one are absent."""
-    found: dict[str, int] = {}
-    wanted = sorted(set(user_ids))
-    for start in range(0, len(wanted), _CHUNK):
-        rows = session.execute(
-            select(quotas.c.user_id, quotas.c.amount_minor).where(
-                quotas.c.user_id.in_(wanted[start : start + _CHUNK]),
-                quotas.c.period_id == period_id,
-                quotas.c.kind == str(kind),
-            )
-        )
-        found.update({user_id: amount for user_id, amount in rows})
-    return found
+    rows = bulk_lookup(
+        session,
+        quotas,
+        keys=["user_id", "period_id", "kind"],
+        values=[(user_id, period_id, str(kind)) for user_id in sorted(set(user_ids))],
+        columns=["user_id", "amount_minor"],
+    )
+    return {user_id: amount for user_id, amount in rows}
 
 
 def get(
@@ -61,18 +57,16 @@ def committed_rows(
     session: Session, user_ids: Sequence[str], period_id: str, *, for_update: bool = False
 ) -> dict[tuple[str, QuotaKind], Quota]:
     """Every committed quota (both kinds) of the users for the period, by (user_id, kind)."""
-    found: dict[tuple[str, QuotaKind], Quota] = {}
-    wanted = sorted(set(user_ids))
-    for start in range(0, len(wanted), _CHUNK):
-        statement = select(quotas).where(
-            quotas.c.user_id.in_(wanted[start : start + _CHUNK]), quotas.c.period_id == period_id
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        for row in session.execute(statement):
-            quota = _quota(row)
-            found[quota.user_id, quota.kind] = quota
-    return found
+    rows = bulk_lookup(
+        session,
+        quotas,
+        keys=["user_id", "period_id", "kind"],
+        values=[(user_id, period_id, kind.value) for user_id in sorted(set(user_ids)) for kind in QuotaKind],
+        columns=[c.name for c in quotas.c],
+        for_update=for_update,
+    )
+    found = [_quota(row) for row in rows]
+    return {(quota.user_id, quota.kind): quota for quota in found}
 
 
 def save(session: Session, quota: Quota) -> None:

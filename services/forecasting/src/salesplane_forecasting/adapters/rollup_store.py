@@ -32,7 +32,6 @@ from salesplane_forecasting.domain.periods import MONTH_ID
 from salesplane_platform.bulk_writes import ADD, REPLACE, bulk_lookup, bulk_upsert
 from salesplane_platform.db import as_utc
 
-_CHUNK = 1000
 _ALL_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c]
 _TRACKED_COLUMNS = [c for c in _ALL_TRACKED_COLUMNS if c != "opportunity_id"]
 _ROLLUP_COLUMNS = ["user_id", "period_id", *ROLLUP_MEASURES, "updated_at"]
