@@ -5,12 +5,22 @@ from __future__ import annotations
 import re
 import uuid
 
+from salesplane_platform.errors import Validator
+
 # User ids come from the identity provider; this is the form every service accepts.
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
+USER_ID_RULE = "must be a user id (letters, digits, . _ @ -; 1-64)"
+
+
 def is_user_id(value: str) -> bool:
     return bool(USER_ID.match(value))
+
+
+def check_user_id(check: Validator, field: str, value: str) -> bool:
+    """Record a violation on field unless value is a user id; whether it is one."""
+    return check.require(is_user_id(value), field, USER_ID_RULE)
 
 
 def is_uuid(value: str) -> bool:

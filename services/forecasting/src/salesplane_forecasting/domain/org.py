@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from salesplane_platform.errors import FailedPrecondition, Validator
-from salesplane_platform.identifiers import is_user_id
+from salesplane_platform.identifiers import check_user_id, is_user_id
 from salesplane_platform.identity import ROLE_ADMIN, ROLE_MANAGER, ROLE_MARKETING, ROLE_REP
 from salesplane_platform.text_rules import check_text
 
@@ -54,9 +54,7 @@ class UserValues:
 
 def validate(values: UserValues) -> None:
     check = Validator()
-    check.require(
-        is_user_id(values.user_id), "user.user_id", "must be a user id (letters, digits, . _ @ -; 1-64)"
-    )
+    check_user_id(check, "user.user_id", values.user_id)
     check_text(check, "user.display_name", values.display_name.strip(), MAX_DISPLAY_NAME, required=True)
     if check_text(check, "user.email", values.email, MAX_EMAIL):
         check.require(

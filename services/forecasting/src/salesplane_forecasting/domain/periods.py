@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from salesplane_platform.errors import FieldViolation, InvalidArgument
+from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
 
 QUARTER_ID = re.compile(r"([0-9]{4})-Q([1-4])")
 MONTH_ID = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
@@ -167,6 +167,14 @@ CALENDAR_YEAR = FiscalCalendar(1)
 def quarter_of(day: date) -> str:
     """The calendar quarter of day (a fiscal year starting in January)."""
     return CALENDAR_YEAR.quarter_of(day)
+
+
+PERIOD_ID_RULE = "must be a fiscal quarter like 2026-Q4 or a calendar month like 2026-11"
+
+
+def check_period_id(check: Validator, field: str, value: str) -> bool:
+    """Record a violation on field unless value is a period id; whether it is one."""
+    return check.require(is_period_id(value), field, PERIOD_ID_RULE)
 
 
 def is_period_id(value: str) -> bool:

@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from salesplane_forecasting.domain.periods import is_period_id
+from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
-from salesplane_platform.identifiers import derived_aggregate_id, is_user_id
+from salesplane_platform.identifiers import check_user_id, derived_aggregate_id
 from salesplane_platform.money import MAX_AMOUNT_MINOR
 
 # A manager's direct reports plus their own row; far above any real span of control, and a bound
 # on what one request may make the server write.
 MAX_ALLOCATIONS = 1000
-USER_ID_RULE = "must be a user id (letters, digits, . _ @ -; 1-64)"
-PERIOD_ID_RULE = "must be a fiscal quarter like 2026-Q4 or a calendar month like 2026-11"
 
 
 class QuotaKind(StrEnum):
@@ -169,14 +167,6 @@ def check_amount(check: Validator, field: str, value: MoneyInput | None, base_cu
         f"must be between 0 and {MAX_AMOUNT_MINOR} minor units",
     )
     return value.amount_minor if valid_currency and valid_amount else None
-
-
-def check_user_id(check: Validator, field: str, value: str) -> bool:
-    return check.require(is_user_id(value), field, USER_ID_RULE)
-
-
-def check_period_id(check: Validator, field: str, value: str) -> bool:
-    return check.require(is_period_id(value), field, PERIOD_ID_RULE)
 
 
 def validate_quota_request(

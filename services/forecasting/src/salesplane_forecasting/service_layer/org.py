@@ -21,7 +21,7 @@ from salesplane_platform.errors import (
     NotFound,
     PermissionDenied,
 )
-from salesplane_platform.identifiers import is_user_id
+from salesplane_platform.identifiers import USER_ID_RULE, is_user_id
 from salesplane_platform.identity import Identity
 from salesplane_platform.org_replica import Reach
 from salesplane_platform.unit_of_work import SqlUnitOfWork
@@ -141,4 +141,4 @@ def list_users(*, root_user_id: str, direct_only: bool, caller: Identity, uow: S
 
 def _check_user_id(field: str, value: str) -> None:
     if not is_user_id(value):
-        raise InvalidArgument(FieldViolation(field, "must be a user id (letters, digits, . _ @ -; 1-64)"))
+        raise InvalidArgument(FieldViolation(field, USER_ID_RULE))

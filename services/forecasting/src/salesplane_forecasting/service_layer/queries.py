@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_forecasting.adapters import hierarchy, quota_store, rollup_store, user_store
 from salesplane_forecasting.domain.contributions import STATUS_OPEN, STATUS_WON, Totals
-from salesplane_forecasting.domain.periods import is_period_id
+from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_forecasting.domain.probabilistic import Distribution, OpenDeal, distribution
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_platform.errors import PermissionDenied, Validator
-from salesplane_platform.identifiers import is_user_id
+from salesplane_platform.identifiers import check_user_id
 from salesplane_platform.identity import Identity
 
 SCOPE_OWN = "own"
@@ -102,8 +102,6 @@ def rebuild_rollups(*, caller: Identity, sessions: sessionmaker[Session]) -> int
 
 def _check_request(user_id: str, period_id: str) -> None:
     check = Validator()
-    check.require(is_user_id(user_id), "user_id", "must be a user id (letters, digits, . _ @ -; 1-64)")
-    check.require(
-        is_period_id(period_id), "period_id", "must be a quarter like 2026-Q4 or a month like 2026-11"
-    )
+    check_user_id(check, "user_id", user_id)
+    check_period_id(check, "period_id", period_id)
     check.raise_if_invalid()

@@ -13,6 +13,7 @@ from salesplane_forecasting.adapters import quota_store, user_store
 from salesplane_forecasting.adapters.quota_mapping import change_to_proto, quota_to_proto
 from salesplane_forecasting.domain import quotas
 from salesplane_forecasting.domain.org import User
+from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_forecasting.domain.quotas import (
     AllocationInput,
     DraftAllocation,
@@ -24,6 +25,7 @@ from salesplane_forecasting.domain.quotas import (
 )
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_platform.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
+from salesplane_platform.identifiers import check_user_id
 from salesplane_platform.identity import ROLE_MANAGER, Identity
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
@@ -69,8 +71,8 @@ def get_quota(
 ) -> Quota:
     """A user's committed quota; never a draft."""
     check = Validator()
-    quotas.check_user_id(check, "user_id", user_id)
-    quotas.check_period_id(check, "period_id", period_id)
+    check_user_id(check, "user_id", user_id)
+    check_period_id(check, "period_id", period_id)
     check.require(kind is not None, "kind", "must be ASSIGNED, DIRECT or unspecified (ASSIGNED)")
     check.raise_if_invalid()
     assert kind is not None
@@ -170,9 +172,9 @@ def list_quota_changes(
 ) -> list[QuotaChange]:
     """A user's committed quota changes, newest first (period_id empty: every period)."""
     check = Validator()
-    quotas.check_user_id(check, "user_id", user_id)
+    check_user_id(check, "user_id", user_id)
     if period_id:
-        quotas.check_period_id(check, "period_id", period_id)
+        check_period_id(check, "period_id", period_id)
     check.raise_if_invalid()
     with uow:
         ensure_can_read_user(uow.session, caller, user_id)
@@ -181,8 +183,8 @@ def list_quota_changes(
 
 def _validate_plan_request(manager_user_id: str, period_id: str) -> None:
     check = Validator()
-    quotas.check_user_id(check, "manager_user_id", manager_user_id)
-    quotas.check_period_id(check, "period_id", period_id)
+    check_user_id(check, "manager_user_id", manager_user_id)
+    check_period_id(check, "period_id", period_id)
     check.raise_if_invalid()
 
 

@@ -29,7 +29,7 @@ from salesplane_forecasting.domain import worksheets
 from salesplane_forecasting.domain.contributions import STATUS_OPEN
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 from salesplane_forecasting.domain.org import User
-from salesplane_forecasting.domain.periods import is_period_id
+from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_forecasting.domain.worksheets import (
     AccuracyRow,
     Adjustment,
@@ -44,7 +44,7 @@ from salesplane_forecasting.domain.worksheets import (
 )
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_platform.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
-from salesplane_platform.identifiers import derived_aggregate_id, is_user_id, new_id
+from salesplane_platform.identifiers import check_user_id, derived_aggregate_id, new_id
 from salesplane_platform.identity import Identity
 from salesplane_platform.money import MAX_AMOUNT_MINOR
 from salesplane_platform.text_rules import check_text, is_single_line
@@ -134,7 +134,7 @@ def adjust_manager_row(
     if caller.subject != manager_user_id:
         raise PermissionDenied(f"only {manager_user_id} adjusts their worksheet")
     check = _validator(user_id=manager_user_id, period_id=period_id, user_field="manager_user_id")
-    check.require(is_user_id(user_id), "user_id", "must be a user id (letters, digits, . _ @ -; 1-64)")
+    check_user_id(check, "user_id", user_id)
     for field, value in (
         ("likely_minor", likely_minor),
         ("best_minor", best_minor),
@@ -481,9 +481,7 @@ def _validate(*, user_id: str, period_id: str, note: str = "") -> None:
 
 def _validator(*, user_id: str, period_id: str, note: str = "", user_field: str = "user_id") -> Validator:
     check = Validator()
-    check.require(is_user_id(user_id), user_field, "must be a user id (letters, digits, . _ @ -; 1-64)")
-    check.require(
-        is_period_id(period_id), "period_id", "must be a fiscal quarter like 2026-Q4 or a month like 2026-11"
-    )
+    check_user_id(check, user_field, user_id)
+    check_period_id(check, "period_id", period_id)
     check_text(check, "note", note, worksheets.MAX_NOTE, multiline=True)
     return check

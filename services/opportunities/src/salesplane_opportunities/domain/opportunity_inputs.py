@@ -9,7 +9,7 @@ from datetime import date
 
 from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
 from salesplane_platform.errors import Validator
-from salesplane_platform.identifiers import is_user_id, is_uuid
+from salesplane_platform.identifiers import check_user_id, is_uuid
 from salesplane_platform.money import MAX_AMOUNT_MINOR, is_currency
 from salesplane_platform.text_rules import is_single_line, is_text
 
@@ -144,7 +144,7 @@ def check_name(check: Validator, name: str) -> None:
 
 
 def check_owner(check: Validator, field: str, user_id: str) -> None:
-    check.require(is_user_id(user_id), field, "must be a user id (letters, digits, . _ @ -; 1-64)")
+    check_user_id(check, field, user_id)
 
 
 def check_amount(check: Validator, field: str, amount_minor: int) -> None:
