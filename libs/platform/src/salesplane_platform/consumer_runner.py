@@ -30,6 +30,7 @@ from salesplane_platform.db import upsert_statement
 from salesplane_platform.event_transport import EventSubscriber, IncomingRecord
 from salesplane_platform.events import MalformedEvent, decode_envelope
 from salesplane_platform.platform_tables import PlatformTables
+from salesplane_platform.supervision import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,16 @@ def _topic_key(topic: str) -> int:
     return zlib.crc32(topic.encode()) & 0x7FFFFFFF
 
 
+def _last_per_partition(records: Sequence[IncomingRecord]) -> list[IncomingRecord]:
+    """The newest record of each partition: committing it commits everything before it."""
+    last: dict[tuple[str, int], IncomingRecord] = {}
+    for record in records:
+        held = last.get((record.topic, record.partition))
+        if held is None or record.offset > held.offset:
+            last[(record.topic, record.partition)] = record
+    return list(last.values())
+
+
 def keeps_versions(handler: EventHandler) -> bool:
     """Whether the handler stores each aggregate's applied version with its own state and skips
     what is not newer itself, so the runner's separate bookkeeping, a lookup and an upsert per
@@ -103,25 +114,53 @@ class ConsumerRunner:
         self._max_batch = max_batch
         self._poll_timeout = poll_timeout_seconds
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
+        """Poll, apply, commit until `stop`. Nothing the transport or the database raises ends the
+        loop: a failed poll or apply backs off and tries again, and a failed offset commit is kept
+        and retried on the next rounds (the records were applied; redelivery would be skipped)."""
+        beat = heartbeat.beat if heartbeat is not None else lambda: None
         failures = 0
+        uncommitted: list[IncomingRecord] = []
         while not stop.is_set():
-            records = self._subscriber.poll(self._max_batch, self._poll_timeout)
-            if not records:
-                continue
+            beat()
+            records: list[IncomingRecord] = []
             try:
-                self.process(records)
+                records = self._subscriber.poll(self._max_batch, self._poll_timeout)
+                if records:
+                    self.process(records)
                 failures = 0
             except Exception:
                 failures += 1
-                metrics.CONSUMER_FAILURES.inc()
-                log.exception(
-                    "applying a consumed batch failed; it will be retried", extra={"attempt": failures}
-                )
-                self._subscriber.rewind(records)
+                if records:
+                    metrics.CONSUMER_FAILURES.inc()
+                    log.exception(
+                        "applying a consumed batch failed; it will be retried", extra={"attempt": failures}
+                    )
+                    self._rewind(records)
+                else:
+                    log.exception("polling the event transport failed", extra={"attempt": failures})
                 stop.wait(min(0.1 * 2**failures, 10.0))
                 continue
+            if records or uncommitted:
+                uncommitted = self._commit(_last_per_partition([*uncommitted, *records]))
+
+    def _commit(self, records: list[IncomingRecord]) -> list[IncomingRecord]:
+        """Commit the position past `records`; what is still to commit (all of them on failure)."""
+        try:
             self._subscriber.commit(records)
+        except Exception:
+            metrics.CONSUMER_COMMIT_FAILURES.inc()
+            log.warning("committing the consumer position failed; retrying on the next round", exc_info=True)
+            return records
+        return []
+
+    def _rewind(self, records: Sequence[IncomingRecord]) -> None:
+        try:
+            self._subscriber.rewind(records)
+        except Exception:
+            # Not rewound: the transport redelivers from the committed position after a restart or
+            # rebalance, so the records are never lost; log it, the next round goes on.
+            log.exception("rewinding after a failed batch failed")
 
     def process(self, records: Sequence[IncomingRecord]) -> int:
         """Apply one batch in one transaction; return how many events had an effect."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from grpc_health.v1 import health, health_pb2
 
 from salesplane_platform import metrics
+from salesplane_platform.supervision import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,55 @@ class ReadinessMonitor:
         metrics.READY.set(0 if failing else 1)
         return failing is None
 
-    def run(self, stop: threading.Event, interval_seconds: float = 2.0) -> None:
+    @property
+    def failing(self) -> str | None:
+        """Why the process is not ready at the last check, or None when it is."""
+        return self._failing
+
+    def run(
+        self,
+        stop: threading.Event,
+        heartbeat: Heartbeat | None = None,
+        *,
+        interval_seconds: float = 2.0,
+        changed: threading.Event | None = None,
+    ) -> None:
+        """Check every `interval_seconds`, and at once whenever `changed` is set."""
+        changed = changed or threading.Event()
         while not stop.is_set():
+            if heartbeat is not None:
+                heartbeat.beat()
+            changed.clear()
             self.check_once()
-            stop.wait(interval_seconds)
+            changed.wait(interval_seconds)
+
+
+# The health-service name Kubernetes' liveness probe asks for. It is about being stuck only: a
+# database or broker outage leaves it SERVING (a restart would not bring them back), while a
+# worker loop that is stuck or keeps crashing makes it NOT_SERVING, so the pod is restarted.
+LIVENESS_SERVICE = "liveness"
+
+LiveProblem = Callable[[], "str | None"]
+
+
+class TruthfulHealthServicer(health.HealthServicer):
+    """grpc's health servicer, with liveness computed when asked rather than stored: a stuck
+    thread that should have stored it cannot."""
+
+    def __init__(self, live_problem: LiveProblem) -> None:
+        super().__init__(experimental_non_blocking=True)
+        self._live_problem = live_problem
+
+    def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> health_pb2.HealthCheckResponse:
+        if request.service == LIVENESS_SERVICE:
+            return health_pb2.HealthCheckResponse(status=liveness_status(self._live_problem))
+        return super().Check(request, context)
+
+
+def liveness_status(live_problem: LiveProblem) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    problem = live_problem()
+    metrics.LIVE.set(0 if problem else 1)
+    if problem:
+        log.error("not live", extra={"reason": problem})
+        return health_pb2.HealthCheckResponse.NOT_SERVING
+    return health_pb2.HealthCheckResponse.SERVING

@@ -12,6 +12,7 @@ from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
+from salesplane_platform import metrics
 from salesplane_platform.event_transport import IncomingRecord, OutgoingRecord
 
 log = logging.getLogger(__name__)
@@ -32,39 +33,88 @@ def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: 
         admin.close()
 
 
+# Bounds on every wait of the relay's producer, so no broker outage can hold the relay forever.
+DELIVERY_TIMEOUT_MS = 30000
+REQUEST_TIMEOUT_MS = 15000
+# How long send() may wait for topic metadata (kafka-python's default is a minute).
+MAX_BLOCK_MS = 10000
+
+
 class KafkaPublisher:
-    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
-        # Idempotence with at most 5 requests in flight keeps each partition's order across retries.
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
-            acks="all",
-            enable_idempotence=True,
-            max_in_flight_requests_per_connection=5,
-            linger_ms=2,
-            request_timeout_ms=15000,
-            delivery_timeout_ms=30000,
-        )
+    """The relay's producer: idempotent, acks=all, every wait bounded.
+
+    After any failed delivery the producer is closed and a new one is made for the next attempt.
+    kafka-python 3.0.12 (the newest release) needs this: when a batch already sent expires, its
+    sender resets the producer id but leaves the idempotence state READY, and a new id is only
+    requested from UNINITIALIZED, so that producer refuses to send ever again. A new producer
+    gets a new id at once. Order per aggregate still holds: the relay deletes outbox rows only
+    after their acknowledgement and publishes them again, oldest first, through the new producer;
+    whatever the old one had written already is a duplicate that consumers skip by version."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        delivery_timeout_ms: int = DELIVERY_TIMEOUT_MS,
+        request_timeout_ms: int = REQUEST_TIMEOUT_MS,
+    ) -> None:
+        self._config = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "acks": "all",
+            # Idempotence with at most 5 requests in flight keeps each partition's order across retries.
+            "enable_idempotence": True,
+            "max_in_flight_requests_per_connection": 5,
+            "linger_ms": 2,
+            "request_timeout_ms": min(request_timeout_ms, delivery_timeout_ms),
+            "delivery_timeout_ms": delivery_timeout_ms,
+            "max_block_ms": MAX_BLOCK_MS,
+        }
+        # The longest one publish may wait: metadata, then delivery, with a margin for the sender's
+        # own expiry check.
+        self._wait_seconds = (MAX_BLOCK_MS + delivery_timeout_ms) / 1000 + 5
+        self._producer: KafkaProducer | None = None
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        futures = [self._producer.send(r.topic, key=r.key, value=r.value) for r in records]
-        self._producer.flush()
-        for future in futures:
-            future.get()  # raises the delivery error, if any
-
-    def check(self) -> None:
-        # The producer connects lazily and may sit idle; a metadata fetch proves the cluster answers.
+        producer = self._producer or self._new_producer()
         try:
-            if self._probe is None:
-                self._probe = KafkaConsumer(
-                    bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000
-                )
-            self._probe.topics()
-        except KafkaError as error:
-            raise ConnectionError(f"kafka unreachable: {error}") from error
+            futures = [producer.send(r.topic, key=r.key, value=r.value) for r in records]
+            producer.flush(timeout=self._wait_seconds)
+            for future in futures:
+                future.get(timeout=self._wait_seconds)  # raises the delivery error, if any
+        except Exception:
+            self._discard_producer()
+            raise
 
-    def close(self) -> None:
-        self._producer.close(timeout=10)
+    def _new_producer(self) -> KafkaProducer:
+        self._producer = KafkaProducer(**self._config)
+        return self._producer
+
+    def _discard_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        metrics.OUTBOX_PRODUCER_REPLACED.inc()
+        log.warning("closing the Kafka producer after a failed delivery; the next attempt uses a new one")
+        # No wait: what it still holds is in the outbox and will be published again.
+        with contextlib.suppress(Exception):
+            producer.close(timeout=0)
+
+    def close(self, timeout_seconds: float = 5.0) -> None:
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=timeout_seconds)
+        except Exception:
+            # Undelivered records are still in the outbox; force the sender down and go on.
+            log.warning("the Kafka producer did not close cleanly", exc_info=True)
+            with contextlib.suppress(Exception):
+                producer.close(timeout=0)
+
+
+COMMIT_TIMEOUT_MS = 10000
 
 
 class KafkaSubscriber:
@@ -109,7 +159,9 @@ class KafkaSubscriber:
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets)
+            # Bounded: without a timeout kafka-python retries a commit forever while the group
+            # coordinator is unreachable. Other errors go to the runner, which commits again later.
+            self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
         except CommitFailedError:
             # The group rebalanced while we worked: the new owner re-reads these records, and the
             # version check makes applying them again harmless.
@@ -126,8 +178,9 @@ class KafkaSubscriber:
             if tp in assigned:
                 self._consumer.seek(tp, offset)
 
-    def close(self) -> None:
-        self._consumer.close(autocommit=False)
+    def close(self, timeout_seconds: float = 5.0) -> None:
+        # Leaving the group needs the coordinator; bounded so a stop during an outage still ends.
+        self._consumer.close(autocommit=False, timeout_ms=int(timeout_seconds * 1000))
 
 
 class KafkaProbe:

@@ -32,3 +32,21 @@ CONSUMER_FAILURES = Counter(
     "consumer_batch_failures_total", "Consumed batches whose apply failed and were retried."
 )
 READY = Gauge("service_ready", "1 when the database and the event transport answer, else 0.")
+WORKER_UP = Gauge(
+    "worker_up", "1 while a worker loop (consumer, relay, job) runs and beats, else 0.", ["worker"]
+)
+WORKER_HEARTBEAT_AGE = Gauge(
+    "worker_heartbeat_age_seconds", "Seconds since a worker loop last made its rounds.", ["worker"]
+)
+WORKER_RESTARTS = Counter(
+    "worker_restarts_total", "Worker loops restarted by the supervisor after they crashed.", ["worker"]
+)
+LIVE = Gauge("service_live", "1 while no worker loop is stuck or crash-looping, else 0.")
+OUTBOX_PRODUCER_REPLACED = Counter(
+    "outbox_producer_replacements_total",
+    "Kafka producers the relay closed and replaced after a failed delivery.",
+)
+CONSUMER_COMMIT_FAILURES = Counter(
+    "consumer_offset_commit_failures_total",
+    "Offset commits that failed after the database commit (retried; redelivery is harmless).",
+)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, delete, select, text
 from salesplane_platform import metrics
 from salesplane_platform.event_transport import EventPublisher, OutgoingRecord
 from salesplane_platform.platform_tables import PlatformTables
+from salesplane_platform.supervision import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,12 @@ class OutboxRelay:
         self._idle_poll_seconds = idle_poll_seconds
         self._lock_connection: Connection | None = None
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
+        """Publish until `stop`; a failed pass (broker or database down) backs off and tries again."""
+        beat = heartbeat.beat if heartbeat is not None else lambda: None
         failures = 0
         while not stop.is_set():
+            beat()
             try:
                 if not self._hold_leadership():
                     stop.wait(2.0)

@@ -1,11 +1,16 @@
 """The composition root every service shares: migrations, gRPC server, outbox relay, event
-consumer, health, metrics, graceful shutdown. A service supplies a ServiceDefinition."""
+consumer, health, metrics, graceful shutdown. A service supplies a ServiceDefinition.
+
+Every background loop runs under a Supervisor (restarted if it dies, its heartbeat watched);
+readiness covers the database, the transport and those loops; liveness only the loops."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -13,22 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from prometheus_client import start_http_server
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
 from salesplane_platform.db import make_engine, make_session_factory, ping
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
-from salesplane_platform.health import ReadinessMonitor
+from salesplane_platform.health import ReadinessMonitor, TruthfulHealthServicer
 from salesplane_platform.identity import TokenVerifier
 from salesplane_platform.json_logging import configure_logging
 from salesplane_platform.migrations import upgrade_to_head
+from salesplane_platform.ops_http import start_ops_server
 from salesplane_platform.outbox_relay import OutboxRelay
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.settings import ServiceSettings
+from salesplane_platform.supervision import Heartbeat, Loop, Supervisor
 from salesplane_platform.transport_factory import (
     consumer_count,
     make_publisher,
@@ -91,9 +97,10 @@ class ServiceProcess:
         self.definition = definition
         self.settings = settings
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.supervisor = Supervisor(self._stop, stuck_after_seconds=settings.worker_stuck_seconds)
         self._server: grpc.Server | None = None
-        self._health = health.HealthServicer(experimental_non_blocking=True)
+        self._health = TruthfulHealthServicer(self.supervisor.live_problem)
+        self._monitor: ReadinessMonitor | None = None
         # grpc's servicer starts out SERVING for the whole server; nothing is ready until the
         # first readiness check has passed.
         self._health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -110,11 +117,18 @@ class ServiceProcess:
         topic = settings.topic(definition.topic) if definition.topic else None
         outbox = OutboxContext(definition.tables, definition.name, topic, threading.Event())
         self.context = ServiceContext(settings, engine, make_session_factory(engine), outbox)
-        checks: dict[str, Callable[[], None]] = {"database": lambda: ping(engine)}
+        checks: dict[str, Callable[[], None]] = {
+            "workers": self.supervisor.check_ready,
+            "database": lambda: ping(engine),
+        }
 
-        metrics_server, _ = start_http_server(settings.metrics_port, addr="0.0.0.0")
-        self.metrics_port = metrics_server.server_port
-        self._closables.append(metrics_server.shutdown)
+        ops_server = start_ops_server(
+            settings.metrics_port,
+            ready_problem=self._ready_problem,
+            live_problem=self.supervisor.live_problem,
+        )
+        self.metrics_port = ops_server.server_port
+        self._closables.append(ops_server.shutdown)
 
         if "relay" in settings.roles and topic is not None:
             prepare_topics(settings, [topic])
@@ -123,7 +137,7 @@ class ServiceProcess:
             relay = OutboxRelay(
                 engine, definition.tables, publisher, wakeup=outbox.wakeup, lock_name=definition.name
             )
-            self._spawn("outbox-relay", relay.run)
+            self.supervisor.spawn("outbox-relay", relay.run)
         if "consumer" in settings.roles and definition.make_handler is not None:
             handler = definition.make_handler(self.context)
             topics = [settings.topic(t) for t in definition.consumes]
@@ -137,11 +151,15 @@ class ServiceProcess:
                     handler,
                     max_batch=settings.consumer_max_batch,
                 )
-                self._spawn(f"event-consumer-{member}", runner.run)
+                self.supervisor.spawn(f"event-consumer-{member}", runner.run)
 
         if "consumer" in settings.roles:
             for job in definition.periodic_jobs:
-                self._spawn(job.name, _every(job.interval_seconds, job.make(self.context), job.name))
+                self.supervisor.spawn(
+                    job.name,
+                    _every(job.interval_seconds, job.make(self.context), job.name),
+                    stuck_after_seconds=max(settings.worker_stuck_seconds, 3 * job.interval_seconds),
+                )
 
         if {"relay", "consumer"} & settings.roles:
             probe, release_probe = make_transport_probe(settings)
@@ -170,9 +188,11 @@ class ServiceProcess:
             self.grpc_port = self._server.add_insecure_port(f"[::]:{settings.grpc_port}")
             self._server.start()
 
-        monitor = ReadinessMonitor(self._health, services, checks)
+        monitor = self._monitor = ReadinessMonitor(self._health, services, checks)
         monitor.check_once()
-        self._spawn("readiness", monitor.run)
+        self.supervisor.spawn(
+            "readiness", lambda stop, beat: monitor.run(stop, beat, changed=self.supervisor.changed)
+        )
         log.info(
             "service started",
             extra={
@@ -182,36 +202,37 @@ class ServiceProcess:
             },
         )
 
-    def _spawn(self, name: str, target: Callable[[threading.Event], None]) -> None:
-        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+    def _ready_problem(self) -> str | None:
+        return "starting" if self._monitor is None else self._monitor.failing
 
     def stop(self) -> None:
-        """Stop taking calls, let in-flight ones finish, then stop the relay and the consumer."""
+        """Stop taking calls, let in-flight ones finish, then stop the relay and the consumer; all
+        within `shutdown_grace_seconds`, even while the broker or the database does not answer."""
+        grace = self.settings.shutdown_grace_seconds
+        deadline = time.monotonic() + grace
         self._health.enter_graceful_shutdown()
         if self._server is not None:
-            self._server.stop(self.settings.shutdown_grace_seconds).wait()
+            # In-flight calls may take half the grace period; the workers and the closing the rest.
+            self._server.stop(grace / 2).wait(grace / 2 + 1)
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=self.settings.shutdown_grace_seconds)
+        self.supervisor.changed.set()
+        # Keep a little time to close clients even if a worker does not end in time.
+        still_running = self.supervisor.join(deadline - min(3.0, grace / 4))
+        if still_running:
+            log.warning("workers did not stop in time", extra={"workers": still_running})
         opened = self.context.closables if hasattr(self, "context") else []
         for close in [*reversed(opened), *reversed(self._closables)]:
-            try:
-                close()
-            except Exception:
-                log.exception("error while shutting down")
+            _close_by(close, deadline)
         log.info("service stopped")
 
     def wait(self) -> None:
         self._stop.wait()
 
 
-def _every(
-    interval_seconds: float, step: Callable[[], object], name: str
-) -> Callable[[threading.Event], None]:
-    def run(stop: threading.Event) -> None:
+def _every(interval_seconds: float, step: Callable[[], object], name: str) -> Loop:
+    def run(stop: threading.Event, heartbeat: Heartbeat) -> None:
         while True:
+            heartbeat.beat()
             try:
                 step()
             except Exception:
@@ -244,3 +265,26 @@ def run_service(definition: ServiceDefinition) -> None:
     process.start()
     stopping.wait()
     process.stop()
+    # A call still running on a dead dependency must not hold the pod past its grace period:
+    # grpc's worker threads are not daemons, and the interpreter would wait for them at exit.
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        log.warning("exiting with calls still running")
+        logging.shutdown()
+        os._exit(0)
+
+
+def _close_by(close: Callable[[], None], deadline: float) -> None:
+    """Call `close`, waiting for it no later than `deadline` (a client closing during an outage
+    may wait on the network); an error or a hang is logged and shutdown goes on."""
+
+    def run() -> None:
+        try:
+            close()
+        except Exception:
+            log.exception("error while shutting down")
+
+    closer = threading.Thread(target=run, name="closing", daemon=True)
+    closer.start()
+    closer.join(max(0.0, deadline - time.monotonic()))
+    if closer.is_alive():
+        log.warning("a client did not close within the grace period", extra={"client": repr(close)})

@@ -41,6 +41,13 @@ class ServiceSettings:
     data_dir: Path = field(default_factory=lambda: Path("var"))
     # The currency deals are valued in (amount_base) and forecasts and quotas are kept in.
     base_currency: str = "USD"
+    # A worker loop (consumer, relay) with no heartbeat for this long is stuck: the process is
+    # then neither ready nor live. Longer than any one round may take: a batch of
+    # consumer_max_batch events, or a publish waiting out kafka_delivery_timeout_ms.
+    worker_stuck_seconds: float = 120.0
+    # How long the relay's producer keeps trying to deliver a batch before it gives up, closes
+    # the producer and starts again with a new one.
+    kafka_delivery_timeout_ms: int = 30000
 
     @property
     def uses_kafka(self) -> bool:
@@ -90,6 +97,8 @@ class ServiceSettings:
             consumer_threads=int(env.get("SALESPLANE_CONSUMER_THREADS", "2")),
             data_dir=data_dir,
             base_currency=base_currency_from(env),
+            worker_stuck_seconds=float(env.get("SALESPLANE_WORKER_STUCK_SECONDS", "120")),
+            kafka_delivery_timeout_ms=int(env.get("SALESPLANE_KAFKA_DELIVERY_TIMEOUT_MS", "30000")),
         )
 
 

@@ -12,7 +12,11 @@ def make_publisher(settings: ServiceSettings) -> EventPublisher:
     if settings.uses_kafka:
         from salesplane_platform.kafka_transport import KafkaPublisher
 
-        return KafkaPublisher(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
+        return KafkaPublisher(
+            settings.kafka_bootstrap_servers,
+            client_id=f"{settings.service_name}-relay",
+            delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
+        )
     from salesplane_platform.local_log import LocalLogPublisher
 
     return LocalLogPublisher(settings.event_log_path)

@@ -337,6 +337,7 @@ class KafkaBroker(_TopicAdmin):
         self._tmp: Path | None = None
         self._cds_pending: tuple[Path, Path] | None = None
         self.startup_seconds: float | None = None
+        self._restart_cmd: list[str] = []
 
     # ----------------------------------------------------------------- public API
 
@@ -401,6 +402,44 @@ class KafkaBroker(_TopicAdmin):
         self.startup_seconds = time.monotonic() - began
         _LIVE.add(self)
         return self
+
+    # ----------------------------------------------------------------- faults
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crashed node: no flush, no clean shutdown. Its data stays, and
+        :meth:`restart` starts it again on that data, on the same ports."""
+        if self._proc is None:
+            raise RuntimeError("KafkaBroker is not started")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait(timeout=30)
+
+    def restart(self) -> float:
+        """Start the broker again after :meth:`kill` on the same log directory and ports; returns
+        the seconds until it answered."""
+        if self._proc is None or self._tmp is None:
+            raise RuntimeError("KafkaBroker is not started")
+        if self._proc.poll() is None:
+            raise RuntimeError("KafkaBroker is still running; kill() it first")
+        began = time.monotonic()
+        log_file = self._tmp / "logs" / "server.log"
+        # Wait for the new process's own start-up line, not the one the old process wrote.
+        with contextlib.suppress(FileNotFoundError):
+            log_file.rename(log_file.with_name(f"server.{int(time.time() * 1000)}.log"))
+        self._launch(self._restart_cmd, self._tmp, log_file, self._tmp / "logs" / "console.log")
+        return time.monotonic() - began
+
+    def pause(self) -> None:
+        """SIGSTOP the broker: it keeps its sockets but answers nothing (a stalled node)."""
+        if self._proc is None:
+            raise RuntimeError("KafkaBroker is not started")
+        os.killpg(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        if self._proc is None:
+            raise RuntimeError("KafkaBroker is not started")
+        os.killpg(self._proc.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         """SIGTERM (clean shutdown), SIGKILL after ``stop_timeout``; then delete the temp dir."""
@@ -571,7 +610,12 @@ class KafkaBroker(_TopicAdmin):
 
         # 2. Start the broker in its own process group.
         cmd = [*base, *cds, *classpath, "kafka.Kafka", str(props_file)]
-        with console.open("wb") as out:
+        # A restart runs the same broker on the same data; it never writes a CDS archive.
+        self._restart_cmd = [c for c in cmd if not c.startswith("-XX:ArchiveClassesAtExit=")]
+        self._launch(cmd, tmp, log_file, console)
+
+    def _launch(self, cmd: list[str], tmp: Path, log_file: Path, console: Path) -> None:
+        with console.open("ab") as out:
             self._proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -639,6 +683,8 @@ class KafkaBroker(_TopicAdmin):
         clean_exit = False
         if proc is not None:
             grace = 0.0 if kill else self.stop_timeout
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGCONT)  # a paused broker cannot act on SIGTERM
             if kill:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)

@@ -49,6 +49,15 @@ DEFAULT_SETTINGS: dict[str, str] = {
 }
 
 
+# For fault tests: with these on, a commit PostgreSQL acknowledged survives an immediate shutdown
+# or a crash; with the fast defaults above it may not, for reasons outside the system under test.
+DURABLE_SETTINGS: dict[str, str] = {
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "full_page_writes": "on",
+}
+
+
 class PostgresEndpoint(Protocol):
     """What the ``postgres_server`` fixture yields: a :class:`PostgresServer` or :class:`ExternalPostgres`."""
 
@@ -354,6 +363,47 @@ class PostgresServer(_Databases):
         self.startup_seconds = time.monotonic() - began
         _LIVE.add(self)
         return self
+
+    # ----------------------------------------------------------------- faults
+
+    def restart(self, mode: str = "fast") -> float:
+        """``pg_ctl restart -m fast|immediate`` on the same data and port: ``fast`` ends sessions
+        cleanly, ``immediate`` aborts without a checkpoint (crash recovery on start). Returns the
+        seconds until it accepted connections again."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        assert self._bins is not None and self._tmp is not None
+        began = time.monotonic()
+        self._run(
+            f"pg_ctl restart -m {mode}",
+            [
+                self._bins.pg_ctl,
+                "-D",
+                str(self._tmp / "data"),
+                "-l",
+                str(self.log_path),
+                "-m",
+                mode,
+                "-w",
+                "-t",
+                str(int(self.startup_timeout)),
+                "-s",
+                "restart",
+            ],
+            timeout=self.startup_timeout + 15,
+        )
+        return time.monotonic() - began
+
+    def terminate_backends(self, dbname: str) -> int:
+        """``pg_terminate_backend`` every session on ``dbname`` (as an administrator killing
+        connections, or a failover proxy dropping them); returns how many were ended."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            ).fetchall()
+        return sum(1 for (ended,) in rows if ended)
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast`` (SIGKILL if that fails), then delete the temp dir."""
