@@ -88,10 +88,13 @@ class FaultStack:
         admin = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap_servers, request_timeout_ms=5000)
         consumer = KafkaConsumer(bootstrap_servers=self.broker.bootstrap_servers, request_timeout_ms=5000)
         try:
-            committed = admin.list_consumer_group_offsets(f"{self.prefix}{group}")
+            group_id = f"{self.prefix}{group}"
+            committed = admin.list_group_offsets(group_id)[group_id]
             partitions = [TopicPartition(f"{self.prefix}{topic}", p) for p in range(6)]
             ends = consumer.end_offsets(partitions)
-            return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
+            return sum(
+                end - max(0, committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
+            )
         finally:
             consumer.close()
             admin.close()
@@ -114,16 +117,25 @@ class FaultStack:
             )
         return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
-    def problems(self, ledger: Ledger) -> list[str]:
+    def problems(self) -> list[str]:
         """What still differs from a recovered system; empty once it has recovered."""
         found: list[str] = []
-        for name in ("opportunities", "forecasting"):
-            pending = self.outbox_rows(name)
-            if pending:
-                found.append(f"{name} outbox holds {pending} rows")
+        for check in (self._outboxes, self._lag, self._rollups, self._processes):
+            try:
+                found += check()
+            except Exception as error:  # a check that cannot run yet (broker still starting)
+                found.append(f"{check.__name__} failed: {error!r}")
+        return found
+
+    def _outboxes(self) -> list[str]:
+        return [f"{n} outbox holds {rows} rows" for n in self.services if (rows := self.outbox_rows(n))]
+
+    def _lag(self) -> list[str]:
         lag = self.consumer_lag("forecasting", OPPORTUNITIES_TOPIC)
-        if lag:
-            found.append(f"forecasting consumer lag {lag}")
+        return [f"forecasting consumer lag {lag}"] if lag else []
+
+    def _rollups(self) -> list[str]:
+        found = []
         opportunities_db, forecasting_db = self.database("opportunities"), self.database("forecasting")
         gaps = version_gaps(opportunities_db, forecasting_db)
         if gaps:
@@ -131,25 +143,27 @@ class FaultStack:
         expected, actual = expected_rollups(opportunities_db, forecasting_db), actual_rollups(forecasting_db)
         if expected != actual:
             found.append(f"rollups differ from the oracle: {differences(expected, actual, 3)}")
-        for name in ("opportunities", "forecasting"):
-            if self.health(name) != "SERVING" or self.health(name, "liveness") != "SERVING":
-                found.append(f"{name} is not SERVING")
+        return found
+
+    def _processes(self) -> list[str]:
+        found = []
+        for name in self.services:
+            for service in ("", "liveness"):
+                if (status := self.health(name, service)) != "SERVING":
+                    found.append(f"{name} health {service or 'readiness'} {status}")
             workers = self.worker_metrics(name)["worker_up"]
             down = [w for w, up in workers.items() if up != 1]
             if down or not any(w.startswith("event-consumer") for w in workers):
                 found.append(f"{name} workers down: {down or 'no consumer reported'}")
         return found
 
-    def wait_recovered(self, ledger: Ledger, since: float) -> float:
+    def wait_recovered(self, since: float) -> float:
         """Seconds from `since` until every check holds; fails with what still differs after the
         limit."""
         deadline = since + RECOVERY_LIMIT_S
         problems: list[str] = []
         while time.monotonic() < deadline:
-            try:
-                problems = self.problems(ledger)
-            except Exception as error:  # a check that cannot run yet (broker still starting)
-                problems = [f"check failed: {error!r}"]
+            problems = self.problems()
             if not problems:
                 return time.monotonic() - since
             time.sleep(0.5)

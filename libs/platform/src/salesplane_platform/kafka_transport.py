@@ -18,9 +18,19 @@ from salesplane_platform.event_transport import IncomingRecord, OutgoingRecord
 log = logging.getLogger(__name__)
 
 
+# Bounds on every wait of the relay's producer, so no broker outage can hold the relay forever.
+DELIVERY_TIMEOUT_MS = 30000
+REQUEST_TIMEOUT_MS = 15000
+# How long send() may wait for topic metadata (kafka-python's default is a minute).
+MAX_BLOCK_MS = 10000
+# Every client: kafka-python backs off reconnecting up to 30 s by default, so a broker back after
+# an outage went unnoticed for up to half a minute. Java clients cap this at 1 s.
+RECONNECT = {"reconnect_backoff_max_ms": 2000, "bootstrap_timeout_ms": 10000}
+
+
 def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: int = 6) -> None:
     """Create topics that do not exist yet (a no-op when they do)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="salesplane-admin")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="salesplane-admin", **RECONNECT)
     try:
         missing = set(topics) - set(admin.list_topics())
         if missing:
@@ -31,13 +41,6 @@ def ensure_topics(bootstrap_servers: str, topics: Sequence[str], *, partitions: 
                 admin.create_topics(new)
     finally:
         admin.close()
-
-
-# Bounds on every wait of the relay's producer, so no broker outage can hold the relay forever.
-DELIVERY_TIMEOUT_MS = 30000
-REQUEST_TIMEOUT_MS = 15000
-# How long send() may wait for topic metadata (kafka-python's default is a minute).
-MAX_BLOCK_MS = 10000
 
 
 class KafkaPublisher:
@@ -67,9 +70,11 @@ class KafkaPublisher:
             "enable_idempotence": True,
             "max_in_flight_requests_per_connection": 5,
             "linger_ms": 2,
-            "request_timeout_ms": min(request_timeout_ms, delivery_timeout_ms),
+            # kafka-python requires delivery > linger + request; half leaves room for one retry.
+            "request_timeout_ms": min(request_timeout_ms, delivery_timeout_ms // 2),
             "delivery_timeout_ms": delivery_timeout_ms,
             "max_block_ms": MAX_BLOCK_MS,
+            **RECONNECT,
         }
         # The longest one publish may wait: metadata, then delivery, with a margin for the sender's
         # own expiry check.
@@ -140,6 +145,7 @@ class KafkaSubscriber:
             session_timeout_ms=10000,
             heartbeat_interval_ms=3000,
             max_poll_interval_ms=120000,
+            **RECONNECT,
         )
 
     def poll(self, max_records: int, timeout_seconds: float) -> list[IncomingRecord]:
@@ -195,7 +201,7 @@ class KafkaProbe:
         try:
             if self._client is None:
                 self._client = KafkaConsumer(
-                    bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000
+                    bootstrap_servers=self._bootstrap_servers, request_timeout_ms=5000, **RECONNECT
                 )
             self._client.topics()
         except KafkaError as error:

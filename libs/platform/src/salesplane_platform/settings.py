@@ -98,7 +98,9 @@ class ServiceSettings:
             data_dir=data_dir,
             base_currency=base_currency_from(env),
             worker_stuck_seconds=float(env.get("SALESPLANE_WORKER_STUCK_SECONDS", "120")),
-            kafka_delivery_timeout_ms=int(env.get("SALESPLANE_KAFKA_DELIVERY_TIMEOUT_MS", "30000")),
+            kafka_delivery_timeout_ms=bounded_int(
+                env, "SALESPLANE_KAFKA_DELIVERY_TIMEOUT_MS", 30000, low=1000
+            ),
         )
 
 
@@ -121,6 +123,16 @@ def base_currency_from(env: Mapping[str, str]) -> str:
     if not is_currency(code):
         raise ConfigurationError(f"{BASE_CURRENCY_VARIABLE}={code!r} is not an ISO 4217 currency code")
     return code
+
+
+def bounded_int(env: Mapping[str, str], name: str, default: int, *, low: int) -> int:
+    """A whole number of at least `low` from the environment; ConfigurationError otherwise."""
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < low:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number of at least {low}")
+    return int(raw)
 
 
 def port_setting(env: Mapping[str, str], name: str, default: int) -> int:
