@@ -18,6 +18,7 @@ help:
 	@echo "make proto       regenerate the contracts package from protos/"
 	@echo "make token       print a development bearer token (SUB=alice ROLES=rep)"
 	@echo "make bench       opportunity write benchmark (PostgreSQL + Kafka); see bench/"
+	@echo "make test-faults broker and database faults under load, at production timings"
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -60,6 +61,12 @@ bench: sync
 .PHONY: bench-rollups
 bench-rollups: sync
 	$(PY) bench/forecast_rollups.py $(BENCH_ARGS)
+
+# Broker and database faults at production timings (30 s delivery timeout, a 40 s broker stall);
+# `make test` runs the same tests at short timings.
+.PHONY: test-faults
+test-faults: sync
+	SALESPLANE_FAULT_LONG=1 $(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

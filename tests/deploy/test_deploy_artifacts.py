@@ -318,6 +318,9 @@ def test_split_mode_maps_roles(rendered: dict[str, list[dict]]) -> None:
         container = _container(deployments[_name(worker)])
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["httpGet"]["port"] == "metrics", probe
+        # Liveness is about being stuck only; readiness also about the database and Kafka.
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     for api in ("forecasting", "reporting"):
         container = _container(deployments[_name(api)])
         assert container["readinessProbe"]["grpc"]["port"] == SERVICES[api][0]
@@ -386,6 +389,9 @@ def test_workloads_follow_conventions(rendered: dict[str, list[dict]]) -> None:
         assert env["SALESPLANE_KAFKA_BOOTSTRAP_SERVERS"]["value"]
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["grpc"]["port"] == grpc_port, probe
+        # A dependency outage must not restart pods: liveness asks the "liveness" health service.
+        assert container["livenessProbe"]["grpc"]["service"] == "liveness"
+        assert container["readinessProbe"]["grpc"].get("service", "") == ""
         db = env["SALESPLANE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
         assert db == {"name": secret["metadata"]["name"], "key": f"{component}-database-url"}
         assert db["key"] in secret["data"]

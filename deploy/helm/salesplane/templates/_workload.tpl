@@ -94,7 +94,7 @@ metrics port; the gateway: HTTP on /healthz and /readyz.
 {{- if $p }}
 {{ $kind }}Probe:
   httpGet:
-    path: {{ $p.path | default "/metrics" }}
+    path: {{ $p.path | default "/livez" }}
     port: metrics
   {{- toYaml (omit $p "path") | nindent 2 }}
 {{- end }}
