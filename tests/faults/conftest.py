@@ -25,8 +25,9 @@ from sqlalchemy import create_engine, text
 from salesplane_testing.kafka_broker import KafkaBroker
 from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
 from salesplane_testing.processes import ServiceHandle
-from tests.e2e.conftest import SECRET, bearer
+from tests.e2e.conftest import SECRET
 from tests.e2e.rollup_oracle import COLUMNS, actual_rollups, differences, expected_rollups, version_gaps
+from tests.e2e.test_rollups_survive_kills import set_manager
 from tests.faults.load import ORG, Ledger
 
 LONG = os.environ.get("SALESPLANE_FAULT_LONG", "") == "1"
@@ -229,24 +230,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def set_organisation(forecasting: ServiceHandle) -> None:
-    from salesplane.forecasting.v1 import org_pb2, org_pb2_grpc
-
-    with grpc.insecure_channel(forecasting.target) as channel:
-        stub = org_pb2_grpc.OrgServiceStub(channel)
-        for user_id, manager in ORG:
-            stub.UpsertUser(
-                org_pb2.UpsertUserRequest(
-                    user=org_pb2.User(
-                        user_id=user_id,
-                        display_name=user_id,
-                        roles=["rep" if user_id.startswith("rep") else "manager"],
-                        manager_user_id=manager,
-                        active=True,
-                    )
-                ),
-                metadata=bearer(),
-                timeout=10,
-            )
+    for user_id, manager in ORG:
+        set_manager(forecasting.target, user_id, manager)
 
 
 @pytest.fixture

@@ -24,7 +24,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         # No pre-ping: it costs a round trip on every checkout. A connection lost to a database
         # restart fails one call instead (answered UNAVAILABLE, so clients retry) and SQLAlchemy then
         # discards the whole pool.
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        # A bounded connect: a database that is down or unreachable fails the call in seconds
+        # instead of holding a worker loop or a readiness check.
+        return create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, connect_args={"connect_timeout": 10}
+        )
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""gRPC health that tells the truth: SERVING only while the database and the event transport answer."""
+"""Health that tells the truth: ready (SERVING) only while the database, the event transport and
+every worker loop answer; live unless a worker loop is stuck or keeps crashing."""
 
 from __future__ import annotations
 
@@ -19,20 +20,28 @@ Check = Callable[[], None]
 
 class ReadinessMonitor:
     def __init__(
-        self, servicer: health.HealthServicer, services: Sequence[str], checks: dict[str, Check]
+        self,
+        servicer: health.HealthServicer,
+        services: Sequence[str],
+        checks: dict[str, Check],
+        *,
+        check_timeout_seconds: float = 10.0,
     ) -> None:
         self._servicer = servicer
         # The whole server ("") last: whoever sees it SERVING sees every service SERVING too.
         self._services = [*services, ""]
         self._checks = checks
+        self._timeout = check_timeout_seconds
         self._failing: str | None = "starting"
+        # A check still waiting on a dependency that does not answer (a stalled database): asked
+        # again only once it has returned, so hung checks never pile up.
+        self._waiting: dict[str, tuple[threading.Thread, list[BaseException | None]]] = {}
 
     def check_once(self) -> bool:
         failing = None
         for name, check in self._checks.items():
-            try:
-                check()
-            except Exception as error:
+            error = self._run_check(name, check)
+            if error is not None:
                 failing = f"{name}: {error}"
                 break
         if failing != self._failing:
@@ -48,6 +57,28 @@ class ReadinessMonitor:
             self._servicer.set(service, status)
         metrics.READY.set(0 if failing else 1)
         return failing is None
+
+    def _run_check(self, name: str, check: Check) -> str | None:
+        """Run `check` with a deadline; the error, or None when it passed."""
+        if name not in self._waiting:
+            outcome: list[BaseException | None] = []
+
+            def run() -> None:
+                try:
+                    check()
+                    outcome.append(None)
+                except BaseException as error:
+                    outcome.append(error)
+
+            thread = threading.Thread(target=run, name=f"readiness-{name}", daemon=True)
+            thread.start()
+            self._waiting[name] = (thread, outcome)
+        thread, outcome = self._waiting[name]
+        thread.join(self._timeout)
+        if thread.is_alive():
+            return f"no answer within {self._timeout:.0f} s"
+        del self._waiting[name]
+        return None if outcome[0] is None else str(outcome[0])
 
     @property
     def failing(self) -> str | None:
