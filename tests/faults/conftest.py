@@ -27,8 +27,8 @@ from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
 from salesplane_testing.processes import ServiceHandle
 from tests.e2e.conftest import SECRET
 from tests.e2e.rollup_oracle import COLUMNS, actual_rollups, differences, expected_rollups, version_gaps
-from tests.e2e.test_rollups_survive_kills import set_manager
-from tests.faults.load import ORG, Ledger
+from tests.e2e.test_rollups_survive_kills import ORG, set_manager
+from tests.faults.load import Ledger
 
 LONG = os.environ.get("SALESPLANE_FAULT_LONG", "") == "1"
 DELIVERY_TIMEOUT_S = 30.0 if LONG else 8.0

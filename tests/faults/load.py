@@ -21,7 +21,7 @@ from salesplane.opportunities.v1 import opportunities_pb2_grpc as opp_grpc
 from tests.e2e.conftest import bearer
 from tests.e2e.test_rollups_survive_kills import OPEN_STAGES
 
-# Owners in the organisation (ORG) and one outside it (a chain of one).
+# Owners in the e2e organisation and one outside it (a chain of one).
 OWNERS = ["rep0", "rep1", "rep2", "rep3", "rep4", "rep5"]
 # Codes a client may see while a dependency is down: it can retry them.
 RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"}
