@@ -39,9 +39,16 @@ helm:
 test-unit: sync
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
+TYPED_PACKAGES := salesplane_platform salesplane_testing salesplane_leads salesplane_opportunities \
+	salesplane_forecasting salesplane_reporting salesplane_gateway
+
+# Style, types (mypy; strict on every domain/ and service_layer/) and the import contracts
+# (pyproject.toml [tool.importlinter]: layers and service boundaries).
 lint: sync
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy $(addprefix -p ,$(TYPED_PACKAGES))
+	.venv/bin/lint-imports
 
 proto: sync
 	$(PY) scripts/gen_protos.py

@@ -64,7 +64,7 @@ def bulk_upsert(
         conflict = f"DO UPDATE SET {assignments}"
     else:
         conflict = "DO NOTHING"
-    connection = session.connection().connection.driver_connection
+    connection = _driver_connection(session)
     types = _copy_types(table, columns)
     with connection.cursor() as cursor:
         # COPY streams the rows through psycopg's C row formatter: far cheaper per value than
@@ -172,8 +172,8 @@ def bulk_lookup(
         for start in range(0, len(values), 500):
             chunk = values[start : start + 500]
             wanted = [tuple(v) for v in chunk] if len(keys) > 1 else [v[0] for v in chunk]
-            statement = select(*[table.c[c] for c in columns]).where(matcher.in_(wanted))
-            found.extend(session.execute(statement).all())
+            query = select(*[table.c[c] for c in columns]).where(matcher.in_(wanted))
+            found.extend(session.execute(query).all())
         return found
     arrays = ", ".join(f"CAST(%(k{i})b AS {_array_type(table.c[k].type)})" for i, k in enumerate(keys))
     names = ", ".join(f"k{i}" for i in range(len(keys)))
@@ -194,7 +194,15 @@ def _execute_binary(
     """Run on the session's own connection (so inside its transaction) with parameters sent in
     binary: psycopg then writes each array element as bytes, where the text format would escape
     and quote every element, which costs more than the rest of a batch together."""
-    connection = session.connection().connection.driver_connection
+    connection = _driver_connection(session)
     with connection.cursor(row_factory=namedtuple_row) as cursor:
         cursor.execute(statement, parameters, binary=True)
         return cursor.fetchall() if fetch else []
+
+
+def _driver_connection(session: Session) -> Any:
+    """The session's psycopg connection (PostgreSQL only), inside the session's transaction."""
+    connection = session.connection().connection.driver_connection
+    if connection is None:
+        raise RuntimeError("the session's connection has no driver connection")
+    return connection

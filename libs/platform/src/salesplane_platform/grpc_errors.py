@@ -66,4 +66,5 @@ def status_for(error: DomainError) -> status_pb2.Status:
 
 
 def grpc_status_for(error: DomainError) -> grpc.Status:
-    return rpc_status.to_status(status_for(error))
+    status: grpc.Status = rpc_status.to_status(status_for(error))
+    return status

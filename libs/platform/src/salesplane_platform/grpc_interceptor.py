@@ -7,7 +7,7 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -60,9 +60,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
@@ -79,7 +79,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             token_reset: contextvars.Token[str] | None = None
             try:
                 if not public:
-                    header = dict(context.invocation_metadata()).get(AUTHORIZATION_HEADER)
+                    header = _authorization(context)
                     identity_reset = _CALLER.set(self._verifier.verify_header(header))
                     token_reset = _CALLER_TOKEN.set(str(header).partition(" ")[2].strip())
                 return behavior(request, context)
@@ -103,8 +103,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 )
                 context.abort(transient, "the database is briefly unavailable or busy; retry the call")
             except Exception:
-                if context.code() not in (None, grpc.StatusCode.OK):  # the handler aborted by itself
-                    code = context.code()
+                aborted = _status_code(context)
+                if aborted not in (None, grpc.StatusCode.OK):  # the handler aborted by itself
+                    code = aborted
                     raise
                 code = grpc.StatusCode.INTERNAL
                 log.exception("unhandled error in RPC", extra={"rpc": handler_call_details.method})
@@ -124,13 +125,15 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    def _authenticated_stream(self, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _authenticated_stream(
+        self, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         """Streaming RPCs get the same authentication (fail closed); the caller is bound for the
         whole life of a response stream."""
         verify = self._verifier.verify_header
 
         def bind(context: grpc.ServicerContext) -> tuple[contextvars.Token[Identity], contextvars.Token[str]]:
-            header = dict(context.invocation_metadata()).get(AUTHORIZATION_HEADER)
+            header = _authorization(context)
             try:
                 identity = verify(header)
             except Unauthenticated as error:
@@ -173,4 +176,18 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             return grpc.stream_stream_rpc_method_handler(
                 streaming_response(handler.stream_stream), **serializers
             )
+        if handler.stream_unary is None:
+            raise ValueError("a method handler without a behaviour")
         return grpc.stream_unary_rpc_method_handler(single_response(handler.stream_unary), **serializers)
+
+
+def _authorization(context: grpc.ServicerContext) -> str | None:
+    """The authorization header; gRPC metadata values are bytes only for keys ending in -bin."""
+    value = dict(context.invocation_metadata()).get(AUTHORIZATION_HEADER)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _status_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+    # The server context has code() since grpcio 1.38; the typeshed stubs do not list it.
+    code: grpc.StatusCode | None = cast(Any, context).code()
+    return code

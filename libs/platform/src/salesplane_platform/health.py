@@ -111,7 +111,7 @@ LIVENESS_SERVICE = "liveness"
 LiveProblem = Callable[[], "str | None"]
 
 
-class TruthfulHealthServicer(health.HealthServicer):
+class TruthfulHealthServicer(health.HealthServicer):  # type: ignore[misc]  # grpc_health has no types
     """grpc's health servicer, with liveness computed when asked rather than stored: a stuck
     thread that should have stored it cannot."""
 

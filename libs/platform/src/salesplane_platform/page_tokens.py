@@ -64,7 +64,8 @@ def decode_page_token(token: str, query_fingerprint: str) -> dict[str, Any]:
         raise InvalidArgument(
             FieldViolation("page_token", "belongs to a request with other filters or order; start over")
         )
-    return document["p"]
+    position: dict[str, Any] = document["p"]
+    return position
 
 
 def invalid_page_token() -> InvalidArgument:

@@ -96,7 +96,9 @@ def _scalar(field_descriptor: FieldDescriptor, pools: Pools) -> st.SearchStrateg
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return st.floats(allow_nan=True, allow_infinity=True, width=32)
     if kind == FieldDescriptor.TYPE_ENUM:
-        known = [value.number for value in field_descriptor.enum_type.values]
+        enum_type = field_descriptor.enum_type
+        assert enum_type is not None, "an enum field always has its enum's descriptor"
+        known = [value.number for value in enum_type.values]
         # Proto3 enums are open: a client can send a number the server has never heard of.
         return st.one_of(st.sampled_from(known), st.sampled_from([-1, 99, 2**31 - 1]))
     if kind in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32):
@@ -216,12 +218,12 @@ def unary_methods(service: ServiceDescriptor) -> list[MethodDescriptor]:
 def call_method(
     channel: grpc.Channel, method: MethodDescriptor, request: Message, metadata: Sequence[tuple[str, str]]
 ) -> Message:
-    callable_ = channel.unary_unary(
+    callable_: grpc.UnaryUnaryMultiCallable[Message, Message] = channel.unary_unary(
         f"/{method.containing_service.full_name}/{method.name}",
         request_serializer=lambda m: m.SerializeToString(),
         response_deserializer=GetMessageClass(method.output_type).FromString,
     )
-    return callable_(request, metadata=metadata, timeout=30)
+    return callable_(request, metadata=tuple(metadata), timeout=30)
 
 
 def database_fingerprint(engine: Engine, *, ignore: Iterable[str] = ("alembic_version",)) -> str:
