@@ -17,7 +17,6 @@ Environment:
 from __future__ import annotations
 
 import argparse
-import atexit
 import base64
 import contextlib
 import hashlib
@@ -29,12 +28,10 @@ import sys
 import tempfile
 import time
 import uuid
-import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol
 from xml.sax.saxutils import quoteattr
 
 from salesplane_testing._util import (
@@ -49,6 +46,7 @@ from salesplane_testing._util import (
     tail,
     terminate_process_group,
 )
+from salesplane_testing.server_lifecycle import ThrowAwayServer, serve_in_foreground
 
 if TYPE_CHECKING:
     from kafka import KafkaAdminClient
@@ -284,17 +282,7 @@ class ExternalKafka(_TopicAdmin):
         return f"ExternalKafka({self._bootstrap!r})"
 
 
-_LIVE: weakref.WeakSet[KafkaBroker] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for broker in list(_LIVE):
-        with contextlib.suppress(Exception):
-            broker.stop()
-
-
-class KafkaBroker(_TopicAdmin):
+class KafkaBroker(_TopicAdmin, ThrowAwayServer):
     """A throw-away single-node KRaft Kafka broker on loopback, in its own temp dir.
 
     Usage::
@@ -378,11 +366,10 @@ class KafkaBroker(_TopicAdmin):
         """Fetch the jars into the cache if needed; returns the libs directory."""
         return ensure_jars(self._pom)
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         """Format storage, start the JVM, wait until the broker answers. Raises :class:`ServiceStartError`."""
         if self._proc is not None:
             raise RuntimeError("KafkaBroker already started")
-        began = time.monotonic()
         libs = self.ensure_jars()
         java = find_java()
         fixed_ports = self._requested_port is not None or self._requested_controller_port is not None
@@ -399,9 +386,6 @@ class KafkaBroker(_TopicAdmin):
                 self._cleanup(kill=True)
                 raise
             break
-        self.startup_seconds = time.monotonic() - began
-        _LIVE.add(self)
-        return self
 
     # ----------------------------------------------------------------- faults
 
@@ -441,21 +425,9 @@ class KafkaBroker(_TopicAdmin):
             raise RuntimeError("KafkaBroker is not started")
         os.killpg(self._proc.pid, signal.SIGCONT)
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         """SIGTERM (clean shutdown), SIGKILL after ``stop_timeout``; then delete the temp dir."""
-        _LIVE.discard(self)
         self._cleanup(kill=False)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         where = f"{LOOPBACK}:{self._port}" if self._port else "not started"
@@ -718,35 +690,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=90.0, help="start-up timeout in seconds")
     args = parser.parse_args(argv)
 
-    def _terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
     broker = KafkaBroker(port=args.port, controller_port=args.controller_port, startup_timeout=args.timeout)
-    try:
-        broker.start()
-    except ServiceStartError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    try:
-        print(broker.bootstrap_servers, flush=True)
-        print(
-            f"Kafka broker ready in {broker.startup_seconds:.1f} s (pid {broker.pid}, log {broker.log_path});"
-            " Ctrl-C to stop",
-            file=sys.stderr,
-            flush=True,
-        )
-        while broker.running:
-            time.sleep(0.5)
-        print(f"broker exited unexpectedly; log tail:\n{broker.log_tail()}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        broker.stop()
+    return serve_in_foreground(
+        broker,
+        address=lambda: broker.bootstrap_servers,
+        describe=lambda: (
+            f"Kafka broker ready in {broker.startup_seconds:.1f} s (pid {broker.pid}, log {broker.log_path})"
+        ),
+    )
 
 
 if __name__ == "__main__":

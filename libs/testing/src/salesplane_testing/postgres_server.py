@@ -9,7 +9,6 @@ Developers can run one in the foreground with ``python -m salesplane_testing.pos
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import os
 import pwd
@@ -21,14 +20,13 @@ import sys
 import tempfile
 import time
 import uuid
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salesplane_testing._util import LOOPBACK, ServiceStartError, format_diagnostics, free_port, slug, tail
+from salesplane_testing.server_lifecycle import ThrowAwayServer, serve_in_foreground
 
 if TYPE_CHECKING:
     import psycopg
@@ -249,17 +247,7 @@ def _conf_value(value: str) -> str:
 # --------------------------------------------------------------------------- server
 
 
-_LIVE: weakref.WeakSet[PostgresServer] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for server in list(_LIVE):
-        with contextlib.suppress(Exception):
-            server.stop()
-
-
-class PostgresServer(_Databases):
+class PostgresServer(_Databases, ThrowAwayServer):
     """A throw-away PostgreSQL cluster on ``127.0.0.1:<free port>``, superuser ``postgres``, trust auth.
 
     Usage::
@@ -339,11 +327,10 @@ class PostgresServer(_Databases):
     def log_tail(self, lines: int = 60) -> str:
         return tail(self.log_path, lines)
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         """initdb + start + wait until it accepts connections. Raises :class:`ServiceStartError`."""
         if self._started:
             raise RuntimeError("PostgresServer already started")
-        began = time.monotonic()
         self._bins = find_pg_binaries()
         self._os_user = server_os_user()
         try:
@@ -360,9 +347,6 @@ class PostgresServer(_Databases):
         except BaseException:
             self._cleanup()
             raise
-        self.startup_seconds = time.monotonic() - began
-        _LIVE.add(self)
-        return self
 
     # ----------------------------------------------------------------- faults
 
@@ -405,21 +389,9 @@ class PostgresServer(_Databases):
             ).fetchall()
         return sum(1 for (ended,) in rows if ended)
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         """``pg_ctl stop -m fast`` (SIGKILL if that fails), then delete the temp dir."""
-        _LIVE.discard(self)
         self._cleanup()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         where = f"{LOOPBACK}:{self._port}" if self._started else "not started"
@@ -573,35 +545,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     args = parser.parse_args(argv)
 
-    def _terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)
     server = PostgresServer(port=args.port)
-    try:
-        server.start()
-    except ServiceStartError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    try:
-        print(server.url(), flush=True)
-        print(
+    return serve_in_foreground(
+        server,
+        address=server.url,
+        describe=lambda: (
             f"PostgreSQL ready in {server.startup_seconds:.1f} s"
-            f" (data {server.data_dir}, log {server.log_path}); Ctrl-C to stop",
-            file=sys.stderr,
-            flush=True,
-        )
-        while server.running:
-            time.sleep(0.5)
-        print(f"server exited unexpectedly; log tail:\n{server.log_tail()}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        server.stop()
+            f" (data {server.data_dir}, log {server.log_path})"
+        ),
+    )
 
 
 if __name__ == "__main__":
