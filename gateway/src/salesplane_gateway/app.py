@@ -6,9 +6,11 @@ import logging
 import re
 import time
 import uuid
+from typing import cast
 
 import grpc
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from grpc_health.v1 import health_pb2
 from werkzeug.exceptions import HTTPException
 
@@ -36,7 +38,8 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
     the app makes its own (close them with `app.extensions["salesplane_gateway"].clients.close()`)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Flask types app.json as the JSONProvider base; a plain Flask app's provider is the default one.
+    cast(DefaultJSONProvider, app.json).sort_keys = False
     app.extensions[EXTENSION_KEY] = GatewayState(
         config=config,
         clients=clients if clients is not None else ServiceClients(config.targets),

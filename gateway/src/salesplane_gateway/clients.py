@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from typing import TypeVar, cast
 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2_grpc
 
 from salesplane.forecasting.v1 import forecasting_pb2, org_pb2
@@ -27,6 +29,7 @@ HEALTH_SERVICE_NAMES: dict[str, str] = {
 }
 
 ChannelFactory = Callable[[str], grpc.Channel]
+_Made = TypeVar("_Made")
 
 _CHANNEL_OPTIONS = [
     # gRPC's default reconnect backoff grows to 120 s; an upstream that comes back (a restart, a
@@ -68,29 +71,33 @@ class ServiceClients:
             self._channels[target] = channel
         return channel
 
-    def _cached(self, upstream: str, key: str, make: Callable[[grpc.Channel], object]) -> object:
+    def _cached(self, upstream: str, key: str, make: Callable[[grpc.Channel], _Made]) -> _Made:
         with self._lock:
             channel = self._channel_locked(upstream)
             made = self._callables.get((upstream, key))
             if made is None:
                 made = make(channel)
                 self._callables[(upstream, key)] = made
-            return made
+            # Each key has a single maker (an RPC's full name `unary`'s, "health" the health stub), so
+            # what is cached under a key is what this `make` returns.
+            return cast(_Made, made)
 
-    def unary(self, upstream: str, method: MethodDescriptor) -> grpc.UnaryUnaryMultiCallable:
+    def unary(
+        self, upstream: str, method: MethodDescriptor
+    ) -> grpc.UnaryUnaryMultiCallable[Message, Message]:
         """The callable of one unary RPC on `upstream` (made on first use)."""
 
-        def make(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable:
+        def make(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable[Message, Message]:
             return channel.unary_unary(
                 f"/{method.containing_service.full_name}/{method.name}",
                 request_serializer=message_factory.GetMessageClass(method.input_type).SerializeToString,
                 response_deserializer=message_factory.GetMessageClass(method.output_type).FromString,
             )
 
-        return self._cached(upstream, method.full_name, make)  # type: ignore[return-value]
+        return self._cached(upstream, method.full_name, make)
 
     def health(self, upstream: str) -> health_pb2_grpc.HealthStub:
-        return self._cached(upstream, "health", health_pb2_grpc.HealthStub)  # type: ignore[return-value]
+        return self._cached(upstream, "health", health_pb2_grpc.HealthStub)
 
     def close(self) -> None:
         with self._lock:

@@ -24,8 +24,11 @@ from salesplane_gateway.json_values import (
     FLOATING,
     INTEGER_RANGES,
     STRING_MESSAGES,
+    descriptor_of,
     enum_numbers,
+    enum_type_of,
     json_type,
+    message_type_of,
     parse_date,
     parse_timestamp,
 )
@@ -59,13 +62,13 @@ def resolve_field(descriptor: Descriptor, path: str) -> tuple[tuple[FieldDescrip
         if field.type != FieldDescriptor.TYPE_MESSAGE or field.is_repeated:
             raise KeyError(path)
         walked.append(field)
-        current = field.message_type
+        current = message_type_of(field)
     return tuple(walked), current.fields_by_name[last]
 
 
 def parent_message(message: Message, path: str) -> tuple[Message, FieldDescriptor]:
     """The message holding the last field of a dotted path, created on the way, and that field."""
-    walked, field = resolve_field(message.DESCRIPTOR, path)
+    walked, field = resolve_field(descriptor_of(message), path)
     for step in walked:
         message = getattr(message, step.name)
     return message, field
@@ -78,7 +81,7 @@ def read_path(message: Message, path: str) -> Any:
 
 def parent_message_if_set(message: Message, path: str) -> tuple[Message | None, FieldDescriptor]:
     """Like parent_message, but without creating anything: None when a message on the way is unset."""
-    walked, field = resolve_field(message.DESCRIPTOR, path)
+    walked, field = resolve_field(descriptor_of(message), path)
     current: Message | None = message
     for step in walked:
         if current is None or not current.HasField(step.name):
@@ -110,7 +113,7 @@ class JsonDecoder:
         if not isinstance(data, dict):
             self.fail(path or "body", f"must be an object, not {json_type(data)}")
             return
-        fields = message.DESCRIPTOR.fields_by_name
+        fields = descriptor_of(message).fields_by_name
         for key, value in data.items():
             field = fields.get(key)
             if field is None or key in exclude:
@@ -179,7 +182,7 @@ class JsonDecoder:
         if kind == FieldDescriptor.TYPE_STRING:
             return value
         if kind == FieldDescriptor.TYPE_ENUM:
-            numbers = enum_numbers(field.enum_type)
+            numbers = enum_numbers(enum_type_of(field))
             if value not in numbers:
                 self.fail(path, f"must be one of {sorted(numbers, key=numbers.__getitem__)}")
                 return _INVALID
@@ -191,7 +194,7 @@ class JsonDecoder:
                 self.fail(path, "must be base64")
                 return _INVALID
         try:
-            if field.message_type.full_name == DATE_TYPE:
+            if message_type_of(field).full_name == DATE_TYPE:
                 return parse_date(value)
             return parse_timestamp(value)
         except ValueError as error:
@@ -240,7 +243,9 @@ def _json_like(field: FieldDescriptor, text: str) -> Any:
 
 def _is_object(field: FieldDescriptor) -> bool:
     """Whether the field's JSON value is an object (a message other than Date and Timestamp)."""
-    return field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in STRING_MESSAGES
+    return (
+        field.type == FieldDescriptor.TYPE_MESSAGE and message_type_of(field).full_name not in STRING_MESSAGES
+    )
 
 
 def _append(container: Any, field: FieldDescriptor, value: Any) -> None:

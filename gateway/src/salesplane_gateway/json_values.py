@@ -15,8 +15,10 @@ from __future__ import annotations
 import functools
 import re
 from datetime import date
+from typing import cast
 
-from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from salesplane.common.v1 import common_pb2
@@ -49,6 +51,27 @@ FLOATING = frozenset({_FD.TYPE_FLOAT, _FD.TYPE_DOUBLE})
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UPPER_SNAKE_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def descriptor_of(message: Message) -> Descriptor:
+    """The message's descriptor. The stubs type Message.DESCRIPTOR as this Descriptor or upb's own class,
+    as if unrelated; but the upb backend's descriptors pass isinstance(..., Descriptor) (through
+    DescriptorMetaclass) and the pure-Python backend's are Descriptors, so the cast only says what is so."""
+    return cast(Descriptor, message.DESCRIPTOR)
+
+
+def message_type_of(field: FieldDescriptor) -> Descriptor:
+    """The message type of a message (or group) field; the stubs leave it optional for other fields."""
+    if field.message_type is None:
+        raise ValueError(f"{field.full_name} is not a message field")
+    return field.message_type
+
+
+def enum_type_of(field: FieldDescriptor) -> EnumDescriptor:
+    """The enum type of an enum field; the stubs leave it optional for other fields."""
+    if field.enum_type is None:
+        raise ValueError(f"{field.full_name} is not an enum field")
+    return field.enum_type
 
 
 def json_type(value: object) -> str:

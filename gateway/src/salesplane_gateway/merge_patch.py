@@ -7,15 +7,16 @@ merged recursively, so `{"amount": {"amount_minor": 5}}` keeps the currency."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from salesplane_gateway.json_to_proto import JsonDecoder, member_path
-from salesplane_gateway.json_values import STRING_MESSAGES, json_type
+from salesplane_gateway.json_values import STRING_MESSAGES, descriptor_of, json_type, message_type_of
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class MergePatchBody:
     field: str
     paths: tuple[str, ...]
     mask: str = "update_mask"
-    companions: Mapping[str, Companion] = field(default_factory=dict)
+    # dataclasses.field: to the type checker the bare name here is the `field: str` attribute above.
+    companions: Mapping[str, Companion] = dataclasses.field(default_factory=dict)
 
     def member_names(self, prefix: str = "") -> list[str]:
         """The patch members allowed at one level (top level: prefix "")."""
@@ -82,7 +84,7 @@ def _apply(
         if key not in allowed:
             decoder.fail(path, f"is not a field that can be changed; expected some of {allowed}")
             continue
-        field = resource.DESCRIPTOR.fields_by_name[key]
+        field = descriptor_of(resource).fields_by_name[key]
         if _merges_member_by_member(field, value, path, spec):
             if not value:
                 decoder.fail(path, f"must name at least one of {spec.member_names(path + '.')}")
@@ -94,7 +96,7 @@ def _apply(
             decoder.set_field(resource, field, value, path)
             paths.append(path)
             if (companion := spec.companions.get(path)) is not None:
-                holder = resource.DESCRIPTOR.fields_by_name[companion.field]
+                holder = descriptor_of(resource).fields_by_name[companion.field]
                 companion_value = companion.when_null if value is None else companion.when_set
                 decoder.set_field(resource, holder, companion_value, member_path(prefix, companion.field))
         else:
@@ -109,5 +111,5 @@ def _merges_member_by_member(field: FieldDescriptor, value: Any, path: str, spec
         isinstance(value, dict)
         and spec.has_member_paths(path)
         and field.type == FieldDescriptor.TYPE_MESSAGE
-        and field.message_type.full_name not in STRING_MESSAGES
+        and message_type_of(field).full_name not in STRING_MESSAGES
     )

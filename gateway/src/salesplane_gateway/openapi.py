@@ -11,6 +11,7 @@ from typing import Any
 
 from salesplane_gateway.csv_import import CHUNK_ROWS, CSV_MEDIA_TYPE
 from salesplane_gateway.json_to_proto import resolve_field
+from salesplane_gateway.json_values import message_type_of
 from salesplane_gateway.merge_patch import MergePatchBody
 from salesplane_gateway.openapi_components import JSON, Components
 from salesplane_gateway.openapi_schemas import nullable
@@ -167,7 +168,7 @@ def _request_body(route: Route, components: Components) -> dict[str, Any] | None
             path_bound = {route.path_field(p) for p in route.path_parameters}
             schema = components.schemas.input(request, exclude=path_bound)
         else:
-            schema = components.schemas.input(request.fields_by_name[route.body_field].message_type)
+            schema = components.schemas.input(message_type_of(request.fields_by_name[route.body_field]))
         return {"required": True, "content": {JSON: {"schema": schema}}}
     if isinstance(route.body, MergePatchBody):
         schema = _merge_patch_schema(route, route.body, components)
@@ -185,7 +186,7 @@ def _request_body(route: Route, components: Components) -> dict[str, Any] | None
 
 
 def _merge_patch_schema(route: Route, spec: MergePatchBody, components: Components) -> dict[str, str]:
-    resource = route.rpc.method.input_type.fields_by_name[spec.field].message_type
+    resource = message_type_of(route.rpc.method.input_type.fields_by_name[spec.field])
     name = f"{resource.name}Patch"
 
     def level(descriptor: Any, prefix: str) -> dict[str, Any]:

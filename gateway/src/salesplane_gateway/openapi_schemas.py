@@ -20,6 +20,8 @@ from salesplane_gateway.json_values import (
     TIMESTAMP_TYPE,
     enum_json_names,
     enum_prefix,
+    enum_type_of,
+    message_type_of,
 )
 
 _FD = FieldDescriptor
@@ -117,15 +119,16 @@ class SchemaRegistry:
         if field.type in _SIMPLE:
             return dict(_SIMPLE[field.type])
         if field.type == _FD.TYPE_ENUM:
-            return self.enum(field.enum_type)
-        if field.type != _FD.TYPE_MESSAGE or field.message_type.GetOptions().map_entry:
+            return self.enum(enum_type_of(field))
+        message = message_type_of(field) if field.type == _FD.TYPE_MESSAGE else None
+        if message is None or message.GetOptions().map_entry:
             raise ValueError(f"{field.full_name}: this field type has no JSON form in the gateway")
-        type_name = field.message_type.full_name
+        type_name = message.full_name
         if type_name == DATE_TYPE:
             return self._register("Date", DATE_TYPE, lambda: dict(DATE_SCHEMA))
         if type_name == TIMESTAMP_TYPE:
             return self._register("Timestamp", TIMESTAMP_TYPE, lambda: dict(TIMESTAMP_SCHEMA))
-        return self.output(field.message_type) if output else self.input(field.message_type)
+        return self.output(message) if output else self.input(message)
 
     # -- messages --------------------------------------------------------------------------------
 

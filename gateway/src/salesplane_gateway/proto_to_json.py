@@ -10,11 +10,20 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from salesplane_gateway.json_values import DATE_TYPE, FLOATING, TIMESTAMP_TYPE, date_json, enum_json_names
+from salesplane_gateway.json_values import (
+    DATE_TYPE,
+    FLOATING,
+    TIMESTAMP_TYPE,
+    date_json,
+    descriptor_of,
+    enum_json_names,
+    enum_type_of,
+    message_type_of,
+)
 
 
 def message_json(message: Message) -> dict[str, Any]:
-    return {field.name: field_json(message, field) for field in message.DESCRIPTOR.fields}
+    return {field.name: field_json(message, field) for field in descriptor_of(message).fields}
 
 
 def field_json(message: Message, field: FieldDescriptor) -> Any:
@@ -29,7 +38,7 @@ def field_json(message: Message, field: FieldDescriptor) -> Any:
 def value_json(field: FieldDescriptor, value: Any) -> Any:
     """One (non-repeated) value of `field`."""
     if field.type == FieldDescriptor.TYPE_MESSAGE:
-        type_name = field.message_type.full_name
+        type_name = message_type_of(field).full_name
         if type_name == DATE_TYPE:
             return date_json(value)
         if type_name == TIMESTAMP_TYPE:
@@ -37,7 +46,7 @@ def value_json(field: FieldDescriptor, value: Any) -> Any:
         return message_json(value)
     if field.type == FieldDescriptor.TYPE_ENUM:
         # An unknown number (a newer service than this gateway) reads like the zero value.
-        return enum_json_names(field.enum_type).get(value)
+        return enum_json_names(enum_type_of(field)).get(value)
     if field.type == FieldDescriptor.TYPE_BYTES:
         return base64.b64encode(value).decode("ascii")
     if field.type in FLOATING:

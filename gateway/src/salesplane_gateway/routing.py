@@ -22,7 +22,7 @@ from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from salesplane_gateway.json_to_proto import JsonDecoder, resolve_field
-from salesplane_gateway.json_values import STRING_MESSAGES
+from salesplane_gateway.json_values import STRING_MESSAGES, message_type_of
 from salesplane_gateway.merge_patch import MergePatchBody
 
 if TYPE_CHECKING:
@@ -235,5 +235,5 @@ def check_route(route: Route) -> None:
 def url_text_field(field: FieldDescriptor) -> bool:
     """Whether a field's value can be written as URL text (a scalar, an enum, a date, a timestamp)."""
     if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return field.message_type.full_name in STRING_MESSAGES
+        return message_type_of(field).full_name in STRING_MESSAGES
     return field.type != FieldDescriptor.TYPE_GROUP

@@ -31,7 +31,7 @@ def call(
     method = state().clients.unary(rpc.upstream, rpc.method)
     timeout = timeout_seconds or state().config.rpc_timeout_seconds
     try:
-        return method(message, timeout=timeout, metadata=metadata)  # type: ignore[no-any-return]
+        return method(message, timeout=timeout, metadata=metadata)
     except grpc.RpcError as error:
         problem = problem_from_rpc_error(error, rpc.upstream)
         if http_name is not None:

@@ -27,9 +27,9 @@ def kind_to_proto(kind: QuotaKind) -> quotas_pb2.QuotaKind.ValueType:
     return _KIND_TO_PROTO[kind]
 
 
-def kind_from_proto(value: int) -> QuotaKind | None:
+def kind_from_proto(value: quotas_pb2.QuotaKind.ValueType) -> QuotaKind | None:
     """None for UNSPECIFIED and for numbers this contract does not know (proto3 enums are open)."""
-    return _KIND_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    return _KIND_FROM_PROTO.get(value)
 
 
 def money(amount_minor: int, currency: str) -> Money:

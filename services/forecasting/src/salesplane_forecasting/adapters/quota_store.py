@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import CursorResult, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,15 +96,19 @@ def save(session: Session, quota: Quota) -> None:
             raise concurrent from None
         return
     # The version guard turns a concurrent writer's change into a conflict instead of a lost update.
-    result = session.execute(
-        update(quotas)
-        .where(
-            quotas.c.user_id == quota.user_id,
-            quotas.c.period_id == quota.period_id,
-            quotas.c.kind == quota.kind.value,
-            quotas.c.version == quota.version - 1,
-        )
-        .values(**values)
+    # An UPDATE executes as a CursorResult (it has the row count); Session.execute is typed Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(quotas)
+            .where(
+                quotas.c.user_id == quota.user_id,
+                quotas.c.period_id == quota.period_id,
+                quotas.c.kind == quota.kind.value,
+                quotas.c.version == quota.version - 1,
+            )
+            .values(**values)
+        ),
     )
     if result.rowcount != 1:
         raise concurrent

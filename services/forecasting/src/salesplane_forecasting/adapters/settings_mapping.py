@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from collections.abc import Callable
+from typing import TypeVar
 
 from salesplane.forecasting.v1 import settings_pb2
 from salesplane_forecasting.domain.forecast_settings import (
@@ -14,6 +15,9 @@ from salesplane_forecasting.domain.forecast_settings import (
 from salesplane_forecasting.domain.periods import Period, PeriodKind
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
 from salesplane_platform.proto_values import date_to_proto
+
+# A generated enum's value type (a NewType of int per enum).
+_EnumValue = TypeVar("_EnumValue", bound=int)
 
 _STAGE_TO_PROTO = {
     CommitStage.INCLUDE: settings_pb2.COMMIT_STAGE_INCLUDE,
@@ -35,12 +39,12 @@ _PERIOD_KIND_TO_PROTO = {
 }
 
 
-def commit_stage_to_proto(stage: CommitStage | None) -> int:
+def commit_stage_to_proto(stage: CommitStage | None) -> settings_pb2.CommitStage.ValueType:
     """None (no stage: follow the ranges, or not an open deal) is COMMIT_STAGE_UNSPECIFIED."""
     return settings_pb2.COMMIT_STAGE_UNSPECIFIED if stage is None else _STAGE_TO_PROTO[stage]
 
 
-def commit_stage_from_proto(value: int, field: str) -> CommitStage | None:
+def commit_stage_from_proto(value: settings_pb2.CommitStage.ValueType, field: str) -> CommitStage | None:
     """COMMIT_STAGE_UNSPECIFIED is None; a value the contract does not define is InvalidArgument on
     field (proto3 enums are open, so any int can arrive)."""
     if value == settings_pb2.COMMIT_STAGE_UNSPECIFIED:
@@ -87,7 +91,7 @@ def settings_from_proto(message: settings_pb2.ForecastSettings) -> ForecastSetti
         scheme is not None,
         "settings.range_scheme",
         f"must be one of {sorted(settings_pb2.RangeScheme.Name(v) for v in _SCHEME_FROM_PROTO)}, "
-        f"got {_enum_name(settings_pb2.RangeScheme, message.range_scheme)}",
+        f"got {_enum_name(settings_pb2.RangeScheme.Name, message.range_scheme)}",
     )
     ranges: list[ForecastRange] = []
     for index, r in enumerate(message.ranges):
@@ -122,15 +126,16 @@ def period_to_proto(period: Period) -> settings_pb2.Period:
     )
 
 
-def _unknown_stage(value: int) -> str:
+def _unknown_stage(value: settings_pb2.CommitStage.ValueType) -> str:
     return (
         f"must be one of {sorted(settings_pb2.CommitStage.Name(v) for v in _STAGE_FROM_PROTO)}, "
-        f"got {_enum_name(settings_pb2.CommitStage, value)}"
+        f"got {_enum_name(settings_pb2.CommitStage.Name, value)}"
     )
 
 
-def _enum_name(enum: EnumTypeWrapper, value: int) -> str:
+def _enum_name(name: Callable[[_EnumValue], str], value: _EnumValue) -> str:
+    """name is an enum's Name (each generated enum has its own value type, so take the function)."""
     try:
-        return enum.Name(value)
+        return name(value)
     except ValueError:  # a number the contract does not (yet) name
         return str(value)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import CursorResult, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,13 +61,17 @@ def save(session: Session, settings: ForecastSettings, *, updated_by: str) -> No
             raise concurrent from None
         return
     # The version guard turns a concurrent writer's change into a conflict instead of a lost update.
-    result = session.execute(
-        update(forecast_settings)
-        .where(
-            forecast_settings.c.id == SETTINGS_ROW_ID,
-            forecast_settings.c.version == settings.version - 1,
-        )
-        .values(**values)
+    # An UPDATE executes as a CursorResult (it has the row count); Session.execute is typed Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(forecast_settings)
+            .where(
+                forecast_settings.c.id == SETTINGS_ROW_ID,
+                forecast_settings.c.version == settings.version - 1,
+            )
+            .values(**values)
+        ),
     )
     if result.rowcount != 1:
         raise concurrent

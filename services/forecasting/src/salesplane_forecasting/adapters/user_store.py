@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import Row, Select, delete, select, update
+from sqlalchemy import CursorResult, Row, Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.tables import scheduled_reorganisations, users
@@ -64,10 +65,14 @@ def save(session: Session, user: User, *, actor: str) -> None:
         session.execute(users.insert().values(user_id=user.user_id, **values))
         return
     # The version guard turns a concurrent writer's change into a conflict instead of a lost update.
-    result = session.execute(
-        update(users)
-        .where(users.c.user_id == user.user_id, users.c.version == user.version - 1)
-        .values(**values)
+    # An UPDATE executes as a CursorResult (it has the row count); Session.execute is typed Result.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(users)
+            .where(users.c.user_id == user.user_id, users.c.version == user.version - 1)
+            .values(**values)
+        ),
     )
     if result.rowcount != 1:
         raise Conflict(f"user {user.user_id} was changed concurrently; read it again")

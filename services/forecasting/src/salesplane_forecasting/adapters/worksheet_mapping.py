@@ -28,7 +28,7 @@ _KIND_TO_PROTO = {
 _KIND_FROM_PROTO = {value: kind for kind, value in _KIND_TO_PROTO.items()}
 
 
-def kind_from_proto(value: int, field: str) -> SnapshotKind | None:
+def kind_from_proto(value: worksheets_pb2.SnapshotKind.ValueType, field: str) -> SnapshotKind | None:
     """SNAPSHOT_KIND_UNSPECIFIED is None (each request says what that means); a number the
     contract does not define is InvalidArgument on field (proto3 enums are open)."""
     if value == worksheets_pb2.SNAPSHOT_KIND_UNSPECIFIED:

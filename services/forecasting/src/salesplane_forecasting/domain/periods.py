@@ -180,7 +180,7 @@ def check_period_id(check: Validator, field: str, value: str) -> bool:
 def is_period_id(value: str) -> bool:
     """Whether value is shaped like a quarter "2026-Q4" or a month "2026-11" (years 0001..9999)."""
     match = PERIOD_ID.fullmatch(value)
-    return bool(match) and int(match[1] or match[3]) >= 1
+    return match is not None and int(match[1] or match[3]) >= 1
 
 
 def _quarter_id(fiscal_year: int, quarter: int) -> str:

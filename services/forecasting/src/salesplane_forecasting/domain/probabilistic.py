@@ -38,6 +38,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import SupportsIndex
 
 import numpy as np
 import numpy.typing as npt
@@ -147,9 +148,15 @@ def _is_int(value: object) -> bool:
     # Money and percents must be whole numbers; a float would silently lose minor units.
     if isinstance(value, bool):
         return False
+    # ints need no probing; the protocol check is slow (microseconds) and validation sees every deal.
+    if isinstance(value, int):
+        return True
+    # Other integer types (numpy's) convert through __index__.
+    if not isinstance(value, SupportsIndex):
+        return False
     try:
         operator.index(value)
-    except TypeError:
+    except TypeError:  # an __index__ that returns no int
         return False
     return True
 
@@ -286,7 +293,9 @@ def _product(polys: list[FloatArray]) -> FloatArray:
         heapq.heappush(heap, (len(product), counter, product))
         counter += 1
     result = heap[0][2]
-    return result / result.sum()
+    # numpy types an array's sum() as Any, and so the quotient; a float64 array over a float is one.
+    normalised: FloatArray = result / result.sum()
+    return normalised
 
 
 def _multiply(a: FloatArray, b: FloatArray) -> FloatArray:

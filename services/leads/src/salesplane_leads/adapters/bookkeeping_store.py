@@ -105,7 +105,8 @@ class SqlConversionLog:
     def start_attempt(self, lead_id: str, *, request_id: str, requested_by: str, at: datetime) -> int:
         conversions = tables.lead_conversions
         for _ in range(2):
-            attempts = self._session.execute(
+            # Annotated: the Table's columns are untyped, so the scalar would be Any.
+            attempts: int | None = self._session.execute(
                 select(conversions.c.attempts).where(conversions.c.lead_id == lead_id).with_for_update()
             ).scalar_one_or_none()
             if attempts is not None:

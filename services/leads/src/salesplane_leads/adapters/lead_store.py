@@ -4,8 +4,22 @@ duplicate search and the list filters are index lookups."""
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Row,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from salesplane_leads.adapters import tables
@@ -85,7 +99,7 @@ def _row_values(lead: Lead) -> dict[str, object]:
     }
 
 
-def _from_row(row: Row) -> Lead:
+def _from_row(row: Row[*tuple[Any, ...]]) -> Lead:
     qualification = None
     if row.qualified:
         qualification = Qualification(
@@ -139,7 +153,7 @@ def _from_row(row: Row) -> Lead:
     )
 
 
-def _select() -> Select:
+def _select() -> Select[*tuple[Any, ...]]:
     return select(_leads, _conversion_pending)
 
 
@@ -161,7 +175,11 @@ class SqlLeadRepository:
         conditions = [_leads.c.id == lead.id, _leads.c.version == read_version]
         if not completing_conversion:
             conditions.append(~_conversion_pending.element)
-        result = self._session.execute(update(_leads).where(*conditions).values(values))
+        # Session.execute promises only a Result; a Core UPDATE gives a CursorResult, with the rowcount.
+        result = cast(
+            CursorResult[*tuple[Any, ...]],
+            self._session.execute(update(_leads).where(*conditions).values(values)),
+        )
         if result.rowcount != 1:
             raise Conflict(f"lead {lead.id} was changed concurrently; read it again and retry")
 

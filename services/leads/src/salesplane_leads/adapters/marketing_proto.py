@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Literal
 
 from salesplane.leads.v1 import events_pb2, leads_pb2
 from salesplane_leads.adapters.common_proto import (
@@ -32,8 +33,12 @@ CHANNEL_FROM_PROTO = inverted(CHANNEL_TO_PROTO)
 CRITERION_TO_PROTO = enum_mapping(ScoringCriterion, leads_pb2.ScoringCriterion, "SCORING_CRITERION_")
 CRITERION_FROM_PROTO = inverted(CRITERION_TO_PROTO)
 
+# The plannable fields that are sub-messages in the contract, so HasField shows whether they were sent.
+_MoneyField = Literal["budget", "expected_cost", "expected_revenue"]
+_DateField = Literal["start_date", "end_date"]
 
-def channel_from_proto(check: Validator, field: str, number: int) -> Channel | None:
+
+def channel_from_proto(check: Validator, field: str, number: leads_pb2.Channel.ValueType) -> Channel | None:
     """None for CHANNEL_UNSPECIFIED (callers decide whether that is allowed)."""
     if number == leads_pb2.CHANNEL_UNSPECIFIED:
         return None
@@ -102,10 +107,10 @@ def _plan(
 ) -> CampaignPlan:
     """The plan in a CreateCampaignRequest or a Campaign, which name the plannable fields alike."""
 
-    def money(name: str) -> MoneyInput | None:
+    def money(name: _MoneyField) -> MoneyInput | None:
         return money_input(getattr(message, name)) if message.HasField(name) else None
 
-    def day(name: str) -> date | None:
+    def day(name: _DateField) -> date | None:
         return date_from_proto(getattr(message, name)) if message.HasField(name) else None
 
     return CampaignPlan(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import CursorResult, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,7 +69,7 @@ class SqlLeadSourceRepository:
         return None if row is None else _source(row)
 
 
-def _source(row: Row) -> LeadSource:
+def _source(row: Row[*tuple[Any, ...]]) -> LeadSource:
     return LeadSource(row.id, row.name, Channel(row.channel), row.version, as_utc(row.created_at))
 
 
@@ -98,10 +99,14 @@ class SqlCampaignRepository:
         del values["id"], values["created_at"], values["lead_source_id"]
         columns = tables.campaigns.c
         with unique_insert(self._session, f"campaign {campaign.name!r} or one of its cost entries"):
-            result = self._session.execute(
-                update(tables.campaigns)
-                .where(columns.id == campaign.id, columns.version == read_version)
-                .values(values)
+            # Session.execute promises only a Result; a Core UPDATE gives a CursorResult, with the rowcount.
+            result = cast(
+                CursorResult[*tuple[Any, ...]],
+                self._session.execute(
+                    update(tables.campaigns)
+                    .where(columns.id == campaign.id, columns.version == read_version)
+                    .values(values)
+                ),
             )
             if result.rowcount != 1:
                 raise Conflict(f"campaign {campaign.id} was changed concurrently; read it again and retry")
@@ -131,7 +136,8 @@ class SqlCampaignRepository:
         if rows:
             self._session.execute(insert(tables.campaign_costs), rows)
 
-    def _load(self, condition: Any) -> list[Campaign]:
+    # builtins.list: inside this class `list` names the method above.
+    def _load(self, condition: Any) -> builtins.list[Campaign]:
         statement = select(tables.campaigns).order_by(tables.campaigns.c.name_key)
         if condition is not None:
             statement = statement.where(condition)
@@ -179,7 +185,7 @@ def _campaign_values(campaign: Campaign) -> dict[str, object]:
     }
 
 
-def _campaign(row: Row, entries: tuple[CostEntry, ...]) -> Campaign:
+def _campaign(row: Row[*tuple[Any, ...]], entries: tuple[CostEntry, ...]) -> Campaign:
     def money(minor: int | None) -> Money | None:
         return None if minor is None else Money(row.currency, minor)
 
@@ -230,8 +236,12 @@ class SqlScoringRulesRepository:
             except AlreadyStored:
                 raise replaced_concurrently from None
             return
-        result = self._session.execute(
-            update(sets).where(sets.c.id == RULES_ROW_ID, sets.c.revision == read_revision).values(values)
+        # Session.execute promises only a Result; a Core UPDATE gives a CursorResult, with the rowcount.
+        result = cast(
+            CursorResult[*tuple[Any, ...]],
+            self._session.execute(
+                update(sets).where(sets.c.id == RULES_ROW_ID, sets.c.revision == read_revision).values(values)
+            ),
         )
         if result.rowcount != 1:
             raise replaced_concurrently

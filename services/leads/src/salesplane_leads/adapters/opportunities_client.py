@@ -3,10 +3,11 @@ the real user; its refusals come back to our caller with the same status code.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -25,6 +26,7 @@ from salesplane_platform.errors import (
 )
 from salesplane_platform.identity import AUTHORIZATION_HEADER
 
+R = TypeVar("R")
 T = TypeVar("T")
 # Violations reported by the opportunities service name fields of its request; ours carry this
 # prefix so the caller can tell them from fields of ConvertLeadRequest.
@@ -67,8 +69,8 @@ class GrpcOpportunityService:
         )
         return self._call(self._stub.CreateOpportunity, request, caller_token).id
 
-    def _call(self, method: Callable[..., T], request: object, caller_token: str) -> T:
-        metadata = [(AUTHORIZATION_HEADER, f"Bearer {caller_token}")] if caller_token else []
+    def _call(self, method: grpc.UnaryUnaryMultiCallable[R, T], request: R, caller_token: str) -> T:
+        metadata = ((AUTHORIZATION_HEADER, f"Bearer {caller_token}"),) if caller_token else ()
         try:
             return method(request, metadata=metadata, timeout=self._deadline)
         except grpc.RpcError as error:
@@ -90,8 +92,8 @@ _REFUSALS = frozenset(
 
 
 def translated(error: grpc.RpcError) -> OpportunityRejected | OpportunityServiceUnavailable:
-    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    details: str = error.details() or code.name  # type: ignore[attr-defined]
+    code = error.code()
+    details = error.details() or code.name
     if code not in _REFUSALS:
         return OpportunityServiceUnavailable(
             f"the opportunities service did not complete the call ({code.name}: {details});"
@@ -102,7 +104,7 @@ def translated(error: grpc.RpcError) -> OpportunityRejected | OpportunityService
 
 def _refusal(code: grpc.StatusCode, details: str, error: grpc.RpcError) -> DomainError:
     message = f"opportunities service: {details}"
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     attached = status.details if status else []
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         violations = [
@@ -129,9 +131,9 @@ def _refusal(code: grpc.StatusCode, details: str, error: grpc.RpcError) -> Domai
     return FailedPrecondition(message, reason=reason)
 
 
-M = TypeVar("M")
+M = TypeVar("M", bound=Message)
 
 
-def _unpacked(detail: object, message: M) -> M:
-    detail.Unpack(message)  # type: ignore[attr-defined]
+def _unpacked(detail: any_pb2.Any, message: M) -> M:
+    detail.Unpack(message)
     return message

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
+from typing import Literal, get_args
 
 from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
 from salesplane_platform.errors import (
@@ -88,7 +89,9 @@ class CampaignChanged:
     campaign: Campaign
 
 
-PLAN_FIELDS = ("name", "budget", "expected_cost", "expected_revenue", "start_date", "end_date")
+# Literal names, so the adapters can hand them to the contract's HasField, which accepts only those.
+PlanField = Literal["name", "budget", "expected_cost", "expected_revenue", "start_date", "end_date"]
+PLAN_FIELDS: tuple[PlanField, ...] = get_args(PlanField)
 
 
 @dataclass(frozen=True)

@@ -315,7 +315,7 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
         return campaign_to_proto(campaign)
 
 
-def _policy(number: int) -> DuplicatePolicy:
+def _policy(number: leads_pb2.DuplicatePolicy.ValueType) -> DuplicatePolicy:
     check = Validator()
     policy = enum_from_proto(check, "on_duplicate", POLICY_FROM_PROTO, number)
     check.raise_if_invalid()

@@ -243,9 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             except grpc.RpcError as error:
                 progress.finish()
                 _write_report(options.report, outcome)
-                code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+                code = error.code()
                 where = f"the chunk starting at line {chunk.first_line_number}"
-                message = f"{where} failed: {code.name}: {error.details()}"  # type: ignore[attr-defined]
+                message = f"{where} failed: {code.name}: {error.details()}"
                 if code in CALLER_ERRORS:
                     return _fail(message, EXIT_USAGE)
                 return _fail(
@@ -289,12 +289,12 @@ def _send(
 ) -> leads_pb2.ImportLeadsResponse:
     """Send one chunk; retry when the outcome is unknown (the service imports a row at most once,
     so a chunk that did go through the first time just reports its rows as already imported)."""
-    metadata = [(AUTHORIZATION_HEADER, f"Bearer {token}")]
+    metadata = ((AUTHORIZATION_HEADER, f"Bearer {token}"),)
     for attempt in range(retries + 1):
         try:
             return stub.ImportLeads(request, metadata=metadata, timeout=timeout)
         except grpc.RpcError as error:
-            if error.code() not in RETRYABLE or attempt == retries:  # type: ignore[attr-defined]
+            if error.code() not in RETRYABLE or attempt == retries:
                 raise
             time.sleep(min(2.0**attempt, 10.0))
     raise AssertionError("unreachable")

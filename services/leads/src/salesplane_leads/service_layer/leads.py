@@ -120,8 +120,8 @@ def _create_lead(
     now = datetime.now(UTC)
     with uow:
         if request_id and (earlier := uow.create_requests.find(caller.subject, request_id)):
-            lead_id, outcome = earlier
-            return CreateResult(CreateOutcome(outcome), load_lead(uow, lead_id))
+            lead_id, stored_outcome = earlier
+            return CreateResult(CreateOutcome(stored_outcome), load_lead(uow, lead_id))
         in_subtree = subtree_of(caller, uow)
         ensure_can_assign(caller, assigned_user_id, in_subtree)
         fields = resolve_references(uow, fields.cleaned(), prefix=LEAD_FIELDS_PREFIX)

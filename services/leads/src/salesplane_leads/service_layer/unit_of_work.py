@@ -136,14 +136,32 @@ class OrgChart(Protocol):
 
 
 class LeadsUnitOfWork(Protocol):
-    leads: LeadRepository
-    lead_sources: LeadSourceRepository
-    campaigns: CampaignRepository
-    scoring_rules: ScoringRulesRepository
-    create_requests: CreateRequestLog
-    import_rows: ImportRowLog
-    conversions: ConversionLog
-    org: OrgChart
+    # Read-only properties, not plain attributes: the use cases only read them, and a settable
+    # protocol attribute would demand exactly these types, where an adapter's own repository
+    # classes (which implement the protocols) should do.
+    @property
+    def leads(self) -> LeadRepository: ...
+
+    @property
+    def lead_sources(self) -> LeadSourceRepository: ...
+
+    @property
+    def campaigns(self) -> CampaignRepository: ...
+
+    @property
+    def scoring_rules(self) -> ScoringRulesRepository: ...
+
+    @property
+    def create_requests(self) -> CreateRequestLog: ...
+
+    @property
+    def import_rows(self) -> ImportRowLog: ...
+
+    @property
+    def conversions(self) -> ConversionLog: ...
+
+    @property
+    def org(self) -> OrgChart: ...
 
     def __enter__(self) -> Self: ...
 

@@ -3,10 +3,12 @@ creates. Nothing here commits; the unit of work does."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from salesplane_opportunities.adapters import tables
@@ -68,15 +70,23 @@ class SqlOpportunityRepository:
         values = row_values(opportunity)
         del values["id"], values["created_at"]
         # The version condition catches a concurrent writer even where rows are not locked on read.
-        result = self._session.execute(
-            _SAVE, {**values, "match_id": opportunity.id, "match_version": read_version}
+        # An UPDATE executes as a CursorResult (it has the row count); Session.execute is typed Result.
+        result = cast(
+            CursorResult[Any],
+            self._session.execute(
+                _SAVE, {**values, "match_id": opportunity.id, "match_version": read_version}
+            ),
         )
         if result.rowcount != 1:
             raise Conflict(f"opportunity {opportunity.id} was changed concurrently; read it again")
 
     def remove(self, opportunity: Opportunity, *, read_version: int) -> None:
-        result = self._session.execute(
-            delete(tables.opportunities).where(_c.id == opportunity.id, _c.version == read_version)
+        # A DELETE executes as a CursorResult (it has the row count); Session.execute is typed Result.
+        result = cast(
+            CursorResult[Any],
+            self._session.execute(
+                delete(tables.opportunities).where(_c.id == opportunity.id, _c.version == read_version)
+            ),
         )
         if result.rowcount != 1:
             raise Conflict(f"opportunity {opportunity.id} was changed concurrently; read it again")
@@ -96,7 +106,8 @@ class SqlOpportunityRepository:
         )
         return {name: count for name, count in rows}
 
-    def open_following_stages(self, stage_names: Sequence[str]) -> list[Opportunity]:
+    # builtins.list: in the class body after list() above, `list` is that method.
+    def open_following_stages(self, stage_names: Sequence[str]) -> builtins.list[Opportunity]:
         rows = self._session.execute(
             select(tables.opportunities)
             .where(
@@ -108,7 +119,7 @@ class SqlOpportunityRepository:
         )
         return [from_row(row) for row in rows]
 
-    def in_currency_closing(self, currency: str, start: date, end: date | None) -> list[Opportunity]:
+    def in_currency_closing(self, currency: str, start: date, end: date | None) -> builtins.list[Opportunity]:
         statement = select(tables.opportunities).where(
             _c.currency == currency, _c.expected_close_date >= start
         )

@@ -74,7 +74,9 @@ def convert_minor(amount_minor: int, currency: str, rate: str, base_currency: st
     shift = CURRENCY_EXPONENTS[base_currency] - CURRENCY_EXPONENTS[currency] + exponent
     numerator = amount_minor * coefficient
     if shift >= 0:
-        return numerator * 10**shift
+        # int ** int is typed Any (a negative exponent gives a float); shift >= 0 here.
+        scale: int = 10**shift
+        return numerator * scale
     return round_half_up_div(numerator, 10**-shift)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import date, datetime
 from types import TracebackType
@@ -33,10 +34,11 @@ class OpportunityRepository(Protocol):
     def count_in_stages(self, stage_names: Sequence[str]) -> dict[str, int]:
         """Stage name -> number of deals in it, for the named stages that hold any."""
 
-    def open_following_stages(self, stage_names: Sequence[str]) -> list[Opportunity]:
+    # builtins.list: in the class body after list() above, `list` is that method.
+    def open_following_stages(self, stage_names: Sequence[str]) -> builtins.list[Opportunity]:
         """Open deals in these stages whose probability follows the stage."""
 
-    def in_currency_closing(self, currency: str, start: date, end: date | None) -> list[Opportunity]:
+    def in_currency_closing(self, currency: str, start: date, end: date | None) -> builtins.list[Opportunity]:
         """Deals in `currency` whose expected close date is in [start, end) (end None: open)."""
 
 
@@ -73,12 +75,24 @@ class StageHistoryStore(Protocol):
 
 class OpportunitiesUnitOfWork(Protocol):
     base_currency: str
-    opportunities: OpportunityRepository
-    create_requests: CreateRequestLog
-    sales_stages: SalesStageStore
-    exchange_rates: ExchangeRateStore
-    stage_history: StageHistoryStore
     converter: CurrencyConverter
+
+    # Read-only, so an implementation may hold its own (narrower) store types; the use cases
+    # never replace a store.
+    @property
+    def opportunities(self) -> OpportunityRepository: ...
+
+    @property
+    def create_requests(self) -> CreateRequestLog: ...
+
+    @property
+    def sales_stages(self) -> SalesStageStore: ...
+
+    @property
+    def exchange_rates(self) -> ExchangeRateStore: ...
+
+    @property
+    def stage_history(self) -> StageHistoryStore: ...
 
     def __enter__(self) -> Self: ...
 

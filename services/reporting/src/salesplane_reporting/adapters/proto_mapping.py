@@ -41,7 +41,7 @@ def opportunity_view_from_proto(message: opportunities_pb2.Opportunity, *, versi
     )
 
 
-def _lead_status(value: int) -> str:
+def _lead_status(value: leads_pb2.LeadStatus.ValueType) -> str:
     """ "new", "assigned", ...; "unknown" for a status newer than the contract we were built with."""
     if value not in leads_pb2.LeadStatus.values():
         return "unknown"

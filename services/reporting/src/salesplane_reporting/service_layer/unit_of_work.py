@@ -9,7 +9,9 @@ from salesplane_reporting.domain.read_models import ReadModelQueries
 
 
 class ReportingUnitOfWork(Protocol):
-    read_models: ReadModelQueries
+    # Read-only: the use cases only read it, and an implementation may hold a subtype (SqlReadModels).
+    @property
+    def read_models(self) -> ReadModelQueries: ...
 
     def __enter__(self) -> Self: ...
 

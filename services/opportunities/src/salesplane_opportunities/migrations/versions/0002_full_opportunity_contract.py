@@ -10,6 +10,8 @@ Revision ID: 0002
 Revises: 0001
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,7 +28,7 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     _add_status_if_missing()
     # SQLite adds NOT NULL columns only with a default; existing rows take it.
-    new_columns = [
+    new_columns: list[sa.Column[Any]] = [
         sa.Column("account_name", sa.String(255), nullable=False, server_default=""),
         sa.Column("best_case_minor", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("best_case_manual", sa.Boolean, nullable=False, server_default=sa.false()),
