@@ -20,5 +20,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.path)).parts
         for folder, marker in RINGS.items():
-            if folder in parts and marker not in item.keywords:
+            if folder in parts and item.get_closest_marker(marker) is None:
                 item.add_marker(getattr(pytest.mark, marker))
