@@ -22,6 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
+from salesplane_platform import topics
 from salesplane_testing.kafka_broker import KafkaBroker
 from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
 from salesplane_testing.processes import ServiceHandle
@@ -38,7 +39,7 @@ LOAD_SECONDS = 20.0 if LONG else 4.0
 # Every check of "recovered" must hold within this many seconds of the fault's end.
 RECOVERY_LIMIT_S = 90.0
 SHUTDOWN_GRACE_S = 10.0
-OPPORTUNITIES_TOPIC = "salesplane.opportunities.v1"
+OPPORTUNITIES_TOPIC = topics.OPPORTUNITIES
 
 pytestmark = pytest.mark.e2e
 

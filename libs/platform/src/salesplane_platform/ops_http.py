@@ -53,5 +53,8 @@ def start_ops_server(port: int, *, ready_problem: Problem, live_problem: Problem
         ThreadingWSGIServer,
         handler_class=_QuietHandler,
     )
-    threading.Thread(target=server.serve_forever, name="ops-http", daemon=True).start()
+    # shutdown() waits for the loop's next poll: 0.1 s instead of the default 0.5 s per stop.
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="ops-http", daemon=True
+    ).start()
     return server

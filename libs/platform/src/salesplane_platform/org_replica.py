@@ -29,12 +29,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from salesplane.forecasting.v1 import org_pb2
+from salesplane_platform import topics
 from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.db import upsert_statement
 from salesplane_platform.events import MalformedEvent, unpack_payload
 from salesplane_platform.identity import ROLE_MANAGER, Identity
 
-ORG_TOPIC = "salesplane.forecasting.v1"
+ORG_TOPIC = topics.FORECASTING
 USER_CHANGED = org_pb2.UserChanged.DESCRIPTOR.full_name
 REPLICA_TABLE = "org_reporting_lines"
 # Deeper than any real organisation; bounds the recursion should the data ever hold a cycle.

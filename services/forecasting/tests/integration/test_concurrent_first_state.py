@@ -15,6 +15,7 @@ from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.opportunity_events import OpportunityRollupHandler
 from salesplane_forecasting.entrypoints.main import DEFINITION
+from salesplane_platform import topics
 from salesplane_platform.consumer_runner import ConsumerRunner
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.event_transport import IncomingRecord
@@ -44,9 +45,7 @@ def record(deal: str, offset: int) -> IncomingRecord:
         producer="t",
         actor="t",
     )
-    return IncomingRecord(
-        "salesplane.opportunities.v1", 3, offset, deal.encode(), envelope.SerializeToString()
-    )
+    return IncomingRecord(topics.OPPORTUNITIES, 3, offset, deal.encode(), envelope.SerializeToString())
 
 
 class Unsubscribed:

@@ -36,6 +36,7 @@ from salesplane_forecasting.adapters import hierarchy
 from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
 from salesplane_forecasting.adapters.tables import rollup_totals, tracked_opportunities, users
 from salesplane_forecasting.entrypoints.main import DEFINITION
+from salesplane_platform import topics
 from salesplane_platform.events import build_envelope
 from salesplane_platform.identity import issue_token
 from salesplane_platform.service_process import ServiceProcess
@@ -43,7 +44,7 @@ from salesplane_platform.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
 
-TOPIC = "salesplane.opportunities.v1"
+TOPIC = topics.OPPORTUNITIES
 # The measures of a rollup_totals row, in order (spelled out here, not imported from the domain).
 MEASURES = (
     "won_count",

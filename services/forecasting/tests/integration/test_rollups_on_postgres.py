@@ -17,6 +17,7 @@ from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
 from salesplane_forecasting.adapters.tables import rollup_totals, tracked_opportunities
 from salesplane_forecasting.domain.contributions import MEASURES
 from salesplane_forecasting.entrypoints.main import DEFINITION
+from salesplane_platform import topics
 from salesplane_platform.event_transport import OutgoingRecord
 from salesplane_platform.events import build_envelope
 from salesplane_platform.identity import issue_token
@@ -63,7 +64,7 @@ def event(deal: str, version: int, rng: random.Random) -> OutgoingRecord:
         producer="t",
         actor="t",
     )
-    return OutgoingRecord("salesplane.opportunities.v1", deal.encode(), envelope.SerializeToString())
+    return OutgoingRecord(topics.OPPORTUNITIES, deal.encode(), envelope.SerializeToString())
 
 
 # A rollup row's measures: own (the user's deals) at [:WIDTH], team (their subtree) at [WIDTH:].

@@ -25,6 +25,7 @@ from salesplane.opportunities.v1 import opportunities_pb2 as pb
 from salesplane.opportunities.v1 import opportunities_pb2_grpc as pb_grpc
 from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.entrypoints.main import DEFINITION
+from salesplane_platform import topics
 from salesplane_platform.events import build_envelope, decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
 from salesplane_platform.org_replica import ORG_TOPIC
@@ -33,7 +34,7 @@ from salesplane_platform.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
 
-OPPORTUNITIES_TOPIC = "salesplane.opportunities.v1"
+OPPORTUNITIES_TOPIC = topics.OPPORTUNITIES
 
 
 @dataclass

@@ -19,6 +19,7 @@ from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import events_pb2 as opportunity_events_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from salesplane_platform import topics
 from salesplane_platform.event_transport import OutgoingRecord
 from salesplane_platform.events import build_envelope
 from salesplane_platform.identity import issue_token
@@ -30,8 +31,8 @@ from salesplane_reporting.entrypoints.main import DEFINITION
 
 pytestmark = pytest.mark.integration
 
-OPPORTUNITIES_TOPIC = "salesplane.opportunities.v1"
-LEADS_TOPIC = "salesplane.leads.v1"
+OPPORTUNITIES_TOPIC = topics.OPPORTUNITIES
+LEADS_TOPIC = topics.LEADS
 
 Row = tuple[str, str, int, tuple[str, int]]
 

@@ -19,10 +19,11 @@ from salesplane_forecasting.domain.contributions import (
     merge_deltas,
 )
 from salesplane_forecasting.domain.deals import Deal
+from salesplane_platform import topics
 from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.events import MalformedEvent, unpack_payload
 
-OPPORTUNITIES_TOPIC = "salesplane.opportunities.v1"
+OPPORTUNITIES_TOPIC = topics.OPPORTUNITIES
 OPPORTUNITY_CHANGED = events_pb2.OpportunityChanged.DESCRIPTOR.full_name
 
 _STATUS = {

@@ -29,10 +29,11 @@ from salesplane_forecasting.entrypoints.quota_api import QuotaServicer
 from salesplane_forecasting.entrypoints.settings_api import ForecastSettingsServicer
 from salesplane_forecasting.entrypoints.worksheet_api import WorksheetServicer
 from salesplane_forecasting.service_layer import org
+from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.service_process import PeriodicJob, ServiceContext, ServiceDefinition, run_service
 
-TOPIC = "salesplane.forecasting.v1"
+TOPIC = topics.FORECASTING
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from salesplane_leads.domain.lead import USER_ID_HELP, Lead
+from salesplane_leads.domain.lead import Lead
 from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
 from salesplane_platform.errors import Validator
-from salesplane_platform.identifiers import is_user_id
+from salesplane_platform.identifiers import check_user_id
 from salesplane_platform.money import Money
 from salesplane_platform.text_rules import check_text
 
@@ -74,7 +74,7 @@ def plan_opportunity(lead: Lead, request: ConversionRequest) -> OpportunityOrder
     if not owner:
         check.fail("owner_user_id", "must be set: the lead is not assigned to anyone")
     else:
-        check.require(is_user_id(owner), "owner_user_id", USER_ID_HELP)
+        check_user_id(check, "owner_user_id", owner)
 
     amount = None
     if request.amount is not None:

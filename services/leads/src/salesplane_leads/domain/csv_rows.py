@@ -11,10 +11,9 @@ import csv
 import io
 from dataclasses import dataclass
 
-from salesplane_leads.domain.lead import USER_ID_HELP
 from salesplane_leads.domain.lead_fields import Address, LeadFields, check_lead_fields
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
-from salesplane_platform.identifiers import is_user_id
+from salesplane_platform.identifiers import check_user_id
 from salesplane_platform.text_rules import check_text
 
 IMPORT_COLUMNS = (
@@ -141,7 +140,7 @@ def _row(line_number: int, columns: list[str], values: list[str]) -> ImportRow |
     check_text(check, "lead_source", lead_source, MAX_REFERENCE_LENGTH)
     check_text(check, "campaign", campaign, MAX_REFERENCE_LENGTH)
     if assigned_user_id:
-        check.require(is_user_id(assigned_user_id), "assigned_user_id", USER_ID_HELP)
+        check_user_id(check, "assigned_user_id", assigned_user_id)
     if check.violations:
         return RejectedRow(
             line_number,

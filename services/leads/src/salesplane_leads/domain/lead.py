@@ -20,11 +20,10 @@ from salesplane_leads.domain.matching_keys import company_key, person_key
 from salesplane_leads.domain.qualification import Qualification
 from salesplane_leads.domain.scoring import Score, ScoredFacts, ScoringRule, score
 from salesplane_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
-from salesplane_platform.identifiers import is_user_id, new_id
+from salesplane_platform.identifiers import USER_ID_RULE, check_user_id, is_user_id, new_id
 from salesplane_platform.text_rules import check_text
 
 MAX_REASON_LENGTH = 500
-USER_ID_HELP = "must be a user id (letters, digits, . _ @ -; 1-64 characters)"
 
 
 class ChangeKind(Enum):
@@ -100,7 +99,7 @@ class Lead:
         check = Validator()
         check_lead_fields(check, cleaned, prefix=field_prefix)
         if assigned_user_id:
-            check.require(is_user_id(assigned_user_id), "assigned_user_id", USER_ID_HELP)
+            check_user_id(check, "assigned_user_id", assigned_user_id)
         check.raise_if_invalid()
         timestamp = now or datetime.now(UTC)
         lead = cls(
@@ -188,7 +187,7 @@ class Lead:
         """Give the lead to a user, or take it back into the pool with an empty user id (New)."""
         user_id = user_id.strip()
         if user_id and not is_user_id(user_id):
-            raise InvalidArgument(FieldViolation("assigned_user_id", USER_ID_HELP))
+            raise InvalidArgument(FieldViolation("assigned_user_id", USER_ID_RULE))
         self.ensure_changeable()
         already = self.status in NEEDS_ASSIGNEE if user_id else self.status is LeadStatus.NEW
         if user_id == self.assigned_user_id and already:

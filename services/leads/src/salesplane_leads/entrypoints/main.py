@@ -14,11 +14,12 @@ from salesplane_leads.adapters.opportunities_client import DEFAULT_DEADLINE_SECO
 from salesplane_leads.adapters.sql_unit_of_work import SqlLeadsUnitOfWork
 from salesplane_leads.entrypoints.grpc_api import LeadServicer
 from salesplane_leads.service_layer.conversion import OpportunityService
+from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.org_replica import ORG_TOPIC, OrgReplicaHandler
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
-TOPIC = "salesplane.leads.v1"
+TOPIC = topics.LEADS
 # The naming the Helm chart, docker-compose.yml and the gateway use for the targets of gRPC calls.
 OPPORTUNITIES_TARGET_ENV = "SALESPLANE_OPPORTUNITIES_TARGET"
 DEFAULT_OPPORTUNITIES_ADDRESS = "localhost:50052"

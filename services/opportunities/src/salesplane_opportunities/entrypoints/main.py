@@ -12,11 +12,12 @@ from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.sql_configuration import SalesStageCatalogCache
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.entrypoints.grpc_api import OpportunityServicer
+from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.org_replica import ORG_TOPIC, OrgReplicaHandler, Reach, ReportingLines
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
-TOPIC = "salesplane.opportunities.v1"
+TOPIC = topics.OPPORTUNITIES
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from salesplane.leads.v1 import events_pb2 as lead_events_pb2
 from salesplane.opportunities.v1 import events_pb2 as opportunity_events_pb2
+from salesplane_platform import topics
 from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.events import MalformedEvent, unpack_payload
 from salesplane_reporting.adapters.proto_mapping import lead_view_from_proto, opportunity_view_from_proto
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 
 V = TypeVar("V")
 
-OPPORTUNITIES_TOPIC = "salesplane.opportunities.v1"
-LEADS_TOPIC = "salesplane.leads.v1"
+OPPORTUNITIES_TOPIC = topics.OPPORTUNITIES
+LEADS_TOPIC = topics.LEADS
 
 OPPORTUNITY_CHANGED = opportunity_events_pb2.OpportunityChanged.DESCRIPTOR.full_name
 LEAD_CHANGED = lead_events_pb2.LeadChanged.DESCRIPTOR.full_name
