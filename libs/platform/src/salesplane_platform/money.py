@@ -231,3 +231,11 @@ def format_minor(amount_minor: int, currency: str) -> str:
     if exponent == 0:
         return f"{sign}{units:,}"
     return f"{sign}{units:,}.{fraction:0{exponent}d}"
+
+
+@dataclass(frozen=True)
+class MoneyInput:
+    """An amount as a caller sent it, before it is known to be valid (checked into Money)."""
+
+    currency: str
+    amount_minor: int

@@ -6,7 +6,7 @@ from datetime import date
 
 from salesplane.common.v1.common_pb2 import Date
 from salesplane.common.v1.common_pb2 import Money as MoneyMessage
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 
 
 def date_to_proto(value: date) -> Date:
@@ -23,3 +23,12 @@ def date_from_proto(value: Date) -> date | None:
 
 def money_to_proto(value: Money) -> MoneyMessage:
     return MoneyMessage(currency_code=value.currency, amount_minor=value.amount_minor)
+
+
+def money_message(amount_minor: int, currency: str) -> MoneyMessage:
+    return MoneyMessage(currency_code=currency, amount_minor=amount_minor)
+
+
+def money_input_from_proto(value: MoneyMessage) -> MoneyInput:
+    """What the caller sent, unchecked (a domain rule turns it into Money or a violation)."""
+    return MoneyInput(value.currency_code, value.amount_minor)

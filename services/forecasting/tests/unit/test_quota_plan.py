@@ -9,7 +9,6 @@ import pytest
 from salesplane_forecasting.domain.quotas import (
     AllocationInput,
     DraftAllocation,
-    MoneyInput,
     Quota,
     QuotaKind,
     build_plan,
@@ -20,7 +19,7 @@ from salesplane_forecasting.domain.quotas import (
     validate_draft,
 )
 from salesplane_platform.errors import InvalidArgument
-from salesplane_platform.money import MAX_AMOUNT_MINOR
+from salesplane_platform.money import MAX_AMOUNT_MINOR, MoneyInput
 
 ASSIGNED, DIRECT = QuotaKind.ASSIGNED, QuotaKind.DIRECT
 NOW = datetime(2026, 10, 1, tzinfo=UTC)

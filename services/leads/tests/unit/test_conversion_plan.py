@@ -9,10 +9,9 @@ import pytest
 from salesplane_leads.domain.conversion import ConversionRequest, conversion_request_id, plan_opportunity
 from salesplane_leads.domain.lead import Lead
 from salesplane_leads.domain.lead_fields import LeadFields
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.domain.qualification import Qualification
 from salesplane_platform.errors import InvalidArgument
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 
 SOURCE = "0b7cc7e5-6a43-4bb4-a1c4-1e0d0f6f5b1a"
 CAMPAIGN = "1b7cc7e5-6a43-4bb4-a1c4-1e0d0f6f5b1a"

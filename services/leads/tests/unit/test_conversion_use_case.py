@@ -15,12 +15,11 @@ from salesplane_leads.domain.duplicates import DuplicatePolicy
 from salesplane_leads.domain.lead import Lead
 from salesplane_leads.domain.lead_fields import LeadFields
 from salesplane_leads.domain.lead_status import LeadStatus
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.service_layer import conversion, leads
 from salesplane_leads.service_layer.conversion import OpportunityRejected, OpportunityServiceUnavailable
 from salesplane_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from salesplane_platform.identity import Identity
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 
 REQUEST = ConversionRequest(
     amount=MoneyInput("EUR", 12_000_00), expected_close_date=date(2031, 9, 30), expected_close_date_given=True

@@ -13,12 +13,12 @@ from salesplane_leads.adapters.sql_unit_of_work import SqlLeadsUnitOfWork
 from salesplane_leads.domain.duplicates import DuplicatePolicy
 from salesplane_leads.domain.lead_fields import LeadFields
 from salesplane_leads.domain.marketing import CampaignPlan, Channel
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.service_layer import imports, leads, marketing
 from salesplane_leads.service_layer.imports import RowOutcome
 from salesplane_leads.service_layer.unit_of_work import LeadFilter
 from salesplane_platform.errors import InvalidArgument, PermissionDenied
 from salesplane_platform.identity import Identity
+from salesplane_platform.money import MoneyInput
 
 FILE = """first_name,last_name,company,email,phone,country_code
 Ada,Lovelace,Analytical Engines,ada@example.com,+44 20 7946 0018,GB

@@ -15,7 +15,6 @@ from salesplane_leads.domain.lead import Lead
 from salesplane_leads.domain.lead_fields import LeadFields
 from salesplane_leads.domain.lead_status import LeadStatus
 from salesplane_leads.domain.marketing import CampaignPlan, Channel
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.domain.qualification import Authority, Need, QualificationInput
 from salesplane_leads.service_layer import leads, marketing
 from salesplane_leads.service_layer.leads import CreateOutcome
@@ -28,6 +27,7 @@ from salesplane_platform.errors import (
     PermissionDenied,
 )
 from salesplane_platform.identity import Identity
+from salesplane_platform.money import MoneyInput
 
 MISSING_ID = "0b7cc7e5-6a43-4bb4-a1c4-1e0d0f6f5b1a"
 Who = Callable[..., Identity]

@@ -14,9 +14,8 @@ from salesplane_leads.domain.marketing import (
     LeadSource,
     name_key,
 )
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_platform.errors import Conflict, FailedPrecondition, InvalidArgument
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 
 NOW = datetime(2031, 5, 17, tzinfo=UTC)
 WEB = LeadSource("0b7cc7e5-6a43-4bb4-a1c4-1e0d0f6f5b1a", "Web", Channel.WEB, 1, NOW)

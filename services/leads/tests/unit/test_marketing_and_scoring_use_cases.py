@@ -10,7 +10,6 @@ import pytest
 from salesplane_leads.domain.duplicates import DuplicatePolicy
 from salesplane_leads.domain.lead_fields import LeadFields
 from salesplane_leads.domain.marketing import CampaignPlan, Channel
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.domain.scoring import ScoringCriterion, ScoringRuleInput
 from salesplane_leads.service_layer import leads, marketing, scoring
 from salesplane_platform.errors import (
@@ -21,7 +20,7 @@ from salesplane_platform.errors import (
     PermissionDenied,
 )
 from salesplane_platform.identity import Identity
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 
 MISSING_ID = "0b7cc7e5-6a43-4bb4-a1c4-1e0d0f6f5b1a"
 

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.domain.qualification import Authority, Need, Qualification
 from salesplane_leads.domain.scoring import (
     ScoredFacts,
@@ -18,7 +17,7 @@ from salesplane_leads.domain.scoring import (
     validated_rules,
 )
 from salesplane_platform.errors import Conflict, InvalidArgument
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 
 C = ScoringCriterion
 SOURCE = "0b7cc7e5-6a43-4bb4-a1c4-1e0d0f6f5b1a"

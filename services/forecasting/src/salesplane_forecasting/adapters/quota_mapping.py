@@ -9,12 +9,14 @@ from salesplane.forecasting.v1 import quotas_pb2
 from salesplane_forecasting.domain.quotas import (
     AllocationInput,
     AllocationRow,
-    MoneyInput,
     Quota,
     QuotaChange,
     QuotaKind,
     QuotaPlan,
 )
+from salesplane_platform.money import MoneyInput
+from salesplane_platform.proto_values import money_input_from_proto
+from salesplane_platform.proto_values import money_message as money
 
 _KIND_TO_PROTO = {
     QuotaKind.ASSIGNED: quotas_pb2.QUOTA_KIND_ASSIGNED,
@@ -32,13 +34,9 @@ def kind_from_proto(value: quotas_pb2.QuotaKind.ValueType) -> QuotaKind | None:
     return _KIND_FROM_PROTO.get(value)
 
 
-def money(amount_minor: int, currency: str) -> Money:
-    return Money(currency_code=currency, amount_minor=amount_minor)
-
-
 def money_input(message: Money, present: bool) -> MoneyInput | None:
     """What the caller sent; None when the field was left out."""
-    return MoneyInput(message.currency_code, message.amount_minor) if present else None
+    return money_input_from_proto(message) if present else None
 
 
 def allocations_from_proto(allocations: Iterable[quotas_pb2.DraftAllocation]) -> list[AllocationInput]:

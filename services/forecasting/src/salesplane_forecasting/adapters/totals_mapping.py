@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from salesplane.common.v1.common_pb2 import Money
 from salesplane.forecasting.v1 import forecasting_pb2
 from salesplane_forecasting.domain.contributions import Totals
 from salesplane_platform.money import round_half_up_div
-
-
-def money(amount_minor: int, currency: str) -> Money:
-    return Money(currency_code=currency, amount_minor=amount_minor)
+from salesplane_platform.proto_values import money_message as money
 
 
 def totals_to_proto(totals: Totals, currency: str) -> forecasting_pb2.ForecastTotals:

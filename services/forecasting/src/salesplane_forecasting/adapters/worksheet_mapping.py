@@ -6,7 +6,7 @@ from datetime import date
 
 from salesplane.forecasting.v1 import worksheets_pb2
 from salesplane_forecasting.adapters.settings_mapping import commit_stage_to_proto
-from salesplane_forecasting.adapters.totals_mapping import money, totals_to_proto
+from salesplane_forecasting.adapters.totals_mapping import totals_to_proto
 from salesplane_forecasting.domain.worksheets import (
     AccuracyRow,
     ForecastAccuracy,
@@ -20,6 +20,7 @@ from salesplane_forecasting.domain.worksheets import (
 )
 from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_platform.proto_values import date_to_proto
+from salesplane_platform.proto_values import money_message as money
 
 _KIND_TO_PROTO = {
     SnapshotKind.REP: worksheets_pb2.SNAPSHOT_KIND_REP,

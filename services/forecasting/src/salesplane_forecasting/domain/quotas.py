@@ -16,7 +16,7 @@ from enum import StrEnum
 from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
 from salesplane_platform.identifiers import check_user_id, derived_aggregate_id
-from salesplane_platform.money import MAX_AMOUNT_MINOR
+from salesplane_platform.money import MAX_AMOUNT_MINOR, MoneyInput
 
 # A manager's direct reports plus their own row; far above any real span of control, and a bound
 # on what one request may make the server write.
@@ -60,14 +60,6 @@ class QuotaChange:
     currency: str
     changed_by: str
     changed_at: datetime
-
-
-@dataclass(frozen=True)
-class MoneyInput:
-    """An amount as the caller sent it, before it is known to be valid."""
-
-    currency: str
-    amount_minor: int
 
 
 @dataclass(frozen=True)

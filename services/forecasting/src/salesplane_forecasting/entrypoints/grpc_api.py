@@ -6,11 +6,12 @@ import grpc
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
-from salesplane_forecasting.adapters.totals_mapping import attainment_basis_points, money, totals_to_proto
+from salesplane_forecasting.adapters.totals_mapping import attainment_basis_points, totals_to_proto
 from salesplane_forecasting.service_layer import queries
 from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_platform.grpc_interceptor import current_caller
 from salesplane_platform.money import round_half_up_div
+from salesplane_platform.proto_values import money_message as money
 
 _SCOPES = {
     forecasting_pb2.FORECAST_SCOPE_UNSPECIFIED: None,

@@ -17,7 +17,6 @@ from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_forecasting.domain.quotas import (
     AllocationInput,
     DraftAllocation,
-    MoneyInput,
     Quota,
     QuotaChange,
     QuotaKind,
@@ -27,6 +26,7 @@ from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_platform.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
 from salesplane_platform.identifiers import check_user_id
 from salesplane_platform.identity import ROLE_MANAGER, Identity
+from salesplane_platform.money import MoneyInput
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 QUOTA_AGGREGATE = "quota"

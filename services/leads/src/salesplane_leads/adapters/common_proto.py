@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
 
-from salesplane.common.v1.common_pb2 import Money as MoneyMessage
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_platform.errors import Validator
 from salesplane_platform.proto_values import date_from_proto, date_to_proto, money_to_proto
+from salesplane_platform.proto_values import money_input_from_proto as money_input
 
 if TYPE_CHECKING:
     # Only in the stubs: the generic base of every generated enum, whose ValueType is a NewType of int.
@@ -37,10 +36,6 @@ def enum_from_proto(check: Validator, field: str, mapping: Mapping[V, E], number
     if member is None:
         check.fail(field, f"unknown value {number}")
     return member
-
-
-def money_input(value: MoneyMessage) -> MoneyInput:
-    return MoneyInput(value.currency_code, value.amount_minor)
 
 
 __all__ = [

@@ -23,10 +23,10 @@ from salesplane_leads.adapters.lead_proto import (
     NEED_TO_PROTO,
 )
 from salesplane_leads.domain.marketing import PLAN_FIELDS, Campaign, CampaignPlan, Channel, LeadSource
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.domain.qualification import Authority, Need
 from salesplane_leads.domain.scoring import ScoringCriterion, ScoringRuleInput, ScoringRules
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
+from salesplane_platform.money import MoneyInput
 
 CHANNEL_TO_PROTO = enum_mapping(Channel, leads_pb2.Channel, "CHANNEL_")
 CHANNEL_FROM_PROTO = inverted(CHANNEL_TO_PROTO)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from salesplane_leads.domain.lead import Lead
-from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
+from salesplane_leads.domain.money_and_dates import check_date, check_money
 from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import check_user_id
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 from salesplane_platform.text_rules import check_text
 
 MAX_OPPORTUNITY_NAME_LENGTH = 255

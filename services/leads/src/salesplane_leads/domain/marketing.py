@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Literal, get_args
 
-from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
+from salesplane_leads.domain.money_and_dates import check_date, check_money
 from salesplane_platform.errors import (
     Conflict,
     FailedPrecondition,
@@ -18,7 +18,7 @@ from salesplane_platform.errors import (
     Validator,
 )
 from salesplane_platform.identifiers import new_id
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 from salesplane_platform.text_rules import check_text
 
 MAX_NAME_LENGTH = 100

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from salesplane_platform.errors import Validator
-from salesplane_platform.money import MAX_AMOUNT_MINOR, Money, is_currency
+from salesplane_platform.money import MAX_AMOUNT_MINOR, Money, MoneyInput, is_currency
 
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
-
-
-@dataclass(frozen=True)
-class MoneyInput:
-    """Money as a caller sent it, before it is known to be valid."""
-
-    currency: str
-    amount_minor: int
 
 
 def check_money(check: Validator, field: str, value: MoneyInput, *, positive: bool = False) -> Money | None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 
-from salesplane_leads.domain.money_and_dates import MoneyInput, check_date, check_money
+from salesplane_leads.domain.money_and_dates import check_date, check_money
 from salesplane_platform.errors import Validator
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 from salesplane_platform.text_rules import check_text
 
 MAX_NOTES_LENGTH = 2000

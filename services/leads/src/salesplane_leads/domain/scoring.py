@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
 
-from salesplane_leads.domain.money_and_dates import MoneyInput, check_money
+from salesplane_leads.domain.money_and_dates import check_money
 from salesplane_leads.domain.qualification import Authority, Need, Qualification
 from salesplane_platform.errors import Conflict, Validator
 from salesplane_platform.identifiers import is_uuid
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, MoneyInput
 from salesplane_platform.text_rules import check_text
 
 MIN_SCORE = 0

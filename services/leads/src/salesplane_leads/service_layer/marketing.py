@@ -13,11 +13,11 @@ from salesplane_leads.domain.marketing import (
     check_cost_entry,
     check_new_plan,
 )
-from salesplane_leads.domain.money_and_dates import MoneyInput
 from salesplane_leads.service_layer.request_checks import require_uuid, retry_lost_races
 from salesplane_leads.service_layer.unit_of_work import AlreadyStored, LeadsUnitOfWork
 from salesplane_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from salesplane_platform.identity import Identity
+from salesplane_platform.money import MoneyInput
 
 
 def _name_taken(what: str, name: str) -> FailedPrecondition:

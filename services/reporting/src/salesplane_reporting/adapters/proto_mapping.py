@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from salesplane.common.v1.common_pb2 import Date
 from salesplane.common.v1.common_pb2 import Money as MoneyMessage
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2
 from salesplane_platform.money import Money
+from salesplane_platform.proto_values import date_from_proto
 from salesplane_reporting.domain.read_models import LeadView, OpportunityView
 from salesplane_reporting.domain.report import CellValue, Column, ColumnType, ReportDefinition, ReportResult
 
@@ -21,13 +19,6 @@ _COLUMN_TYPES = {
 _LEAD_STATUS_PREFIX = "LEAD_STATUS_"
 
 
-def _date(value: Date) -> date | None:
-    try:
-        return date(value.year, value.month, value.day)
-    except ValueError:
-        return None
-
-
 def opportunity_view_from_proto(message: opportunities_pb2.Opportunity, *, version: int) -> OpportunityView:
     return OpportunityView(
         id=message.id,
@@ -36,7 +27,7 @@ def opportunity_view_from_proto(message: opportunities_pb2.Opportunity, *, versi
         amount_minor=message.amount.amount_minor,
         currency=message.amount.currency_code,
         probability=message.probability,
-        expected_close_date=_date(message.expected_close_date),
+        expected_close_date=date_from_proto(message.expected_close_date),
         version=version,
     )
 
