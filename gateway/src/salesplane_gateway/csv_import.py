@@ -14,11 +14,9 @@ again is safe: ImportLeads never imports a row twice.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from flask import Request, Response, request
 from google.protobuf.message import Message
@@ -31,6 +29,7 @@ from salesplane_gateway.request_context import state
 from salesplane_gateway.routing import CsvBody, Route
 from salesplane_gateway.transcoding import build_request, json_response
 from salesplane_gateway.upstream import call
+from salesplane_platform.csv_records import CsvRecord, CsvSyntaxError, csv_records
 from salesplane_platform.errors import FieldViolation
 
 CSV_MEDIA_TYPE = "text/csv"
@@ -49,12 +48,6 @@ class CsvChunk:
     last_line_number: int
 
 
-class _Record(NamedTuple):
-    first_line: int
-    last_line: int
-    text: str
-
-
 def csv_chunks(text: str, *, rows: int = CHUNK_ROWS, max_chars: int = CHUNK_CHARS) -> Iterator[CsvChunk]:
     """The file cut into chunks of whole records, each starting with the header record. A file with
     only a header is one chunk without data, so that the service still checks the header."""
@@ -63,7 +56,7 @@ def csv_chunks(text: str, *, rows: int = CHUNK_ROWS, max_chars: int = CHUNK_CHAR
     if header is None:
         return
     header_text = header.text if header.text.endswith(("\n", "\r")) else header.text + "\r\n"
-    pending: list[_Record] = []
+    pending: list[CsvRecord] = []
     size = 0
     sent = False
     for record in records:
@@ -78,33 +71,18 @@ def csv_chunks(text: str, *, rows: int = CHUNK_ROWS, max_chars: int = CHUNK_CHAR
         yield CsvChunk(header_text, header.last_line + 1, header.last_line)
 
 
-def _chunk(header_text: str, records: list[_Record]) -> CsvChunk:
+def _chunk(header_text: str, records: list[CsvRecord]) -> CsvChunk:
     return CsvChunk(
         header_text + "".join(r.text for r in records), records[0].first_line, records[-1].last_line
     )
 
 
-def _records(text: str) -> Iterator[_Record]:
-    """Every CSV record with the lines it spans, line ends kept. A quoted field may span lines, so
-    records are found by the csv module and cut from the lines it consumed."""
-    consumed: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(lines(), strict=True)
-    first_line = 1
+def _records(text: str) -> Iterator[CsvRecord]:
     try:
-        for _ in reader:
-            yield _Record(first_line, reader.line_num, "".join(consumed))
-            first_line = reader.line_num + 1
-            consumed.clear()
-    except csv.Error as error:
+        yield from csv_records(io.StringIO(text, newline=""), strict=True)
+    except CsvSyntaxError as error:
         raise validation_problem(
-            [FieldViolation("body", f"is not valid CSV at line {reader.line_num}: {error}")],
-            "The request body is not valid CSV.",
+            [FieldViolation("body", str(error))], "The request body is not valid CSV."
         ) from None
 
 

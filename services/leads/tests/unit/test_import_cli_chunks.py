@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from salesplane_leads.domain.csv_rows import ImportRow, parse_chunk
-from salesplane_leads.entrypoints.import_cli import Progress, Record, chunks, csv_records
+from salesplane_leads.entrypoints.import_cli import Progress, chunks, csv_records
+from salesplane_platform.csv_records import CsvRecord
 
 
 def lines(text: str) -> list[str]:
@@ -18,7 +19,7 @@ FILE = 'last_name,description\nA,one\n\nB,"two\nlines"\nC,three\nD,four\n'
 def test_records_are_cut_where_csv_cuts_them_with_their_first_line() -> None:
     records = list(csv_records(lines(FILE)))
 
-    assert [(r.line_number, r.text, r.blank) for r in records] == [
+    assert [(r.first_line, r.text, r.blank) for r in records] == [
         (1, "last_name,description\n", False),
         (2, "A,one\n", False),
         (3, "\n", True),
@@ -45,7 +46,7 @@ def test_the_service_reads_each_chunk_back_at_the_original_line_numbers() -> Non
 
 
 def test_a_header_without_a_final_line_break_still_separates_from_the_rows() -> None:
-    records = iter([Record(1, "last_name", blank=False), Record(2, "X\n", blank=False)])
+    records = iter([CsvRecord(1, 1, "last_name", blank=False), CsvRecord(2, 2, "X\n", blank=False)])
 
     [only] = list(chunks(records, size=5))
 

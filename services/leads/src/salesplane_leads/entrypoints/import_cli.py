@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import TextIO
 import grpc
 
 from salesplane.leads.v1 import leads_pb2, leads_pb2_grpc
+from salesplane_platform.csv_records import CsvRecord, CsvSyntaxError, csv_records
 from salesplane_platform.identity import AUTHORIZATION_HEADER
 
 EXIT_OK = 0
@@ -69,59 +70,20 @@ exit status:
 
 
 @dataclass(frozen=True)
-class Record:
-    """One CSV record as it appears in the file, and the line it starts on."""
-
-    line_number: int
-    text: str
-    blank: bool
-
-
-class _LineTap:
-    """Hands lines to csv.reader and keeps them, so each record's raw text can be taken back."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
-        self.taken: list[str] = []
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.taken.append(line)
-        return line
-
-    def take(self) -> str:
-        text, self.taken = "".join(self.taken), []
-        return text
-
-
-def csv_records(lines: Iterable[str]) -> Iterator[Record]:
-    """The records of CSV text, cut exactly where the service's CSV reader will cut them."""
-    tap = _LineTap(lines)
-    reader = csv.reader(tap)
-    next_line = 1
-    for values in reader:
-        yield Record(next_line, tap.take(), blank=not any(value.strip() for value in values))
-        next_line = reader.line_num + 1
-
-
-@dataclass(frozen=True)
 class Chunk:
     first_line_number: int
     csv_text: str
     rows: int
 
 
-def chunks(records: Iterator[Record], *, size: int) -> Iterator[Chunk]:
+def chunks(records: Iterator[CsvRecord], *, size: int) -> Iterator[Chunk]:
     """Chunks of `size` data rows, each with the header in front; blank lines travel along (the
     service skips them) so line numbers stay right."""
     header = next(records, None)
     if header is None:
         return
     header_text = header.text if header.text.endswith(("\n", "\r")) else header.text + "\n"
-    batch: list[Record] = []
+    batch: list[CsvRecord] = []
     rows = 0
     for record in records:
         if not batch and record.blank:
@@ -135,9 +97,9 @@ def chunks(records: Iterator[Record], *, size: int) -> Iterator[Chunk]:
         yield _chunk(header_text, batch, rows)
 
 
-def _chunk(header_text: str, batch: list[Record], rows: int) -> Chunk:
+def _chunk(header_text: str, batch: list[CsvRecord], rows: int) -> Chunk:
     text = "".join(record.text for record in batch)
-    return Chunk(batch[0].line_number, header_text + text, rows)
+    return Chunk(batch[0].first_line, header_text + text, rows)
 
 
 class Progress:
@@ -222,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path: Path = options.file
     try:
         total = _count_rows(path)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    except (OSError, UnicodeDecodeError, CsvSyntaxError) as error:
         return _fail(f"cannot read {path}: {error}", EXIT_USAGE)
 
     outcome = Outcome()
@@ -268,7 +230,7 @@ def run() -> None:
 
 
 @contextmanager
-def _records(path: Path) -> Iterator[Iterator[Record]]:
+def _records(path: Path) -> Iterator[Iterator[CsvRecord]]:
     with path.open(encoding="utf-8-sig", newline="") as file:
         yield csv_records(file)
 
