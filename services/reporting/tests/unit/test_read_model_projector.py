@@ -28,10 +28,14 @@ from salesplane_platform.events import build_envelope
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.money import Money
 from salesplane_reporting.adapters import tables
-from salesplane_reporting.adapters.event_handler import LEADS_TOPIC, OPPORTUNITIES_TOPIC, ReadModelProjector
-from salesplane_reporting.adapters.sql_read_models import SqlReadModels
+from salesplane_reporting.adapters.read_model_store import SqlReadModels
 from salesplane_reporting.domain.read_models import OpportunityTotal
 from salesplane_reporting.entrypoints.main import DEFINITION
+from salesplane_reporting.entrypoints.read_model_consumer import (
+    LEADS_TOPIC,
+    OPPORTUNITIES_TOPIC,
+    ReadModelProjector,
+)
 
 OPPORTUNITY_ID = "7f1d2c3b-0000-4000-8000-000000000001"
 LEAD_ID = "7f1d2c3b-0000-4000-8000-0000000000aa"

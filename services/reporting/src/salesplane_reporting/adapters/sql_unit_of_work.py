@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from salesplane_platform.unit_of_work import SqlUnitOfWork
-from salesplane_reporting.adapters.sql_read_models import SqlReadModels
+from salesplane_reporting.adapters.read_model_store import SqlReadModels
 
 
 class SqlReportingUnitOfWork(SqlUnitOfWork):

@@ -11,10 +11,10 @@ from salesplane.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 from salesplane_reporting.adapters import tables
-from salesplane_reporting.adapters.event_handler import ReadModelProjector
 from salesplane_reporting.adapters.sql_unit_of_work import SqlReportingUnitOfWork
 from salesplane_reporting.domain.reports.registry import builtin_reports
 from salesplane_reporting.entrypoints.grpc_api import ReportingServicer
+from salesplane_reporting.entrypoints.read_model_consumer import ReadModelProjector
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:

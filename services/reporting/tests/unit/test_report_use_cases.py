@@ -14,7 +14,7 @@ from salesplane_platform.identity import Identity
 from salesplane_platform.money import Money
 from salesplane_reporting.domain.read_models import OpportunityTotal
 from salesplane_reporting.domain.reports.registry import builtin_reports
-from salesplane_reporting.service_layer import handlers
+from salesplane_reporting.service_layer import reports
 
 NOW = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -51,10 +51,10 @@ def caller(*roles: str) -> Identity:
 def test_managers_marketing_and_admins_may_list_and_run_reports(role: str) -> None:
     registry = builtin_reports()
 
-    assert [d.id for d in handlers.list_reports(caller=caller(role), registry=registry)] == [
+    assert [d.id for d in reports.list_reports(caller=caller(role), registry=registry)] == [
         "pipeline_by_stage"
     ]
-    result = handlers.run_report(
+    result = reports.run_report(
         report_id="pipeline_by_stage", caller=caller(role), registry=registry, uow=FakeUnitOfWork()
     )
     assert result.definition.id == "pipeline_by_stage"
@@ -65,9 +65,9 @@ def test_reps_may_neither_list_nor_run_reports_yet(roles: tuple[str, ...]) -> No
     registry = builtin_reports()
 
     with pytest.raises(PermissionDenied):
-        handlers.list_reports(caller=caller(*roles), registry=registry)
+        reports.list_reports(caller=caller(*roles), registry=registry)
     with pytest.raises(PermissionDenied):
-        handlers.run_report(
+        reports.run_report(
             report_id="pipeline_by_stage", caller=caller(*roles), registry=registry, uow=FakeUnitOfWork()
         )
 
@@ -75,7 +75,7 @@ def test_reps_may_neither_list_nor_run_reports_yet(roles: tuple[str, ...]) -> No
 def test_running_a_report_returns_its_columns_and_rows_as_of_now() -> None:
     totals = [OpportunityTotal(("Closed Won",), 3, Money("EUR", 12_345_00))]
 
-    result = handlers.run_report(
+    result = reports.run_report(
         report_id="pipeline_by_stage",
         caller=caller("manager"),
         registry=builtin_reports(),
@@ -90,7 +90,7 @@ def test_running_a_report_returns_its_columns_and_rows_as_of_now() -> None:
 
 def test_an_unknown_report_is_not_found() -> None:
     with pytest.raises(NotFound) as error:
-        handlers.run_report(
+        reports.run_report(
             report_id="win_rate", caller=caller("manager"), registry=builtin_reports(), uow=FakeUnitOfWork()
         )
 
@@ -99,7 +99,7 @@ def test_an_unknown_report_is_not_found() -> None:
 
 def test_a_missing_report_id_is_an_invalid_argument() -> None:
     with pytest.raises(InvalidArgument) as error:
-        handlers.run_report(
+        reports.run_report(
             report_id="", caller=caller("rep"), registry=builtin_reports(), uow=FakeUnitOfWork()
         )
 
@@ -110,7 +110,7 @@ def test_a_rejected_request_never_reads_the_read_models() -> None:
     uow = FakeUnitOfWork()
 
     with pytest.raises(PermissionDenied):
-        handlers.run_report(
+        reports.run_report(
             report_id="pipeline_by_stage", caller=caller("rep"), registry=builtin_reports(), uow=uow
         )
 

@@ -17,8 +17,8 @@ from salesplane.opportunities.v1 import events_pb2 as opportunity_events_pb2
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.events import MalformedEvent, unpack_payload
-from salesplane_reporting.adapters.proto_mapping import lead_view_from_proto, opportunity_view_from_proto
-from salesplane_reporting.adapters.sql_read_models import SqlReadModels
+from salesplane_reporting.adapters.read_model_store import SqlReadModels
+from salesplane_reporting.adapters.report_mapping import lead_view_from_proto, opportunity_view_from_proto
 from salesplane_reporting.domain.read_models import LeadView, OpportunityView
 
 log = logging.getLogger(__name__)
