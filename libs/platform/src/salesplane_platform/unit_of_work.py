@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -26,12 +27,37 @@ class OutboxContext:
     wakeup: threading.Event
 
 
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One event an aggregate raised, as its outbox row describes it (the actor comes from the unit
+    of work)."""
+
+    payload: Message
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+
+
 class SqlUnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session], outbox: OutboxContext) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
         self._pending: list[dict[str, object]] = []
+        self._actor: str | None = None
         self.session: Session
+
+    def acting_for(self, actor: str) -> Self:
+        """Name who makes the changes of the next transaction, once: `with uow.acting_for(caller):`.
+        Every event it commits carries this actor."""
+        self._actor = actor
+        return self
+
+    @property
+    def actor(self) -> str:
+        if self._actor is None:
+            # Failing beats writing events nobody can attribute.
+            raise RuntimeError("this unit of work changed aggregates but was not opened with acting_for()")
+        return self._actor
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
@@ -43,6 +69,14 @@ class SqlUnitOfWork:
     ) -> None:
         self.session.rollback()
         self.session.close()
+        # The next transaction names its own actor.
+        self._actor = None
+
+    def collect_new_events(self) -> Iterable[OutboxEvent]:
+        """The events the aggregates of this transaction raised since the last commit, taken from
+        them. A service's unit of work collects them from what its repositories saw; this one has
+        no repositories."""
+        return ()
 
     def record_event(
         self, *, payload: Message, aggregate_type: str, aggregate_id: str, aggregate_version: int, actor: str
@@ -71,6 +105,14 @@ class SqlUnitOfWork:
         )
 
     def commit(self) -> None:
+        for event in self.collect_new_events():
+            self.record_event(
+                payload=event.payload,
+                aggregate_type=event.aggregate_type,
+                aggregate_id=event.aggregate_id,
+                aggregate_version=event.aggregate_version,
+                actor=self.actor,
+            )
         if self._pending:
             self.session.execute(self._outbox.tables.outbox.insert(), self._pending)
         self.session.commit()

@@ -15,7 +15,7 @@ from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.sql_configuration import SalesStageCatalogCache
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.domain.listing import OpportunityFilter, OrderField, build_query
-from salesplane_opportunities.domain.opportunity import OpportunityStatus
+from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus
 from salesplane_opportunities.domain.opportunity_inputs import OpportunityChanges, OpportunityDraft
 from salesplane_opportunities.domain.sales_stages import DEFAULT_SALES_STAGES, CloseOutcome, SalesStage
 from salesplane_opportunities.entrypoints.main import DEFINITION
@@ -452,3 +452,53 @@ def test_deals_stored_before_valuation_are_listed_and_valued_on_their_next_chang
     assert service.get(deal.id).valuation is None
     assert [o.id for o in service.list(order_by=OrderField.AMOUNT_BASE).opportunities] == [deal.id]
     assert service.update(deal.id, name="Touched").valuation.amount_base_minor == 150_000
+
+
+# --- events collected on commit ------------------------------------------------------------------
+
+
+def _draft() -> OpportunityDraft:
+    return OpportunityDraft(
+        name="Acme",
+        owner_user_id="alice",
+        amount_minor=100_000,
+        currency="USD",
+        expected_close_date=date(2026, 6, 30),
+        sales_stage="Prospecting",
+    )
+
+
+def _count(service: Service, table) -> int:
+    with service.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_commit_writes_the_events_of_a_deal_the_repository_was_given(service):
+    with service.uow().acting_for("alice") as uow:
+        opportunity = Opportunity.open(_draft(), uow.sales_stages.current(), uow.converter)
+        uow.opportunities.add(opportunity)
+        uow.commit()
+    [event] = service.events()
+    assert (event.aggregate_id, event.aggregate_version, event.actor) == (opportunity.id, 1, "alice")
+    assert opportunity.events == []
+    assert _count(service, tables.stage_history) == 1
+
+
+def test_commit_writes_the_events_of_a_deal_the_repository_handed_out(service):
+    created = service.create(ALICE)
+    with service.uow().acting_for("bob") as uow:
+        loaded = uow.opportunities.get(created.id, for_update=True)
+        assert loaded is not None
+        loaded.reassign("bob")
+        uow.opportunities.save(loaded, read_version=1)
+        uow.commit()
+    assert [(e.aggregate_version, e.actor) for e in service.events()] == [(1, "alice"), (2, "bob")]
+
+
+def test_changes_without_an_actor_are_not_committed(service):
+    with service.uow() as uow:
+        opportunity = Opportunity.open(_draft(), uow.sales_stages.current(), uow.converter)
+        uow.opportunities.add(opportunity)
+        with pytest.raises(RuntimeError, match="acting_for"):
+            uow.commit()
+    assert (_count(service, tables.opportunities), service.events()) == (0, [])

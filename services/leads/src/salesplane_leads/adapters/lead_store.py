@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from salesplane_leads.adapters import tables
+from salesplane_leads.adapters.seen_aggregates import SeenByUnitOfWork
 from salesplane_leads.domain.access import LeadScope
 from salesplane_leads.domain.duplicates import MatchingKeys
 from salesplane_leads.domain.lead import Lead
@@ -158,16 +159,25 @@ def _select() -> Select[*tuple[Any, ...]]:
 
 
 class SqlLeadRepository:
-    def __init__(self, session: Session, reporting_lines: ReportingLines) -> None:
+    """Notes every lead it hands out or is given in `seen`, for the unit of work to collect their
+    events on commit."""
+
+    def __init__(self, session: Session, reporting_lines: ReportingLines, seen: SeenByUnitOfWork) -> None:
         self._session = session
         self._lines = reporting_lines
+        self._seen = seen
 
     def add(self, lead: Lead) -> None:
         self._session.execute(insert(_leads).values(_row_values(lead)))
+        self._seen.add(lead)
 
     def get(self, lead_id: str) -> Lead | None:
         row = self._session.execute(_select().where(_leads.c.id == lead_id)).one_or_none()
-        return None if row is None else _from_row(row)
+        if row is None:
+            return None
+        lead = _from_row(row)
+        self._seen.add(lead)
+        return lead
 
     def save(self, lead: Lead, *, read_version: int, completing_conversion: bool = False) -> None:
         values = _row_values(lead)
@@ -182,6 +192,7 @@ class SqlLeadRepository:
         )
         if result.rowcount != 1:
             raise Conflict(f"lead {lead.id} was changed concurrently; read it again and retry")
+        self._seen.add(lead)
 
     def find_matching(self, keys: MatchingKeys) -> list[Lead]:
         conditions: list[ColumnElement[bool]] = []
@@ -201,7 +212,7 @@ class SqlLeadRepository:
             .order_by(_leads.c.created_at, _leads.c.id)
             .limit(MAX_DUPLICATE_CANDIDATES)
         ).all()
-        return [_from_row(row) for row in rows]
+        return self._handed_out([_from_row(row) for row in rows])
 
     def page(
         self, *, scope: LeadScope, lead_filter: LeadFilter, after: LeadCursor | None, limit: int
@@ -215,7 +226,11 @@ class SqlLeadRepository:
                 )
             )
         statement = statement.order_by(_leads.c.created_at.desc(), _leads.c.id.desc()).limit(limit)
-        return [_from_row(row) for row in self._session.execute(statement).all()]
+        return self._handed_out([_from_row(row) for row in self._session.execute(statement).all()])
+
+    def _handed_out(self, leads: list[Lead]) -> list[Lead]:
+        self._seen.add_all(leads)
+        return leads
 
     def _scope_conditions(self, scope: LeadScope) -> list[ColumnElement[bool]]:
         if scope.everything:

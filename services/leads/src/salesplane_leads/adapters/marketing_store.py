@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesplane_leads.adapters import tables
+from salesplane_leads.adapters.seen_aggregates import SeenByUnitOfWork
 from salesplane_leads.domain.marketing import Campaign, Channel, CostEntry, LeadSource, name_key
 from salesplane_leads.domain.qualification import Authority, Need
 from salesplane_leads.domain.scoring import ScoringCriterion, ScoringRule, ScoringRules
@@ -38,8 +39,12 @@ def unique_insert(session: Session, what: str) -> Iterator[None]:
 
 
 class SqlLeadSourceRepository:
-    def __init__(self, session: Session) -> None:
+    """Notes every lead source it hands out or is given in `seen`, for the unit of work to collect
+    their events on commit."""
+
+    def __init__(self, session: Session, seen: SeenByUnitOfWork) -> None:
         self._session = session
+        self._seen = seen
 
     def add(self, source: LeadSource) -> None:
         with unique_insert(self._session, f"lead source {source.name!r}"):
@@ -53,6 +58,7 @@ class SqlLeadSourceRepository:
                     created_at=source.created_at,
                 )
             )
+        self._seen.add(source)
 
     def get(self, source_id: str) -> LeadSource | None:
         return self._one(tables.lead_sources.c.id == source_id)
@@ -62,11 +68,17 @@ class SqlLeadSourceRepository:
 
     def all(self) -> list[LeadSource]:
         rows = self._session.execute(select(tables.lead_sources).order_by(tables.lead_sources.c.name_key))
-        return [_source(row) for row in rows]
+        sources = [_source(row) for row in rows]
+        self._seen.add_all(sources)
+        return sources
 
     def _one(self, condition: Any) -> LeadSource | None:
         row = self._session.execute(select(tables.lead_sources).where(condition)).one_or_none()
-        return None if row is None else _source(row)
+        if row is None:
+            return None
+        source = _source(row)
+        self._seen.add(source)
+        return source
 
 
 def _source(row: Row[*tuple[Any, ...]]) -> LeadSource:
@@ -74,13 +86,18 @@ def _source(row: Row[*tuple[Any, ...]]) -> LeadSource:
 
 
 class SqlCampaignRepository:
-    def __init__(self, session: Session) -> None:
+    """Notes every campaign it hands out or is given in `seen`, for the unit of work to collect
+    their events on commit."""
+
+    def __init__(self, session: Session, seen: SeenByUnitOfWork) -> None:
         self._session = session
+        self._seen = seen
 
     def add(self, campaign: Campaign) -> None:
         with unique_insert(self._session, f"campaign {campaign.name!r}"):
             self._session.execute(insert(tables.campaigns).values(_campaign_values(campaign)))
             self._insert_costs(campaign.id, campaign.cost_entries)
+        self._seen.add(campaign)
 
     def get(self, campaign_id: str) -> Campaign | None:
         found = self._load(tables.campaigns.c.id == campaign_id)
@@ -118,6 +135,7 @@ class SqlCampaignRepository:
                 )
             )
             self._insert_costs(campaign.id, [e for e in campaign.cost_entries if e.id not in stored])
+        self._seen.add(campaign)
 
     def _insert_costs(self, campaign_id: str, entries: Any) -> None:
         rows = [
@@ -161,7 +179,9 @@ class SqlCampaignRepository:
                     request_id=cost.request_id,
                 )
             )
-        return [_campaign(row, tuple(entries[row.id])) for row in rows]
+        campaigns = [_campaign(row, tuple(entries[row.id])) for row in rows]
+        self._seen.add_all(campaigns)
+        return campaigns
 
 
 def _campaign_values(campaign: Campaign) -> dict[str, object]:
@@ -207,17 +227,24 @@ def _campaign(row: Row[*tuple[Any, ...]], entries: tuple[CostEntry, ...]) -> Cam
 
 
 class SqlScoringRulesRepository:
-    def __init__(self, session: Session) -> None:
+    """Notes every rule set it hands out or is given in `seen`, for the unit of work to collect
+    their events on commit."""
+
+    def __init__(self, session: Session, seen: SeenByUnitOfWork) -> None:
         self._session = session
+        self._seen = seen
 
     def get(self) -> ScoringRules:
         row = self._session.execute(
             select(tables.scoring_rule_sets).where(tables.scoring_rule_sets.c.id == RULES_ROW_ID)
         ).one_or_none()
         if row is None:  # the migration seeds the row; an empty set is the only sane fallback
-            return ScoringRules((), 0, datetime.fromtimestamp(0, UTC))
-        rules = tuple(rule_from_json(rule) for rule in json.loads(row.rules))
-        return ScoringRules(rules, row.revision, as_utc(row.updated_at))
+            current = ScoringRules((), 0, datetime.fromtimestamp(0, UTC))
+        else:
+            rules = tuple(rule_from_json(rule) for rule in json.loads(row.rules))
+            current = ScoringRules(rules, row.revision, as_utc(row.updated_at))
+        self._seen.add(current)
+        return current
 
     def save(self, rules: ScoringRules, *, read_revision: int) -> None:
         values = {
@@ -235,6 +262,7 @@ class SqlScoringRulesRepository:
                     self._session.execute(insert(sets).values(id=RULES_ROW_ID, **values))
             except AlreadyStored:
                 raise replaced_concurrently from None
+            self._seen.add(rules)
             return
         # Session.execute promises only a Result; a Core UPDATE gives a CursorResult, with the rowcount.
         result = cast(
@@ -245,6 +273,7 @@ class SqlScoringRulesRepository:
         )
         if result.rowcount != 1:
             raise replaced_concurrently
+        self._seen.add(rules)
 
 
 def rule_to_json(rule: ScoringRule) -> dict[str, object]:

@@ -1,7 +1,11 @@
 """The SQL unit of work: every repository on one session, and the events of the changed aggregates
-written to the outbox in the same transaction."""
+written to the outbox in the same transaction. The repositories note the aggregates they hand out or
+are given; commit collects their pending events."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeAlias
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,11 +21,19 @@ from salesplane_leads.adapters.marketing_store import (
     SqlLeadSourceRepository,
     SqlScoringRulesRepository,
 )
-from salesplane_leads.domain.lead import Lead
-from salesplane_leads.domain.marketing import Campaign, LeadSource
-from salesplane_leads.domain.scoring import ScoringRules
+from salesplane_leads.adapters.seen_aggregates import SeenByUnitOfWork
+from salesplane_leads.domain.lead import LeadChanged
+from salesplane_leads.domain.marketing import CampaignChanged, LeadSourceChanged
+from salesplane_leads.domain.scoring import ScoringRulesChanged
 from salesplane_platform.org_replica import ReportingLines
-from salesplane_platform.unit_of_work import OutboxContext, SqlUnitOfWork
+from salesplane_platform.seen_aggregates import SeenAggregates
+from salesplane_platform.unit_of_work import OutboxContext, OutboxEvent, SqlUnitOfWork
+
+LEAD_AGGREGATE = "lead"
+LEAD_SOURCE_AGGREGATE = "lead_source"
+CAMPAIGN_AGGREGATE = "campaign"
+SCORING_RULES_AGGREGATE = "scoring_rules"
+LeadsEvent: TypeAlias = LeadChanged | LeadSourceChanged | CampaignChanged | ScoringRulesChanged
 
 
 class SqlOrgChart:
@@ -42,6 +54,7 @@ class SqlLeadsUnitOfWork(SqlUnitOfWork):
     import_rows: SqlImportRowLog
     conversions: SqlConversionLog
     org: SqlOrgChart
+    seen: SeenByUnitOfWork
 
     def __init__(
         self,
@@ -55,51 +68,35 @@ class SqlLeadsUnitOfWork(SqlUnitOfWork):
     def __enter__(self) -> SqlLeadsUnitOfWork:
         super().__enter__()
         session = self.session
-        self.leads = SqlLeadRepository(session, self._lines)
-        self.lead_sources = SqlLeadSourceRepository(session)
-        self.campaigns = SqlCampaignRepository(session)
-        self.scoring_rules = SqlScoringRulesRepository(session)
+        self.seen = SeenAggregates()
+        self.leads = SqlLeadRepository(session, self._lines, self.seen)
+        self.lead_sources = SqlLeadSourceRepository(session, self.seen)
+        self.campaigns = SqlCampaignRepository(session, self.seen)
+        self.scoring_rules = SqlScoringRulesRepository(session, self.seen)
         self.create_requests = SqlCreateRequestLog(session)
         self.import_rows = SqlImportRowLog(session)
         self.conversions = SqlConversionLog(session)
         self.org = SqlOrgChart(session, self._lines)
         return self
 
-    def publish(self, aggregate: Lead | LeadSource | Campaign | ScoringRules, *, actor: str) -> None:
-        if isinstance(aggregate, Lead):
-            for event in aggregate.events:
-                self.record_event(
-                    payload=changed_event(event),
-                    aggregate_type="lead",
-                    aggregate_id=aggregate.id,
-                    aggregate_version=event.lead.version,
-                    actor=actor,
-                )
-        elif isinstance(aggregate, LeadSource):
-            for source_event in aggregate.events:
-                self.record_event(
-                    payload=lead_source_event(source_event.lead_source),
-                    aggregate_type="lead_source",
-                    aggregate_id=aggregate.id,
-                    aggregate_version=source_event.lead_source.version,
-                    actor=actor,
-                )
-        elif isinstance(aggregate, Campaign):
-            for campaign_changed in aggregate.events:
-                self.record_event(
-                    payload=campaign_event(campaign_changed.campaign),
-                    aggregate_type="campaign",
-                    aggregate_id=aggregate.id,
-                    aggregate_version=campaign_changed.campaign.version,
-                    actor=actor,
-                )
-        else:
-            for rules_changed in aggregate.events:
-                self.record_event(
-                    payload=scoring_rules_event(rules_changed.rules),
-                    aggregate_type="scoring_rules",
-                    aggregate_id=RULES_ROW_ID,
-                    aggregate_version=rules_changed.rules.revision,
-                    actor=actor,
-                )
-        aggregate.events.clear()
+    def collect_new_events(self) -> Iterator[OutboxEvent]:
+        """Take the pending events of every aggregate seen in this transaction, in the order they
+        were seen."""
+        for aggregate in self.seen:
+            while aggregate.events:
+                yield outbox_event(aggregate.events.pop(0))
+
+
+def outbox_event(event: LeadsEvent) -> OutboxEvent:
+    """The outbox row of a domain event: its contract payload, and the aggregate it concerns."""
+    if isinstance(event, LeadChanged):
+        lead = event.lead
+        return OutboxEvent(changed_event(event), LEAD_AGGREGATE, lead.id, lead.version)
+    if isinstance(event, LeadSourceChanged):
+        source = event.lead_source
+        return OutboxEvent(lead_source_event(source), LEAD_SOURCE_AGGREGATE, source.id, source.version)
+    if isinstance(event, CampaignChanged):
+        campaign = event.campaign
+        return OutboxEvent(campaign_event(campaign), CAMPAIGN_AGGREGATE, campaign.id, campaign.version)
+    rules = event.rules
+    return OutboxEvent(scoring_rules_event(rules), SCORING_RULES_AGGREGATE, RULES_ROW_ID, rules.revision)

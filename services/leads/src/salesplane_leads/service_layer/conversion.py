@@ -72,7 +72,7 @@ def convert_lead(
 ) -> Conversion:
     """Create the opportunity for the lead and mark the lead Converted (idempotent)."""
     require_uuid("lead_id", lead_id)
-    with uow:
+    with uow.acting_for(caller.subject):
         lead = load_reachable_lead(uow, lead_id, caller)
         if lead.is_converted:
             return Conversion(lead, lead.converted_opportunity_id)
@@ -123,7 +123,7 @@ def _record_conversion(
     uow: LeadsUnitOfWork, lead_id: str, opportunity_id: str, caller: Identity
 ) -> Conversion:
     now = datetime.now(UTC)
-    with uow:
+    with uow.acting_for(caller.subject):
         lead = load_reachable_lead(uow, lead_id, caller)
         if lead.is_converted:  # a concurrent retry got here first
             return Conversion(lead, lead.converted_opportunity_id)
@@ -131,6 +131,5 @@ def _record_conversion(
         lead.mark_converted(opportunity_id, now=now)
         uow.leads.save(lead, read_version=read_version, completing_conversion=True)
         uow.conversions.complete(lead_id, opportunity_id=opportunity_id, at=now)
-        uow.publish(lead, actor=caller.subject)
         uow.commit()
     return Conversion(lead, opportunity_id)

@@ -117,7 +117,7 @@ class _ChunkImport:
 
     def run(self, parsed: list[ImportRow | RejectedRow]) -> ImportReport:
         uow = self._uow
-        with uow:
+        with uow.acting_for(self._caller.subject):
             self._rules = uow.scoring_rules.get().rules
             fingerprints = {
                 row.line_number: row_fingerprint(row) for row in parsed if isinstance(row, ImportRow)
@@ -188,7 +188,6 @@ class _ChunkImport:
                 read_version = lead.version
                 if lead.fill_empty_fields(fields, rules=self._rules, now=self._now):
                     uow.leads.save(lead, read_version=read_version)
-                    uow.publish(lead, actor=caller.subject)
                 self._remember(row, fingerprint, lead.id, created=False)
                 return RowResult(row.line_number, RowOutcome.MERGED, lead.id, self._describe(candidates[:1]))
         if candidates and self._policy is not DuplicatePolicy.INSIST:
@@ -204,7 +203,6 @@ class _ChunkImport:
             now=self._now,
         )
         uow.leads.add(lead)
-        uow.publish(lead, actor=caller.subject)
         self._remember(row, fingerprint, lead.id, created=True)
         return RowResult(row.line_number, RowOutcome.IMPORTED, lead.id)
 

@@ -1,6 +1,6 @@
 """Use cases on leads: capture (with duplicate detection), read, list, edit, assign, move through the
 workflow, qualify and merge. Each validates the request, then authorises, then changes one
-transaction's worth of state and publishes the resulting events in it."""
+transaction's worth of state; its commit writes the events the changed leads raised."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def _create_lead(
     uow: LeadsUnitOfWork,
 ) -> CreateResult:
     now = datetime.now(UTC)
-    with uow:
+    with uow.acting_for(caller.subject):
         if request_id and (earlier := uow.create_requests.find(caller.subject, request_id)):
             lead_id, stored_outcome = earlier
             return CreateResult(CreateOutcome(stored_outcome), load_lead(uow, lead_id))
@@ -139,14 +139,12 @@ def _create_lead(
             read_version = lead.version
             if lead.fill_empty_fields(fields, rules=rules, now=now):
                 uow.leads.save(lead, read_version=read_version)
-                uow.publish(lead, actor=caller.subject)
             outcome = CreateOutcome.MERGED
         else:
             lead = Lead.create(
                 fields, assigned_user_id=assigned_user_id, created_by=caller.subject, rules=rules, now=now
             )
             uow.leads.add(lead)
-            uow.publish(lead, actor=caller.subject)
             outcome = CreateOutcome.CREATED
         if request_id:
             uow.create_requests.add(caller.subject, request_id, lead.id, outcome.value, now)
@@ -175,7 +173,7 @@ def update_lead(
 ) -> Lead:
     """Change some fields (by path, see lead_fields.EDITABLE_PATHS) and re-score the lead."""
     require_uuid("lead_id", lead_id)
-    with uow:
+    with uow.acting_for(caller.subject):
         lead = load_reachable_lead(uow, lead_id, caller)
         ensure_version(lead, expected_version)
         lead.ensure_changeable()
@@ -190,7 +188,6 @@ def update_lead(
         rules = uow.scoring_rules.get().rules
         if lead.edit(changes, rules=rules, field_prefix=LEAD_FIELDS_PREFIX):
             uow.leads.save(lead, read_version=read_version)
-            uow.publish(lead, actor=caller.subject)
             uow.commit()
     return lead
 
@@ -205,14 +202,13 @@ def assign_lead(
 ) -> Lead:
     """Give the lead to a user (New -> Assigned) or back to the pool with an empty user id."""
     require_uuid("lead_id", lead_id)
-    with uow:
+    with uow.acting_for(caller.subject):
         lead = load_reachable_lead(uow, lead_id, caller)
         ensure_can_assign(caller, assigned_user_id.strip(), subtree_of(caller, uow))
         ensure_version(lead, expected_version)
         read_version = lead.version
         if lead.assign(assigned_user_id):
             uow.leads.save(lead, read_version=read_version)
-            uow.publish(lead, actor=caller.subject)
             uow.commit()
     return lead
 
@@ -231,13 +227,12 @@ def change_lead_status(
     if status is None:
         raise InvalidArgument(FieldViolation("status", "must be set"))
     checked_status_reason(status, reason)
-    with uow:
+    with uow.acting_for(caller.subject):
         lead = load_reachable_lead(uow, lead_id, caller)
         ensure_version(lead, expected_version)
         read_version = lead.version
         lead.change_status(status, reason=reason)
         uow.leads.save(lead, read_version=read_version)
-        uow.publish(lead, actor=caller.subject)
         uow.commit()
     return lead
 
@@ -255,13 +250,12 @@ def qualify_lead(
     check = Validator()
     valid = validated_qualification(qualification, check)
     check.raise_if_invalid()
-    with uow:
+    with uow.acting_for(caller.subject):
         lead = load_reachable_lead(uow, lead_id, caller)
         ensure_version(lead, expected_version)
         read_version = lead.version
         if lead.qualify(valid, rules=uow.scoring_rules.get().rules):
             uow.leads.save(lead, read_version=read_version)
-            uow.publish(lead, actor=caller.subject)
             uow.commit()
     return lead
 
@@ -291,7 +285,7 @@ def merge_leads(
         seen.add(duplicate_id)
     check.raise_if_invalid()
     now = datetime.now(UTC)
-    with uow:
+    with uow.acting_for(caller.subject):
         primary = load_reachable_lead(uow, primary_lead_id, caller)
         duplicates = [load_reachable_lead(uow, duplicate_id, caller) for duplicate_id in duplicate_lead_ids]
         versions = {lead.id: lead.version for lead in (primary, *duplicates)}
@@ -300,7 +294,6 @@ def merge_leads(
             duplicate.fold_into(primary.id, now=now)
         for lead in (primary, *duplicates):
             uow.leads.save(lead, read_version=versions[lead.id])
-            uow.publish(lead, actor=caller.subject)
         uow.commit()
     return primary
 

@@ -32,12 +32,11 @@ def create_lead_source(
     """Add a lead source; names are unique case-insensitively."""
     source = LeadSource.create(name=name, channel=channel)
     ensure_can_manage_marketing(caller, "lead sources")
-    with uow:
+    with uow.acting_for(caller.subject):
         try:
             uow.lead_sources.add(source)
         except AlreadyStored:
             raise _name_taken("lead source", source.name) from None
-        uow.publish(source, actor=caller.subject)
         uow.commit()
     return source
 
@@ -60,7 +59,7 @@ def create_campaign(
     require_uuid("lead_source_id", lead_source_id)
     check_new_plan(plan)
     ensure_can_manage_marketing(caller, "campaigns")
-    with uow:
+    with uow.acting_for(caller.subject):
         source = uow.lead_sources.get(lead_source_id)
         if source is None:
             raise InvalidArgument(FieldViolation("lead_source_id", "no lead source has this id"))
@@ -69,7 +68,6 @@ def create_campaign(
             uow.campaigns.add(campaign)
         except AlreadyStored:
             raise _name_taken("campaign", campaign.name) from None
-        uow.publish(campaign, actor=caller.subject)
         uow.commit()
     return campaign
 
@@ -92,7 +90,7 @@ def update_campaign(
     """Change a campaign's name, money or dates."""
     require_uuid("campaign.id", campaign_id)
     ensure_can_manage_marketing(caller, "campaigns")
-    with uow:
+    with uow.acting_for(caller.subject):
         campaign = _load_campaign(uow, campaign_id)
         campaign.ensure_version(expected_version)
         read_version = campaign.version
@@ -102,7 +100,6 @@ def update_campaign(
             uow.campaigns.save(campaign, read_version=read_version)
         except AlreadyStored:
             raise _name_taken("campaign", campaign.name) from None
-        uow.publish(campaign, actor=caller.subject)
         uow.commit()
     return campaign
 
@@ -137,7 +134,7 @@ def record_campaign_cost(
     ensure_can_manage_marketing(caller, "campaign costs")
 
     def record() -> Campaign:
-        with uow:
+        with uow.acting_for(caller.subject):
             campaign = _load_campaign(uow, campaign_id)
             read_version = campaign.version
             if campaign.record_cost(
@@ -148,7 +145,6 @@ def record_campaign_cost(
                 now=datetime.now(UTC),
             ):
                 uow.campaigns.save(campaign, read_version=read_version)
-                uow.publish(campaign, actor=caller.subject)
                 uow.commit()
             return campaign
 

@@ -26,7 +26,7 @@ def replace_scoring_rules(
         raise InvalidArgument(FieldViolation("expected_revision", "must not be negative"))
     validated_rules(rules, source_exists=lambda _: True)  # all but the lookups, before authorising
     ensure_can_manage_marketing(caller, "the scoring rules")
-    with uow:
+    with uow.acting_for(caller.subject):
         valid = validated_rules(
             rules, source_exists=lambda source_id: uow.lead_sources.get(source_id) is not None
         )
@@ -34,6 +34,5 @@ def replace_scoring_rules(
         read_revision = current.revision
         current.replace(valid, expected_revision=expected_revision or None, now=datetime.now(UTC))
         uow.scoring_rules.save(current, read_revision=read_revision)
-        uow.publish(current, actor=caller.subject)
         uow.commit()
     return current

@@ -163,6 +163,10 @@ class LeadsUnitOfWork(Protocol):
     @property
     def org(self) -> OrgChart: ...
 
+    def acting_for(self, actor: str) -> Self:
+        """Name who makes this transaction's changes; open a changing transaction with
+        `with uow.acting_for(caller.subject):`."""
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -170,7 +174,6 @@ class LeadsUnitOfWork(Protocol):
     ) -> None:
         """Roll back whatever was not committed."""
 
-    def publish(self, aggregate: Lead | LeadSource | Campaign | ScoringRules, *, actor: str) -> None:
-        """Write the aggregate's pending events to the outbox of this transaction."""
-
-    def commit(self) -> None: ...
+    def commit(self) -> None:
+        """Commit the changes together with the events of every aggregate the repositories handed
+        out or were given, so no use case publishes by hand."""

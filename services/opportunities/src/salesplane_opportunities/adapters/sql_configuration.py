@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from salesplane_opportunities.adapters import tables
+from salesplane_opportunities.adapters.seen_aggregates import SeenByUnitOfWork
 from salesplane_opportunities.domain.exchange_rates import AppliedRate, ExchangeRate
 from salesplane_opportunities.domain.sales_stages import SalesStage, SalesStageCatalog
 from salesplane_platform.db import as_utc, upsert_statement
@@ -58,9 +59,12 @@ class SalesStageCatalogCache:
 
 
 class SqlSalesStageStore:
-    def __init__(self, session: Session, cache: SalesStageCatalogCache) -> None:
+    """Notes the catalogs it hands out in `seen`, for the unit of work to collect their events."""
+
+    def __init__(self, session: Session, cache: SalesStageCatalogCache, seen: SeenByUnitOfWork) -> None:
         self._session = session
         self._cache = cache
+        self._seen = seen
         self._current: SalesStageCatalog | None = None
         self._observed_revision: int | None = None
 
@@ -71,10 +75,11 @@ class SqlSalesStageStore:
     def current(self) -> SalesStageCatalog:
         if self._current is None:
             self._current = self._cache.catalog(self._session, self._observed_revision)
+            self._seen.add(self._current)
         return self._current
 
     def replace(self, stages: Sequence[SalesStage]) -> SalesStageCatalog:
-        revision = self.current().revision + 1
+        replacement = self.current().replaced_with(stages)
         self._session.execute(delete(tables.sales_stages))
         self._session.execute(
             insert(tables.sales_stages),
@@ -91,15 +96,20 @@ class SqlSalesStageStore:
         )
         revisions = tables.sales_stage_revision
         self._session.execute(
-            update(revisions).where(revisions.c.id == _CATALOG_ROW).values(revision=revision)
+            update(revisions).where(revisions.c.id == _CATALOG_ROW).values(revision=replacement.revision)
         )
-        self._current = SalesStageCatalog(stages, revision)
-        return self._current
+        self._current = replacement
+        self._seen.add(replacement)
+        return replacement
 
 
 class SqlExchangeRateStore:
-    def __init__(self, session: Session) -> None:
+    """Notes the rates it hands out or is given in `seen`, for the unit of work to collect their
+    events."""
+
+    def __init__(self, session: Session, seen: SeenByUnitOfWork) -> None:
         self._session = session
+        self._seen = seen
 
     def rate_on(self, currency: str, base_currency: str, on: date) -> AppliedRate | None:
         rates = tables.exchange_rates
@@ -121,7 +131,7 @@ class SqlExchangeRateStore:
         if currency is not None:
             statement = statement.where(rates.c.currency == currency)
         rows = self._session.execute(statement.order_by(rates.c.currency, rates.c.effective_from))
-        return [
+        listed = [
             ExchangeRate(
                 currency=row.currency,
                 base_currency=row.base_currency,
@@ -132,6 +142,8 @@ class SqlExchangeRateStore:
             )
             for row in rows
         ]
+        self._seen.add_all(listed)
+        return listed
 
     def put(self, rate: ExchangeRate) -> None:
         statement = upsert_statement(
@@ -150,3 +162,4 @@ class SqlExchangeRateStore:
                 set_at=rate.set_at,
             )
         )
+        self._seen.add(rate)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from salesplane_opportunities.adapters import tables
 from salesplane_opportunities.adapters.opportunity_listing import list_statement
 from salesplane_opportunities.adapters.opportunity_rows import from_row, row_values
+from salesplane_opportunities.adapters.seen_aggregates import SeenByUnitOfWork
 from salesplane_opportunities.adapters.sql_configuration import CATALOG_REVISION, SqlSalesStageStore
 from salesplane_opportunities.domain.listing import OpportunityQuery
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus
@@ -46,25 +47,32 @@ _ENTER_STAGE = insert(_history)
 
 
 class SqlOpportunityRepository:
-    def __init__(self, session: Session, reach: Reach, stages: SqlSalesStageStore) -> None:
+    """Notes every deal it hands out or is given in `seen`, for the unit of work to collect their
+    events on commit."""
+
+    def __init__(
+        self, session: Session, reach: Reach, stages: SqlSalesStageStore, seen: SeenByUnitOfWork
+    ) -> None:
         self._session = session
         self._reach = reach
         self._stages = stages
+        self._seen = seen
 
     def add(self, opportunity: Opportunity) -> None:
         self._session.execute(_INSERT, row_values(opportunity))
+        self._seen.add(opportunity)
 
     def get(self, opportunity_id: str, *, for_update: bool = False) -> Opportunity | None:
         if not for_update:
             row = self._session.execute(_GET, {"match_id": opportunity_id}).one_or_none()
-            return None if row is None else from_row(row)
+            return None if row is None else self._handed_out(from_row(row))
         # A deal about to change needs the stage catalog too: its revision comes along in the same
         # round trip (the write path's cost is mostly round trips).
         row = self._session.execute(_GET_FOR_CHANGE, {"match_id": opportunity_id}).one_or_none()
         if row is None:
             return None
         self._stages.observe_revision(row.catalog_revision)
-        return from_row(row)
+        return self._handed_out(from_row(row))
 
     def save(self, opportunity: Opportunity, *, read_version: int) -> None:
         values = row_values(opportunity)
@@ -79,6 +87,7 @@ class SqlOpportunityRepository:
         )
         if result.rowcount != 1:
             raise Conflict(f"opportunity {opportunity.id} was changed concurrently; read it again")
+        self._seen.add(opportunity)
 
     def remove(self, opportunity: Opportunity, *, read_version: int) -> None:
         # A DELETE executes as a CursorResult (it has the row count); Session.execute is typed Result.
@@ -93,10 +102,11 @@ class SqlOpportunityRepository:
         self._session.execute(
             delete(tables.stage_history).where(tables.stage_history.c.opportunity_id == opportunity.id)
         )
+        self._seen.add(opportunity)
 
     def list(self, query: OpportunityQuery, caller: Identity) -> list[Opportunity]:
         statement = list_statement(query, self._reach.visible_users(caller))
-        return [from_row(row) for row in self._session.execute(statement)]
+        return self._all_handed_out([from_row(row) for row in self._session.execute(statement)])
 
     def count_in_stages(self, stage_names: Sequence[str]) -> dict[str, int]:
         rows = self._session.execute(
@@ -117,7 +127,7 @@ class SqlOpportunityRepository:
             )
             .order_by(_c.id)
         )
-        return [from_row(row) for row in rows]
+        return self._all_handed_out([from_row(row) for row in rows])
 
     def in_currency_closing(self, currency: str, start: date, end: date | None) -> builtins.list[Opportunity]:
         statement = select(tables.opportunities).where(
@@ -125,7 +135,17 @@ class SqlOpportunityRepository:
         )
         if end is not None:
             statement = statement.where(_c.expected_close_date < end)
-        return [from_row(row) for row in self._session.execute(statement.order_by(_c.id))]
+        return self._all_handed_out(
+            [from_row(row) for row in self._session.execute(statement.order_by(_c.id))]
+        )
+
+    def _handed_out(self, opportunity: Opportunity) -> Opportunity:
+        self._seen.add(opportunity)
+        return opportunity
+
+    def _all_handed_out(self, opportunities: builtins.list[Opportunity]) -> builtins.list[Opportunity]:
+        self._seen.add_all(opportunities)
+        return opportunities
 
 
 class SqlStageHistory:

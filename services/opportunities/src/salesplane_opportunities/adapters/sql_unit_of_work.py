@@ -1,6 +1,11 @@
-"""The SQL unit of work: deals, configuration, stage history and outbox events commit together."""
+"""The SQL unit of work: deals, configuration, stage history and outbox events commit together. The
+events are the ones the aggregates raised: the repositories note what they hand out or are given,
+and commit collects their pending events."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeAlias
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +16,7 @@ from salesplane_opportunities.adapters.proto_mapping import (
     exchange_rate_changed,
     sales_stages_changed,
 )
+from salesplane_opportunities.adapters.seen_aggregates import SeenByUnitOfWork
 from salesplane_opportunities.adapters.sql_configuration import (
     SalesStageCatalogCache,
     SqlExchangeRateStore,
@@ -21,12 +27,13 @@ from salesplane_opportunities.adapters.sql_opportunities import (
     SqlOpportunityRepository,
     SqlStageHistory,
 )
-from salesplane_opportunities.domain.exchange_rates import CurrencyConverter, ExchangeRate
-from salesplane_opportunities.domain.opportunity import ChangeKind, Opportunity
-from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
+from salesplane_opportunities.domain.exchange_rates import CurrencyConverter, ExchangeRateChanged
+from salesplane_opportunities.domain.opportunity import ChangeKind, OpportunityChanged
+from salesplane_opportunities.domain.sales_stages import SalesStagesChanged
 from salesplane_platform.identity import Identity
 from salesplane_platform.org_replica import Reach
-from salesplane_platform.unit_of_work import OutboxContext, SqlUnitOfWork
+from salesplane_platform.seen_aggregates import SeenAggregates
+from salesplane_platform.unit_of_work import OutboxContext, OutboxEvent, SqlUnitOfWork
 
 OPPORTUNITY_AGGREGATE = "opportunity"
 SALES_STAGES_AGGREGATE = "sales_stages"
@@ -34,6 +41,7 @@ SALES_STAGES_ID = "catalog"
 EXCHANGE_RATE_AGGREGATE = "exchange_rate"
 _LOCK_EXCLUSIVE = text(f"LOCK TABLE {tables.opportunities.name} IN EXCLUSIVE MODE")
 _LOCK_SHARED = text(f"LOCK TABLE {tables.opportunities.name} IN ROW SHARE MODE")
+OpportunitiesEvent: TypeAlias = OpportunityChanged | SalesStagesChanged | ExchangeRateChanged
 
 
 class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
@@ -43,6 +51,7 @@ class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
     exchange_rates: SqlExchangeRateStore
     stage_history: SqlStageHistory
     converter: CurrencyConverter
+    seen: SeenByUnitOfWork
 
     def __init__(
         self,
@@ -60,10 +69,11 @@ class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
 
     def __enter__(self) -> SqlOpportunitiesUnitOfWork:
         super().__enter__()
-        self.sales_stages = SqlSalesStageStore(self.session, self._stage_cache)
-        self.opportunities = SqlOpportunityRepository(self.session, self._reach, self.sales_stages)
+        self.seen = SeenAggregates()
+        self.sales_stages = SqlSalesStageStore(self.session, self._stage_cache, self.seen)
+        self.opportunities = SqlOpportunityRepository(self.session, self._reach, self.sales_stages, self.seen)
         self.create_requests = SqlCreateRequestLog(self.session)
-        self.exchange_rates = SqlExchangeRateStore(self.session)
+        self.exchange_rates = SqlExchangeRateStore(self.session, self.seen)
         self.stage_history = SqlStageHistory(self.session)
         self.converter = CurrencyConverter(self.base_currency, self.exchange_rates)
         return self
@@ -83,37 +93,43 @@ class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
     def can_reach(self, caller: Identity, user_id: str) -> bool:
         return self._reach.can_reach(self.session, caller, user_id)
 
-    def record_events(self, opportunity: Opportunity, *, actor: str) -> None:
-        for event in opportunity.events:
-            state = event.opportunity
-            self.record_event(
-                payload=changed_event(event),
-                aggregate_type=OPPORTUNITY_AGGREGATE,
-                aggregate_id=opportunity.id,
-                aggregate_version=state.version,
-                actor=actor,
-            )
-            created = event.kind is ChangeKind.CREATED
-            if created or event.previous_sales_stage is not None:
-                self.stage_history.enter(
-                    opportunity.id, state.sales_stage, state.updated_at, actor, first=created
-                )
-        opportunity.events.clear()
+    def collect_new_events(self) -> Iterator[OutboxEvent]:
+        """Take the pending events of every aggregate seen in this transaction, in the order they
+        were seen; a deal's stage moves enter its stage history on the way, in this transaction."""
+        for aggregate in self.seen:
+            while aggregate.events:
+                event = aggregate.events.pop(0)
+                if isinstance(event, OpportunityChanged):
+                    self._enter_stage_history(event)
+                yield outbox_event(event)
 
-    def record_sales_stages_changed(self, catalog: SalesStageCatalog, *, actor: str) -> None:
-        self.record_event(
-            payload=sales_stages_changed(catalog),
+    def _enter_stage_history(self, event: OpportunityChanged) -> None:
+        state = event.opportunity
+        created = event.kind is ChangeKind.CREATED
+        if created or event.previous_sales_stage is not None:
+            self.stage_history.enter(state.id, state.sales_stage, state.updated_at, self.actor, first=created)
+
+
+def outbox_event(event: OpportunitiesEvent) -> OutboxEvent:
+    """The outbox row of a domain event: its contract payload, and the aggregate it concerns."""
+    if isinstance(event, OpportunityChanged):
+        return OutboxEvent(
+            payload=changed_event(event),
+            aggregate_type=OPPORTUNITY_AGGREGATE,
+            aggregate_id=event.opportunity.id,
+            aggregate_version=event.opportunity.version,
+        )
+    if isinstance(event, SalesStagesChanged):
+        return OutboxEvent(
+            payload=sales_stages_changed(event.catalog),
             aggregate_type=SALES_STAGES_AGGREGATE,
             aggregate_id=SALES_STAGES_ID,
-            aggregate_version=catalog.revision,
-            actor=actor,
+            aggregate_version=event.catalog.revision,
         )
-
-    def record_exchange_rate_changed(self, rate: ExchangeRate, *, actor: str) -> None:
-        self.record_event(
-            payload=exchange_rate_changed(rate),
-            aggregate_type=EXCHANGE_RATE_AGGREGATE,
-            aggregate_id=f"{rate.currency}/{rate.effective_from.isoformat()}",
-            aggregate_version=rate.version,
-            actor=actor,
-        )
+    rate = event.rate
+    return OutboxEvent(
+        payload=exchange_rate_changed(rate),
+        aggregate_type=EXCHANGE_RATE_AGGREGATE,
+        aggregate_id=f"{rate.currency}/{rate.effective_from.isoformat()}",
+        aggregate_version=rate.version,
+    )

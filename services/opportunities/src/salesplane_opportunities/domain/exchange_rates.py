@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -57,10 +57,42 @@ class ExchangeRate:
     set_at: datetime
     # Grows when the rate of the same currency and date is set again.
     version: int = 1
+    events: list[ExchangeRateChanged] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def put_in_effect(
+        cls,
+        *,
+        currency: str,
+        base_currency: str,
+        rate: str,
+        effective_from: date,
+        set_at: datetime,
+        replacing: ExchangeRate | None,
+    ) -> ExchangeRate:
+        """A rate an admin sets: the next version of the one it replaces (same currency and date),
+        or the first. It raises ExchangeRateChanged."""
+        new = cls(
+            currency=currency,
+            base_currency=base_currency,
+            rate=rate,
+            effective_from=effective_from,
+            set_at=set_at,
+            version=replacing.version + 1 if replacing else 1,
+        )
+        new.events.append(ExchangeRateChanged(replace(new, events=[])))
+        return new
 
     @property
     def applied(self) -> AppliedRate:
         return AppliedRate(self.rate, self.effective_from)
+
+
+@dataclass(frozen=True)
+class ExchangeRateChanged:
+    """Domain event: consumers receive the rate as set."""
+
+    rate: ExchangeRate
 
 
 def convert_minor(amount_minor: int, currency: str, rate: str, base_currency: str) -> int:

@@ -48,6 +48,13 @@ DEFAULT_SALES_STAGES: tuple[SalesStage, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class SalesStagesChanged:
+    """Domain event: consumers receive the whole new list under its revision."""
+
+    catalog: SalesStageCatalog
+
+
 class SalesStageCatalog:
     """One revision of the stage list; a replacement is a new catalog with a higher revision."""
 
@@ -55,6 +62,15 @@ class SalesStageCatalog:
         self.stages = tuple(stages)
         self.revision = revision
         self._by_name = {s.name: s for s in self.stages}
+        # Only a replacement raises an event, on itself: catalogs read from storage are shared by
+        # the units of work of a process and never hold events.
+        self.events: list[SalesStagesChanged] = []
+
+    def replaced_with(self, stages: Sequence[SalesStage]) -> SalesStageCatalog:
+        """The next revision, holding `stages`; it raises SalesStagesChanged."""
+        replacement = SalesStageCatalog(stages, self.revision + 1)
+        replacement.events.append(SalesStagesChanged(replacement))
+        return replacement
 
     def get(self, name: str) -> SalesStage | None:
         return self._by_name.get(name)

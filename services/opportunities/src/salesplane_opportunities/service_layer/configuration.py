@@ -57,7 +57,7 @@ def replace_sales_stages(
         raise InvalidArgument(FieldViolation("expected_revision", "must not be negative (0: any revision)"))
     ensure_admin(caller, "replace the sales stages")
     now = datetime.now(UTC)
-    with uow:
+    with uow.acting_for(caller.subject):
         uow.hold_configuration(exclusive=True)
         current = uow.sales_stages.current()
         if expected_revision and expected_revision != current.revision:
@@ -68,13 +68,11 @@ def replace_sales_stages(
         _ensure_unused(uow, difference.removed, "remove")
         _ensure_unused(uow, difference.reflagged, "change the won / lost flags of")
         replaced = uow.sales_stages.replace(stages)
-        uow.record_sales_stages_changed(replaced, actor=caller.subject)
         if difference.new_defaults:
             for opportunity in uow.opportunities.open_following_stages(list(difference.new_defaults)):
                 read_version = opportunity.version
                 if opportunity.follow_stage_default(replaced, now=now):
                     uow.opportunities.save(opportunity, read_version=read_version)
-                    uow.record_events(opportunity, actor=caller.subject)
         uow.commit()
     return replaced
 
@@ -116,28 +114,26 @@ def set_exchange_rate(
     assert effective_from is not None
     ensure_admin(caller, "set exchange rates")
     now = datetime.now(UTC)
-    with uow:
+    with uow.acting_for(caller.subject):
         uow.hold_configuration(exclusive=True)
         known = uow.exchange_rates.list(uow.base_currency, currency)
         same_date = next((r for r in known if r.effective_from == effective_from), None)
         if same_date is not None and same_date.rate == rate:
             return same_date
-        new = ExchangeRate(
+        new = ExchangeRate.put_in_effect(
             currency=currency,
             base_currency=uow.base_currency,
             rate=rate,
             effective_from=effective_from,
             set_at=now,
-            version=same_date.version + 1 if same_date else 1,
+            replacing=same_date,
         )
         uow.exchange_rates.put(new)
-        uow.record_exchange_rate_changed(new, actor=caller.subject)
         start, end = dates_governed_by(new, known)
         for opportunity in uow.opportunities.in_currency_closing(currency, start, end):
             read_version = opportunity.version
             if opportunity.revalue(new.applied, uow.converter, now=now):
                 uow.opportunities.save(opportunity, read_version=read_version)
-                uow.record_events(opportunity, actor=caller.subject)
         uow.commit()
     return new
 

@@ -25,7 +25,7 @@ MAX_IDEMPOTENT_CALLER_LENGTH = 255
 def create_opportunity(
     *, draft: OpportunityDraft, request_id: str, caller: Identity, uow: OpportunitiesUnitOfWork
 ) -> Opportunity:
-    """Open a new opportunity and publish it; with a request id, a retry returns the first result."""
+    """Open a new opportunity; with a request id, a retry returns the first result."""
     check = Validator()
     if request_id:
         check_request_id(check, request_id)
@@ -36,7 +36,7 @@ def create_opportunity(
         )
     check.raise_if_invalid()
     now = datetime.now(UTC)
-    with uow:
+    with uow.acting_for(caller.subject):
         uow.hold_configuration(exclusive=False)
         if request_id and (earlier := uow.create_requests.find(caller.subject, request_id)):
             return _created_earlier(uow, earlier, caller)
@@ -48,7 +48,6 @@ def create_opportunity(
             assert earlier is not None
             return _created_earlier(uow, earlier, caller)
         uow.opportunities.add(opportunity)
-        uow.record_events(opportunity, actor=caller.subject)
         uow.commit()
     return opportunity
 
@@ -137,7 +136,7 @@ def delete_opportunity(
     """Remove the deal, publishing a final DELETED event with its last state."""
     check_opportunity_id(opportunity_id)
     _check_expected_version(expected_version)
-    with uow:
+    with uow.acting_for(caller.subject):
         # Locking the deal holds the configuration too (see hold_configuration).
         opportunity = load(uow, opportunity_id, for_update=True)
         ensure_can_reach(uow, caller, opportunity.owner_user_id)
@@ -145,7 +144,6 @@ def delete_opportunity(
         read_version = opportunity.version
         opportunity.delete()
         uow.opportunities.remove(opportunity, read_version=read_version)
-        uow.record_events(opportunity, actor=caller.subject)
         uow.commit()
 
 
@@ -170,10 +168,10 @@ def _change(
     *,
     id_field: str = "opportunity_id",
 ) -> Opportunity:
-    """Load (locked), authorise, check the version, mutate, save and publish in one transaction."""
+    """Load (locked), authorise, check the version, mutate and save in one transaction."""
     check_opportunity_id(opportunity_id, id_field)
     _check_expected_version(expected_version)
-    with uow:
+    with uow.acting_for(caller.subject):
         # Locking the deal holds the configuration too (see hold_configuration): no extra round
         # trip on the hottest path.
         opportunity = load(uow, opportunity_id, for_update=True)
@@ -182,7 +180,6 @@ def _change(
         read_version = opportunity.version
         if mutate(opportunity, datetime.now(UTC)):
             uow.opportunities.save(opportunity, read_version=read_version)
-            uow.record_events(opportunity, actor=caller.subject)
             uow.commit()
     return opportunity
 

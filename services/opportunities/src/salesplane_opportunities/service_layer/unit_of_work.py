@@ -55,7 +55,7 @@ class SalesStageStore(Protocol):
     def current(self) -> SalesStageCatalog: ...
 
     def replace(self, stages: Sequence[SalesStage]) -> SalesStageCatalog:
-        """Store the new list under the next revision and return it."""
+        """Store the new list under the next revision and return it (it raises SalesStagesChanged)."""
 
 
 class ExchangeRateStore(Protocol):
@@ -65,7 +65,8 @@ class ExchangeRateStore(Protocol):
         """By currency, then effective date."""
 
     def put(self, rate: ExchangeRate) -> None:
-        """Insert, or replace the rate of the same currency and effective date."""
+        """Insert, or replace the rate of the same currency and effective date; the events the rate
+        raised are written on commit."""
 
 
 class StageHistoryStore(Protocol):
@@ -94,6 +95,10 @@ class OpportunitiesUnitOfWork(Protocol):
     @property
     def stage_history(self) -> StageHistoryStore: ...
 
+    def acting_for(self, actor: str) -> Self:
+        """Name who makes this transaction's changes; open a changing transaction with
+        `with uow.acting_for(caller.subject):`."""
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -110,12 +115,6 @@ class OpportunitiesUnitOfWork(Protocol):
     def can_reach(self, caller: Identity, user_id: str) -> bool:
         """Own records; a manager's subtree; everything for admins."""
 
-    def record_events(self, opportunity: Opportunity, *, actor: str) -> None:
-        """Write the aggregate's pending events to the outbox, and its stage moves to the stage
-        history, in this transaction."""
-
-    def record_sales_stages_changed(self, catalog: SalesStageCatalog, *, actor: str) -> None: ...
-
-    def record_exchange_rate_changed(self, rate: ExchangeRate, *, actor: str) -> None: ...
-
-    def commit(self) -> None: ...
+    def commit(self) -> None:
+        """Commit the changes together with the events of every aggregate the repositories handed
+        out or were given (and the stage moves among them), so no use case publishes by hand."""
