@@ -71,11 +71,15 @@ from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters import hierarchy, rollup_store, settings_store, tables
-from salesplane_forecasting.adapters import opportunity_events as handler_module
-from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
 from salesplane_forecasting.domain.contributions import MEASURES, ROLLUP_MEASURES
 from salesplane_forecasting.domain.deals import Deal
+from salesplane_forecasting.entrypoints import opportunity_consumer as handler_module
 from salesplane_forecasting.entrypoints.main import DEFINITION
+from salesplane_forecasting.entrypoints.opportunity_consumer import (
+    OPPORTUNITIES_TOPIC,
+    OpportunityRollupHandler,
+)
+from salesplane_forecasting.service_layer import rollups as rollup_use_cases
 from salesplane_platform import consumer_runner
 from salesplane_platform.consumer_runner import ConsumerRunner
 from salesplane_platform.db import make_engine, make_session_factory
@@ -764,7 +768,7 @@ def profile_steps(
     timer.wrap(rollup_store, "load_tracked", next(inner))
     timer.wrap(Deal, "placed", next(inner))
     timer.wrap(hierarchy, "chains_of", next(inner))
-    timer.wrap(handler_module, "merge_deltas", next(inner))
+    timer.wrap(rollup_use_cases, "merge_deltas", next(inner))
     timer.wrap(rollup_store, "apply_deltas", next(inner), rows=lambda args: len(args[1]))
     timer.wrap(rollup_store, "save_tracked", next(inner), rows=lambda args: len(args[1]))
     timer.wrap(runner, "_remember", next(inner), rows=lambda args: len(args[1]))

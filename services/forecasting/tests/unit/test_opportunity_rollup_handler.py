@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
-from salesplane_forecasting.adapters.opportunity_events import OpportunityRollupHandler
 from salesplane_forecasting.adapters.tables import metadata, rollup_totals, users
+from salesplane_forecasting.entrypoints.opportunity_consumer import OpportunityRollupHandler
 from salesplane_platform.consumer_runner import ConsumedEvent
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.event_transport import IncomingRecord

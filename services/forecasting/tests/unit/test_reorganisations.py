@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from salesplane.common.v1.common_pb2 import Date
 from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc, org_pb2, org_pb2_grpc
-from salesplane_forecasting.adapters.opportunity_events import apply_deal_states
 from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
 from salesplane_forecasting.adapters.tables import rollup_totals
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_forecasting.service_layer import org
+from salesplane_forecasting.service_layer.rollups import apply_deal_states
 from salesplane_testing.in_process import running_service
 
 

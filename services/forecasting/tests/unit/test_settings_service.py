@@ -13,9 +13,9 @@ from sqlalchemy import select
 from salesplane.common.v1.common_pb2 import Date
 from salesplane.forecasting.v1 import settings_pb2, settings_pb2_grpc
 from salesplane_forecasting.adapters import tables
-from salesplane_forecasting.adapters.opportunity_events import apply_deal_states
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.entrypoints.main import DEFINITION
+from salesplane_forecasting.service_layer.rollups import apply_deal_states
 from salesplane_platform.events import decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
 from salesplane_platform.service_process import ServiceProcess

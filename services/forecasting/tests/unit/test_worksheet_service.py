@@ -27,9 +27,9 @@ from salesplane.forecasting.v1 import (
 )
 from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters import rollup_store, snapshot_store, tables
-from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC
 from salesplane_forecasting.domain.worksheets import SnapshotKind
 from salesplane_forecasting.entrypoints.main import DEFINITION, TOPIC
+from salesplane_forecasting.entrypoints.opportunity_consumer import OPPORTUNITIES_TOPIC
 from salesplane_platform.errors import Conflict
 from salesplane_platform.event_transport import OutgoingRecord
 from salesplane_platform.events import build_envelope, decode_envelope, unpack_payload

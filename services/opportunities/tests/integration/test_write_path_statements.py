@@ -14,7 +14,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, event, select, text
 
 from salesplane_opportunities.adapters import tables
-from salesplane_opportunities.adapters.sql_configuration import SalesStageCatalogCache
+from salesplane_opportunities.adapters.configuration_store import SalesStageCatalogCache
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.domain.opportunity_inputs import OpportunityChanges, OpportunityDraft
 from salesplane_opportunities.entrypoints.main import DEFINITION

@@ -9,7 +9,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.opportunities.v1 import opportunities_pb2 as pb
-from salesplane_opportunities.adapters.proto_mapping import opportunity_to_proto
+from salesplane_opportunities.adapters.opportunity_mapping import opportunity_to_proto
 from salesplane_opportunities.domain.listing import OrderField
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus, ProbabilitySource
 from salesplane_opportunities.domain.opportunity_inputs import CaseChange

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select
 
 from salesplane.opportunities.v1 import events_pb2
 from salesplane_opportunities.adapters import tables
-from salesplane_opportunities.adapters.sql_configuration import SalesStageCatalogCache
+from salesplane_opportunities.adapters.configuration_store import SalesStageCatalogCache
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.domain.listing import OpportunityFilter, OrderField, build_query
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus

@@ -19,24 +19,26 @@ from salesplane_platform.errors import Conflict
 # Keeps IN lists well below every database's bound on bound parameters.
 
 
-def committed_quota(session: Session, user_id: str, period_id: str, kind: str = "assigned") -> int | None:
+def committed_quota(
+    session: Session, user_id: str, period_id: str, kind: QuotaKind = QuotaKind.ASSIGNED
+) -> int | None:
     """A user's committed quota for a period in minor units of the base currency; None when none."""
     return session.execute(
         select(quotas.c.amount_minor).where(
-            quotas.c.user_id == user_id, quotas.c.period_id == period_id, quotas.c.kind == str(kind)
+            quotas.c.user_id == user_id, quotas.c.period_id == period_id, quotas.c.kind == kind.value
         )
     ).scalar_one_or_none()
 
 
 def committed_quotas(
-    session: Session, user_ids: Sequence[str], period_id: str, kind: str = "assigned"
+    session: Session, user_ids: Sequence[str], period_id: str, kind: QuotaKind = QuotaKind.ASSIGNED
 ) -> dict[str, int]:
     """The committed quotas of many users for a period (minor units); users without one are absent."""
     rows = bulk_lookup(
         session,
         quotas,
         keys=["user_id", "period_id", "kind"],
-        values=[(user_id, period_id, str(kind)) for user_id in sorted(set(user_ids))],
+        values=[(user_id, period_id, kind.value) for user_id in sorted(set(user_ids))],
         columns=["user_id", "amount_minor"],
     )
     return {user_id: amount for user_id, amount in rows}

@@ -19,9 +19,8 @@ from salesplane_forecasting.adapters.tables import (
 from salesplane_forecasting.domain.contributions import (
     OWN_MEASURES,
     ROLLUP_MEASURES,
-    STATUS_DELETED,
-    STATUS_LOST,
     TEAM_MEASURES,
+    DealStatus,
     RollupKey,
     Totals,
     merge_deltas,
@@ -29,6 +28,7 @@ from salesplane_forecasting.domain.contributions import (
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 from salesplane_forecasting.domain.periods import MONTH_ID
+from salesplane_forecasting.domain.rollups import CurrencyLine
 from salesplane_platform.bulk_writes import ADD, REPLACE, bulk_lookup, bulk_upsert
 from salesplane_platform.db import as_utc
 
@@ -42,14 +42,6 @@ class RollupRead:
     own: Totals
     team: Totals
     updated_at: datetime | None
-
-
-@dataclass(frozen=True)
-class CurrencyLine:
-    currency: str
-    opportunity_count: int
-    amount_minor: int
-    weighted_percent_minor: int
 
 
 def load_tracked(session: Session, opportunity_ids: Iterable[str], *, for_update: bool) -> dict[str, Deal]:
@@ -125,7 +117,7 @@ def currency_lines(session: Session, user_id: str, period_id: str) -> list[Curre
         .where(
             t.owner_user_id == user_id,
             _period_column(period_id) == period_id,
-            t.status.not_in([STATUS_LOST, STATUS_DELETED]),
+            t.status.not_in([DealStatus.LOST.value, DealStatus.DELETED.value]),
         )
         .group_by(t.currency)
         .order_by(t.currency)
@@ -143,7 +135,7 @@ def deals_of(session: Session, owners: Sequence[str] | Select[tuple[str]], perio
         .where(
             t.owner_user_id.in_(owners),
             _period_column(period_id) == period_id,
-            t.status != STATUS_DELETED,
+            t.status != DealStatus.DELETED.value,
         )
         .order_by(t.close_date, t.name, t.opportunity_id)
     )
@@ -213,6 +205,7 @@ _TRACKED_ORDER = [
 if _ALL_TRACKED_COLUMNS != _TRACKED_ORDER:  # pragma: no cover - a schema change must update both
     raise RuntimeError(f"tracked_opportunities columns changed: {_ALL_TRACKED_COLUMNS}")
 _STAGES: dict[str, CommitStage] = {stage.value: stage for stage in CommitStage}
+_STATUSES: dict[str, DealStatus] = {status.value: status for status in DealStatus}
 
 
 def _deal(row: Sequence[Any]) -> Deal:
@@ -240,7 +233,7 @@ def _deal(row: Sequence[Any]) -> Deal:
         opportunity_id,
         version,
         owner_user_id or "",
-        status,
+        _STATUSES[status],
         close_date if close_date is not None else date.min,
         currency or "",
         amount_minor,
@@ -272,6 +265,7 @@ def _row(deal: Deal) -> tuple[object, ...]:
         deal.name,
         deal.account_name,
         deal.sales_stage,
+        # A DealStatus is a str: stored as its value.
         deal.status,
         deal.close_date if deal.close_date != date.min else None,
         deal.likely_minor,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from salesplane.forecasting.v1 import forecasting_pb2
+from salesplane_forecasting.domain.amounts import weighted_minor
 from salesplane_forecasting.domain.contributions import Totals
-from salesplane_platform.money import round_half_up_div
 from salesplane_platform.proto_values import money_message as money
 
 
@@ -18,8 +18,7 @@ def totals_to_proto(totals: Totals, currency: str) -> forecasting_pb2.ForecastTo
         upside_best=money(totals.upside_best_minor, currency),
         upside_worst=money(totals.upside_worst_minor, currency),
         pipeline=money(totals.pipeline_minor, currency),
-        # Kept exact as amount x percent; rounded once, here.
-        weighted_pipeline=money(round_half_up_div(totals.weighted_percent_minor, 100), currency),
+        weighted_pipeline=money(weighted_minor(totals.weighted_percent_minor), currency),
         won_count=totals.won_count,
         open_count=totals.open_count,
         included_count=totals.included_count,
@@ -28,10 +27,3 @@ def totals_to_proto(totals: Totals, currency: str) -> forecasting_pb2.ForecastTo
         forecast_best=money(totals.forecast_best_minor, currency),
         forecast_worst=money(totals.forecast_worst_minor, currency),
     )
-
-
-def attainment_basis_points(closed_won_minor: int, quota_minor: int | None) -> int:
-    """closed won / quota in basis points (10000 = 100 %), rounded half-up; 0 without a quota."""
-    if not quota_minor or quota_minor <= 0:
-        return 0
-    return round_half_up_div(closed_won_minor * 10_000, quota_minor)

@@ -73,7 +73,7 @@ def worksheet_deal_to_proto(item: WorksheetDeal, currency: str) -> worksheets_pb
         account_name=deal.account_name,
         sales_stage=deal.sales_stage,
         probability=deal.probability,
-        status=deal.status,
+        status=str(deal.status),
         likely=money(deal.likely_minor, currency),
         best=money(deal.best_minor, currency),
         worst=money(deal.worst_minor, currency),

@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from datetime import date
 
-from salesplane_forecasting.domain.contributions import STATUS_OPEN, Contribution, measures_of
+from salesplane_forecasting.domain.contributions import STATUS_OPEN, Contribution, DealStatus, measures_of
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
 from salesplane_forecasting.domain.periods import FiscalCalendar
 
@@ -16,8 +16,7 @@ class Deal:
     opportunity_id: str
     version: int
     owner_user_id: str
-    # open, won, lost or deleted.
-    status: str
+    status: DealStatus
     close_date: date
     # The deal's own currency and amount.
     currency: str
@@ -39,7 +38,7 @@ class Deal:
         """The deal with its periods and its commit stage (the rep's choice, else the ranges')."""
         quarter_id, month_id = _periods_of(settings.fiscal_year_start_month, self.close_date)
         stage = None
-        if self.status == STATUS_OPEN:
+        if self.status == STATUS_OPEN:  # a module name: see contributions.STATUS_OPEN
             stage = override or settings.commit_stage_for(self.probability)
         # Built field by field: dataclasses.replace costs several times more, on the consumer's
         # hottest path.

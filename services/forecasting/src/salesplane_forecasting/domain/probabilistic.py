@@ -43,6 +43,7 @@ from typing import SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
+from salesplane_forecasting.domain.amounts import weighted_minor
 from salesplane_platform.errors import Validator
 
 # The exact attempt gives up past this many distinct reachable sums...
@@ -114,7 +115,7 @@ def distribution(
         method = "discretized"
     return Distribution(
         closed_won_minor=closed_won_minor,
-        expected_minor=closed_won_minor + (weighted + 50) // 100,  # half-up, once
+        expected_minor=closed_won_minor + weighted_minor(weighted),
         p10_minor=p10,
         p50_minor=p50,
         p90_minor=p90,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from salesplane_forecasting.domain.amounts import basis_points
 from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
 from salesplane_platform.identifiers import check_user_id, derived_aggregate_id
@@ -28,6 +29,18 @@ class QuotaKind(StrEnum):
     ASSIGNED = "assigned"
     # The part of a manager's quota they carry with their own deals.
     DIRECT = "direct"
+
+
+def own_quota_kind(has_reports: bool) -> QuotaKind:
+    """The quota a user's own deals count against: a manager's direct part (their assigned quota is
+    their team's target), else the assigned one."""
+    return QuotaKind.DIRECT if has_reports else QuotaKind.ASSIGNED
+
+
+def attainment_basis_points(closed_won_minor: int, quota_minor: int | None) -> int:
+    """Closed won against the quota in basis points (10000 = 100 %), rounded half-up; 0 without a
+    positive quota."""
+    return basis_points(closed_won_minor, quota_minor)
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from salesplane_forecasting.domain.contributions import STATUS_OPEN, Totals
+from salesplane_forecasting.domain.amounts import basis_points
+from salesplane_forecasting.domain.contributions import DealStatus, Totals
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage
-from salesplane_platform.money import format_minor, round_half_up_div
+from salesplane_forecasting.domain.quotas import attainment_basis_points
+from salesplane_platform.money import format_minor
 
 MAX_NOTE = 2000
 FIRST_COMMIT = "first commit"
@@ -182,7 +184,7 @@ class RepWorksheet:
 
     @property
     def attainment_basis_points(self) -> int:
-        return basis_points(self.totals.won_minor, self.quota_minor)
+        return attainment_basis_points(self.totals.won_minor, self.quota_minor)
 
     @property
     def figures(self) -> Figures:
@@ -240,17 +242,9 @@ class ForecastAccuracy:
     team: AccuracyRow
 
 
-def basis_points(numerator_minor: int, denominator_minor: int | None) -> int:
-    """numerator / denominator in basis points (10000 = 100 %), rounded half-up; 0 when the
-    denominator is missing or not positive."""
-    if denominator_minor is None or denominator_minor <= 0:
-        return 0
-    return round_half_up_div(numerator_minor * 10_000, denominator_minor)
-
-
 def is_manual(deal: Deal, overridden: bool) -> bool:
     """A hand-set stage only means something for an open deal: closed ones count by their outcome."""
-    return overridden and deal.status == STATUS_OPEN
+    return overridden and deal.status == DealStatus.OPEN
 
 
 def rep_figures(deals: Iterable[Deal], totals: Totals) -> Figures:
@@ -262,7 +256,7 @@ def rep_figures(deals: Iterable[Deal], totals: Totals) -> Figures:
             likely_minor=deal.likely_minor,
             best_minor=deal.best_minor,
             worst_minor=deal.worst_minor,
-            commit_stage=deal.commit_stage if deal.status == STATUS_OPEN else None,
+            commit_stage=deal.commit_stage if deal.status == DealStatus.OPEN else None,
         )
         for deal in deals
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from salesplane_forecasting.adapters.hierarchy import lock_hierarchy
-from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
+from salesplane_forecasting.service_layer.rollups import rebuild_all_rollups
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.settings import ServiceSettings
@@ -20,9 +19,7 @@ def rebuild() -> None:
     engine = make_engine(settings.database_url)
     try:
         upgrade_to_head(engine, DEFINITION.migrations, lock_name=DEFINITION.name)
-        with make_session_factory(engine)() as session, session.begin():
-            lock_hierarchy(session, exclusive=True)
-            rows = rebuild_rollups(session, recompute_contributions=True)
+        rows = rebuild_all_rollups(sessions=make_session_factory(engine))
         print(f"rebuilt {rows} rollup rows")
     finally:
         engine.dispose()

@@ -22,8 +22,11 @@ from salesplane.forecasting.v1 import (
     worksheets_pb2_grpc,
 )
 from salesplane_forecasting.adapters import tables
-from salesplane_forecasting.adapters.opportunity_events import OPPORTUNITIES_TOPIC, OpportunityRollupHandler
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
+from salesplane_forecasting.entrypoints.opportunity_consumer import (
+    OPPORTUNITIES_TOPIC,
+    OpportunityRollupHandler,
+)
 from salesplane_forecasting.entrypoints.org_api import OrgServicer
 from salesplane_forecasting.entrypoints.quota_api import QuotaServicer
 from salesplane_forecasting.entrypoints.settings_api import ForecastSettingsServicer

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from salesplane.forecasting.v1 import settings_pb2
 from salesplane_forecasting.adapters import settings_store
 from salesplane_forecasting.adapters.hierarchy import lock_hierarchy
+from salesplane_forecasting.adapters.outbox_events import record_settings_changed
 from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
-from salesplane_forecasting.adapters.settings_mapping import settings_to_proto
 from salesplane_forecasting.domain import forecast_settings
 from salesplane_forecasting.domain.forecast_settings import ForecastSettings
 from salesplane_forecasting.domain.periods import Period
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, PermissionDenied
 from salesplane_platform.identity import Identity
 from salesplane_platform.unit_of_work import SqlUnitOfWork
-
-SETTINGS_AGGREGATE = "forecast_settings"
-SETTINGS_AGGREGATE_ID = settings_store.SETTINGS_ROW_ID
 
 
 def get_settings(*, uow: SqlUnitOfWork) -> ForecastSettings:
@@ -59,13 +55,7 @@ def update_settings(
         if recompute:
             # After the save: the rebuild reads the settings in force from this transaction.
             rebuild_rollups(session, recompute_contributions=True)
-        uow.record_event(
-            payload=settings_pb2.ForecastSettingsChanged(settings=settings_to_proto(changed, base_currency)),
-            aggregate_type=SETTINGS_AGGREGATE,
-            aggregate_id=SETTINGS_AGGREGATE_ID,
-            aggregate_version=changed.version,
-            actor=caller.subject,
-        )
+        record_settings_changed(uow, changed, base_currency=base_currency, actor=caller.subject)
         uow.commit()
         return changed
 

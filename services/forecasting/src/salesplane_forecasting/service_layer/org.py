@@ -5,14 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 
-from sqlalchemy.orm import Session
-
-from salesplane.forecasting.v1 import org_pb2
-from salesplane_forecasting.adapters import hierarchy, rollup_store, user_store
-from salesplane_forecasting.adapters.org_mapping import user_to_proto
+from salesplane_forecasting.adapters import hierarchy, user_store
+from salesplane_forecasting.adapters.outbox_events import record_user_changed
 from salesplane_forecasting.domain import org
-from salesplane_forecasting.domain.contributions import move_team
 from salesplane_forecasting.domain.org import User, UserValues
+from salesplane_forecasting.service_layer.rollups import move_team_rollups
 from salesplane_platform.errors import (
     Conflict,
     DomainError,
@@ -27,7 +24,6 @@ from salesplane_platform.org_replica import Reach
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
-USER_AGGREGATE = "user"
 # The actor of moves carried out on their scheduled date.
 SCHEDULER = "forecasting-scheduler"
 reach = Reach(user_store.reporting_lines)
@@ -94,25 +90,10 @@ def _upsert(uow: SqlUnitOfWork, values: UserValues, *, expected_version: int | N
         return existing
     old_manager = existing.manager_user_id if existing else None
     if changed.manager_user_id != old_manager:
-        _move_team(session, changed.user_id, old_manager, changed.manager_user_id)
+        move_team_rollups(session, changed.user_id, old_manager, changed.manager_user_id)
     user_store.save(session, changed, actor=actor)
-    uow.record_event(
-        payload=org_pb2.UserChanged(user=user_to_proto(changed)),
-        aggregate_type=USER_AGGREGATE,
-        aggregate_id=changed.user_id,
-        aggregate_version=changed.version,
-        actor=actor,
-    )
+    record_user_changed(uow, changed, actor=actor)
     return changed
-
-
-def _move_team(session: Session, user_id: str, old_manager: str | None, new_manager: str | None) -> None:
-    """Move the user's team totals (every period) from the managers above them to the new ones."""
-    chains = hierarchy.chains_of(session, [m for m in (old_manager, new_manager) if m])
-    old_chain = chains[old_manager] if old_manager else []
-    new_chain = chains[new_manager] if new_manager else []
-    team = rollup_store.team_totals_by_period(session, user_id)
-    rollup_store.apply_deltas(session, move_team(team, old_chain, new_chain))
 
 
 def get_user(*, user_id: str, caller: Identity, uow: SqlUnitOfWork) -> User:

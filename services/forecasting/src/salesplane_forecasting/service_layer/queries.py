@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_forecasting.adapters import hierarchy, quota_store, rollup_store, user_store
-from salesplane_forecasting.domain.contributions import STATUS_OPEN, STATUS_WON, Totals
+from salesplane_forecasting.domain.contributions import DealStatus
 from salesplane_forecasting.domain.periods import check_period_id
-from salesplane_forecasting.domain.probabilistic import Distribution, OpenDeal, distribution
+from salesplane_forecasting.domain.probabilistic import OpenDeal, distribution
+from salesplane_forecasting.domain.quotas import QuotaKind, own_quota_kind
+from salesplane_forecasting.domain.rollups import ForecastScope, ProbabilisticForecast, Rollup
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
-from salesplane_platform.errors import PermissionDenied, Validator
+from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import check_user_id
 from salesplane_platform.identity import Identity
-
-SCOPE_OWN = "own"
-SCOPE_TEAM = "team"
-
-
-@dataclass(frozen=True)
-class Rollup:
-    user_id: str
-    period_id: str
-    own: Totals
-    team: Totals
-    currency_lines: list[rollup_store.CurrencyLine]
-    quota_minor: int | None
-    has_reports: bool
-    updated_at: datetime | None
-
-    @property
-    def attained_minor(self) -> int:
-        """What counts against the quota: the team's closed won for a manager, else the user's."""
-        return (self.team if self.has_reports else self.own).won_minor
-
-
-@dataclass(frozen=True)
-class ProbabilisticForecast:
-    user_id: str
-    period_id: str
-    scope: str
-    quota_minor: int | None
-    distribution: Distribution
 
 
 def get_rollup(*, user_id: str, period_id: str, caller: Identity, sessions: sessionmaker[Session]) -> Rollup:
@@ -58,29 +28,36 @@ def get_rollup(*, user_id: str, period_id: str, caller: Identity, sessions: sess
             own=totals.own,
             team=totals.team,
             currency_lines=rollup_store.currency_lines(session, user_id, period_id),
-            quota_minor=quota_store.committed_quota(session, user_id, period_id),
+            quota_minor=quota_store.committed_quota(session, user_id, period_id, QuotaKind.ASSIGNED),
             has_reports=hierarchy.has_reports(session, user_id),
             updated_at=totals.updated_at,
         )
 
 
 def get_probabilistic_forecast(
-    *, user_id: str, period_id: str, scope: str | None, caller: Identity, sessions: sessionmaker[Session]
+    *,
+    user_id: str,
+    period_id: str,
+    scope: ForecastScope | None,
+    caller: Identity,
+    sessions: sessionmaker[Session],
 ) -> ProbabilisticForecast:
-    """The distribution of the period's closed revenue for the user alone or their whole team."""
+    """The distribution of the period's closed revenue for the user alone or their whole team
+    (scope None: the team for a manager, else the user's own)."""
     _check_request(user_id, period_id)
     with sessions() as session:
         ensure_can_read_user(session, caller, user_id)
         has_reports = hierarchy.has_reports(session, user_id)
-        chosen = scope or (SCOPE_TEAM if has_reports else SCOPE_OWN)
-        owners = user_store.reporting_lines.subtree_select(user_id) if chosen == SCOPE_TEAM else [user_id]
+        chosen = scope or (ForecastScope.TEAM if has_reports else ForecastScope.OWN)
+        team = chosen is ForecastScope.TEAM
+        owners = user_store.reporting_lines.subtree_select(user_id) if team else [user_id]
         deals = rollup_store.deals_of(session, owners, period_id)
-        # A manager's own deals carry their direct quota; their team carries the assigned one.
-        kind = "direct" if chosen == SCOPE_OWN and has_reports else "assigned"
+        # A team is measured by the assigned quota; the user's own deals by what they count against.
+        kind = QuotaKind.ASSIGNED if team else own_quota_kind(has_reports)
         quota = quota_store.committed_quota(session, user_id, period_id, kind)
-    won = sum(deal.likely_minor for deal in deals if deal.status == STATUS_WON)
+    won = sum(deal.likely_minor for deal in deals if deal.status == DealStatus.WON)
     open_deals = [
-        OpenDeal(deal.likely_minor, deal.probability) for deal in deals if deal.status == STATUS_OPEN
+        OpenDeal(deal.likely_minor, deal.probability) for deal in deals if deal.status == DealStatus.OPEN
     ]
     return ProbabilisticForecast(
         user_id=user_id,
@@ -89,15 +66,6 @@ def get_probabilistic_forecast(
         quota_minor=quota,
         distribution=distribution(open_deals=open_deals, closed_won_minor=won, quota_minor=quota),
     )
-
-
-def rebuild_rollups(*, caller: Identity, sessions: sessionmaker[Session]) -> int:
-    """Admin: recompute every rollup from scratch under the settings in force."""
-    if not caller.is_admin:
-        raise PermissionDenied("only administrators rebuild rollups")
-    with sessions() as session, session.begin():
-        hierarchy.lock_hierarchy(session, exclusive=True)
-        return rollup_store.rebuild_rollups(session, recompute_contributions=True)
 
 
 def _check_request(user_id: str, period_id: str) -> None:

@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from salesplane.forecasting.v1 import quotas_pb2
 from salesplane_forecasting.adapters import quota_store, user_store
-from salesplane_forecasting.adapters.quota_mapping import change_to_proto, quota_to_proto
+from salesplane_forecasting.adapters.outbox_events import record_quota_committed
 from salesplane_forecasting.domain import quotas
 from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.periods import check_period_id
@@ -29,7 +28,6 @@ from salesplane_platform.identity import ROLE_MANAGER, Identity
 from salesplane_platform.money import MoneyInput
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
-QUOTA_AGGREGATE = "quota"
 # The contract has no paging; a user's quota history is a handful of changes per period.
 MAX_CHANGES = 1000
 
@@ -265,11 +263,5 @@ def _commit_one(
     quota, change = changed
     quota_store.save(uow.session, quota)
     quota_store.add_change(uow.session, change)
-    uow.record_event(
-        payload=quotas_pb2.QuotaCommitted(quota=quota_to_proto(quota), change=change_to_proto(change)),
-        aggregate_type=QUOTA_AGGREGATE,
-        aggregate_id=quota.aggregate_id,
-        aggregate_version=quota.version,
-        actor=caller.subject,
-    )
+    record_quota_committed(uow, quota, change, actor=caller.subject)
     return quota

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from salesplane.forecasting.v1 import worksheets_pb2
 from salesplane_forecasting.adapters import (
     adjustment_store,
     hierarchy,
@@ -23,13 +22,13 @@ from salesplane_forecasting.adapters import (
     snapshot_store,
     user_store,
 )
-from salesplane_forecasting.adapters.opportunity_events import apply_deal_states
-from salesplane_forecasting.adapters.worksheet_mapping import snapshot_to_proto
+from salesplane_forecasting.adapters.outbox_events import record_forecast_committed
 from salesplane_forecasting.domain import worksheets
-from salesplane_forecasting.domain.contributions import STATUS_OPEN
+from salesplane_forecasting.domain.contributions import DealStatus
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.periods import check_period_id
+from salesplane_forecasting.domain.quotas import QuotaKind, own_quota_kind
 from salesplane_forecasting.domain.worksheets import (
     AccuracyRow,
     Adjustment,
@@ -43,17 +42,14 @@ from salesplane_forecasting.domain.worksheets import (
     WorksheetDeal,
 )
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
+from salesplane_forecasting.service_layer.rollups import apply_deal_states
 from salesplane_platform.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
-from salesplane_platform.identifiers import check_user_id, derived_aggregate_id, new_id
+from salesplane_platform.identifiers import check_user_id, new_id
 from salesplane_platform.identity import Identity
 from salesplane_platform.money import MAX_AMOUNT_MINOR
 from salesplane_platform.text_rules import check_text, is_single_line
 from salesplane_platform.unit_of_work import SqlUnitOfWork
 
-FORECAST_AGGREGATE = "forecast"
-ASSIGNED_QUOTA = "assigned"
-# A manager's own part of their team target, which their own deals are measured against.
-DIRECT_QUOTA = "direct"
 _MAX_OPPORTUNITY_ID = 64
 
 
@@ -89,7 +85,7 @@ def set_commit_stage(
             raise NotFound("opportunity", opportunity_id)
         if deal.owner_user_id != caller.subject:
             raise PermissionDenied(f"only the owner of opportunity {opportunity_id} sets its commit stage")
-        if deal.status != STATUS_OPEN:
+        if deal.status != DealStatus.OPEN:
             raise FailedPrecondition("closed deals count by their outcome", reason="DEAL_CLOSED")
         if deal.close_date == date.min:
             # Tracked before close dates were kept: it cannot be placed until its next event.
@@ -213,13 +209,7 @@ def commit_forecast(
         # Conflict when a concurrent commit took the sequence: the unique index decides.
         snapshot_store.insert_commit(session, commit)
         snapshot_store.delete_draft(session, user_id, period_id, kind)
-        uow.record_event(
-            payload=worksheets_pb2.ForecastCommitted(commit=snapshot_to_proto(commit)),
-            aggregate_type=FORECAST_AGGREGATE,
-            aggregate_id=forecast_aggregate_id(user_id, period_id, kind),
-            aggregate_version=commit.sequence,
-            actor=caller.subject,
-        )
+        record_forecast_committed(uow, commit, actor=caller.subject)
         uow.commit()
         return commit
 
@@ -318,7 +308,7 @@ def get_forecast_accuracy(
             display_name=name,
             commit=commits.get((user_id, SnapshotKind.MANAGER if has_reports else SnapshotKind.REP)),
             actual_closed_won_minor=rollup.team.won_minor,
-            quota_minor=quota_store.committed_quota(session, user_id, period_id, kind=ASSIGNED_QUOTA),
+            quota_minor=quota_store.committed_quota(session, user_id, period_id, kind=QuotaKind.ASSIGNED),
         )
         return ForecastAccuracy(
             user_id=user_id,
@@ -328,12 +318,6 @@ def get_forecast_accuracy(
             own=own,
             team=whole,
         )
-
-
-def forecast_aggregate_id(user_id: str, period_id: str, kind: SnapshotKind) -> str:
-    """The aggregate id of a user's commits of a kind for a period: a UUID derived from the three, so
-    it fits the outbox's id column whatever the length of the user id (the payload has the values)."""
-    return derived_aggregate_id(FORECAST_AGGREGATE, user_id, period_id, kind.value)
 
 
 def _rep_worksheet(
@@ -408,7 +392,7 @@ def _manager_worksheet(
         user_id=manager_user_id,
         period_id=period_id,
         rows=rows,
-        quota_minor=quota_store.committed_quota(session, manager_user_id, period_id, kind=ASSIGNED_QUOTA),
+        quota_minor=quota_store.committed_quota(session, manager_user_id, period_id, kind=QuotaKind.ASSIGNED),
         team=rollup.team,
         draft=_draft_for(session, caller, manager_user_id, period_id, SnapshotKind.MANAGER),
         last_commit=last_commit,
@@ -437,9 +421,8 @@ def _direct_reports(session: Session, manager_user_id: str) -> list[tuple[User, 
 
 
 def _own_quota(session: Session, user_id: str, period_id: str, *, has_reports: bool) -> int | None:
-    """The quota a user's own deals are measured by: a manager's direct part, else the assigned one."""
-    kind = DIRECT_QUOTA if has_reports else ASSIGNED_QUOTA
-    return quota_store.committed_quota(session, user_id, period_id, kind=kind)
+    """The quota a user's own deals are measured by."""
+    return quota_store.committed_quota(session, user_id, period_id, kind=own_quota_kind(has_reports))
 
 
 def _draft_for(

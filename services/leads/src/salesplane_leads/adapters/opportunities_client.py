@@ -12,7 +12,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
-from salesplane_leads.adapters.common_proto import date_to_proto, money_to_proto
+from salesplane_leads.adapters.contract_mapping import date_to_proto, money_to_proto
 from salesplane_leads.domain.conversion import OpportunityOrder
 from salesplane_leads.service_layer.conversion import OpportunityRejected, OpportunityServiceUnavailable
 from salesplane_platform.errors import (

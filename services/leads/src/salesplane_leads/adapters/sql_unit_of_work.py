@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_leads.adapters import tables
 from salesplane_leads.adapters.bookkeeping_store import SqlConversionLog, SqlCreateRequestLog, SqlImportRowLog
-from salesplane_leads.adapters.lead_proto import changed_event
+from salesplane_leads.adapters.lead_mapping import changed_event
 from salesplane_leads.adapters.lead_store import SqlLeadRepository
-from salesplane_leads.adapters.marketing_proto import campaign_event, lead_source_event, scoring_rules_event
+from salesplane_leads.adapters.marketing_mapping import campaign_event, lead_source_event, scoring_rules_event
 from salesplane_leads.adapters.marketing_store import (
     RULES_ROW_ID,
     SqlCampaignRepository,

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import grpc
 
 from salesplane.leads.v1 import leads_pb2, leads_pb2_grpc
-from salesplane_leads.adapters.common_proto import date_from_proto, enum_from_proto, money_input
-from salesplane_leads.adapters.lead_proto import (
+from salesplane_leads.adapters.contract_mapping import date_from_proto, enum_from_proto, money_input
+from salesplane_leads.adapters.lead_mapping import (
     POLICY_FROM_PROTO,
     STATUS_FROM_PROTO,
     candidate_to_proto,
@@ -18,7 +18,7 @@ from salesplane_leads.adapters.lead_proto import (
     lead_to_proto,
     qualification_from_proto,
 )
-from salesplane_leads.adapters.marketing_proto import (
+from salesplane_leads.adapters.marketing_mapping import (
     campaign_to_proto,
     channel_from_proto,
     lead_source_to_proto,

@@ -11,22 +11,22 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_opportunities.adapters import tables
-from salesplane_opportunities.adapters.proto_mapping import (
-    changed_event,
-    exchange_rate_changed,
-    sales_stages_changed,
-)
-from salesplane_opportunities.adapters.seen_aggregates import SeenByUnitOfWork
-from salesplane_opportunities.adapters.sql_configuration import (
+from salesplane_opportunities.adapters.configuration_store import (
     SalesStageCatalogCache,
     SqlExchangeRateStore,
     SqlSalesStageStore,
 )
-from salesplane_opportunities.adapters.sql_opportunities import (
+from salesplane_opportunities.adapters.opportunity_mapping import (
+    changed_event,
+    exchange_rate_changed,
+    sales_stages_changed,
+)
+from salesplane_opportunities.adapters.opportunity_store import (
     SqlCreateRequestLog,
     SqlOpportunityRepository,
     SqlStageHistory,
 )
+from salesplane_opportunities.adapters.seen_aggregates import SeenByUnitOfWork
 from salesplane_opportunities.domain.exchange_rates import CurrencyConverter, ExchangeRateChanged
 from salesplane_opportunities.domain.opportunity import ChangeKind, OpportunityChanged
 from salesplane_opportunities.domain.sales_stages import SalesStagesChanged

@@ -8,7 +8,7 @@ import grpc
 
 from salesplane.opportunities.v1 import opportunities_pb2 as pb
 from salesplane.opportunities.v1 import opportunities_pb2_grpc as pb_grpc
-from salesplane_opportunities.adapters.proto_mapping import (
+from salesplane_opportunities.adapters.opportunity_mapping import (
     catalog_to_proto,
     exchange_rate_to_proto,
     opportunity_to_proto,

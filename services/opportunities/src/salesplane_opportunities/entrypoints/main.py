@@ -9,7 +9,7 @@ import grpc
 
 from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grpc
 from salesplane_opportunities.adapters import tables
-from salesplane_opportunities.adapters.sql_configuration import SalesStageCatalogCache
+from salesplane_opportunities.adapters.configuration_store import SalesStageCatalogCache
 from salesplane_opportunities.adapters.sql_unit_of_work import SqlOpportunitiesUnitOfWork
 from salesplane_opportunities.entrypoints.grpc_api import OpportunityServicer
 from salesplane_platform import topics

@@ -7,7 +7,7 @@ from datetime import date
 
 from salesplane.common.v1.common_pb2 import Date
 from salesplane.opportunities.v1 import opportunities_pb2 as pb
-from salesplane_opportunities.adapters.proto_mapping import STATUSES
+from salesplane_opportunities.adapters.opportunity_mapping import STATUSES
 from salesplane_opportunities.domain.listing import OpportunityFilter, OrderField
 from salesplane_opportunities.domain.opportunity_inputs import (
     CaseChange,

@@ -12,10 +12,10 @@ from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, up
 from sqlalchemy.orm import Session
 
 from salesplane_opportunities.adapters import tables
+from salesplane_opportunities.adapters.configuration_store import CATALOG_REVISION, SqlSalesStageStore
 from salesplane_opportunities.adapters.opportunity_listing import list_statement
 from salesplane_opportunities.adapters.opportunity_rows import from_row, row_values
 from salesplane_opportunities.adapters.seen_aggregates import SeenByUnitOfWork
-from salesplane_opportunities.adapters.sql_configuration import CATALOG_REVISION, SqlSalesStageStore
 from salesplane_opportunities.domain.listing import OpportunityQuery
 from salesplane_opportunities.domain.opportunity import Opportunity, OpportunityStatus
 from salesplane_opportunities.domain.stage_history import StageVisit

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Literal
 
 from salesplane.leads.v1 import events_pb2, leads_pb2
-from salesplane_leads.adapters.common_proto import (
+from salesplane_leads.adapters.contract_mapping import (
     date_from_proto,
     date_to_proto,
     enum_from_proto,
@@ -16,7 +16,7 @@ from salesplane_leads.adapters.common_proto import (
     money_input,
     money_to_proto,
 )
-from salesplane_leads.adapters.lead_proto import (
+from salesplane_leads.adapters.lead_mapping import (
     AUTHORITY_FROM_PROTO,
     AUTHORITY_TO_PROTO,
     NEED_FROM_PROTO,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from salesplane.leads.v1 import events_pb2, leads_pb2
-from salesplane_leads.adapters.common_proto import (
+from salesplane_leads.adapters.contract_mapping import (
     date_from_proto,
     date_to_proto,
     enum_from_proto,

@@ -1,0 +1,72 @@
+"""The events forecasting publishes: built from domain values in the protobuf contract and written to
+the outbox of the unit of work, so the use cases never handle a protobuf message."""
+
+from __future__ import annotations
+
+from salesplane.forecasting.v1 import org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
+from salesplane_forecasting.adapters import settings_store
+from salesplane_forecasting.adapters.org_mapping import user_to_proto
+from salesplane_forecasting.adapters.quota_mapping import change_to_proto, quota_to_proto
+from salesplane_forecasting.adapters.settings_mapping import settings_to_proto
+from salesplane_forecasting.adapters.worksheet_mapping import snapshot_to_proto
+from salesplane_forecasting.domain.forecast_settings import ForecastSettings
+from salesplane_forecasting.domain.org import User
+from salesplane_forecasting.domain.quotas import Quota, QuotaChange
+from salesplane_forecasting.domain.worksheets import Snapshot, SnapshotKind
+from salesplane_platform.identifiers import derived_aggregate_id
+from salesplane_platform.unit_of_work import SqlUnitOfWork
+
+USER_AGGREGATE = "user"
+QUOTA_AGGREGATE = "quota"
+SETTINGS_AGGREGATE = "forecast_settings"
+SETTINGS_AGGREGATE_ID = settings_store.SETTINGS_ROW_ID
+FORECAST_AGGREGATE = "forecast"
+
+
+def record_user_changed(uow: SqlUnitOfWork, user: User, *, actor: str) -> None:
+    uow.record_event(
+        payload=org_pb2.UserChanged(user=user_to_proto(user)),
+        aggregate_type=USER_AGGREGATE,
+        aggregate_id=user.user_id,
+        aggregate_version=user.version,
+        actor=actor,
+    )
+
+
+def record_quota_committed(uow: SqlUnitOfWork, quota: Quota, change: QuotaChange, *, actor: str) -> None:
+    uow.record_event(
+        payload=quotas_pb2.QuotaCommitted(quota=quota_to_proto(quota), change=change_to_proto(change)),
+        aggregate_type=QUOTA_AGGREGATE,
+        aggregate_id=quota.aggregate_id,
+        aggregate_version=quota.version,
+        actor=actor,
+    )
+
+
+def record_settings_changed(
+    uow: SqlUnitOfWork, settings: ForecastSettings, *, base_currency: str, actor: str
+) -> None:
+    """base_currency only fills the event's currency_code."""
+    uow.record_event(
+        payload=settings_pb2.ForecastSettingsChanged(settings=settings_to_proto(settings, base_currency)),
+        aggregate_type=SETTINGS_AGGREGATE,
+        aggregate_id=SETTINGS_AGGREGATE_ID,
+        aggregate_version=settings.version,
+        actor=actor,
+    )
+
+
+def record_forecast_committed(uow: SqlUnitOfWork, commit: Snapshot, *, actor: str) -> None:
+    uow.record_event(
+        payload=worksheets_pb2.ForecastCommitted(commit=snapshot_to_proto(commit)),
+        aggregate_type=FORECAST_AGGREGATE,
+        aggregate_id=forecast_aggregate_id(commit.user_id, commit.period_id, commit.kind),
+        aggregate_version=commit.sequence,
+        actor=actor,
+    )
+
+
+def forecast_aggregate_id(user_id: str, period_id: str, kind: SnapshotKind) -> str:
+    """The aggregate id of a user's commits of a kind for a period: a UUID derived from the three, so
+    it fits the outbox's id column whatever the length of the user id (the payload has the values)."""
+    return derived_aggregate_id(FORECAST_AGGREGATE, user_id, period_id, kind.value)
