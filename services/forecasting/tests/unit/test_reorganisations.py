@@ -11,6 +11,7 @@ from sqlalchemy import select
 from salesplane.common.v1.common_pb2 import Date
 from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc, org_pb2, org_pb2_grpc
 from salesplane_forecasting.adapters.rollup_store import rebuild_rollups
+from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitOfWork, SqlRollupStores
 from salesplane_forecasting.adapters.tables import rollup_totals
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.entrypoints.main import DEFINITION
@@ -77,7 +78,9 @@ def test_moving_a_manager_moves_their_whole_team_and_every_rollup_equals_a_rebui
         upsert(channel, admin, user_id, manager)
     sessions = process.context.session_factory
     with sessions() as session, session.begin():
-        apply_deal_states(session, {"d1": deal("d1", "rep", 1_000, 80), "d2": deal("d2", "lead", 500, 50)})
+        apply_deal_states(
+            SqlRollupStores(session), {"d1": deal("d1", "rep", 1_000, 80), "d2": deal("d2", "lead", 500, 50)}
+        )
     assert [team_pipeline(channel, admin, u) for u in ("lead", "east", "west", "vp")] == [
         1_500,
         1_500,
@@ -105,7 +108,7 @@ def test_a_move_dated_in_the_future_waits_for_its_date_then_moves_the_team(forec
     for user_id, manager in [("vp", ""), ("east", "vp"), ("west", "vp"), ("rep", "east")]:
         upsert(channel, admin, user_id, manager)
     with process.context.session_factory() as session, session.begin():
-        apply_deal_states(session, {"d1": deal("d1", "rep", 2_000, 90)})
+        apply_deal_states(SqlRollupStores(session), {"d1": deal("d1", "rep", 2_000, 90)})
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
 
     scheduled = upsert(channel, admin, "rep", "west", effective=tomorrow)
@@ -115,17 +118,17 @@ def test_a_move_dated_in_the_future_waits_for_its_date_then_moves_the_team(forec
         tomorrow.year,
         tomorrow.day,
     )
-    assert org.apply_due_moves(today=tomorrow - timedelta(days=1), uow=process.context.unit_of_work()) == 0
+    assert org.apply_due_moves(today=tomorrow - timedelta(days=1), uow=forecasting_unit_of_work(process)) == 0
     assert team_pipeline(channel, admin, "east") == 2_000
 
-    assert org.apply_due_moves(today=tomorrow, uow=process.context.unit_of_work()) == 1
+    assert org.apply_due_moves(today=tomorrow, uow=forecasting_unit_of_work(process)) == 1
 
     moved = org_pb2_grpc.OrgServiceStub(channel).GetUser(
         org_pb2.GetUserRequest(user_id="rep"), metadata=admin
     )
     assert moved.manager_user_id == "west" and not moved.HasField("scheduled_manager_date")
     assert (team_pipeline(channel, admin, "east"), team_pipeline(channel, admin, "west")) == (0, 2_000)
-    assert org.apply_due_moves(today=tomorrow, uow=process.context.unit_of_work()) == 0
+    assert org.apply_due_moves(today=tomorrow, uow=forecasting_unit_of_work(process)) == 0
 
 
 def test_naming_the_current_manager_cancels_a_scheduled_move(forecasting):
@@ -136,3 +139,8 @@ def test_naming_the_current_manager_cancels_a_scheduled_move(forecasting):
     cancelled = upsert(channel, admin, "rep", "east")
     assert cancelled.manager_user_id == "east" and not cancelled.scheduled_manager_user_id
     assert not cancelled.HasField("scheduled_manager_date")
+
+
+def forecasting_unit_of_work(process):
+    """Forecasting's unit of work, built as its composition root builds it."""
+    return SqlForecastingUnitOfWork(process.context.session_factory, process.context.outbox)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from salesplane.common.v1.common_pb2 import Date
 from salesplane.forecasting.v1 import settings_pb2, settings_pb2_grpc
 from salesplane_forecasting.adapters import tables
+from salesplane_forecasting.adapters.sql_unit_of_work import SqlRollupStores
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.entrypoints.main import DEFINITION
 from salesplane_forecasting.service_layer.rollups import apply_deal_states
@@ -284,7 +285,7 @@ def test_a_fiscal_year_change_moves_the_tracked_deals_and_their_rollups_in_the_s
         worst_minor=8_000,
     )
     with running.process.context.session_factory() as session:
-        apply_deal_states(session, {deal.opportunity_id: deal})
+        apply_deal_states(SqlRollupStores(session), {deal.opportunity_id: deal})
         session.commit()
 
     def quarters() -> tuple[list[str], list[str]]:

@@ -1,7 +1,10 @@
 """The events forecasting publishes: built from domain values in the protobuf contract and written to
-the outbox of the unit of work, so the use cases never handle a protobuf message."""
+the outbox when the unit of work commits the aggregates that raised them, so the use cases never
+handle a protobuf message."""
 
 from __future__ import annotations
+
+from typing import TypeAlias
 
 from salesplane.forecasting.v1 import org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
 from salesplane_forecasting.adapters import settings_store
@@ -9,12 +12,12 @@ from salesplane_forecasting.adapters.org_mapping import user_to_proto
 from salesplane_forecasting.adapters.quota_mapping import change_to_proto, quota_to_proto
 from salesplane_forecasting.adapters.settings_mapping import settings_to_proto
 from salesplane_forecasting.adapters.worksheet_mapping import snapshot_to_proto
-from salesplane_forecasting.domain.forecast_settings import ForecastSettings
-from salesplane_forecasting.domain.org import User
-from salesplane_forecasting.domain.quotas import Quota, QuotaChange
-from salesplane_forecasting.domain.worksheets import Snapshot, SnapshotKind
+from salesplane_forecasting.domain.forecast_settings import ForecastSettings, ForecastSettingsChanged
+from salesplane_forecasting.domain.org import User, UserChanged
+from salesplane_forecasting.domain.quotas import Quota, QuotaChange, QuotaCommitted
+from salesplane_forecasting.domain.worksheets import ForecastCommitted, Snapshot, SnapshotKind
 from salesplane_platform.identifiers import derived_aggregate_id
-from salesplane_platform.unit_of_work import SqlUnitOfWork
+from salesplane_platform.unit_of_work import OutboxEvent
 
 USER_AGGREGATE = "user"
 QUOTA_AGGREGATE = "quota"
@@ -23,46 +26,54 @@ SETTINGS_AGGREGATE_ID = settings_store.SETTINGS_ROW_ID
 FORECAST_AGGREGATE = "forecast"
 
 
-def record_user_changed(uow: SqlUnitOfWork, user: User, *, actor: str) -> None:
-    uow.record_event(
+ForecastingEvent: TypeAlias = UserChanged | QuotaCommitted | ForecastSettingsChanged | ForecastCommitted
+
+
+def outbox_event(event: ForecastingEvent) -> OutboxEvent:
+    """The outbox row of a domain event: its contract payload, and the aggregate it concerns."""
+    if isinstance(event, UserChanged):
+        return user_changed(event.user)
+    if isinstance(event, QuotaCommitted):
+        return quota_committed(event.quota, event.change)
+    if isinstance(event, ForecastSettingsChanged):
+        return settings_changed(event.settings, base_currency=event.currency_code)
+    return forecast_committed(event.commit)
+
+
+def user_changed(user: User) -> OutboxEvent:
+    return OutboxEvent(
         payload=org_pb2.UserChanged(user=user_to_proto(user)),
         aggregate_type=USER_AGGREGATE,
         aggregate_id=user.user_id,
         aggregate_version=user.version,
-        actor=actor,
     )
 
 
-def record_quota_committed(uow: SqlUnitOfWork, quota: Quota, change: QuotaChange, *, actor: str) -> None:
-    uow.record_event(
+def quota_committed(quota: Quota, change: QuotaChange) -> OutboxEvent:
+    return OutboxEvent(
         payload=quotas_pb2.QuotaCommitted(quota=quota_to_proto(quota), change=change_to_proto(change)),
         aggregate_type=QUOTA_AGGREGATE,
         aggregate_id=quota.aggregate_id,
         aggregate_version=quota.version,
-        actor=actor,
     )
 
 
-def record_settings_changed(
-    uow: SqlUnitOfWork, settings: ForecastSettings, *, base_currency: str, actor: str
-) -> None:
+def settings_changed(settings: ForecastSettings, *, base_currency: str) -> OutboxEvent:
     """base_currency only fills the event's currency_code."""
-    uow.record_event(
+    return OutboxEvent(
         payload=settings_pb2.ForecastSettingsChanged(settings=settings_to_proto(settings, base_currency)),
         aggregate_type=SETTINGS_AGGREGATE,
         aggregate_id=SETTINGS_AGGREGATE_ID,
         aggregate_version=settings.version,
-        actor=actor,
     )
 
 
-def record_forecast_committed(uow: SqlUnitOfWork, commit: Snapshot, *, actor: str) -> None:
-    uow.record_event(
+def forecast_committed(commit: Snapshot) -> OutboxEvent:
+    return OutboxEvent(
         payload=worksheets_pb2.ForecastCommitted(commit=snapshot_to_proto(commit)),
         aggregate_type=FORECAST_AGGREGATE,
         aggregate_id=forecast_aggregate_id(commit.user_id, commit.period_id, commit.kind),
         aggregate_version=commit.sequence,
-        actor=actor,
     )
 
 

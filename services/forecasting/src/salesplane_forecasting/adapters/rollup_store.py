@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,20 +27,13 @@ from salesplane_forecasting.domain.contributions import (
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 from salesplane_forecasting.domain.periods import MONTH_ID
-from salesplane_forecasting.domain.rollups import CurrencyLine
+from salesplane_forecasting.domain.rollups import CurrencyLine, RollupRead
 from salesplane_platform.bulk_writes import ADD, REPLACE, bulk_lookup, bulk_upsert
 from salesplane_platform.db import as_utc
 
 _ALL_TRACKED_COLUMNS = [c.name for c in tracked_opportunities.c]
 _TRACKED_COLUMNS = [c for c in _ALL_TRACKED_COLUMNS if c != "opportunity_id"]
 _ROLLUP_COLUMNS = ["user_id", "period_id", *ROLLUP_MEASURES, "updated_at"]
-
-
-@dataclass(frozen=True)
-class RollupRead:
-    own: Totals
-    team: Totals
-    updated_at: datetime | None
 
 
 def load_tracked(session: Session, opportunity_ids: Iterable[str], *, for_update: bool) -> dict[str, Deal]:

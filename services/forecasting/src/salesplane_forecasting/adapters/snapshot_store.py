@@ -18,11 +18,16 @@ from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.tables import forecast_snapshots
 from salesplane_forecasting.domain.forecast_settings import CommitStage
-from salesplane_forecasting.domain.worksheets import Figures, Snapshot, SnapshotKind, SnapshotRow
+from salesplane_forecasting.domain.worksheets import (
+    DRAFT_SEQUENCE,
+    Figures,
+    Snapshot,
+    SnapshotKind,
+    SnapshotRow,
+)
 from salesplane_platform.db import as_utc, upsert_statement
 from salesplane_platform.errors import Conflict
 
-DRAFT_SEQUENCE = 0
 _KEY = ["user_id", "period_id", "kind", "sequence"]
 _CHUNK = 500
 

@@ -8,7 +8,7 @@ top and exclude at the bottom); a custom scheme has up to ten named ranges of an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -57,6 +57,8 @@ class ForecastSettings:
     # 0: never saved, i.e. the defaults.
     version: int = 0
     updated_at: datetime | None = None
+    # Raised by apply(), taken by the unit of work on commit; no part of the settings' value.
+    events: list[ForecastSettingsChanged] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def calendar(self) -> FiscalCalendar:
@@ -158,8 +160,11 @@ def validate(settings: ForecastSettings) -> None:
     check.raise_if_invalid()
 
 
-def apply(existing: ForecastSettings, new_values: ForecastSettings, now: datetime) -> ForecastSettings | None:
+def apply(
+    existing: ForecastSettings, new_values: ForecastSettings, now: datetime, *, currency_code: str = ""
+) -> ForecastSettings | None:
     """The settings after the change (new_values having passed validate), or None when nothing changed.
+    currency_code only fills the event's currency (the base currency; the settings hold none).
 
     Range names are trimmed and the ranges ordered from the highest probabilities down, so the same
     ranges listed in another order are no change.
@@ -178,7 +183,16 @@ def apply(existing: ForecastSettings, new_values: ForecastSettings, now: datetim
     )
     if changed == existing:
         return None
-    return replace(changed, version=existing.version + 1, updated_at=now)
+    new = replace(changed, version=existing.version + 1, updated_at=now, events=[])
+    new.events.append(ForecastSettingsChanged(replace(new, events=[]), currency_code))
+    return new
+
+
+@dataclass(frozen=True)
+class ForecastSettingsChanged:
+    settings: ForecastSettings
+    # The base currency the event names (the settings themselves have no currency).
+    currency_code: str
 
 
 def _check_range(check: Validator, index: int, forecast_range: ForecastRange) -> bool:

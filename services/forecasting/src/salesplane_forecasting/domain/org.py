@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from salesplane_platform.errors import FailedPrecondition, Validator
@@ -32,10 +32,19 @@ class User:
     # scheduled_manager_user_id (None: the top of the organisation).
     scheduled_manager_user_id: str | None = None
     scheduled_manager_date: date | None = None
+    # Raised by apply(), taken by the unit of work on commit; no part of the user's value.
+    events: list[UserChanged] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def has_scheduled_move(self) -> bool:
         return self.scheduled_manager_date is not None
+
+
+@dataclass(frozen=True)
+class UserChanged:
+    """A user was created or changed (a scheduled move included); `user` is the new state."""
+
+    user: User
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,9 @@ def apply(existing: User | None, values: UserValues, now: datetime) -> User | No
     )
     if changed == existing:
         return None
-    return replace(changed, version=changed.version + 1, updated_at=now)
+    new = replace(changed, version=changed.version + 1, updated_at=now, events=[])
+    new.events.append(UserChanged(replace(new, events=[])))
+    return new
 
 
 def due_move(user: User, today: date) -> UserValues | None:

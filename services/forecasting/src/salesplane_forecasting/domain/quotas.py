@@ -9,7 +9,7 @@ under-allocated: the gap is shown, never forbidden, because real plans are often
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -55,6 +55,8 @@ class Quota:
     committed_by: str
     committed_at: datetime
     version: int
+    # Raised by next_quota(), taken by the unit of work on commit; no part of the quota's value.
+    events: list[QuotaCommitted] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def aggregate_id(self) -> str:
@@ -345,4 +347,13 @@ def next_quota(
         changed_by=committed_by,
         changed_at=now,
     )
+    quota.events.append(QuotaCommitted(replace(quota, events=[]), change))
     return quota, change
+
+
+@dataclass(frozen=True)
+class QuotaCommitted:
+    """A quota was committed: its new state and the change that records it."""
+
+    quota: Quota
+    change: QuotaChange

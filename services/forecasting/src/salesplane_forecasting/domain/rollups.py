@@ -20,6 +20,15 @@ class ForecastScope(StrEnum):
 
 
 @dataclass(frozen=True)
+class RollupRead:
+    """One user's maintained own and team totals for a period, as stored."""
+
+    own: Totals
+    team: Totals
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class CurrencyLine:
     """A user's own deals that are not lost, in one deal currency."""
 

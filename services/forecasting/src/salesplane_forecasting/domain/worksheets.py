@@ -12,7 +12,7 @@ commit before. Everything here is pure; amounts are base-currency minor units.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -24,6 +24,8 @@ from salesplane_forecasting.domain.quotas import attainment_basis_points
 from salesplane_platform.money import format_minor
 
 MAX_NOTE = 2000
+# The sequence of a draft; commits count from 1.
+DRAFT_SEQUENCE = 0
 FIRST_COMMIT = "first commit"
 NOT_COMMITTED = "not committed yet"
 # How a row without a commit stage (a won or lost deal) reads in a sentence.
@@ -80,6 +82,22 @@ class Snapshot:
     created_at: datetime
     # What changed since the previous commit (empty for a draft).
     changes: tuple[str, ...]
+    # Raised by as_new_commit(), taken by the unit of work on commit; no part of the snapshot's value.
+    events: list[ForecastCommitted] = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ForecastCommitted:
+    """A forecast was committed: the new, immutable snapshot."""
+
+    commit: Snapshot
+
+
+def as_new_commit(snapshot: Snapshot) -> Snapshot:
+    """The snapshot as a new commit, raising ForecastCommitted."""
+    commit = replace(snapshot, events=[])
+    commit.events.append(ForecastCommitted(replace(commit, events=[])))
+    return commit
 
 
 @dataclass(frozen=True)

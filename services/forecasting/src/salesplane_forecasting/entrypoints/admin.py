@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
+from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitOfWork
 from salesplane_forecasting.service_layer.rollups import rebuild_all_rollups
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.settings import ServiceSettings
+from salesplane_platform.unit_of_work import OutboxContext
 
 
 def rebuild() -> None:
@@ -19,7 +23,10 @@ def rebuild() -> None:
     engine = make_engine(settings.database_url)
     try:
         upgrade_to_head(engine, DEFINITION.migrations, lock_name=DEFINITION.name)
-        rows = rebuild_all_rollups(sessions=make_session_factory(engine))
+        # A rebuild raises no events: the outbox context only completes the unit of work.
+        outbox = OutboxContext(DEFINITION.tables, DEFINITION.name, None, threading.Event())
+        uow = SqlForecastingUnitOfWork(make_session_factory(engine), outbox)
+        rows = rebuild_all_rollups(uow=uow)
         print(f"rebuilt {rows} rollup rows")
     finally:
         engine.dispose()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
-from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane.forecasting.v1 import forecasting_pb2, forecasting_pb2_grpc
 from salesplane_forecasting.adapters.rollup_mapping import (
@@ -12,12 +13,13 @@ from salesplane_forecasting.adapters.rollup_mapping import (
     scope_from_proto,
 )
 from salesplane_forecasting.service_layer import queries, rollups
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.grpc_interceptor import current_caller
 
 
 class ForecastingServicer(forecasting_pb2_grpc.ForecastingServiceServicer):
-    def __init__(self, sessions: sessionmaker[Session], base_currency: str) -> None:
-        self._sessions = sessions
+    def __init__(self, unit_of_work: Callable[[], ForecastingUnitOfWork], base_currency: str) -> None:
+        self._uow = unit_of_work
         self._currency = base_currency
 
     def GetRollup(
@@ -27,7 +29,7 @@ class ForecastingServicer(forecasting_pb2_grpc.ForecastingServiceServicer):
             user_id=request.user_id,
             period_id=request.period_id,
             caller=current_caller(),
-            sessions=self._sessions,
+            uow=self._uow(),
         )
         return rollup_to_proto(rollup, self._currency)
 
@@ -39,12 +41,12 @@ class ForecastingServicer(forecasting_pb2_grpc.ForecastingServiceServicer):
             period_id=request.period_id,
             scope=scope_from_proto(request.scope),
             caller=current_caller(),
-            sessions=self._sessions,
+            uow=self._uow(),
         )
         return probabilistic_forecast_to_proto(forecast, self._currency)
 
     def RebuildRollups(
         self, request: forecasting_pb2.RebuildRollupsRequest, context: grpc.ServicerContext
     ) -> forecasting_pb2.RebuildRollupsResponse:
-        rows = rollups.rebuild_rollups(caller=current_caller(), sessions=self._sessions)
+        rows = rollups.rebuild_rollups(caller=current_caller(), uow=self._uow())
         return forecasting_pb2.RebuildRollupsResponse(rollup_rows=rows)

@@ -22,6 +22,7 @@ from salesplane.forecasting.v1 import (
     worksheets_pb2_grpc,
 )
 from salesplane_forecasting.adapters import tables
+from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitOfWork
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
 from salesplane_forecasting.entrypoints.opportunity_consumer import (
     OPPORTUNITIES_TOPIC,
@@ -39,19 +40,25 @@ from salesplane_platform.service_process import PeriodicJob, ServiceContext, Ser
 TOPIC = topics.FORECASTING
 
 
+def unit_of_work_factory(context: ServiceContext) -> Callable[[], SqlForecastingUnitOfWork]:
+    """Forecasting's own unit of work (the context's plain one has none of its stores)."""
+    return lambda: SqlForecastingUnitOfWork(context.session_factory, context.outbox)
+
+
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
+    unit_of_work = unit_of_work_factory(context)
     forecasting_pb2_grpc.add_ForecastingServiceServicer_to_server(
-        ForecastingServicer(context.session_factory, context.settings.base_currency), server
+        ForecastingServicer(unit_of_work, context.settings.base_currency), server
     )
-    org_pb2_grpc.add_OrgServiceServicer_to_server(OrgServicer(context.unit_of_work), server)
+    org_pb2_grpc.add_OrgServiceServicer_to_server(OrgServicer(unit_of_work), server)
     settings_pb2_grpc.add_ForecastSettingsServiceServicer_to_server(
-        ForecastSettingsServicer(context.unit_of_work, context.settings.base_currency), server
+        ForecastSettingsServicer(unit_of_work, context.settings.base_currency), server
     )
     quotas_pb2_grpc.add_QuotaServiceServicer_to_server(
-        QuotaServicer(context.unit_of_work, context.settings.base_currency), server
+        QuotaServicer(unit_of_work, context.settings.base_currency), server
     )
     worksheets_pb2_grpc.add_WorksheetServiceServicer_to_server(
-        WorksheetServicer(context.unit_of_work, context.settings.base_currency), server
+        WorksheetServicer(unit_of_work, context.settings.base_currency), server
     )
     return [
         forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name,
@@ -63,7 +70,7 @@ def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
 
 
 def scheduled_moves(context: ServiceContext) -> Callable[[], object]:
-    return lambda: org.apply_due_moves(today=datetime.now(UTC).date(), uow=context.unit_of_work())
+    return lambda: org.apply_due_moves(today=datetime.now(UTC).date(), uow=unit_of_work_factory(context)())
 
 
 def make_handler(context: ServiceContext) -> EventHandler:

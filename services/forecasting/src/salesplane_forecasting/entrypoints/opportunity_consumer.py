@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from salesplane.opportunities.v1 import events_pb2
 from salesplane_forecasting.adapters.opportunity_mapping import deal_of
+from salesplane_forecasting.adapters.sql_unit_of_work import SqlRollupStores
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.service_layer.rollups import apply_deal_states
 from salesplane_platform import topics
@@ -46,5 +47,6 @@ class OpportunityRollupHandler:
                 continue
             arrived[envelope.aggregate_id] = deal
         if arrived:
-            apply_deal_states(session, arrived, newer_only=True)
+            # The runner's session and transaction: the runner commits the batch.
+            apply_deal_states(SqlRollupStores(session), arrived, newer_only=True)
         return rejected

@@ -9,12 +9,12 @@ import grpc
 from salesplane.forecasting.v1 import org_pb2, org_pb2_grpc
 from salesplane_forecasting.adapters.org_mapping import user_to_proto, values_from_proto
 from salesplane_forecasting.service_layer import org
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.grpc_interceptor import current_caller
-from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 
 class OrgServicer(org_pb2_grpc.OrgServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], SqlUnitOfWork]) -> None:
+    def __init__(self, unit_of_work: Callable[[], ForecastingUnitOfWork]) -> None:
         self._uow = unit_of_work
 
     def UpsertUser(self, request: org_pb2.UpsertUserRequest, context: grpc.ServicerContext) -> org_pb2.User:

@@ -17,12 +17,12 @@ from salesplane_forecasting.adapters.quota_mapping import (
 )
 from salesplane_forecasting.domain.quotas import QuotaKind
 from salesplane_forecasting.service_layer import quotas
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.grpc_interceptor import current_caller
-from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 
 class QuotaServicer(quotas_pb2_grpc.QuotaServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], SqlUnitOfWork], base_currency: str) -> None:
+    def __init__(self, unit_of_work: Callable[[], ForecastingUnitOfWork], base_currency: str) -> None:
         self._uow = unit_of_work
         self._currency = base_currency
 

@@ -14,13 +14,13 @@ from salesplane_forecasting.adapters.settings_mapping import (
     settings_to_proto,
 )
 from salesplane_forecasting.service_layer import forecast_settings
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.grpc_interceptor import current_caller
 from salesplane_platform.proto_values import date_from_proto
-from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 
 class ForecastSettingsServicer(settings_pb2_grpc.ForecastSettingsServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], SqlUnitOfWork], base_currency: str) -> None:
+    def __init__(self, unit_of_work: Callable[[], ForecastingUnitOfWork], base_currency: str) -> None:
         self._uow = unit_of_work
         self._base_currency = base_currency
 

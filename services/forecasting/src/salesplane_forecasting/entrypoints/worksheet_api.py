@@ -18,12 +18,12 @@ from salesplane_forecasting.adapters.worksheet_mapping import (
     worksheet_deal_to_proto,
 )
 from salesplane_forecasting.service_layer import worksheets
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.grpc_interceptor import current_caller
-from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 
 class WorksheetServicer(worksheets_pb2_grpc.WorksheetServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], SqlUnitOfWork], base_currency: str) -> None:
+    def __init__(self, unit_of_work: Callable[[], ForecastingUnitOfWork], base_currency: str) -> None:
         self._uow = unit_of_work
         self._currency = base_currency
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 
-from salesplane_forecasting.adapters import hierarchy, user_store
-from salesplane_forecasting.adapters.outbox_events import record_user_changed
 from salesplane_forecasting.domain import org
 from salesplane_forecasting.domain.org import User, UserValues
 from salesplane_forecasting.service_layer.rollups import move_team_rollups
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.errors import (
     Conflict,
     DomainError,
@@ -20,36 +19,33 @@ from salesplane_platform.errors import (
 )
 from salesplane_platform.identifiers import USER_ID_RULE, is_user_id
 from salesplane_platform.identity import Identity
-from salesplane_platform.org_replica import Reach
-from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 # The actor of moves carried out on their scheduled date.
 SCHEDULER = "forecasting-scheduler"
-reach = Reach(user_store.reporting_lines)
 
 
 def upsert_user(
-    *, values: UserValues, expected_version: int | None, caller: Identity, uow: SqlUnitOfWork
+    *, values: UserValues, expected_version: int | None, caller: Identity, uow: ForecastingUnitOfWork
 ) -> User:
     if not caller.is_admin:
         raise PermissionDenied("only administrators maintain the organisation")
     org.validate(values)
-    with uow:
+    with uow.acting_for(caller.subject):
         changed = _upsert(uow, values, expected_version=expected_version, actor=caller.subject)
         uow.commit()
         return changed
 
 
-def apply_due_moves(*, today: date, uow: SqlUnitOfWork, limit: int = 100) -> int:
+def apply_due_moves(*, today: date, uow: ForecastingUnitOfWork, limit: int = 100) -> int:
     """Carry out the reorganisations whose date has come, each in its own transaction; returns how
     many moved. Safe to run from several replicas: a move already done is found gone."""
     with uow:
-        due = user_store.due_moves(uow.session, today, limit=limit)
+        due = uow.users.due_moves(today, limit=limit)
     moved = 0
     for user_id in due:
-        with uow:
-            user = user_store.get(uow.session, user_id, for_update=True)
+        with uow.acting_for(SCHEDULER):
+            user = uow.users.get(user_id, for_update=True)
             values = org.due_move(user, today) if user is not None else None
             if values is None:
                 continue
@@ -68,56 +64,57 @@ def apply_due_moves(*, today: date, uow: SqlUnitOfWork, limit: int = 100) -> int
     return moved
 
 
-def _upsert(uow: SqlUnitOfWork, values: UserValues, *, expected_version: int | None, actor: str) -> User:
-    session = uow.session
+def _upsert(
+    uow: ForecastingUnitOfWork, values: UserValues, *, expected_version: int | None, actor: str
+) -> User:
     # Taken before anything is read: no rollup may be written against a chain this may change.
     # Organisation changes are rare, so serialising them with the consumer costs little.
-    hierarchy.lock_hierarchy(session, exclusive=True)
-    existing = user_store.get(session, values.user_id, for_update=True)
+    uow.hierarchy.lock(exclusive=True)
+    existing = uow.users.get(values.user_id, for_update=True)
     if expected_version is not None and (existing.version if existing else 0) != expected_version:
         current = existing.version if existing else "absent"
         raise Conflict(f"user {values.user_id} is at version {current}, not {expected_version}")
     for manager in {values.manager_user_id, None}:
-        if manager is not None and user_store.get(session, manager) is None:
+        if manager is not None and uow.users.get(manager) is None:
             raise NotFound("user", manager)
     if values.manager_user_id is not None:
-        org.ensure_no_cycle(
-            values.user_id, values.manager_user_id, lambda u: user_store.manager_of(session, u)
-        )
+        org.ensure_no_cycle(values.user_id, values.manager_user_id, uow.users.manager_of)
     changed = org.apply(existing, values, datetime.now(UTC))
     if changed is None:
         assert existing is not None
         return existing
     old_manager = existing.manager_user_id if existing else None
     if changed.manager_user_id != old_manager:
-        move_team_rollups(session, changed.user_id, old_manager, changed.manager_user_id)
-    user_store.save(session, changed, actor=actor)
-    record_user_changed(uow, changed, actor=actor)
+        move_team_rollups(uow, changed.user_id, old_manager, changed.manager_user_id)
+    # The user's UserChanged goes to the outbox on commit.
+    uow.users.save(changed, actor=actor)
     return changed
 
 
-def get_user(*, user_id: str, caller: Identity, uow: SqlUnitOfWork) -> User:
+def get_user(*, user_id: str, caller: Identity, uow: ForecastingUnitOfWork) -> User:
     _check_user_id("user_id", user_id)
     with uow:
-        user = user_store.get(uow.session, user_id)
+        user = uow.users.get(user_id)
         if user is None:
             raise NotFound("user", user_id)
         # Everyone may see their own managers; below them, what they reach.
-        in_my_chain = user_store.reporting_lines.is_in_subtree(uow.session, user_id, caller.subject)
-        if not (in_my_chain or reach.can_reach(uow.session, caller, user_id)):
+        in_my_chain = uow.users.is_in_subtree(user_id, caller.subject)
+        if not (in_my_chain or uow.users.can_reach(caller, user_id)):
             raise PermissionDenied(f"{caller.subject} may not see user {user_id}")
         return user
 
 
-def list_users(*, root_user_id: str, direct_only: bool, caller: Identity, uow: SqlUnitOfWork) -> list[User]:
+def list_users(
+    *, root_user_id: str, direct_only: bool, caller: Identity, uow: ForecastingUnitOfWork
+) -> list[User]:
     root = root_user_id or caller.subject
     _check_user_id("root_user_id", root)
     with uow:
-        if not reach.can_reach(uow.session, caller, root):
+        if not uow.users.can_reach(caller, root):
             raise PermissionDenied(f"{caller.subject} may not list the organisation under {root}")
         if root_user_id == "" and caller.is_admin and not direct_only:
-            return user_store.everyone(uow.session)
-        return user_store.subtree(uow.session, root, direct_only=direct_only)
+            return uow.users.everyone()
+        return uow.users.subtree(root, direct_only=direct_only)
 
 
 def _check_user_id(field: str, value: str) -> None:

@@ -11,18 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy.orm import Session
-
-from salesplane_forecasting.adapters import (
-    adjustment_store,
-    hierarchy,
-    quota_store,
-    rollup_store,
-    settings_store,
-    snapshot_store,
-    user_store,
-)
-from salesplane_forecasting.adapters.outbox_events import record_forecast_committed
 from salesplane_forecasting.domain import worksheets
 from salesplane_forecasting.domain.contributions import DealStatus
 from salesplane_forecasting.domain.forecast_settings import CommitStage
@@ -30,6 +18,7 @@ from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_forecasting.domain.quotas import QuotaKind, own_quota_kind
 from salesplane_forecasting.domain.worksheets import (
+    DRAFT_SEQUENCE,
     AccuracyRow,
     Adjustment,
     Figures,
@@ -43,29 +32,29 @@ from salesplane_forecasting.domain.worksheets import (
 )
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_forecasting.service_layer.rollups import apply_deal_states
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
 from salesplane_platform.identifiers import check_user_id, new_id
 from salesplane_platform.identity import Identity
 from salesplane_platform.money import MAX_AMOUNT_MINOR
 from salesplane_platform.text_rules import check_text, is_single_line
-from salesplane_platform.unit_of_work import SqlUnitOfWork
 
 _MAX_OPPORTUNITY_ID = 64
 
 
 def get_rep_worksheet(
-    *, user_id: str, period_id: str, caller: Identity, uow: SqlUnitOfWork, base_currency: str
+    *, user_id: str, period_id: str, caller: Identity, uow: ForecastingUnitOfWork, base_currency: str
 ) -> RepWorksheet:
     """The user's deals closing in the period with their live totals, quota, draft and last commit."""
     user_id = user_id or caller.subject
     _validate(user_id=user_id, period_id=period_id)
     with uow:
-        ensure_can_read_user(uow.session, caller, user_id)
-        return _rep_worksheet(uow.session, user_id, period_id, caller, base_currency)
+        ensure_can_read_user(uow.users, caller, user_id)
+        return _rep_worksheet(uow, user_id, period_id, caller, base_currency)
 
 
 def set_commit_stage(
-    *, opportunity_id: str, commit_stage: CommitStage | None, caller: Identity, uow: SqlUnitOfWork
+    *, opportunity_id: str, commit_stage: CommitStage | None, caller: Identity, uow: ForecastingUnitOfWork
 ) -> WorksheetDeal:
     """The owner places an open deal by hand (None: by the ranges again); the rollups follow."""
     check = Validator()
@@ -76,11 +65,10 @@ def set_commit_stage(
     )
     check.raise_if_invalid()
     with uow:
-        session = uow.session
         # The same lock order as an opportunity event's batch (hierarchy shared, then the deal's
         # row), so the two queue behind each other on the row instead of deadlocking.
-        hierarchy.lock_hierarchy(session, exclusive=False)
-        deal = rollup_store.load_tracked(session, [opportunity_id], for_update=True).get(opportunity_id)
+        uow.hierarchy.lock(exclusive=False)
+        deal = uow.rollups.load_tracked([opportunity_id], for_update=True).get(opportunity_id)
         if deal is None:
             raise NotFound("opportunity", opportunity_id)
         if deal.owner_user_id != caller.subject:
@@ -92,25 +80,25 @@ def set_commit_stage(
             raise FailedPrecondition(
                 f"opportunity {opportunity_id} has no close date yet", reason="DEAL_NOT_PLACED"
             )
-        adjustment_store.save_commit_stage(
-            session, opportunity_id, commit_stage, set_by=caller.subject, set_at=datetime.now(UTC)
+        uow.adjustments.save_commit_stage(
+            opportunity_id, commit_stage, set_by=caller.subject, set_at=datetime.now(UTC)
         )
         # Re-placed with the override it now has, moving every rollup up the owner's chain.
-        apply_deal_states(session, {opportunity_id: deal})
-        placed = rollup_store.load_tracked(session, [opportunity_id], for_update=False)[opportunity_id]
+        apply_deal_states(uow, {opportunity_id: deal})
+        placed = uow.rollups.load_tracked([opportunity_id], for_update=False)[opportunity_id]
         uow.commit()
         return WorksheetDeal(placed, manual=commit_stage is not None)
 
 
 def get_manager_worksheet(
-    *, user_id: str, period_id: str, caller: Identity, uow: SqlUnitOfWork, base_currency: str
+    *, user_id: str, period_id: str, caller: Identity, uow: ForecastingUnitOfWork, base_currency: str
 ) -> ManagerWorksheet:
     """A row per direct report (their latest commit or the manager's adjustment) plus the manager's own."""
     user_id = user_id or caller.subject
     _validate(user_id=user_id, period_id=period_id)
     with uow:
-        ensure_can_read_user(uow.session, caller, user_id)
-        return _manager_worksheet(uow.session, user_id, period_id, caller, base_currency)
+        ensure_can_read_user(uow.users, caller, user_id)
+        return _manager_worksheet(uow, user_id, period_id, caller, base_currency)
 
 
 def adjust_manager_row(
@@ -122,7 +110,7 @@ def adjust_manager_row(
     best_minor: int | None,
     worst_minor: int | None,
     caller: Identity,
-    uow: SqlUnitOfWork,
+    uow: ForecastingUnitOfWork,
     base_currency: str,
 ) -> ManagerWorksheet:
     """The manager sets (or with None clears) their figures for a row; returns the worksheet."""
@@ -141,10 +129,9 @@ def adjust_manager_row(
         )
     check.raise_if_invalid()
     with uow:
-        session = uow.session
-        _ensure_has_reports(session, manager_user_id)
+        _ensure_has_reports(uow, manager_user_id)
         if user_id != manager_user_id:
-            row_user = user_store.get(session, user_id)
+            row_user = uow.users.get(user_id)
             if row_user is None:
                 raise NotFound("user", user_id)
             if row_user.manager_user_id != manager_user_id:
@@ -152,15 +139,14 @@ def adjust_manager_row(
                     f"{user_id} is not a direct report of {manager_user_id}", reason="NOT_A_DIRECT_REPORT"
                 )
         adjustment = Adjustment(likely_minor, best_minor, worst_minor, adjusted_at=datetime.now(UTC))
-        adjustment_store.save(
-            session,
+        uow.adjustments.save(
             manager_user_id=manager_user_id,
             period_id=period_id,
             user_id=user_id,
             adjustment=adjustment,
             adjusted_by=caller.subject,
         )
-        worksheet = _manager_worksheet(session, manager_user_id, period_id, caller, base_currency)
+        worksheet = _manager_worksheet(uow, manager_user_id, period_id, caller, base_currency)
         uow.commit()
         return worksheet
 
@@ -172,7 +158,7 @@ def save_worksheet_draft(
     kind: SnapshotKind | None,
     note: str,
     caller: Identity,
-    uow: SqlUnitOfWork,
+    uow: ForecastingUnitOfWork,
     base_currency: str,
 ) -> Snapshot:
     """Save the worksheet as it is now as the user's draft, replacing the previous one."""
@@ -181,9 +167,9 @@ def save_worksheet_draft(
     with uow:
         # Its changes say what committing it now would report.
         draft = _snapshot_now(
-            uow.session, user_id, period_id, kind, caller, base_currency, note=note, committed=False
+            uow, user_id, period_id, kind, caller, base_currency, note=note, committed=False
         )
-        snapshot_store.save_draft(uow.session, draft)
+        uow.snapshots.save_draft(draft)
         uow.commit()
         return draft
 
@@ -195,27 +181,25 @@ def commit_forecast(
     kind: SnapshotKind | None,
     note: str,
     caller: Identity,
-    uow: SqlUnitOfWork,
+    uow: ForecastingUnitOfWork,
     base_currency: str,
 ) -> Snapshot:
     """Commit the worksheet as it is now: an immutable, numbered snapshot; the draft goes."""
     user_id, kind = _editable(user_id, kind, caller)
     _validate(user_id=user_id, period_id=period_id, note=note)
-    with uow:
-        session = uow.session
-        commit = _snapshot_now(
-            session, user_id, period_id, kind, caller, base_currency, note=note, committed=True
+    with uow.acting_for(caller.subject):
+        commit = worksheets.as_new_commit(
+            _snapshot_now(uow, user_id, period_id, kind, caller, base_currency, note=note, committed=True)
         )
         # Conflict when a concurrent commit took the sequence: the unique index decides.
-        snapshot_store.insert_commit(session, commit)
-        snapshot_store.delete_draft(session, user_id, period_id, kind)
-        record_forecast_committed(uow, commit, actor=caller.subject)
+        uow.snapshots.insert_commit(commit)
+        uow.snapshots.delete_draft(user_id, period_id, kind)
         uow.commit()
         return commit
 
 
 def _snapshot_now(
-    session: Session,
+    uow: ForecastingUnitOfWork,
     user_id: str,
     period_id: str,
     kind: SnapshotKind,
@@ -226,9 +210,9 @@ def _snapshot_now(
     committed: bool,
 ) -> Snapshot:
     """The worksheet as it is now, as a draft or as the commit after the latest one."""
-    figures, quota = _current(session, user_id, period_id, kind, caller, base_currency)
-    previous = snapshot_store.latest_commit(session, user_id, period_id, kind)
-    sequence = snapshot_store.DRAFT_SEQUENCE
+    figures, quota = _current(uow, user_id, period_id, kind, caller, base_currency)
+    previous = uow.snapshots.latest_commit(user_id, period_id, kind)
+    sequence = DRAFT_SEQUENCE
     if committed:
         sequence = (0 if previous is None else previous.sequence) + 1
     return Snapshot(
@@ -249,31 +233,29 @@ def _snapshot_now(
 
 
 def list_forecast_commits(
-    *, user_id: str, period_id: str, kind: SnapshotKind | None, caller: Identity, uow: SqlUnitOfWork
+    *, user_id: str, period_id: str, kind: SnapshotKind | None, caller: Identity, uow: ForecastingUnitOfWork
 ) -> list[Snapshot]:
     """Every commit of the user for the period (of one kind or both), newest first; never drafts."""
     user_id = user_id or caller.subject
     _validate(user_id=user_id, period_id=period_id)
     with uow:
-        ensure_can_read_user(uow.session, caller, user_id)
-        return snapshot_store.commits(uow.session, user_id, period_id, kind)
+        ensure_can_read_user(uow.users, caller, user_id)
+        return uow.snapshots.commits(user_id, period_id, kind)
 
 
 def get_forecast_accuracy(
-    *, user_id: str, period_id: str, caller: Identity, uow: SqlUnitOfWork, today: date
+    *, user_id: str, period_id: str, caller: Identity, uow: ForecastingUnitOfWork, today: date
 ) -> ForecastAccuracy:
     """Latest commits against live closed won: per direct report, the user's own and their team's."""
     user_id = user_id or caller.subject
     _validate(user_id=user_id, period_id=period_id)
     with uow:
-        session = uow.session
-        ensure_can_read_user(session, caller, user_id)
+        ensure_can_read_user(uow.users, caller, user_id)
         # Raises InvalidArgument on period_id for a year the stored calendar has no dates for.
-        period = settings_store.load(session).calendar.period(period_id)
-        team = _direct_reports(session, user_id)
+        period = uow.settings.load().calendar.period(period_id)
+        team = _direct_reports(uow, user_id)
         has_reports = bool(team)
-        commits = snapshot_store.latest_commits(
-            session,
+        commits = uow.snapshots.latest_commits(
             [
                 *((report.user_id, kind) for report, kind in team),
                 (user_id, SnapshotKind.REP),
@@ -281,34 +263,32 @@ def get_forecast_accuracy(
             ],
             period_id,
         )
-        quotas = quota_store.committed_quotas(session, [report.user_id for report, _ in team], period_id)
+        quotas = uow.quotas.committed_quotas([report.user_id for report, _ in team], period_id)
         rows = tuple(
             AccuracyRow(
                 user_id=report.user_id,
                 display_name=report.display_name,
                 commit=commits.get((report.user_id, kind)),
-                actual_closed_won_minor=rollup_store.read_rollup(
-                    session, report.user_id, period_id
-                ).team.won_minor,
+                actual_closed_won_minor=uow.rollups.read_rollup(report.user_id, period_id).team.won_minor,
                 quota_minor=quotas.get(report.user_id),
             )
             for report, kind in team
         )
-        rollup = rollup_store.read_rollup(session, user_id, period_id)
-        name = _display_name(session, user_id)
+        rollup = uow.rollups.read_rollup(user_id, period_id)
+        name = _display_name(uow, user_id)
         own = AccuracyRow(
             user_id=user_id,
             display_name=name,
             commit=commits.get((user_id, SnapshotKind.REP)),
             actual_closed_won_minor=rollup.own.won_minor,
-            quota_minor=_own_quota(session, user_id, period_id, has_reports=has_reports),
+            quota_minor=_own_quota(uow, user_id, period_id, has_reports=has_reports),
         )
         whole = AccuracyRow(
             user_id=user_id,
             display_name=name,
             commit=commits.get((user_id, SnapshotKind.MANAGER if has_reports else SnapshotKind.REP)),
             actual_closed_won_minor=rollup.team.won_minor,
-            quota_minor=quota_store.committed_quota(session, user_id, period_id, kind=QuotaKind.ASSIGNED),
+            quota_minor=uow.quotas.committed_quota(user_id, period_id, kind=QuotaKind.ASSIGNED),
         )
         return ForecastAccuracy(
             user_id=user_id,
@@ -321,26 +301,26 @@ def get_forecast_accuracy(
 
 
 def _rep_worksheet(
-    session: Session, user_id: str, period_id: str, caller: Identity, currency: str
+    uow: ForecastingUnitOfWork, user_id: str, period_id: str, caller: Identity, currency: str
 ) -> RepWorksheet:
-    settings = settings_store.load(session)
-    deals = rollup_store.deals_of(session, [user_id], period_id)
-    overridden = rollup_store.overrides_of(session, [deal.opportunity_id for deal in deals])
+    settings = uow.settings.load()
+    deals = uow.rollups.deals_of([user_id], period_id)
+    overridden = uow.rollups.overrides_of([deal.opportunity_id for deal in deals])
     items = tuple(
         WorksheetDeal(deal, worksheets.is_manual(deal, deal.opportunity_id in overridden)) for deal in deals
     )
     # The live own rollup rather than a sum of the rows: it is what every other reader sees.
-    totals = rollup_store.read_rollup(session, user_id, period_id).own
-    last_commit = snapshot_store.latest_commit(session, user_id, period_id, SnapshotKind.REP)
-    has_reports = hierarchy.has_reports(session, user_id)
+    totals = uow.rollups.read_rollup(user_id, period_id).own
+    last_commit = uow.snapshots.latest_commit(user_id, period_id, SnapshotKind.REP)
+    has_reports = uow.hierarchy.has_reports(user_id)
     figures = worksheets.rep_figures(deals, totals)
     return RepWorksheet(
         user_id=user_id,
         period_id=period_id,
         deals=items,
         totals=totals,
-        quota_minor=_own_quota(session, user_id, period_id, has_reports=has_reports),
-        draft=_draft_for(session, caller, user_id, period_id, SnapshotKind.REP),
+        quota_minor=_own_quota(uow, user_id, period_id, has_reports=has_reports),
+        draft=_draft_for(uow, caller, user_id, period_id, SnapshotKind.REP),
         last_commit=last_commit,
         comparison=worksheets.compare(last_commit, figures, currency),
         show_likely=settings.show_likely,
@@ -350,26 +330,25 @@ def _rep_worksheet(
 
 
 def _manager_worksheet(
-    session: Session, manager_user_id: str, period_id: str, caller: Identity, currency: str
+    uow: ForecastingUnitOfWork, manager_user_id: str, period_id: str, caller: Identity, currency: str
 ) -> ManagerWorksheet:
-    team = _direct_reports(session, manager_user_id)
+    team = _direct_reports(uow, manager_user_id)
     if not team:
         raise _no_reports(manager_user_id)
-    commits = snapshot_store.latest_commits(
-        session,
+    commits = uow.snapshots.latest_commits(
         [*((report.user_id, kind) for report, kind in team), (manager_user_id, SnapshotKind.REP)],
         period_id,
     )
-    adjustments = adjustment_store.of_manager(session, manager_user_id, period_id)
-    quotas = quota_store.committed_quotas(session, [report.user_id for report, _ in team], period_id)
-    rollup = rollup_store.read_rollup(session, manager_user_id, period_id)
+    adjustments = uow.adjustments.of_manager(manager_user_id, period_id)
+    quotas = uow.quotas.committed_quotas([report.user_id for report, _ in team], period_id)
+    rollup = uow.rollups.read_rollup(manager_user_id, period_id)
     own_row = ManagerRow(
         user_id=manager_user_id,
-        display_name=_display_name(session, manager_user_id),
+        display_name=_display_name(uow, manager_user_id),
         own=True,
         latest_commit=commits.get((manager_user_id, SnapshotKind.REP)),
         adjustment=adjustments.get(manager_user_id),
-        quota_minor=_own_quota(session, manager_user_id, period_id, has_reports=True),
+        quota_minor=_own_quota(uow, manager_user_id, period_id, has_reports=True),
         closed_won_minor=rollup.own.won_minor,
     )
     report_rows = [
@@ -381,66 +360,71 @@ def _manager_worksheet(
             adjustment=adjustments.get(report.user_id),
             quota_minor=quotas.get(report.user_id),
             # Live: the report's whole team, so a sub-manager's row shows what their team closed.
-            closed_won_minor=rollup_store.read_rollup(session, report.user_id, period_id).team.won_minor,
+            closed_won_minor=uow.rollups.read_rollup(report.user_id, period_id).team.won_minor,
         )
         for report, kind in team
     ]
     rows = (own_row, *report_rows)
-    last_commit = snapshot_store.latest_commit(session, manager_user_id, period_id, SnapshotKind.MANAGER)
+    last_commit = uow.snapshots.latest_commit(manager_user_id, period_id, SnapshotKind.MANAGER)
     figures = worksheets.manager_figures(rows, rollup.team.won_minor)
     return ManagerWorksheet(
         user_id=manager_user_id,
         period_id=period_id,
         rows=rows,
-        quota_minor=quota_store.committed_quota(session, manager_user_id, period_id, kind=QuotaKind.ASSIGNED),
+        quota_minor=uow.quotas.committed_quota(manager_user_id, period_id, kind=QuotaKind.ASSIGNED),
         team=rollup.team,
-        draft=_draft_for(session, caller, manager_user_id, period_id, SnapshotKind.MANAGER),
+        draft=_draft_for(uow, caller, manager_user_id, period_id, SnapshotKind.MANAGER),
         last_commit=last_commit,
         comparison=worksheets.compare(last_commit, figures, currency),
     )
 
 
 def _current(
-    session: Session, user_id: str, period_id: str, kind: SnapshotKind, caller: Identity, currency: str
+    uow: ForecastingUnitOfWork,
+    user_id: str,
+    period_id: str,
+    kind: SnapshotKind,
+    caller: Identity,
+    currency: str,
 ) -> tuple[Figures, int | None]:
     """What a snapshot of the worksheet of this kind holds now, and the quota it is measured by."""
     if kind is SnapshotKind.REP:
-        rep = _rep_worksheet(session, user_id, period_id, caller, currency)
+        rep = _rep_worksheet(uow, user_id, period_id, caller, currency)
         return rep.figures, rep.quota_minor
-    manager = _manager_worksheet(session, user_id, period_id, caller, currency)
+    manager = _manager_worksheet(uow, user_id, period_id, caller, currency)
     return manager.figures, manager.quota_minor
 
 
-def _direct_reports(session: Session, manager_user_id: str) -> list[tuple[User, SnapshotKind]]:
+def _direct_reports(uow: ForecastingUnitOfWork, manager_user_id: str) -> list[tuple[User, SnapshotKind]]:
     """Each direct report with the kind of commit their row shows: a team commit for a manager."""
-    reports = user_store.subtree(session, manager_user_id, direct_only=True)
+    reports = uow.users.subtree(manager_user_id, direct_only=True)
     return [
-        (report, SnapshotKind.MANAGER if hierarchy.has_reports(session, report.user_id) else SnapshotKind.REP)
+        (report, SnapshotKind.MANAGER if uow.hierarchy.has_reports(report.user_id) else SnapshotKind.REP)
         for report in reports
     ]
 
 
-def _own_quota(session: Session, user_id: str, period_id: str, *, has_reports: bool) -> int | None:
+def _own_quota(uow: ForecastingUnitOfWork, user_id: str, period_id: str, *, has_reports: bool) -> int | None:
     """The quota a user's own deals are measured by."""
-    return quota_store.committed_quota(session, user_id, period_id, kind=own_quota_kind(has_reports))
+    return uow.quotas.committed_quota(user_id, period_id, kind=own_quota_kind(has_reports))
 
 
 def _draft_for(
-    session: Session, caller: Identity, user_id: str, period_id: str, kind: SnapshotKind
+    uow: ForecastingUnitOfWork, caller: Identity, user_id: str, period_id: str, kind: SnapshotKind
 ) -> Snapshot | None:
     # Drafts are work in progress: nobody but their owner sees them, administrators included.
     if caller.subject != user_id:
         return None
-    return snapshot_store.draft(session, user_id, period_id, kind)
+    return uow.snapshots.draft(user_id, period_id, kind)
 
 
-def _display_name(session: Session, user_id: str) -> str:
-    user = user_store.get(session, user_id)
+def _display_name(uow: ForecastingUnitOfWork, user_id: str) -> str:
+    user = uow.users.get(user_id)
     return user_id if user is None else user.display_name
 
 
-def _ensure_has_reports(session: Session, user_id: str) -> None:
-    if not hierarchy.has_reports(session, user_id):
+def _ensure_has_reports(uow: ForecastingUnitOfWork, user_id: str) -> None:
+    if not uow.hierarchy.has_reports(user_id):
         raise _no_reports(user_id)
 
 
