@@ -150,6 +150,9 @@ class ServiceProcess:
                     subscriber,
                     handler,
                     max_batch=settings.consumer_max_batch,
+                    # The local log is polled every 20 ms whatever the timeout; a short one only
+                    # lets a stop end sooner.
+                    poll_timeout_seconds=0.5 if settings.uses_kafka else 0.1,
                 )
                 self.supervisor.spawn(f"event-consumer-{member}", runner.run)
 
@@ -215,7 +218,10 @@ class ServiceProcess:
             # In-flight calls may take half the grace period; the workers and the closing the rest.
             self._server.stop(grace / 2).wait(grace / 2 + 1)
         self._stop.set()
+        # Wake the loops that wait on an event of their own rather than on `_stop`.
         self.supervisor.changed.set()
+        if hasattr(self, "context"):
+            self.context.outbox.wakeup.set()
         # Keep a little time to close clients even if a worker does not end in time.
         still_running = self.supervisor.join(deadline - min(3.0, grace / 4))
         if still_running:
