@@ -99,6 +99,7 @@ class ServiceProcess:
         self._stop = threading.Event()
         self.supervisor = Supervisor(self._stop, stuck_after_seconds=settings.worker_stuck_seconds)
         self._server: grpc.Server | None = None
+        self._grpc_workers: futures.ThreadPoolExecutor | None = None
         self._health = TruthfulHealthServicer(self.supervisor.live_problem)
         self._monitor: ReadinessMonitor | None = None
         # grpc's servicer starts out SERVING for the whole server; nothing is ready until the
@@ -171,8 +172,11 @@ class ServiceProcess:
 
         services: list[str] = []
         if "api" in settings.roles:
+            self._grpc_workers = futures.ThreadPoolExecutor(
+                max_workers=settings.grpc_workers, thread_name_prefix="grpc"
+            )
             self._server = grpc.server(
-                futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
+                self._grpc_workers,
                 interceptors=[ServiceInterceptor(TokenVerifier(settings.auth_secret))],
                 options=[("grpc.so_reuseport", 0)],
             )
@@ -217,6 +221,9 @@ class ServiceProcess:
         if self._server is not None:
             # In-flight calls may take half the grace period; the workers and the closing the rest.
             self._server.stop(grace / 2).wait(grace / 2 + 1)
+            # Idle workers end now; only a call still stuck on a dependency keeps its thread.
+            if self._grpc_workers is not None:
+                self._grpc_workers.shutdown(wait=False, cancel_futures=True)
         self._stop.set()
         # Wake the loops that wait on an event of their own rather than on `_stop`.
         self.supervisor.changed.set()
@@ -273,7 +280,11 @@ def run_service(definition: ServiceDefinition) -> None:
     process.stop()
     # A call still running on a dead dependency must not hold the pod past its grace period:
     # grpc's worker threads are not daemons, and the interpreter would wait for them at exit.
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    deadline = time.monotonic() + 1.0  # idle grpc workers end within moments of their shutdown
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in others):
         log.warning("exiting with calls still running")
         logging.shutdown()
         os._exit(0)
