@@ -69,6 +69,12 @@ bench: sync
 bench-rollups: sync
 	$(PY) bench/forecast_rollups.py $(BENCH_ARGS)
 
+# Report queries through the report engine against naive SQL, and read-model ingestion against the
+# decode-only ceiling, on a throw-away PostgreSQL with durable settings.
+.PHONY: bench-reporting
+bench-reporting: sync
+	$(PY) bench/reporting_queries.py $(BENCH_ARGS)
+
 # Broker and database faults at production timings (30 s delivery timeout, a 40 s broker stall);
 # `make test` runs the same tests at short timings.
 .PHONY: test-faults

@@ -118,7 +118,19 @@ def test_reports_are_listed(client: FlaskClient, bearer: Any) -> None:
     response = client.get("/v1/reports", headers=bearer())
 
     assert response.get_json() == {
-        "reports": [{"id": "pipeline", "title": "Pipeline", "description": "Open deals"}]
+        "reports": [
+            {
+                "id": "pipeline",
+                "title": "Pipeline",
+                "description": "Open deals",
+                "builtin": False,
+                "owner_user_id": "",
+                "sharing": "",
+                "definition": None,
+                "version": 0,
+                "runtime_filters": [],
+            }
+        ]
     }
 
 
@@ -159,14 +171,24 @@ def test_running_a_report_renders_rows_keyed_by_column_name(
         "title": "Pipeline",
         "generate_time": "2026-09-21T14:13:20Z",
         "columns": [
-            {"name": "owner", "title": "Owner", "type": "string"},
-            {"name": "deals", "title": "Deals", "type": "integer"},
-            {"name": "amount", "title": "Amount", "type": "money"},
+            {"name": "owner", "title": "Owner", "type": "string", "scale": 0},
+            {"name": "deals", "title": "Deals", "type": "integer", "scale": 0},
+            {"name": "amount", "title": "Amount", "type": "money", "scale": 0},
         ],
         "rows": [
-            {"owner": "alice", "deals": 2, "amount": {"currency_code": "EUR", "amount_minor": 123456}},
-            {"owner": "bob", "deals": None, "amount": None},
+            {
+                "owner": "alice",
+                "deals": 2,
+                "amount": {"currency_code": "EUR", "amount_minor": 123456},
+                "_kind": "detail",
+                "_level": 0,
+            },
+            {"owner": "bob", "deals": None, "amount": None, "_kind": "detail", "_level": 0},
         ],
+        "truncated": False,
+        "row_limit": 0,
+        "notes": [],
+        "chart_svg": "",
     }
 
 

@@ -114,9 +114,16 @@ def test_json_rows_are_keyed_by_column_name_with_typed_values() -> None:
 
     rendered = report_json(result)
 
-    assert rendered["columns"][3] == {"name": "d", "title": "D", "type": "string"}
+    assert rendered["columns"][3] == {"name": "d", "title": "D", "type": "string", "scale": 0}
     assert rendered["rows"] == [
-        {"a": "x", "b": {"currency_code": "EUR", "amount_minor": 2**62}, "c": -1, "d": None}
+        {
+            "a": "x",
+            "b": {"currency_code": "EUR", "amount_minor": 2**62},
+            "c": -1,
+            "d": None,
+            "_kind": "detail",
+            "_level": 0,
+        }
     ]
     assert rendered["generate_time"] is None
 

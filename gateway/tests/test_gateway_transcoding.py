@@ -123,7 +123,15 @@ def test_an_all_zero_date_and_an_unknown_enum_number_render_as_null() -> None:
 def test_a_oneof_renders_the_member_that_is_set_and_null_for_the_others() -> None:
     rendered = message_json(reporting_pb2.Cell(integer_value=2**40))
 
-    assert rendered == {"string_value": None, "integer_value": 2**40, "money_value": None}
+    assert rendered == {
+        "string_value": None,
+        "integer_value": 2**40,
+        "money_value": None,
+        "date_value": None,
+        "timestamp_value": None,
+        "bool_value": None,
+        "decimal_value": None,
+    }
 
 
 def test_enum_names_drop_the_prefix_of_their_zero_value() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import Blueprint, Response, g, request
 from werkzeug.routing import BaseConverter
 
 from salesplane_gateway.csv_import import csv_import_view
+from salesplane_gateway.downloads import download_view
 from salesplane_gateway.problems import unauthenticated_problem
 from salesplane_gateway.request_context import state
 from salesplane_gateway.route_table import ROUTES
@@ -29,11 +30,18 @@ def api_blueprint(routes: Sequence[Route] = ROUTES) -> Blueprint:
     blueprint.after_request(_no_store)
     for route in routes:
         check_route(route)
-        view = csv_import_view(route) if isinstance(route.body, CsvBody) else transcoding_view(route)
         blueprint.add_url_rule(
-            route.flask_rule, endpoint=route.operation_id, view_func=view, methods=[route.method]
+            route.flask_rule, endpoint=route.operation_id, view_func=_view(route), methods=[route.method]
         )
     return blueprint
+
+
+def _view(route: Route) -> Callable[..., Response]:
+    if route.download is not None:
+        return download_view(route)
+    if isinstance(route.body, CsvBody):
+        return csv_import_view(route)
+    return transcoding_view(route)
 
 
 def _authenticate() -> None:

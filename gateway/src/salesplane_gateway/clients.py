@@ -1,5 +1,6 @@
 """gRPC clients of the upstream services: one channel per target address, created on first use, and
-one generic unary callable per RPC (the route table names RPCs by descriptor, so no stubs are needed)."""
+one generic callable per RPC, unary or server-streaming (the route table names RPCs by descriptor,
+so no stubs are needed)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,9 @@ class ServiceClients:
             if made is None:
                 made = make(channel)
                 self._callables[(upstream, key)] = made
-            # Each key has a single maker (an RPC's full name `unary`'s, "health" the health stub), so
-            # what is cached under a key is what this `make` returns.
+            # Each key has a single maker (an RPC's full name `unary`'s, "<full name> stream"
+            # `server_streaming`'s, "health" the health stub), so what is cached under a key is what
+            # this `make` returns.
             return cast(_Made, made)
 
     def unary(
@@ -95,6 +97,20 @@ class ServiceClients:
             )
 
         return self._cached(upstream, method.full_name, make)
+
+    def server_streaming(
+        self, upstream: str, method: MethodDescriptor
+    ) -> grpc.UnaryStreamMultiCallable[Message, Message]:
+        """The callable of one server-streaming RPC on `upstream` (made on first use)."""
+
+        def make(channel: grpc.Channel) -> grpc.UnaryStreamMultiCallable[Message, Message]:
+            return channel.unary_stream(
+                f"/{method.containing_service.full_name}/{method.name}",
+                request_serializer=message_factory.GetMessageClass(method.input_type).SerializeToString,
+                response_deserializer=message_factory.GetMessageClass(method.output_type).FromString,
+            )
+
+        return self._cached(upstream, f"{method.full_name} stream", make)
 
     def health(self, upstream: str) -> health_pb2_grpc.HealthStub:
         return self._cached(upstream, "health", health_pb2_grpc.HealthStub)

@@ -35,8 +35,10 @@ class GatewayConfig:
     port: int = 8080
     # Deadline of every gRPC call made for an HTTP request...
     rpc_timeout_seconds: float = 5.0
-    # ...but that of each chunk of a CSV import, which writes hundreds of rows.
+    # ...but that of each chunk of a CSV import, which writes hundreds of rows...
     import_rpc_timeout_seconds: float = 60.0
+    # ...and that of a whole download (a report export streams every row).
+    download_rpc_timeout_seconds: float = 300.0
     # Deadline of each upstream health check behind /readyz (they run in parallel).
     readiness_timeout_seconds: float = 1.0
     # Largest request body accepted (bytes).
@@ -77,6 +79,9 @@ class GatewayConfig:
             rpc_timeout_seconds=_positive_float(env, "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS", 5.0),
             import_rpc_timeout_seconds=_positive_float(
                 env, "SALESPLANE_GATEWAY_IMPORT_RPC_TIMEOUT_SECONDS", 60.0
+            ),
+            download_rpc_timeout_seconds=_positive_float(
+                env, "SALESPLANE_GATEWAY_DOWNLOAD_RPC_TIMEOUT_SECONDS", 300.0
             ),
             readiness_timeout_seconds=_positive_float(
                 env, "SALESPLANE_GATEWAY_READINESS_TIMEOUT_SECONDS", 1.0

@@ -4,7 +4,9 @@ stay with the services; this module only makes sure each value fits the field it
 
 Rules (conventions in json_values): unknown members are errors, not ignored (a typo must not pass
 silently); null leaves a field unset; integers must be JSON integers (1.0 is not one) within the
-field's range; an enum is one of its JSON names."""
+field's range; an enum is one of its JSON names; a map is an object (null values are errors); a
+Struct, Value or ListValue takes free-form JSON, but only integers a double carries exactly and at
+most MAX_FREE_FORM_DEPTH levels of nesting (a deeper message would fail to parse upstream)."""
 
 from __future__ import annotations
 
@@ -18,16 +20,25 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import NULL_VALUE, Value
 
 from salesplane_gateway.json_values import (
     DATE_TYPE,
     FLOATING,
     INTEGER_RANGES,
+    JSON_VALUE_MESSAGES,
+    LIST_VALUE_TYPE,
+    SAFE_INTEGER,
     STRING_MESSAGES,
+    STRUCT_TYPE,
+    VALUE_TYPE,
     descriptor_of,
     enum_numbers,
     enum_type_of,
+    is_map,
     json_type,
+    map_entry_fields,
+    message_type_name,
     message_type_of,
     parse_date,
     parse_timestamp,
@@ -36,6 +47,9 @@ from salesplane_gateway.problems import validation_problem
 from salesplane_platform.errors import FieldViolation
 
 _INTEGER_TEXT = re.compile(r"^[+-]?\d{1,20}$")
+# Nesting of objects and arrays in a Struct, Value or ListValue. Each level is three protobuf
+# messages deep, and protobuf refuses to parse messages nested more than 100 deep.
+MAX_FREE_FORM_DEPTH = 20
 
 
 class _Invalid:
@@ -127,7 +141,9 @@ class JsonDecoder:
         if value is None:
             message.ClearField(field.name)
             return
-        if field.is_repeated:
+        if is_map(field):
+            self._set_map(message, field, value, path)
+        elif field.is_repeated:
             self._set_repeated(message, field, value, path)
         elif _is_object(field):
             child = getattr(message, field.name)
@@ -147,17 +163,38 @@ class JsonDecoder:
         is_object = _is_object(field)
         for index, item in enumerate(value):
             item_path = f"{path}[{index}]"
-            if item is None:
+            if item is None and message_type_name(field) != VALUE_TYPE:
                 self.fail(item_path, "must not be null")
             elif is_object:
                 self.merge_object(item, container.add(), item_path)
             elif (converted := self.scalar(field, item, item_path)) is not _INVALID:
                 _append(container, field, converted)
 
+    def _set_map(self, message: Message, field: FieldDescriptor, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.fail(path, f"must be an object, not {json_type(value)}")
+            return
+        container = getattr(message, field.name)
+        container.clear()
+        key_field, value_field = map_entry_fields(field)
+        for text, item in value.items():
+            item_path = f"{path}.{text}"
+            key = self.scalar(key_field, _json_like(key_field, text), item_path)
+            if key is _INVALID:
+                continue
+            if item is None:
+                self.fail(item_path, "must not be null")
+            elif _is_object(value_field):
+                self.merge_object(item, container[key], item_path)
+            elif (converted := self.scalar(value_field, item, item_path)) is not _INVALID:
+                _put(container, key, value_field, converted)
+
     def scalar(self, field: FieldDescriptor, value: Any, path: str) -> Any:
-        """A JSON value as the Python value of a non-object field (Date and Timestamp included), or
-        _INVALID after reporting why."""
+        """A JSON value as the Python value of a non-object field (Date and Timestamp included; a
+        Struct, Value or ListValue as its message), or _INVALID after reporting why."""
         kind = field.type
+        if (type_name := message_type_name(field)) in JSON_VALUE_MESSAGES:
+            return self._free_form(type_name, value, path)
         if kind in INTEGER_RANGES:
             if isinstance(value, bool) or not isinstance(value, int):
                 return self._wrong(path, "an integer", value)
@@ -174,9 +211,7 @@ class JsonDecoder:
             return float(value)
         if not isinstance(value, str):
             return self._wrong(path, "a string", value)
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
+        if not _is_unicode(value):
             self.fail(path, "must be valid Unicode text (no lone surrogates)")
             return _INVALID
         if kind == FieldDescriptor.TYPE_STRING:
@@ -201,6 +236,65 @@ class JsonDecoder:
             self.fail(path, str(error))
             return _INVALID
 
+    def _free_form(self, type_name: str | None, value: Any, path: str) -> Any:
+        if type_name == STRUCT_TYPE and not isinstance(value, dict):
+            return self._wrong(path, "an object", value)
+        if type_name == LIST_VALUE_TYPE and not isinstance(value, list):
+            return self._wrong(path, "an array", value)
+        converted = self._value(value, path, 0)
+        if isinstance(converted, _Invalid):
+            return _INVALID
+        if type_name == STRUCT_TYPE:
+            return converted.struct_value
+        if type_name == LIST_VALUE_TYPE:
+            return converted.list_value
+        return converted
+
+    def _value(self, value: Any, path: str, depth: int) -> Value | _Invalid:
+        """Any JSON value as a google.protobuf.Value."""
+        result = Value()
+        if value is None:
+            result.null_value = NULL_VALUE
+        elif isinstance(value, bool):
+            result.bool_value = value
+        elif isinstance(value, int):
+            if abs(value) > SAFE_INTEGER:
+                self.fail(path, f"must be between {-SAFE_INTEGER} and {SAFE_INTEGER} to be kept exactly")
+                return _INVALID
+            result.number_value = value
+        elif isinstance(value, float):
+            result.number_value = value
+        elif isinstance(value, str):
+            if not _is_unicode(value):
+                self.fail(path, "must be valid Unicode text (no lone surrogates)")
+                return _INVALID
+            result.string_value = value
+        elif depth >= MAX_FREE_FORM_DEPTH:
+            self.fail(path, f"must not nest objects and arrays more than {MAX_FREE_FORM_DEPTH} deep")
+            return _INVALID
+        elif isinstance(value, list):
+            items = [self._value(item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value)]
+            valid = [item for item in items if isinstance(item, Value)]
+            if len(valid) < len(items):
+                return _INVALID
+            result.list_value.SetInParent()
+            result.list_value.values.extend(valid)
+        else:
+            result.struct_value.SetInParent()
+            invalid = False
+            for key, item in value.items():
+                member = member_path(path, key)
+                if not _is_unicode(key):
+                    self.fail(member, "must be named in valid Unicode text (no lone surrogates)")
+                    invalid = True
+                elif isinstance(converted := self._value(item, member, depth + 1), Value):
+                    result.struct_value.fields[key].CopyFrom(converted)
+                else:
+                    invalid = True
+            if invalid:
+                return _INVALID
+        return result
+
     def _wrong(self, path: str, expected: str, value: Any) -> _Invalid:
         self.fail(path, f"must be {expected}, not {json_type(value)}")
         return _INVALID
@@ -223,6 +317,34 @@ class JsonDecoder:
         else:
             _assign(holder, field, values[0])
 
+    def set_map_text(self, message: Message, path: str, key: str, texts: Sequence[str], name: str) -> None:
+        """URL text into the entry `key` of the map field at dotted `path`. A message value must have
+        a single field, which the texts fill as set_text does; a scalar value takes exactly one."""
+        holder, field = parent_message(message, path)
+        key_field, value_field = map_entry_fields(field)
+        converted_key = self.scalar(key_field, _json_like(key_field, key), name)
+        if converted_key is _INVALID:
+            return
+        container = getattr(holder, field.name)
+        if _is_object(value_field):
+            (inner,) = message_type_of(value_field).fields
+            self.set_text(container[converted_key], inner.name, texts, name)
+            return
+        if len(texts) > 1:
+            self.fail(name, "must be given once")
+            return
+        value = self.scalar(value_field, _json_like(value_field, texts[0]), name)
+        if value is not _INVALID:
+            _put(container, converted_key, value_field, value)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 def _json_like(field: FieldDescriptor, text: str) -> Any:
     """URL text as the JSON value it stands for, so one validator serves both: "42" -> 42 for an
@@ -232,6 +354,11 @@ def _json_like(field: FieldDescriptor, text: str) -> Any:
         return int(text)
     if field.type == FieldDescriptor.TYPE_BOOL and text in ("true", "false"):
         return text == "true"
+    if message_type_name(field) == VALUE_TYPE:
+        # A JSON scalar: an integer, true or false, or else the text itself.
+        if _INTEGER_TEXT.match(text):
+            return int(text)
+        return {"true": True, "false": False}.get(text, text)
     if field.type in FLOATING:
         try:
             number = float(text)
@@ -242,9 +369,10 @@ def _json_like(field: FieldDescriptor, text: str) -> Any:
 
 
 def _is_object(field: FieldDescriptor) -> bool:
-    """Whether the field's JSON value is an object (a message other than Date and Timestamp)."""
-    return (
-        field.type == FieldDescriptor.TYPE_MESSAGE and message_type_of(field).full_name not in STRING_MESSAGES
+    """Whether the field's JSON value is an object of the message's fields (a message other than
+    Date, Timestamp and the free-form Struct, Value and ListValue)."""
+    return field.type == FieldDescriptor.TYPE_MESSAGE and message_type_of(field).full_name not in (
+        STRING_MESSAGES | JSON_VALUE_MESSAGES
     )
 
 
@@ -253,6 +381,14 @@ def _append(container: Any, field: FieldDescriptor, value: Any) -> None:
         container.add().CopyFrom(value)
     else:
         container.append(value)
+
+
+def _put(container: Any, key: Any, field: FieldDescriptor, value: Any) -> None:
+    """One entry of a map whose values are `field`'s."""
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        container[key].CopyFrom(value)
+    else:
+        container[key] = value
 
 
 def _assign(message: Message, field: FieldDescriptor, value: Any) -> None:

@@ -6,19 +6,24 @@
     (LEAD_STATUS_IN_PROCESS -> "in_process"); the zero value (UNSPECIFIED) reads as null;
   - salesplane.common.v1.Date as "YYYY-MM-DD" (all zero: null);
   - google.protobuf.Timestamp as RFC 3339 in UTC ("2026-09-21T14:13:20Z");
-  - unset message fields and unset `optional` fields as null.
+  - unset message fields and unset `optional` fields as null;
+  - map fields as JSON objects (keys as text);
+  - google.protobuf.Struct, Value and ListValue as the JSON object, value or array they hold; a
+    number without a fraction reads as a JSON integer ({"limit": 10}, not 10.0).
 Money needs no rule of its own: it is the plain object {"currency_code", "amount_minor"}.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import ListValue, Struct, Value
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from salesplane.common.v1 import common_pb2
@@ -28,6 +33,13 @@ DATE_TYPE = common_pb2.Date.DESCRIPTOR.full_name
 TIMESTAMP_TYPE = Timestamp.DESCRIPTOR.full_name
 # Message types written as one JSON string rather than an object.
 STRING_MESSAGES = frozenset({DATE_TYPE, TIMESTAMP_TYPE})
+STRUCT_TYPE = Struct.DESCRIPTOR.full_name
+VALUE_TYPE = Value.DESCRIPTOR.full_name
+LIST_VALUE_TYPE = ListValue.DESCRIPTOR.full_name
+# Message types whose JSON is free-form: an object, any value, an array.
+JSON_VALUE_MESSAGES = frozenset({STRUCT_TYPE, VALUE_TYPE, LIST_VALUE_TYPE})
+# Integers a Value (a double) carries exactly.
+SAFE_INTEGER = 2**53
 
 _FD = FieldDescriptor
 INT32_RANGE = (-(2**31), 2**31 - 1)
@@ -65,6 +77,21 @@ def message_type_of(field: FieldDescriptor) -> Descriptor:
     if field.message_type is None:
         raise ValueError(f"{field.full_name} is not a message field")
     return field.message_type
+
+
+def is_map(field: FieldDescriptor) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def map_entry_fields(field: FieldDescriptor) -> tuple[FieldDescriptor, FieldDescriptor]:
+    """The key and value fields of a map field's entries."""
+    entry = message_type_of(field)
+    return entry.fields_by_name["key"], entry.fields_by_name["value"]
+
+
+def message_type_name(field: FieldDescriptor) -> str | None:
+    """The full name of a message field's type; None for other fields."""
+    return field.message_type.full_name if field.message_type is not None else None
 
 
 def enum_type_of(field: FieldDescriptor) -> EnumDescriptor:
@@ -140,3 +167,41 @@ def parse_timestamp(text: str) -> Timestamp:
             "must be an RFC 3339 timestamp with Z or an offset, e.g. 2026-09-21T14:13:20Z"
         ) from None
     return value
+
+
+def free_value_json(value: Value) -> Any:
+    """A google.protobuf.Value as the JSON value it holds (an unset or non-finite one as null)."""
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):
+            return None
+        return int(number) if number.is_integer() and abs(number) <= SAFE_INTEGER else number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return struct_json(value.struct_value)
+    if kind == "list_value":
+        return list_value_json(value.list_value)
+    return None
+
+
+def struct_json(struct: Struct) -> dict[str, Any]:
+    return {key: free_value_json(item) for key, item in struct.fields.items()}
+
+
+def list_value_json(values: ListValue) -> list[Any]:
+    return [free_value_json(item) for item in values.values]
+
+
+def free_form_json(message: Message) -> Any:
+    """A Struct, Value or ListValue as JSON."""
+    if isinstance(message, Struct):
+        return struct_json(message)
+    if isinstance(message, ListValue):
+        return list_value_json(message)
+    if isinstance(message, Value):
+        return free_value_json(message)
+    raise TypeError(f"{descriptor_of(message).full_name} is not a free-form JSON message")

@@ -11,13 +11,13 @@ from typing import Any
 
 from salesplane_gateway.csv_import import CHUNK_ROWS, CSV_MEDIA_TYPE
 from salesplane_gateway.json_to_proto import resolve_field
-from salesplane_gateway.json_values import message_type_of
+from salesplane_gateway.json_values import VALUE_TYPE, map_entry_fields, message_type_name, message_type_of
 from salesplane_gateway.merge_patch import MergePatchBody
 from salesplane_gateway.openapi_components import JSON, Components
 from salesplane_gateway.openapi_schemas import nullable
 from salesplane_gateway.proto_comments import load_comments
 from salesplane_gateway.route_table import ROUTES
-from salesplane_gateway.routing import CsvBody, JsonBody, Route
+from salesplane_gateway.routing import CsvBody, Download, JsonBody, Route
 from salesplane_gateway.transcoding import JSON_PRESENTER
 
 API_VERSION = "1.0.0"
@@ -107,7 +107,11 @@ def operation(route: Route, components: Components) -> dict[str, Any]:
     }
     if (text := route.description or components.schemas.comment(route.rpc.full_name)) is not None:
         result["description"] = text
-    parameters = [*_path_parameters(route, components), *_query_parameters(route, components)]
+    parameters = [
+        *_path_parameters(route, components),
+        *_query_parameters(route, components),
+        *_query_map_parameters(route, components),
+    ]
     parameters += presenter.query.values()
     if route.if_match is not None:
         parameters.append({"$ref": "#/components/parameters/IfMatch"})
@@ -116,7 +120,10 @@ def operation(route: Route, components: Components) -> dict[str, Any]:
     if (body := _request_body(route, components)) is not None:
         result["requestBody"] = body
     responses = {code: components.problem_ref(code) for code in _problem_statuses(route)}
-    responses.update(presenter.responses(route, components))
+    if route.download is not None:
+        responses["200"] = _download_response(route.download, components)
+    else:
+        responses.update(presenter.responses(route, components))
     result["responses"] = dict(sorted(responses.items()))
     return result
 
@@ -161,14 +168,75 @@ def _query_parameters(route: Route, components: Components) -> list[dict[str, An
     return parameters
 
 
+# A query parameter's JSON scalar in URL text (google.protobuf.Value): an integer, a boolean, else text.
+_URL_SCALAR = {"type": ["integer", "boolean", "string"]}
+
+
+def _query_map_parameters(route: Route, components: Components) -> list[dict[str, Any]]:
+    """`?filter.<id>=...`: one parameter per prefix; OpenAPI has no style for such names, so it is
+    named with the placeholder and described."""
+    request = route.rpc.method.input_type
+    parameters = []
+    for prefix, path in route.query_maps.items():
+        field = resolve_field(request, path)[1]
+        key_field, value_field = map_entry_fields(field)
+        target, repeated = value_field, False
+        if value_field.message_type is not None and message_type_name(value_field) != VALUE_TYPE:
+            (target,) = value_field.message_type.fields
+            repeated = target.is_repeated
+        item = (
+            _URL_SCALAR
+            if message_type_name(target) == VALUE_TYPE
+            else components.schemas.value(target, output=False)
+        )
+        text = components.schemas.comment(field.full_name) or ""
+        repeat = (
+            f" Repeat it for several values (?{prefix}.<{key_field.name}>=a&{prefix}.<{key_field.name}>=b)."
+        )
+        parameters.append(
+            {
+                "name": f"{prefix}.<{key_field.name}>",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "array", "items": item} if repeated else item,
+                "description": f"`{prefix}.` followed by the entry's {key_field.name} sets the entry of "
+                f"{field.name}. {text}{repeat if repeated else ''}".strip(),
+            }
+        )
+    return parameters
+
+
+def _download_response(download: Download, components: Components) -> dict[str, Any]:
+    listed = "; ".join(f"{media}: {text}" for media, text in download.media_types.items())
+    return {
+        "description": "The file, streamed as it is made, as an attachment. A failure once it has begun "
+        f"cuts the body short (the status stays 200): check the body is complete. {listed}".strip(),
+        "headers": {
+            **components.request_id_header(),
+            "Content-Disposition": {
+                "schema": {"type": "string"},
+                "description": 'attachment; filename="<name>.<extension>"',
+            },
+        },
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}} for media in download.media_types
+        }
+        or {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+
+
 def _request_body(route: Route, components: Components) -> dict[str, Any] | None:
     request = route.rpc.method.input_type
     if isinstance(route.body, JsonBody):
+        excluded = set(route.body.exclude)
+        # A body that leaves fields out is a schema of its own, named after the operation's RPC.
+        name = f"{route.rpc.name}Request" if excluded else None
         if route.body_field is None:
-            path_bound = {route.path_field(p) for p in route.path_parameters}
-            schema = components.schemas.input(request, exclude=path_bound)
+            excluded |= {route.path_field(p) for p in route.path_parameters}
+            schema = components.schemas.input(request, exclude=excluded, name=name)
         else:
-            schema = components.schemas.input(message_type_of(request.fields_by_name[route.body_field]))
+            body = message_type_of(request.fields_by_name[route.body_field])
+            schema = components.schemas.input(body, exclude=excluded, name=name)
         return {"required": True, "content": {JSON: {"schema": schema}}}
     if isinstance(route.body, MergePatchBody):
         schema = _merge_patch_schema(route, route.body, components)

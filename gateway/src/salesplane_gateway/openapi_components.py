@@ -78,31 +78,82 @@ GATEWAY_SCHEMAS: dict[str, Any] = {
     },
     "ReportColumn": {
         "type": "object",
-        "required": ["name", "title", "type"],
+        "required": ["name", "title", "type", "scale"],
         "properties": {
             "name": {"type": "string", "description": "The key of this column's values in every row."},
             "title": {"type": "string"},
-            "type": {"type": "string", "enum": ["string", "integer", "money"]},
+            "type": {
+                "type": "string",
+                "enum": ["string", "integer", "money", "date", "timestamp", "boolean", "decimal", "percent"],
+                "description": "How the column's values are written: string, integer (a JSON integer), "
+                "money ({currency_code, amount_minor}), date (YYYY-MM-DD), timestamp (RFC 3339, UTC), "
+                'boolean, decimal (the exact decimal as a string, never a number: "1234.50"), '
+                'percent (a decimal fraction as a string: "0.2500" is 25 %).',
+            },
+            "scale": {
+                "type": "integer",
+                "format": "int32",
+                "description": "decimal and percent: the digits after the point.",
+            },
+        },
+    },
+    "ReportRow": {
+        "type": "object",
+        "description": "One row, keyed by column name (a missing cell is null), with what the row is.",
+        "required": ["_kind", "_level"],
+        "properties": {
+            "_kind": {"type": "string", "enum": ["detail", "group", "subtotal", "grand_total"]},
+            "_level": {
+                "type": "integer",
+                "format": "int32",
+                "description": "subtotal: how many leading dimensions it shares; detail under a group: "
+                "the group depth.",
+            },
+        },
+        "additionalProperties": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "integer"},
+                {"type": "boolean"},
+                _MONEY_OUT,
+                {"type": "null"},
+            ]
         },
     },
     "ReportTable": {
         "type": "object",
         "description": "A report result as records: one object per row, keyed by column name.",
-        "required": ["report_id", "title", "generate_time", "columns", "rows"],
+        "required": [
+            "report_id",
+            "title",
+            "generate_time",
+            "columns",
+            "rows",
+            "truncated",
+            "row_limit",
+            "notes",
+            "chart_svg",
+        ],
         "properties": {
             "report_id": {"type": "string"},
             "title": {"type": "string"},
             "generate_time": {"type": ["string", "null"], "format": "date-time"},
             "columns": {"type": "array", "items": ref("ReportColumn")},
-            "rows": {
+            "rows": {"type": "array", "items": ref("ReportRow")},
+            "truncated": {
+                "type": "boolean",
+                "description": "More rows matched than row_limit: rows holds the first row_limit.",
+            },
+            "row_limit": {"type": "integer", "format": "int32"},
+            "notes": {
                 "type": "array",
-                "description": "One object per row, keyed by column name; a missing cell is null.",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": {
-                        "anyOf": [{"type": "string"}, {"type": "integer"}, _MONEY_OUT, {"type": "null"}]
-                    },
-                },
+                "items": {"type": "string"},
+                "description": "How money was converted and rounded, and other facts needed to read the "
+                "numbers.",
+            },
+            "chart_svg": {
+                "type": "string",
+                "description": "The chart as SVG, when the definition has one; else empty.",
             },
         },
     },

@@ -16,11 +16,16 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from salesplane_gateway.json_values import (
     DATE_TYPE,
     INTEGER_RANGES,
+    LIST_VALUE_TYPE,
     SIXTY_FOUR_BIT,
+    STRUCT_TYPE,
     TIMESTAMP_TYPE,
+    VALUE_TYPE,
     enum_json_names,
     enum_prefix,
     enum_type_of,
+    is_map,
+    map_entry_fields,
     message_type_of,
 )
 
@@ -39,6 +44,12 @@ DATE_SCHEMA = {
     "examples": ["2026-12-31"],
 }
 TIMESTAMP_SCHEMA = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC in responses."}
+# google.protobuf.Struct, Value and ListValue: free-form JSON.
+FREE_FORM_SCHEMAS: dict[str, dict[str, Any]] = {
+    STRUCT_TYPE: {"type": "object", "description": "A JSON object."},
+    VALUE_TYPE: {"description": "Any JSON value."},
+    LIST_VALUE_TYPE: {"type": "array", "description": "A JSON array."},
+}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -128,7 +139,17 @@ class SchemaRegistry:
             return self._register("Date", DATE_TYPE, lambda: dict(DATE_SCHEMA))
         if type_name == TIMESTAMP_TYPE:
             return self._register("Timestamp", TIMESTAMP_TYPE, lambda: dict(TIMESTAMP_SCHEMA))
+        if type_name in FREE_FORM_SCHEMAS:
+            return dict(FREE_FORM_SCHEMAS[type_name])
         return self.output(message) if output else self.input(message)
+
+    def _container(self, field: FieldDescriptor, *, output: bool) -> dict[str, Any]:
+        """The schema of a whole field: a map as an object, a repeated field as an array."""
+        if is_map(field):
+            value_field = map_entry_fields(field)[1]
+            return {"type": "object", "additionalProperties": self.value(value_field, output=output)}
+        item = self.value(field, output=output)
+        return {"type": "array", "items": item} if field.is_repeated else item
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -142,13 +163,9 @@ class SchemaRegistry:
         return self._register(message.name, message.full_name, build)
 
     def _output_field(self, field: FieldDescriptor) -> dict[str, Any]:
-        item = self.value(field, output=True)
-        if field.is_repeated:
-            schema: dict[str, Any] = {"type": "array", "items": item}
-        elif field.has_presence or field.type == _FD.TYPE_ENUM:
-            schema = nullable(item)
-        else:
-            schema = item
+        schema = self._container(field, output=True)
+        if not field.is_repeated and (field.has_presence or field.type == _FD.TYPE_ENUM):
+            schema = nullable(schema)
         return self._describe(schema, field.full_name)
 
     def input(
@@ -172,6 +189,4 @@ class SchemaRegistry:
         return self._register(schema_name, owner, build)
 
     def input_field(self, field: FieldDescriptor) -> dict[str, Any]:
-        item = self.value(field, output=False)
-        schema = {"type": "array", "items": item} if field.is_repeated else item
-        return self._describe(nullable(schema), field.full_name)
+        return self._describe(nullable(self._container(field, output=False)), field.full_name)

@@ -13,11 +13,15 @@ from google.protobuf.message import Message
 from salesplane_gateway.json_values import (
     DATE_TYPE,
     FLOATING,
+    JSON_VALUE_MESSAGES,
     TIMESTAMP_TYPE,
     date_json,
     descriptor_of,
     enum_json_names,
     enum_type_of,
+    free_form_json,
+    is_map,
+    map_entry_fields,
     message_type_of,
 )
 
@@ -28,6 +32,9 @@ def message_json(message: Message) -> dict[str, Any]:
 
 def field_json(message: Message, field: FieldDescriptor) -> Any:
     value = getattr(message, field.name)
+    if is_map(field):
+        value_field = map_entry_fields(field)[1]
+        return {_map_key(key): value_json(value_field, item) for key, item in value.items()}
     if field.is_repeated:
         return [value_json(field, item) for item in value]
     if field.has_presence and not message.HasField(field.name):
@@ -43,6 +50,8 @@ def value_json(field: FieldDescriptor, value: Any) -> Any:
             return date_json(value)
         if type_name == TIMESTAMP_TYPE:
             return value.ToJsonString()
+        if type_name in JSON_VALUE_MESSAGES:
+            return free_form_json(value)
         return message_json(value)
     if field.type == FieldDescriptor.TYPE_ENUM:
         # An unknown number (a newer service than this gateway) reads like the zero value.
@@ -52,3 +61,9 @@ def value_json(field: FieldDescriptor, value: Any) -> Any:
     if field.type in FLOATING:
         return value if math.isfinite(value) else None
     return value
+
+
+def _map_key(key: str | int | bool) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)

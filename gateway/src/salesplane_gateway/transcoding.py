@@ -44,7 +44,7 @@ def build_request(route: Route, path_arguments: Mapping[str, str]) -> Message:
     if isinstance(route.body, JsonBody):
         target = message if route.body_field is None else getattr(message, route.body_field)
         target.SetInParent()
-        decoder.merge_object(read_json_object(request), target)
+        decoder.merge_object(read_json_object(request), target, exclude=route.body.exclude)
     elif isinstance(route.body, MergePatchBody):
         _bind_merge_patch(route, route.body, message, decoder)
     _bind_path(route, message, path_arguments, decoder)
@@ -89,19 +89,23 @@ def _bind_path(
 
 
 def _bind_query(route: Route, message: Message, decoder: JsonDecoder) -> None:
-    """Query parameters of the route's fields; the presenter checks its own (e.g. ?format=csv)."""
+    """Query parameters of the route's fields and map entries (`?filter.stage=won`); the presenter
+    checks its own (e.g. ?format=csv)."""
     presenter = route.presenter or JSON_PRESENTER
     presenter.check_query(decoder)
     own = presenter.query
-    known = [*route.query, *own]
+    known = [*route.query, *(f"{prefix}.<key>" for prefix in route.query_maps), *own]
     for name in request.args:
+        prefix, _, key = name.partition(".")
         if name in own:
             continue
-        if name not in route.query:
+        if name in route.query:
+            decoder.set_text(message, route.query[name], request.args.getlist(name), name)
+        elif key and prefix in route.query_maps:
+            decoder.set_map_text(message, route.query_maps[prefix], key, request.args.getlist(name), name)
+        else:
             expected = f"expected some of {known}" if known else "this operation takes none"
             decoder.fail(name, f"is not a known query parameter; {expected}")
-            continue
-        decoder.set_text(message, route.query[name], request.args.getlist(name), name)
     for name in route.required_query:
         if name not in request.args:
             decoder.fail(name, "is a required query parameter")

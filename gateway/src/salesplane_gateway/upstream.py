@@ -1,39 +1,126 @@
-"""Unary calls to the upstream services on behalf of the HTTP caller."""
+"""Calls to the upstream services on behalf of the HTTP caller: unary ones, and server-streaming ones
+whose messages are passed on as they arrive."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Protocol
 
 import grpc
 from flask import g
 from google.protobuf.message import Message
 
-from salesplane_gateway.problems import problem_from_rpc_error
+from salesplane_gateway.problems import Problem, problem_from_rpc_error
 from salesplane_gateway.request_context import state
 from salesplane_gateway.routing import Rpc
 from salesplane_platform.identity import AUTHORIZATION_HEADER
 
+log = logging.getLogger(__name__)
+
 REQUEST_ID_METADATA = "x-request-id"
+
+HttpName = Callable[[str], str]
 
 
 def call(
     rpc: Rpc,
     message: Message,
     *,
-    http_name: Callable[[str], str] | None = None,
+    http_name: HttpName | None = None,
     timeout_seconds: float | None = None,
 ) -> Message:
     """One call with the caller's token, the request id and a deadline (by default the configured
     one). A failure becomes a problem whose field violations use `http_name` to name fields as the
     HTTP caller sent them."""
-    metadata = ((AUTHORIZATION_HEADER, f"Bearer {g.bearer_token}"), (REQUEST_ID_METADATA, g.request_id))
     method = state().clients.unary(rpc.upstream, rpc.method)
-    timeout = timeout_seconds or state().config.rpc_timeout_seconds
     try:
-        return method(message, timeout=timeout, metadata=metadata)
+        return method(message, timeout=_timeout(timeout_seconds), metadata=_metadata())
     except grpc.RpcError as error:
-        problem = problem_from_rpc_error(error, rpc.upstream)
-        if http_name is not None:
-            problem.errors = [replace(e, field=http_name(e.field)) for e in problem.errors]
-        raise problem from None
+        raise _problem(error, rpc, http_name) from None
+
+
+def call_streaming(
+    rpc: Rpc,
+    message: Message,
+    *,
+    http_name: HttpName | None = None,
+    timeout_seconds: float | None = None,
+) -> ResponseStream:
+    """A server-streaming call, made as `call` makes a unary one; the deadline covers the whole
+    stream. The first message is awaited here, so that a failure before it (a bad argument, an
+    unknown report, the deadline) is a problem like any unary call's."""
+    method = state().clients.server_streaming(rpc.upstream, rpc.method)
+    try:
+        responses = method(message, timeout=_timeout(timeout_seconds), metadata=_metadata())
+        first = next(responses, None)
+    except grpc.RpcError as error:
+        raise _problem(error, rpc, http_name) from None
+    return ResponseStream(rpc, responses, first, request_id=g.request_id)
+
+
+class StreamBroken(Exception):
+    """An upstream stream failed after its first message: the HTTP answer has started with a success
+    status, so all that is left is to cut it short (the caller sees an incomplete body)."""
+
+
+class _Responses(Protocol):
+    """What grpc's streaming call object offers (the stubs do not name its type)."""
+
+    def __next__(self) -> Message: ...
+
+    def cancel(self) -> bool: ...
+
+
+class ResponseStream(Iterator[Message]):
+    """The messages of a started server-streaming call, the first already received. Iterating needs
+    no request context (a streamed HTTP body is sent after the view returned). `close()` cancels the
+    call; the WSGI server closes the body when it is sent or the client went away."""
+
+    def __init__(self, rpc: Rpc, responses: _Responses, first: Message | None, *, request_id: str) -> None:
+        self._rpc = rpc
+        self._responses = responses
+        self._first = first
+        self._started = first is not None
+        self._request_id = request_id
+
+    def __next__(self) -> Message:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        if not self._started:
+            raise StopIteration
+        try:
+            return next(self._responses)
+        except grpc.RpcError as error:
+            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+            log.warning(
+                "upstream stream failed after the answer started",
+                extra={
+                    "upstream": self._rpc.upstream,
+                    "rpc": self._rpc.full_name,
+                    "grpc_code": code.name,
+                    "grpc_message": error.details() if isinstance(error, grpc.Call) else None,
+                    "request_id": self._request_id,
+                },
+            )
+            raise StreamBroken(f"{self._rpc.full_name} failed mid-stream: {code.name}") from None
+
+    def close(self) -> None:
+        self._responses.cancel()
+
+
+def _metadata() -> tuple[tuple[str, str], ...]:
+    return ((AUTHORIZATION_HEADER, f"Bearer {g.bearer_token}"), (REQUEST_ID_METADATA, g.request_id))
+
+
+def _timeout(timeout_seconds: float | None) -> float:
+    return timeout_seconds or state().config.rpc_timeout_seconds
+
+
+def _problem(error: grpc.RpcError, rpc: Rpc, http_name: HttpName | None) -> Problem:
+    problem = problem_from_rpc_error(error, rpc.upstream)
+    if http_name is not None:
+        problem.errors = [replace(e, field=http_name(e.field)) for e in problem.errors]
+    return problem

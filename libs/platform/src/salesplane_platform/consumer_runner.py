@@ -93,7 +93,14 @@ def keeps_versions(handler: EventHandler) -> bool:
     """Whether the handler stores each aggregate's applied version with its own state and skips
     what is not newer itself, so the runner's separate bookkeeping, a lookup and an upsert per
     batch, would only repeat it."""
-    return bool(getattr(handler, "keeps_versions", False))
+    return bool(getattr(handler, "keeps_versions", False)) or keeps_history(handler)
+
+
+def keeps_history(handler: EventHandler) -> bool:
+    """Whether the handler wants every version of an aggregate, not only the newest (a history it
+    keeps itself, idempotent by version): the runner then passes each distinct version once, in
+    version order per aggregate."""
+    return bool(getattr(handler, "keeps_history", False))
 
 
 class ConsumerRunner:
@@ -166,6 +173,8 @@ class ConsumerRunner:
         """Apply one batch in one transaction; return how many events had an effect."""
         started = time.perf_counter()
         newest: dict[tuple[str, str], ConsumedEvent] = {}
+        every: dict[tuple[str, str, int], ConsumedEvent] = {}
+        history = keeps_history(self._handler)
         dead: list[tuple[IncomingRecord, str]] = []
         for record in records:
             try:
@@ -174,13 +183,19 @@ class ConsumerRunner:
                 dead.append((record, str(error)))
                 continue
             key = (envelope.aggregate_type, envelope.aggregate_id)
+            if history:
+                every.setdefault((*key, envelope.aggregate_version), ConsumedEvent(record, envelope))
+                continue
             held = newest.get(key)
             if held is None or envelope.aggregate_version > held.envelope.aggregate_version:
                 newest[key] = ConsumedEvent(record, envelope)
         with self._session_factory() as session, session.begin():
             _fence_partitions(session, records)
             own_versions = keeps_versions(self._handler)
-            applied = list(newest.values()) if own_versions else self._unseen(session, newest)
+            if history:
+                applied = [every[key] for key in sorted(every)]
+            else:
+                applied = list(newest.values()) if own_versions else self._unseen(session, newest)
             if applied:
                 rejected = self._handler.apply(session, applied)
                 dead += [(r.event.record, r.reason) for r in rejected]

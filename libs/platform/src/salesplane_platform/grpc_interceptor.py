@@ -149,6 +149,16 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 tokens = bind(context)
                 try:
                     yield from behavior(request, context)
+                except DomainError as error:
+                    # Raised before the first message or while streaming: either way the client
+                    # gets the status a unary call would, not UNKNOWN.
+                    context.abort_with_status(grpc_status_for(error))
+                except DBAPIError as error:
+                    transient = transient_database_code(error)
+                    if transient is None:
+                        log.exception("unhandled database error in a streaming RPC")
+                        context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
+                    context.abort(transient, "the database is briefly unavailable or busy; retry the call")
                 finally:
                     unbind(tokens)
 

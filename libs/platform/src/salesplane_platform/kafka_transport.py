@@ -219,3 +219,30 @@ class KafkaProbe:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+def reset_group_to_beginning(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> int:
+    """Commit the group's position at the start of every partition of `topics`, so its next
+    members replay everything (a read-model rebuild). The group must have no live members: Kafka
+    refuses commits for a group that is rebalancing or owned by others. Returns the partitions reset."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        client_id=f"{group_id}-reset",
+        **RECONNECT,
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return 0
+        consumer.assign(partitions)
+        beginnings = consumer.beginning_offsets(partitions)
+        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in beginnings.items()})
+        return len(partitions)
+    finally:
+        consumer.close()

@@ -128,3 +128,17 @@ def probe_local_log(path: Path) -> None:
         connection.execute("SELECT 1 FROM records LIMIT 1").fetchall()
     finally:
         connection.close()
+
+
+def reset_group(path: Path, group_id: str, topics: Sequence[str]) -> int:
+    """Forget the group's position in `topics`: its next poll reads them from the beginning."""
+    connection = _connect(path)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(
+            "DELETE FROM group_positions WHERE group_id = ? AND topic = ?", [(group_id, t) for t in topics]
+        )
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+    return len(topics)

@@ -69,3 +69,14 @@ def make_transport_probe(settings: ServiceSettings) -> tuple[Callable[[], None],
     from salesplane_platform.local_log import probe_local_log
 
     return lambda: probe_local_log(settings.event_log_path), lambda: None
+
+
+def reset_consumer_group(settings: ServiceSettings, topics: Sequence[str]) -> int:
+    """Move the service's consumer group back to the start of `topics` (with the service stopped)."""
+    if settings.uses_kafka:
+        from salesplane_platform.kafka_transport import reset_group_to_beginning
+
+        return reset_group_to_beginning(settings.kafka_bootstrap_servers, settings.consumer_group, topics)
+    from salesplane_platform.local_log import reset_group
+
+    return reset_group(settings.event_log_path, settings.consumer_group, topics)

@@ -1,64 +1,289 @@
-"""The read models in SQL: written by the event handler, queried by reports."""
+"""Writes of the read models, inside the consumer's batch transaction.
+
+Reporting's handler keeps its own versions (it stores every opportunity version), so each write
+here is idempotent by itself: a current-state row changes only for a newer version, a history row
+is keyed by its version."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, Table, and_, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from salesplane_platform.db import upsert_statement
-from salesplane_platform.money import Money
+from salesplane_platform.db import as_utc
 from salesplane_reporting.adapters import tables
-from salesplane_reporting.domain.read_models import (
-    OPPORTUNITY_DIMENSIONS,
-    LeadView,
-    OpportunityTotal,
-    OpportunityView,
+from salesplane_reporting.domain.opportunity_history import (
+    Derived,
+    HistoryRow,
+    OpportunityState,
+    OpportunityVersion,
+    derive_history,
 )
+from salesplane_reporting.domain.org_closure import closure_of
+from salesplane_reporting.domain.sales_stages import DEFAULT_STAGE_ORDER
 
-_OPPORTUNITY_COLUMNS = [c.name for c in tables.opportunity_view.columns if c.name != "id"]
-_LEAD_COLUMNS = [c.name for c in tables.lead_view.columns if c.name != "id"]
+_STATE_FIELDS = tuple(OpportunityState.__dataclass_fields__)
+_DERIVED_IN_STATE = ("stage_entered_at", "push_count", "max_stage_order", "cycle_seconds")
+_VERSION_DERIVED = ("valid_to", "stage_entry", "stage_seconds", *_DERIVED_IN_STATE)
+_TIME_FIELDS = {"create_time", "update_time", "close_time", "valid_from", "valid_to", "stage_entered_at"}
+# Ids per IN list: well under every database's bind-parameter limit.
+_CHUNK = 500
 
 
-class SqlReadModels:
+def upsert_newer(
+    session: Session,
+    table: Table,
+    keys: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    or_same: bool = False,
+) -> None:
+    """Insert the rows; on a key conflict replace the stored row only when the new version is
+    greater (or equal, with `or_same`). Rows sharing a key must already be reduced to the newest."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    columns = [c for c in rows[0] if c not in keys]
+    excluded_version = statement.excluded.version
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: statement.excluded[c] for c in columns},
+        where=table.c.version <= excluded_version if or_same else table.c.version < excluded_version,
+    )
+    session.execute(statement, [dict(r) for r in rows])
+
+
+def insert_missing(
+    session: Session, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    session.execute(statement.on_conflict_do_nothing(index_elements=list(keys)), [dict(r) for r in rows])
+
+
+def newest_per_key(rows: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> list[Mapping[str, Any]]:
+    newest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        held = newest.get(key)
+        if held is None or row["version"] > held["version"]:
+            newest[key] = row
+    return list(newest.values())
+
+
+class ReadModelWriter:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def save_opportunities(self, views: Sequence[OpportunityView]) -> None:
-        """Insert or replace; each id at most once."""
-        if views:
-            statement = upsert_statement(self._session, tables.opportunity_view, ["id"], _OPPORTUNITY_COLUMNS)
-            self._session.execute(statement, [asdict(v) for v in views])
+    # -- sales stages ---------------------------------------------------------------------------
+    def save_stages(self, rows: Sequence[Mapping[str, Any]], revision: int) -> None:
+        """Replace the catalogue when `revision` is newer than the stored one."""
+        stored = self._session.execute(select(tables.sales_stage_view.c.revision).limit(1)).scalar()
+        if stored is not None and stored >= revision:
+            return
+        self._session.execute(delete(tables.sales_stage_view))
+        if rows:
+            self._session.execute(tables.sales_stage_view.insert(), [dict(r) for r in rows])
 
-    def remove_opportunities(self, ids: Sequence[str]) -> None:
-        if ids:
-            self._session.execute(
-                delete(tables.opportunity_view).where(tables.opportunity_view.c.id.in_(ids))
-            )
-
-    def save_leads(self, views: Sequence[LeadView]) -> None:
-        """Insert or replace; each id at most once."""
-        if views:
-            statement = upsert_statement(self._session, tables.lead_view, ["id"], _LEAD_COLUMNS)
-            self._session.execute(statement, [asdict(v) for v in views])
-
-    def opportunity_totals(self, *, group_by: Sequence[str]) -> list[OpportunityTotal]:
-        if unknown := set(group_by) - OPPORTUNITY_DIMENSIONS:
-            raise ValueError(f"cannot group opportunities by {sorted(unknown)}")
-        view = tables.opportunity_view.c
-        groups = [*(view[name] for name in group_by), view.currency]
+    def stage_orders(self) -> dict[str, int]:
         rows = self._session.execute(
-            select(*groups, func.count(), func.sum(view.amount_minor)).group_by(*groups)
+            select(tables.sales_stage_view.c.name, tables.sales_stage_view.c.position)
         ).all()
-        width = len(group_by)
-        return [
-            OpportunityTotal(
-                key=tuple(row[:width]),
-                count=int(row[width + 1]),
-                # PostgreSQL sums BIGINT as NUMERIC.
-                amount=Money(row[width], int(row[width + 2])),
+        if rows:
+            return {name: position for name, position in rows}
+        return {name: position for position, name in enumerate(DEFAULT_STAGE_ORDER)}
+
+    # -- opportunities --------------------------------------------------------------------------
+    def save_opportunity_versions(self, versions: Sequence[OpportunityVersion]) -> None:
+        """Store new versions and re-derive the history of every opportunity they touch."""
+        if not versions:
+            return
+        incoming: dict[str, list[OpportunityVersion]] = defaultdict(list)
+        for version in versions:
+            incoming[version.opportunity_id].append(version)
+        stored = self._stored_history(sorted(incoming))
+        inserts: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        current: list[dict[str, Any]] = []
+        removed: list[str] = []
+        for opportunity_id, new_versions in incoming.items():
+            known = stored.get(opportunity_id, {})
+            history = derive_history([*(row.version for row in known.values()), *new_versions])
+            for row in history:
+                held = known.get(row.version.version)
+                if held is None:
+                    inserts.append(_version_row(row))
+                elif held.derived != row.derived:
+                    changes.append(_derived_change(row))
+            newest = history[-1]
+            if newest.version.deleted:
+                removed.append(opportunity_id)
+            else:
+                current.append(_current_row(newest))
+        insert_missing(self._session, tables.opportunity_versions, ["opportunity_id", "version"], inserts)
+        if changes:
+            versions_table = tables.opportunity_versions
+            self._session.execute(
+                update(versions_table)
+                .where(
+                    and_(
+                        versions_table.c.opportunity_id == bindparam("b_id"),
+                        versions_table.c.version == bindparam("b_version"),
+                    )
+                )
+                .values({name: bindparam(f"b_{name}") for name in _VERSION_DERIVED}),
+                changes,
             )
-            for row in rows
+        # The same version too: a late older version may have re-derived the newest one's
+        # stage_entered_at, push_count or max_stage_order, which the current row repeats.
+        upsert_newer(self._session, tables.opportunity_current, ["opportunity_id"], current, or_same=True)
+        for start in range(0, len(removed), _CHUNK):
+            self._session.execute(
+                delete(tables.opportunity_current).where(
+                    tables.opportunity_current.c.opportunity_id.in_(removed[start : start + _CHUNK])
+                )
+            )
+
+    def _stored_history(self, ids: Sequence[str]) -> dict[str, dict[int, HistoryRow]]:
+        versions_table = tables.opportunity_versions
+        history: dict[str, dict[int, HistoryRow]] = defaultdict(dict)
+        for start in range(0, len(ids), _CHUNK):
+            result = self._session.execute(
+                select(versions_table).where(versions_table.c.opportunity_id.in_(ids[start : start + _CHUNK]))
+            )
+            for row in result:
+                history_row = _history_row(row)
+                history[history_row.version.opportunity_id][history_row.version.version] = history_row
+        return history
+
+    # -- the organisation -----------------------------------------------------------------------
+    def save_users(self, rows: Sequence[Mapping[str, Any]], changed_at: datetime) -> None:
+        """Store the users and bring the effective-dated closure up to date as of `changed_at`."""
+        if not rows:
+            return
+        upsert_newer(self._session, tables.org_users, ["user_id"], newest_per_key(rows, ["user_id"]))
+        users = tables.org_users.c
+        managers = {u: m for u, m in self._session.execute(select(users.user_id, users.manager_user_id))}
+        wanted = closure_of(managers)
+        closure = tables.org_closure
+        held = {
+            (a, d, n): row_id
+            for row_id, a, d, n in self._session.execute(
+                select(
+                    closure.c.id, closure.c.ancestor_user_id, closure.c.descendant_user_id, closure.c.distance
+                ).where(closure.c.valid_to.is_(None))
+            )
+        }
+        ended = [row_id for pair, row_id in held.items() if pair not in wanted]
+        for start in range(0, len(ended), _CHUNK):
+            self._session.execute(
+                update(closure)
+                .where(closure.c.id.in_(ended[start : start + _CHUNK]))
+                .values(valid_to=changed_at)
+            )
+        started = [
+            {
+                "ancestor_user_id": a,
+                "descendant_user_id": d,
+                "distance": n,
+                "valid_from": changed_at,
+                "valid_to": None,
+            }
+            for (a, d, n) in sorted(wanted - held.keys())
         ]
+        if started:
+            self._session.execute(closure.insert(), started)
+
+    # -- everything kept as its newest state ----------------------------------------------------
+    def save_newest(self, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        upsert_newer(self._session, table, keys, newest_per_key(rows, keys))
+
+    def save_commits(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        insert_missing(self._session, tables.forecast_commits, ["snapshot_id"], rows)
+
+    def save_campaigns(
+        self, campaigns: Sequence[Mapping[str, Any]], costs: Mapping[str, Sequence[Mapping[str, Any]]]
+    ) -> None:
+        """Store the newest campaigns; their cost entries are replaced when the campaign is."""
+        newest = newest_per_key(campaigns, ["id"])
+        if not newest:
+            return
+        ids = [str(c["id"]) for c in newest]
+        view = tables.campaign_view.c
+        stored = dict(self._session.execute(select(view.id, view.version).where(view.id.in_(ids))).all())
+        replaced = [c for c in newest if stored.get(c["id"], 0) < c["version"]]
+        upsert_newer(self._session, tables.campaign_view, ["id"], replaced)
+        replaced_ids = [str(c["id"]) for c in replaced]
+        if replaced_ids:
+            self._session.execute(
+                delete(tables.campaign_costs).where(tables.campaign_costs.c.campaign_id.in_(replaced_ids))
+            )
+            entries = [dict(e) for i in replaced_ids for e in costs.get(i, ())]
+            if entries:
+                self._session.execute(tables.campaign_costs.insert(), entries)
+
+
+def _state_values(state: OpportunityState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in _STATE_FIELDS}
+
+
+def _derived_values(derived: Derived) -> dict[str, Any]:
+    return {name: getattr(derived, name) for name in _VERSION_DERIVED}
+
+
+def _version_row(row: HistoryRow) -> dict[str, Any]:
+    version = row.version
+    return {
+        "opportunity_id": version.opportunity_id,
+        "version": version.version,
+        "valid_from": version.valid_from,
+        "deleted": version.deleted,
+        "change_kind": version.change_kind,
+        **_state_values(version.state),
+        **_derived_values(row.derived),
+    }
+
+
+def _derived_change(row: HistoryRow) -> dict[str, Any]:
+    values = _derived_values(row.derived)
+    return {
+        "b_id": row.version.opportunity_id,
+        "b_version": row.version.version,
+        **{f"b_{name}": value for name, value in values.items()},
+    }
+
+
+def _current_row(row: HistoryRow) -> dict[str, Any]:
+    derived = _derived_values(row.derived)
+    return {
+        "opportunity_id": row.version.opportunity_id,
+        "version": row.version.version,
+        **_state_values(row.version.state),
+        **{name: derived[name] for name in _DERIVED_IN_STATE},
+    }
+
+
+def _history_row(row: Row[Any]) -> HistoryRow:
+    values = dict(row._mapping)
+    for name in _TIME_FIELDS:
+        if values.get(name) is not None:
+            values[name] = as_utc(values[name])
+    state = OpportunityState(**{name: values[name] for name in _STATE_FIELDS})
+    version = OpportunityVersion(
+        opportunity_id=values["opportunity_id"],
+        version=int(values["version"]),
+        valid_from=values["valid_from"],
+        deleted=bool(values["deleted"]),
+        change_kind=values["change_kind"],
+        state=state,
+    )
+    derived = Derived(**{name: values[name] for name in _VERSION_DERIVED})
+    return HistoryRow(version, derived)

@@ -1,84 +1,135 @@
-"""Translation between the domain and the protobuf contracts (the events consumed, the API served)."""
+"""Translation between the domain and the reporting API's protobuf messages."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from salesplane.common.v1.common_pb2 import Date as DateMessage
 from salesplane.common.v1.common_pb2 import Money as MoneyMessage
-from salesplane.leads.v1 import leads_pb2
-from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2
 from salesplane_platform.money import Money
-from salesplane_platform.proto_values import date_from_proto
-from salesplane_reporting.domain.read_models import LeadView, OpportunityView
-from salesplane_reporting.domain.report import CellValue, Column, ColumnType, ReportDefinition, ReportResult
+from salesplane_reporting.domain.catalogue import CATALOGUE, SOURCE_PARAMETERS
+from salesplane_reporting.domain.report import (
+    CellValue,
+    Column,
+    ColumnType,
+    ReportDefinitionSummary,
+    ResultRow,
+    RowKind,
+)
+from salesplane_reporting.domain.run_options import RunOptions, runtime_filter_ids
 
-_COLUMN_TYPES = {
+COLUMN_TYPES = {
     ColumnType.STRING: reporting_pb2.COLUMN_TYPE_STRING,
     ColumnType.INTEGER: reporting_pb2.COLUMN_TYPE_INTEGER,
     ColumnType.MONEY: reporting_pb2.COLUMN_TYPE_MONEY,
+    ColumnType.DATE: reporting_pb2.COLUMN_TYPE_DATE,
+    ColumnType.TIMESTAMP: reporting_pb2.COLUMN_TYPE_TIMESTAMP,
+    ColumnType.BOOLEAN: reporting_pb2.COLUMN_TYPE_BOOLEAN,
+    ColumnType.DECIMAL: reporting_pb2.COLUMN_TYPE_DECIMAL,
+    ColumnType.PERCENT: reporting_pb2.COLUMN_TYPE_PERCENT,
 }
-_LEAD_STATUS_PREFIX = "LEAD_STATUS_"
+ROW_KINDS = {
+    RowKind.DETAIL: reporting_pb2.ROW_KIND_DETAIL,
+    RowKind.GROUP: reporting_pb2.ROW_KIND_GROUP,
+    RowKind.SUBTOTAL: reporting_pb2.ROW_KIND_SUBTOTAL,
+    RowKind.GRAND_TOTAL: reporting_pb2.ROW_KIND_GRAND_TOTAL,
+}
 
 
-def opportunity_view_from_proto(message: opportunities_pb2.Opportunity, *, version: int) -> OpportunityView:
-    return OpportunityView(
-        id=message.id,
-        owner_user_id=message.owner_user_id,
-        sales_stage=message.sales_stage,
-        amount_minor=message.amount.amount_minor,
-        currency=message.amount.currency_code,
-        probability=message.probability,
-        expected_close_date=date_from_proto(message.expected_close_date),
+def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def dict_to_struct(document: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(dict(document))
+    return message
+
+
+def definition_to_proto(
+    summary: ReportDefinitionSummary, document: Mapping[str, Any] | None = None, version: int = 0
+) -> reporting_pb2.ReportDefinition:
+    message = reporting_pb2.ReportDefinition(
+        id=summary.id,
+        title=summary.title,
+        description=summary.description,
+        builtin=summary.builtin,
+        owner_user_id=summary.owner_user_id,
+        sharing=summary.sharing,
         version=version,
     )
+    if document is not None:
+        message.definition.CopyFrom(dict_to_struct(document))
+        message.runtime_filters.extend(runtime_filter_ids(document))
+    return message
 
 
-def _lead_status(value: leads_pb2.LeadStatus.ValueType) -> str:
-    """ "new", "assigned", ...; "unknown" for a status newer than the contract we were built with."""
-    if value not in leads_pb2.LeadStatus.values():
-        return "unknown"
-    return leads_pb2.LeadStatus.Name(value).removeprefix(_LEAD_STATUS_PREFIX).lower()
-
-
-def lead_view_from_proto(message: leads_pb2.Lead, *, version: int) -> LeadView:
-    return LeadView(
-        id=message.id,
-        status=_lead_status(message.status),
-        lead_source_id=message.lead_source_id,
-        version=version,
+def run_options_from_proto(request: reporting_pb2.RunReportRequest) -> RunOptions:
+    values = {
+        key: [json_format.MessageToDict(v) for v in entry.values]
+        for key, entry in request.filter_values.items()
+    }
+    return RunOptions(
+        filter_values=values,
+        parameters=dict(request.parameters),
+        as_of=request.as_of or None,
+        viewpoint=request.viewpoint_user_id or None,
     )
 
 
-def definition_to_proto(definition: ReportDefinition) -> reporting_pb2.ReportDefinition:
-    return reporting_pb2.ReportDefinition(
-        id=definition.id, title=definition.title, description=definition.description
+def column_to_proto(column: Column) -> reporting_pb2.Column:
+    return reporting_pb2.Column(
+        name=column.name, title=column.title, type=COLUMN_TYPES[column.type], scale=column.scale
     )
 
 
-def _column_to_proto(column: Column) -> reporting_pb2.Column:
-    return reporting_pb2.Column(name=column.name, title=column.title, type=_COLUMN_TYPES[column.type])
-
-
-def _cell_to_proto(column: Column, value: CellValue) -> reporting_pb2.Cell:
-    if column.type is ColumnType.MONEY and isinstance(value, Money):
+def cell_to_proto(value: CellValue) -> reporting_pb2.Cell:
+    if value is None:
+        return reporting_pb2.Cell()
+    if isinstance(value, bool):
+        return reporting_pb2.Cell(bool_value=value)
+    if isinstance(value, Money):
         return reporting_pb2.Cell(
             money_value=MoneyMessage(currency_code=value.currency, amount_minor=value.amount_minor)
         )
-    if column.type is ColumnType.INTEGER and isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int):
         return reporting_pb2.Cell(integer_value=value)
-    if column.type is ColumnType.STRING and isinstance(value, str):
-        return reporting_pb2.Cell(string_value=value)
-    raise TypeError(f"column {column.name} ({column.type.value}) cannot hold {value!r}")
+    if isinstance(value, Decimal):
+        return reporting_pb2.Cell(decimal_value=format(value, "f"))
+    if isinstance(value, datetime):
+        cell = reporting_pb2.Cell()
+        cell.timestamp_value.FromDatetime(value)
+        return cell
+    if isinstance(value, date):
+        return reporting_pb2.Cell(date_value=DateMessage(year=value.year, month=value.month, day=value.day))
+    return reporting_pb2.Cell(string_value=str(value))
 
 
-def result_to_proto(result: ReportResult) -> reporting_pb2.ReportResult:
-    message = reporting_pb2.ReportResult(
-        report_id=result.definition.id,
-        title=result.definition.title,
-        columns=[_column_to_proto(c) for c in result.columns],
-        rows=[
-            reporting_pb2.Row(cells=[_cell_to_proto(c, v) for c, v in zip(result.columns, row, strict=True)])
-            for row in result.rows
-        ],
+def row_to_proto(row: ResultRow) -> reporting_pb2.Row:
+    return reporting_pb2.Row(
+        cells=[cell_to_proto(c) for c in row.cells], kind=ROW_KINDS[row.kind], level=row.level
     )
-    message.generate_time.FromDatetime(result.generated_at)
-    return message
+
+
+def sources_to_proto() -> reporting_pb2.ListSourcesResponse:
+    return reporting_pb2.ListSourcesResponse(
+        sources=[
+            reporting_pb2.Source(
+                name=source.value,
+                fields=[
+                    reporting_pb2.SourceField(
+                        name=f.name, title=f.title, type=COLUMN_TYPES[f.reported_type], groupable=f.groupable
+                    )
+                    for f in fields
+                ],
+                parameters=list(SOURCE_PARAMETERS.get(source, ())),
+            )
+            for source, fields in CATALOGUE.items()
+        ]
+    )

@@ -1,26 +1,187 @@
-"""The reporting database schema (SQLAlchemy Core; the migrations create it)."""
+"""The reporting database schema (SQLAlchemy Core; the migrations create it).
+
+Everything but the report definitions, schedules and runs is a read model: built only from other
+services' events, and rebuilt from the topics by `salesplane-reporting-admin rebuild`."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, Integer, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from salesplane_platform.platform_tables import define_platform_tables
 
 metadata = MetaData()
 platform = define_platform_tables(metadata)
 
-# One row per opportunity: its latest state as published by the opportunities service.
-opportunity_view = Table(
-    "opportunity_view",
+UTC_TIMESTAMP = DateTime(timezone=True)
+
+
+def _opportunity_state_columns() -> list[Column[object]]:
+    """The state of an opportunity at one version: shared by the current table and the versions."""
+    return [
+        Column("owner_user_id", String(64), nullable=False),
+        Column("name", String(255), nullable=False),
+        Column("account_name", String(255), nullable=False),
+        Column("sales_stage", String(64), nullable=False),
+        # The stage's position in the catalogue when the version was applied (99 if unknown).
+        Column("stage_order", Integer, nullable=False),
+        Column("probability", Integer, nullable=False),
+        # open, won or lost.
+        Column("status", String(8), nullable=False),
+        Column("amount_minor", BigInteger, nullable=False),
+        Column("currency", String(3), nullable=False),
+        Column("amount_base_minor", BigInteger, nullable=False),
+        # amount_base x probability / 100, rounded half-even once per deal version.
+        Column("weighted_base_minor", BigInteger, nullable=False),
+        Column("best_base_minor", BigInteger, nullable=False),
+        Column("worst_base_minor", BigInteger, nullable=False),
+        Column("base_currency", String(3), nullable=False),
+        Column("expected_close_date", Date),
+        Column("lead_source_id", String(64), nullable=False),
+        Column("campaign_id", String(64), nullable=False),
+        Column("lead_id", String(64), nullable=False),
+        Column("close_reason", String(255), nullable=False),
+        Column("next_step", String(255), nullable=False),
+        Column("create_time", UTC_TIMESTAMP, nullable=False),
+        Column("update_time", UTC_TIMESTAMP, nullable=False),
+        Column("close_time", UTC_TIMESTAMP),
+        # close_time - create_time of a closed deal, in seconds.
+        Column("cycle_seconds", BigInteger),
+        # When the deal entered its current stage, and how often its close date moved later so far.
+        Column("stage_entered_at", UTC_TIMESTAMP, nullable=False),
+        Column("push_count", Integer, nullable=False),
+        # The furthest stage (by catalogue order) the deal reached so far, and that order.
+        Column("max_stage_order", Integer, nullable=False),
+    ]
+
+
+# One row per opportunity: its newest state (deleted opportunities are removed).
+opportunity_current = Table(
+    "opportunity_current",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("owner_user_id", String(64), nullable=False),
-    Column("sales_stage", String(64), nullable=False),
+    Column("opportunity_id", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    *_opportunity_state_columns(),
+    Index("ix_opportunity_current_owner", "owner_user_id"),
+)
+
+# One row per opportunity version (SCD type 2): the state held from valid_from until valid_to
+# (None: still held). A deletion is a version with deleted true, so as-of queries drop the deal.
+opportunity_versions = Table(
+    "opportunity_versions",
+    metadata,
+    Column("opportunity_id", String(64), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("valid_from", UTC_TIMESTAMP, nullable=False),
+    Column("valid_to", UTC_TIMESTAMP),
+    Column("deleted", Boolean, nullable=False),
+    Column("change_kind", String(16), nullable=False),
+    # On the first version of a stay in a stage: how long the stay lasted (None while it lasts).
+    Column("stage_seconds", BigInteger),
+    Column("stage_entry", Boolean, nullable=False),
+    *_opportunity_state_columns(),
+    Index("ix_opportunity_versions_valid", "valid_from", "valid_to"),
+    Index("ix_opportunity_versions_owner", "owner_user_id"),
+)
+
+# The sales stage catalogue, as the opportunities service last published it.
+sales_stage_view = Table(
+    "sales_stage_view",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("probability", Integer, nullable=False),
+    Column("won", Boolean, nullable=False),
+    Column("lost", Boolean, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+)
+
+# Users as forecasting last published them.
+org_users = Table(
+    "org_users",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("display_name", String(255), nullable=False),
+    Column("manager_user_id", String(64)),
+    Column("roles", String(255), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("update_time", UTC_TIMESTAMP, nullable=False),
+)
+
+# Who is under whom, effective-dated: one row per (ancestor, descendant) pair for as long as it
+# held; distance 0 pairs a user with themselves. valid_to None: holds now. "As the team is now" reads
+# valid_to IS NULL; "as it was on D" reads valid_from <= D < valid_to.
+org_closure = Table(
+    "org_closure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ancestor_user_id", String(64), nullable=False),
+    Column("descendant_user_id", String(64), nullable=False),
+    Column("distance", Integer, nullable=False),
+    Column("valid_from", UTC_TIMESTAMP, nullable=False),
+    Column("valid_to", UTC_TIMESTAMP),
+    Index("ix_org_closure_ancestor", "ancestor_user_id", "distance"),
+    Index("ix_org_closure_descendant", "descendant_user_id"),
+)
+
+# The fiscal calendar and base currency (forecast settings), one row.
+fiscal_settings = Table(
+    "fiscal_settings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fiscal_year_start_month", Integer, nullable=False),
+    Column("currency_code", String(3), nullable=False),
+    # The forecast ranges as "name:min:max" joined by ";".
+    Column("ranges", String(500), nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Committed quotas only (drafts are never published), newest per user, period and kind.
+quota_view = Table(
+    "quota_view",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("period_id", String(16), primary_key=True),
+    # assigned or direct.
+    Column("kind", String(8), primary_key=True),
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("probability", Integer, nullable=False),
-    Column("expected_close_date", Date),
+    Column("commit_time", UTC_TIMESTAMP, nullable=False),
     Column("version", BigInteger, nullable=False),
+)
+
+# Every committed forecast (drafts are never published).
+forecast_commits = Table(
+    "forecast_commits",
+    metadata,
+    Column("snapshot_id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("period_id", String(16), nullable=False),
+    # rep or manager.
+    Column("kind", String(8), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("likely_minor", BigInteger, nullable=False),
+    Column("best_minor", BigInteger, nullable=False),
+    Column("worst_minor", BigInteger, nullable=False),
+    Column("closed_won_minor", BigInteger, nullable=False),
+    Column("quota_minor", BigInteger),
+    Column("currency", String(3), nullable=False),
+    Column("author_user_id", String(64), nullable=False),
+    Column("commit_time", UTC_TIMESTAMP, nullable=False),
+    Index("ix_forecast_commits_user_period", "user_id", "period_id", "kind", "sequence"),
 )
 
 # One row per lead: its latest state as published by the leads service.
@@ -28,7 +189,98 @@ lead_view = Table(
     "lead_view",
     metadata,
     Column("id", String(64), primary_key=True),
+    # Lower-case name of the lead status, e.g. "new", "assigned".
     Column("status", String(32), nullable=False),
     Column("lead_source_id", String(64), nullable=False),
+    Column("campaign_id", String(64), nullable=False),
+    Column("assigned_user_id", String(64), nullable=False),
+    Column("company", String(255), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("qualified", Boolean, nullable=False),
+    Column("converted_opportunity_id", String(64), nullable=False),
+    Column("create_time", UTC_TIMESTAMP),
+    Column("convert_time", UTC_TIMESTAMP),
     Column("version", BigInteger, nullable=False),
+)
+
+lead_source_view = Table(
+    "lead_source_view",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+campaign_view = Table(
+    "campaign_view",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("lead_source_id", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("budget_minor", BigInteger, nullable=False),
+    Column("expected_cost_minor", BigInteger, nullable=False),
+    Column("expected_revenue_minor", BigInteger, nullable=False),
+    Column("actual_cost_minor", BigInteger, nullable=False),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("version", BigInteger, nullable=False),
+)
+
+# A campaign's cost entries (replaced with every campaign version), so cost can be cut by date.
+campaign_costs = Table(
+    "campaign_costs",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("cost_id", String(64), primary_key=True),
+    Column("incurred_on", Date, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+
+# User-defined report definitions (not a read model: reporting owns them).
+saved_reports = Table(
+    "saved_reports",
+    metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("owner_user_id", String(64), nullable=False, index=True),
+    # private, team or everyone.
+    Column("sharing", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    # The definition as canonical JSON (the same document the API takes).
+    Column("definition", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("create_time", UTC_TIMESTAMP, nullable=False),
+    Column("update_time", UTC_TIMESTAMP, nullable=False),
+)
+
+report_schedules = Table(
+    "report_schedules",
+    metadata,
+    Column("schedule_id", String(64), primary_key=True),
+    Column("report_id", String(64), nullable=False, index=True),
+    Column("owner_user_id", String(64), nullable=False),
+    # The schedule as JSON (frequency, time, zone, recipients...).
+    Column("schedule", Text, nullable=False),
+    Column("next_run_at", UTC_TIMESTAMP, nullable=False, index=True),
+    Column("active", Boolean, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Every scheduled run: what the report said that day, and whether it was delivered.
+report_runs = Table(
+    "report_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("schedule_id", String(64), nullable=False, index=True),
+    Column("report_id", String(64), nullable=False),
+    Column("run_at", UTC_TIMESTAMP, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("result_csv", LargeBinary, nullable=False),
+    Column("chart_svg", Text, nullable=False),
 )

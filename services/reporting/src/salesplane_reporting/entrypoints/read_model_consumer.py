@@ -1,77 +1,167 @@
-"""Keeps the read models up to date from the opportunities and leads events.
+"""Keeps the read models current from the opportunities, leads and forecasting events.
 
-The consumer runner hands over, per aggregate, only the newest version not applied yet, inside the
-batch transaction; since every event carries its aggregate's full state, applying it is an upsert.
+The handler keeps every opportunity version (history), so the runner hands it each distinct
+version once; idempotence is in the writes themselves: history rows are keyed by version and every
+current-state row changes only for a newer version, all inside the batch transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TypeVar
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
+from salesplane.forecasting.v1 import org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
 from salesplane.leads.v1 import events_pb2 as lead_events_pb2
 from salesplane.opportunities.v1 import events_pb2 as opportunity_events_pb2
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.events import MalformedEvent, unpack_payload
-from salesplane_reporting.adapters.read_model_store import SqlReadModels
-from salesplane_reporting.adapters.report_mapping import lead_view_from_proto, opportunity_view_from_proto
-from salesplane_reporting.domain.read_models import LeadView, OpportunityView
+from salesplane_reporting.adapters import event_mapping, tables
+from salesplane_reporting.adapters.read_model_store import ReadModelWriter
+from salesplane_reporting.domain.opportunity_history import OpportunityVersion
 
 log = logging.getLogger(__name__)
 
-V = TypeVar("V")
+TOPICS = (topics.OPPORTUNITIES, topics.LEADS, topics.FORECASTING)
 
-OPPORTUNITIES_TOPIC = topics.OPPORTUNITIES
-LEADS_TOPIC = topics.LEADS
 
-OPPORTUNITY_CHANGED = opportunity_events_pb2.OpportunityChanged.DESCRIPTOR.full_name
-LEAD_CHANGED = lead_events_pb2.LeadChanged.DESCRIPTOR.full_name
+def _name(message: type[Message]) -> str:
+    return str(message.DESCRIPTOR.full_name)
+
+
+class _Batch:
+    """What one batch brings, sorted by kind, before it is written."""
+
+    def __init__(self) -> None:
+        self.stages: tuple[list[dict[str, object]], int] | None = None
+        self.opportunities: list[tuple[ConsumedEvent, opportunity_events_pb2.OpportunityChanged]] = []
+        self.users: list[dict[str, object]] = []
+        self.users_changed_at: datetime | None = None
+        self.rows: dict[str, list[dict[str, object]]] = defaultdict(list)
+        self.commits: list[dict[str, object]] = []
+        self.campaigns: list[dict[str, object]] = []
+        self.campaign_costs: dict[str, list[dict[str, object]]] = {}
+
+
+def _occurred(event: ConsumedEvent) -> datetime:
+    return event_mapping.timestamp(event.envelope.occurred_at) or datetime.now(UTC)
+
+
+def _on_opportunity(batch: _Batch, event: ConsumedEvent) -> None:
+    changed = unpack_payload(event.envelope, opportunity_events_pb2.OpportunityChanged)
+    batch.opportunities.append((event, changed))
+
+
+def _on_stages(batch: _Batch, event: ConsumedEvent) -> None:
+    changed = unpack_payload(event.envelope, opportunity_events_pb2.SalesStagesChanged)
+    if batch.stages is None or changed.revision > batch.stages[1]:
+        batch.stages = (event_mapping.stage_rows(changed), changed.revision)
+
+
+def _on_user(batch: _Batch, event: ConsumedEvent) -> None:
+    user = unpack_payload(event.envelope, org_pb2.UserChanged).user
+    if user.user_id != event.envelope.aggregate_id:
+        raise MalformedEvent("user id differs from the aggregate id")
+    occurred = _occurred(event)
+    batch.users.append(event_mapping.user_row(user, event.envelope.aggregate_version, occurred))
+    if batch.users_changed_at is None or occurred > batch.users_changed_at:
+        batch.users_changed_at = occurred
+
+
+def _on_settings(batch: _Batch, event: ConsumedEvent) -> None:
+    settings = unpack_payload(event.envelope, settings_pb2.ForecastSettingsChanged).settings
+    batch.rows["settings"].append(event_mapping.settings_row(settings, event.envelope.aggregate_version))
+
+
+def _on_quota(batch: _Batch, event: ConsumedEvent) -> None:
+    quota = unpack_payload(event.envelope, quotas_pb2.QuotaCommitted).quota
+    batch.rows["quotas"].append(
+        event_mapping.quota_row(quota, event.envelope.aggregate_version, _occurred(event))
+    )
+
+
+def _on_commit(batch: _Batch, event: ConsumedEvent) -> None:
+    commit = unpack_payload(event.envelope, worksheets_pb2.ForecastCommitted).commit
+    if commit.committed:
+        batch.commits.append(event_mapping.commit_row(commit, _occurred(event)))
+
+
+def _on_lead(batch: _Batch, event: ConsumedEvent) -> None:
+    lead = unpack_payload(event.envelope, lead_events_pb2.LeadChanged).lead
+    batch.rows["leads"].append(event_mapping.lead_row(lead, event.envelope.aggregate_version))
+
+
+def _on_lead_source(batch: _Batch, event: ConsumedEvent) -> None:
+    source = unpack_payload(event.envelope, lead_events_pb2.LeadSourceChanged).lead_source
+    batch.rows["lead_sources"].append(event_mapping.lead_source_row(source, event.envelope.aggregate_version))
+
+
+def _on_campaign(batch: _Batch, event: ConsumedEvent) -> None:
+    campaign = unpack_payload(event.envelope, lead_events_pb2.CampaignChanged).campaign
+    row, costs = event_mapping.campaign_rows(campaign, event.envelope.aggregate_version)
+    held = max((int(str(c["version"])) for c in batch.campaigns if c["id"] == row["id"]), default=0)
+    if held < event.envelope.aggregate_version:
+        batch.campaigns.append(row)
+        batch.campaign_costs[campaign.id] = costs
+
+
+_HANDLERS: dict[str, Callable[[_Batch, ConsumedEvent], None]] = {
+    _name(opportunity_events_pb2.OpportunityChanged): _on_opportunity,
+    _name(opportunity_events_pb2.SalesStagesChanged): _on_stages,
+    _name(org_pb2.UserChanged): _on_user,
+    _name(settings_pb2.ForecastSettingsChanged): _on_settings,
+    _name(quotas_pb2.QuotaCommitted): _on_quota,
+    _name(worksheets_pb2.ForecastCommitted): _on_commit,
+    _name(lead_events_pb2.LeadChanged): _on_lead,
+    _name(lead_events_pb2.LeadSourceChanged): _on_lead_source,
+    _name(lead_events_pb2.CampaignChanged): _on_campaign,
+}
+
+_NEWEST_TABLES: dict[str, tuple[Any, list[str]]] = {
+    "settings": (tables.fiscal_settings, ["id"]),
+    "quotas": (tables.quota_view, ["user_id", "period_id", "kind"]),
+    "leads": (tables.lead_view, ["id"]),
+    "lead_sources": (tables.lead_source_view, ["id"]),
+}
 
 
 class ReadModelProjector:
-    topics: Sequence[str] = (OPPORTUNITIES_TOPIC, LEADS_TOPIC)
+    topics: Sequence[str] = TOPICS
+    # Every opportunity version is kept, so the runner passes them all (see keeps_history).
+    keeps_history = True
 
     def apply(self, session: Session, events: Sequence[ConsumedEvent]) -> list[Rejection]:
-        # Newest state per id (None: deleted). The runner already passes one event per aggregate;
-        # keeping the newest here too makes the handler safe on its own.
-        opportunities: dict[str, tuple[int, OpportunityView | None]] = {}
-        leads: dict[str, tuple[int, LeadView]] = {}
+        batch = _Batch()
         rejected: list[Rejection] = []
         for event in events:
-            envelope = event.envelope
-            version = envelope.aggregate_version
+            handle = _HANDLERS.get(event.envelope.event_type)
+            if handle is None:
+                continue
             try:
-                if envelope.event_type == OPPORTUNITY_CHANGED:
-                    changed = unpack_payload(envelope, opportunity_events_pb2.OpportunityChanged)
-                    view = None
-                    if changed.kind != opportunity_events_pb2.CHANGE_KIND_DELETED:
-                        view = opportunity_view_from_proto(changed.opportunity, version=version)
-                    _keep_newest(opportunities, envelope.aggregate_id, version, view)
-                elif envelope.event_type == LEAD_CHANGED:
-                    lead = unpack_payload(envelope, lead_events_pb2.LeadChanged).lead
-                    _keep_newest(
-                        leads, envelope.aggregate_id, version, lead_view_from_proto(lead, version=version)
-                    )
-                else:
-                    log.debug(
-                        "ignoring an event type reporting does not use",
-                        extra={"event_type": envelope.event_type, "topic": event.record.topic},
-                    )
+                handle(batch, event)
             except MalformedEvent as error:
                 # Retrying cannot fix a payload that does not match its type: dead-letter it.
                 rejected.append(Rejection(event, str(error)))
-        read_models = SqlReadModels(session)
-        read_models.save_opportunities([v for _, v in opportunities.values() if v is not None])
-        read_models.remove_opportunities(sorted(i for i, (_, v) in opportunities.items() if v is None))
-        read_models.save_leads([v for _, v in leads.values()])
+        writer = ReadModelWriter(session)
+        if batch.stages is not None:
+            writer.save_stages(*batch.stages)
+        if batch.opportunities:
+            orders = writer.stage_orders()
+            versions: list[OpportunityVersion] = []
+            for event, changed in batch.opportunities:
+                versions.append(event_mapping.opportunity_version(event.envelope, changed, orders))
+            writer.save_opportunity_versions(versions)
+        if batch.users and batch.users_changed_at is not None:
+            writer.save_users(batch.users, batch.users_changed_at)
+        for name, rows in batch.rows.items():
+            table, keys = _NEWEST_TABLES[name]
+            writer.save_newest(table, keys, rows)
+        writer.save_commits(batch.commits)
+        writer.save_campaigns(batch.campaigns, batch.campaign_costs)
         return rejected
-
-
-def _keep_newest(newest: dict[str, tuple[int, V]], aggregate_id: str, version: int, state: V) -> None:
-    held = newest.get(aggregate_id)
-    if held is None or version > held[0]:
-        newest[aggregate_id] = (version, state)

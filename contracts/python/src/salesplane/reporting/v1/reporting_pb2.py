@@ -22,35 +22,87 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from salesplane.common.v1 import common_pb2 as salesplane_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'salesplane/reporting/v1/reporting.proto\x12\x17salesplane.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"B\n\x10ReportDefinition\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\x14\n\x12ListReportsRequest\"Q\n\x13ListReportsResponse\x12:\n\x07reports\x18\x01 \x03(\x0b\x32).salesplane.reporting.v1.ReportDefinition\"%\n\x10RunReportRequest\x12\x11\n\treport_id\x18\x01 \x01(\t\"X\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x31\n\x04type\x18\x03 \x01(\x0e\x32#.salesplane.reporting.v1.ColumnType\"t\n\x04\x43\x65ll\x12\x16\n\x0cstring_value\x18\x01 \x01(\tH\x00\x12\x17\n\rinteger_value\x18\x02 \x01(\x03H\x00\x12\x32\n\x0bmoney_value\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.MoneyH\x00\x42\x07\n\x05value\"3\n\x03Row\x12,\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32\x1d.salesplane.reporting.v1.Cell\"\xc1\x01\n\x0cReportResult\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x30\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x1f.salesplane.reporting.v1.Column\x12*\n\x04rows\x18\x04 \x03(\x0b\x32\x1c.salesplane.reporting.v1.Row\x12\x31\n\rgenerate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*q\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OLUMN_TYPE_STRING\x10\x01\x12\x17\n\x13\x43OLUMN_TYPE_INTEGER\x10\x02\x12\x15\n\x11\x43OLUMN_TYPE_MONEY\x10\x03\x32\xdb\x01\n\x10ReportingService\x12h\n\x0bListReports\x12+.salesplane.reporting.v1.ListReportsRequest\x1a,.salesplane.reporting.v1.ListReportsResponse\x12]\n\tRunReport\x12).salesplane.reporting.v1.RunReportRequest\x1a%.salesplane.reporting.v1.ReportResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'salesplane/reporting/v1/reporting.proto\x12\x17salesplane.reporting.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"\xd2\x01\n\x10ReportDefinition\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x04 \x01(\x08\x12\x15\n\rowner_user_id\x18\x05 \x01(\t\x12\x0f\n\x07sharing\x18\x06 \x01(\t\x12+\n\ndefinition\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07version\x18\x08 \x01(\x03\x12\x17\n\x0fruntime_filters\x18\t \x03(\t\"\x14\n\x12ListReportsRequest\"Q\n\x13ListReportsResponse\x12:\n\x07reports\x18\x01 \x03(\x0b\x32).salesplane.reporting.v1.ReportDefinition\"%\n\x10GetReportRequest\x12\x11\n\treport_id\x18\x01 \x01(\t\"6\n\x0c\x46ilterValues\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.google.protobuf.Value\"\xae\x03\n\x10RunReportRequest\x12\x11\n\treport_id\x18\x01 \x01(\t\x12+\n\ndefinition\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12R\n\rfilter_values\x18\x03 \x03(\x0b\x32;.salesplane.reporting.v1.RunReportRequest.FilterValuesEntry\x12M\n\nparameters\x18\x04 \x03(\x0b\x32\x39.salesplane.reporting.v1.RunReportRequest.ParametersEntry\x12\r\n\x05\x61s_of\x18\x05 \x01(\t\x12\x19\n\x11viewpoint_user_id\x18\x06 \x01(\t\x1aZ\n\x11\x46ilterValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05value\x18\x02 \x01(\x0b\x32%.salesplane.reporting.v1.FilterValues:\x02\x38\x01\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"g\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x31\n\x04type\x18\x03 \x01(\x0e\x32#.salesplane.reporting.v1.ColumnType\x12\r\n\x05scale\x18\x04 \x01(\x05\"\x8c\x02\n\x04\x43\x65ll\x12\x16\n\x0cstring_value\x18\x01 \x01(\tH\x00\x12\x17\n\rinteger_value\x18\x02 \x01(\x03H\x00\x12\x32\n\x0bmoney_value\x18\x03 \x01(\x0b\x32\x1b.salesplane.common.v1.MoneyH\x00\x12\x30\n\ndate_value\x18\x04 \x01(\x0b\x32\x1a.salesplane.common.v1.DateH\x00\x12\x35\n\x0ftimestamp_value\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x14\n\nbool_value\x18\x06 \x01(\x08H\x00\x12\x17\n\rdecimal_value\x18\x07 \x01(\tH\x00\x42\x07\n\x05value\"r\n\x03Row\x12,\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32\x1d.salesplane.reporting.v1.Cell\x12.\n\x04kind\x18\x02 \x01(\x0e\x32 .salesplane.reporting.v1.RowKind\x12\r\n\x05level\x18\x03 \x01(\x05\"\x89\x02\n\x0cReportResult\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x30\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x1f.salesplane.reporting.v1.Column\x12*\n\x04rows\x18\x04 \x03(\x0b\x32\x1c.salesplane.reporting.v1.Row\x12\x31\n\rgenerate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttruncated\x18\x06 \x01(\x08\x12\x11\n\trow_limit\x18\x07 \x01(\x05\x12\r\n\x05notes\x18\x08 \x03(\t\x12\x11\n\tchart_svg\x18\t \x01(\t\"\x84\x01\n\x13\x45xportReportRequest\x12\x36\n\x03run\x18\x01 \x01(\x0b\x32).salesplane.reporting.v1.RunReportRequest\x12\x35\n\x06\x66ormat\x18\x02 \x01(\x0e\x32%.salesplane.reporting.v1.ExportFormat\"C\n\x0b\x45xportChunk\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\xa2\x01\n\x11SaveReportRequest\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07sharing\x18\x04 \x01(\t\x12+\n\ndefinition\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x18\n\x10\x65xpected_version\x18\x06 \x01(\x03\"(\n\x13\x44\x65leteReportRequest\x12\x11\n\treport_id\x18\x01 \x01(\t\"\x14\n\x12ListSourcesRequest\"p\n\x0bSourceField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x31\n\x04type\x18\x03 \x01(\x0e\x32#.salesplane.reporting.v1.ColumnType\x12\x11\n\tgroupable\x18\x04 \x01(\x08\"`\n\x06Source\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x06\x66ields\x18\x02 \x03(\x0b\x32$.salesplane.reporting.v1.SourceField\x12\x12\n\nparameters\x18\x03 \x03(\t\"G\n\x13ListSourcesResponse\x12\x30\n\x07sources\x18\x01 \x03(\x0b\x32\x1f.salesplane.reporting.v1.Source\"\xac\x02\n\x0eReportSchedule\x12\x13\n\x0bschedule_id\x18\x01 \x01(\t\x12\x11\n\treport_id\x18\x02 \x01(\t\x12\x35\n\tfrequency\x18\x03 \x01(\x0e\x32\".salesplane.reporting.v1.Frequency\x12\x13\n\x0btime_of_day\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x0f\n\x07weekday\x18\x06 \x01(\x05\x12\x14\n\x0c\x64\x61y_of_month\x18\x07 \x01(\x05\x12\x12\n\nrecipients\x18\x08 \x03(\t\x12\x0e\n\x06\x61\x63tive\x18\t \x01(\x08\x12\x31\n\rnext_run_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rowner_user_id\x18\x0b \x01(\t\"R\n\x15\x43reateScheduleRequest\x12\x39\n\x08schedule\x18\x01 \x01(\x0b\x32\'.salesplane.reporting.v1.ReportSchedule\")\n\x14ListSchedulesRequest\x12\x11\n\treport_id\x18\x01 \x01(\t\"S\n\x15ListSchedulesResponse\x12:\n\tschedules\x18\x01 \x03(\x0b\x32\'.salesplane.reporting.v1.ReportSchedule\",\n\x15\x44\x65leteScheduleRequest\x12\x13\n\x0bschedule_id\x18\x01 \x01(\t\"\xb8\x01\n\tReportRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x13\n\x0bschedule_id\x18\x02 \x01(\t\x12\x11\n\treport_id\x18\x03 \x01(\t\x12,\n\x08run_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x11\n\trow_count\x18\x07 \x01(\x05\x12\x12\n\nresult_csv\x18\x08 \x01(\x0c\";\n\x15ListReportRunsRequest\x12\x13\n\x0bschedule_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"J\n\x16ListReportRunsResponse\x12\x30\n\x04runs\x18\x01 \x03(\x0b\x32\".salesplane.reporting.v1.ReportRun*\xed\x01\n\nColumnType\x12\x1b\n\x17\x43OLUMN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OLUMN_TYPE_STRING\x10\x01\x12\x17\n\x13\x43OLUMN_TYPE_INTEGER\x10\x02\x12\x15\n\x11\x43OLUMN_TYPE_MONEY\x10\x03\x12\x14\n\x10\x43OLUMN_TYPE_DATE\x10\x04\x12\x19\n\x15\x43OLUMN_TYPE_TIMESTAMP\x10\x05\x12\x17\n\x13\x43OLUMN_TYPE_BOOLEAN\x10\x06\x12\x17\n\x13\x43OLUMN_TYPE_DECIMAL\x10\x07\x12\x17\n\x13\x43OLUMN_TYPE_PERCENT\x10\x08*}\n\x07RowKind\x12\x18\n\x14ROW_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fROW_KIND_DETAIL\x10\x01\x12\x12\n\x0eROW_KIND_GROUP\x10\x02\x12\x15\n\x11ROW_KIND_SUBTOTAL\x10\x03\x12\x18\n\x14ROW_KIND_GRAND_TOTAL\x10\x04*s\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_XLSX\x10\x02\x12\x15\n\x11\x45XPORT_FORMAT_SVG\x10\x03*h\n\tFrequency\x12\x19\n\x15\x46REQUENCY_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x46REQUENCY_DAILY\x10\x01\x12\x14\n\x10\x46REQUENCY_WEEKLY\x10\x02\x12\x15\n\x11\x46REQUENCY_MONTHLY\x10\x03\x32\xda\t\n\x10ReportingService\x12h\n\x0bListReports\x12+.salesplane.reporting.v1.ListReportsRequest\x1a,.salesplane.reporting.v1.ListReportsResponse\x12\x61\n\tGetReport\x12).salesplane.reporting.v1.GetReportRequest\x1a).salesplane.reporting.v1.ReportDefinition\x12]\n\tRunReport\x12).salesplane.reporting.v1.RunReportRequest\x1a%.salesplane.reporting.v1.ReportResult\x12\x64\n\x0c\x45xportReport\x12,.salesplane.reporting.v1.ExportReportRequest\x1a$.salesplane.reporting.v1.ExportChunk0\x01\x12\x65\n\x0c\x43reateReport\x12*.salesplane.reporting.v1.SaveReportRequest\x1a).salesplane.reporting.v1.ReportDefinition\x12\x65\n\x0cUpdateReport\x12*.salesplane.reporting.v1.SaveReportRequest\x1a).salesplane.reporting.v1.ReportDefinition\x12T\n\x0c\x44\x65leteReport\x12,.salesplane.reporting.v1.DeleteReportRequest\x1a\x16.google.protobuf.Empty\x12h\n\x0bListSources\x12+.salesplane.reporting.v1.ListSourcesRequest\x1a,.salesplane.reporting.v1.ListSourcesResponse\x12i\n\x0e\x43reateSchedule\x12..salesplane.reporting.v1.CreateScheduleRequest\x1a\'.salesplane.reporting.v1.ReportSchedule\x12n\n\rListSchedules\x12-.salesplane.reporting.v1.ListSchedulesRequest\x1a..salesplane.reporting.v1.ListSchedulesResponse\x12X\n\x0e\x44\x65leteSchedule\x12..salesplane.reporting.v1.DeleteScheduleRequest\x1a\x16.google.protobuf.Empty\x12q\n\x0eListReportRuns\x12..salesplane.reporting.v1.ListReportRunsRequest\x1a/.salesplane.reporting.v1.ListReportRunsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'salesplane.reporting.v1.reporting_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COLUMNTYPE']._serialized_start=805
-  _globals['_COLUMNTYPE']._serialized_end=918
-  _globals['_REPORTDEFINITION']._serialized_start=136
-  _globals['_REPORTDEFINITION']._serialized_end=202
-  _globals['_LISTREPORTSREQUEST']._serialized_start=204
-  _globals['_LISTREPORTSREQUEST']._serialized_end=224
-  _globals['_LISTREPORTSRESPONSE']._serialized_start=226
-  _globals['_LISTREPORTSRESPONSE']._serialized_end=307
-  _globals['_RUNREPORTREQUEST']._serialized_start=309
-  _globals['_RUNREPORTREQUEST']._serialized_end=346
-  _globals['_COLUMN']._serialized_start=348
-  _globals['_COLUMN']._serialized_end=436
-  _globals['_CELL']._serialized_start=438
-  _globals['_CELL']._serialized_end=554
-  _globals['_ROW']._serialized_start=556
-  _globals['_ROW']._serialized_end=607
-  _globals['_REPORTRESULT']._serialized_start=610
-  _globals['_REPORTRESULT']._serialized_end=803
-  _globals['_REPORTINGSERVICE']._serialized_start=921
-  _globals['_REPORTINGSERVICE']._serialized_end=1140
+  _globals['_RUNREPORTREQUEST_FILTERVALUESENTRY']._loaded_options = None
+  _globals['_RUNREPORTREQUEST_FILTERVALUESENTRY']._serialized_options = b'8\001'
+  _globals['_RUNREPORTREQUEST_PARAMETERSENTRY']._loaded_options = None
+  _globals['_RUNREPORTREQUEST_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_COLUMNTYPE']._serialized_start=3405
+  _globals['_COLUMNTYPE']._serialized_end=3642
+  _globals['_ROWKIND']._serialized_start=3644
+  _globals['_ROWKIND']._serialized_end=3769
+  _globals['_EXPORTFORMAT']._serialized_start=3771
+  _globals['_EXPORTFORMAT']._serialized_end=3886
+  _globals['_FREQUENCY']._serialized_start=3888
+  _globals['_FREQUENCY']._serialized_end=3992
+  _globals['_REPORTDEFINITION']._serialized_start=196
+  _globals['_REPORTDEFINITION']._serialized_end=406
+  _globals['_LISTREPORTSREQUEST']._serialized_start=408
+  _globals['_LISTREPORTSREQUEST']._serialized_end=428
+  _globals['_LISTREPORTSRESPONSE']._serialized_start=430
+  _globals['_LISTREPORTSRESPONSE']._serialized_end=511
+  _globals['_GETREPORTREQUEST']._serialized_start=513
+  _globals['_GETREPORTREQUEST']._serialized_end=550
+  _globals['_FILTERVALUES']._serialized_start=552
+  _globals['_FILTERVALUES']._serialized_end=606
+  _globals['_RUNREPORTREQUEST']._serialized_start=609
+  _globals['_RUNREPORTREQUEST']._serialized_end=1039
+  _globals['_RUNREPORTREQUEST_FILTERVALUESENTRY']._serialized_start=898
+  _globals['_RUNREPORTREQUEST_FILTERVALUESENTRY']._serialized_end=988
+  _globals['_RUNREPORTREQUEST_PARAMETERSENTRY']._serialized_start=990
+  _globals['_RUNREPORTREQUEST_PARAMETERSENTRY']._serialized_end=1039
+  _globals['_COLUMN']._serialized_start=1041
+  _globals['_COLUMN']._serialized_end=1144
+  _globals['_CELL']._serialized_start=1147
+  _globals['_CELL']._serialized_end=1415
+  _globals['_ROW']._serialized_start=1417
+  _globals['_ROW']._serialized_end=1531
+  _globals['_REPORTRESULT']._serialized_start=1534
+  _globals['_REPORTRESULT']._serialized_end=1799
+  _globals['_EXPORTREPORTREQUEST']._serialized_start=1802
+  _globals['_EXPORTREPORTREQUEST']._serialized_end=1934
+  _globals['_EXPORTCHUNK']._serialized_start=1936
+  _globals['_EXPORTCHUNK']._serialized_end=2003
+  _globals['_SAVEREPORTREQUEST']._serialized_start=2006
+  _globals['_SAVEREPORTREQUEST']._serialized_end=2168
+  _globals['_DELETEREPORTREQUEST']._serialized_start=2170
+  _globals['_DELETEREPORTREQUEST']._serialized_end=2210
+  _globals['_LISTSOURCESREQUEST']._serialized_start=2212
+  _globals['_LISTSOURCESREQUEST']._serialized_end=2232
+  _globals['_SOURCEFIELD']._serialized_start=2234
+  _globals['_SOURCEFIELD']._serialized_end=2346
+  _globals['_SOURCE']._serialized_start=2348
+  _globals['_SOURCE']._serialized_end=2444
+  _globals['_LISTSOURCESRESPONSE']._serialized_start=2446
+  _globals['_LISTSOURCESRESPONSE']._serialized_end=2517
+  _globals['_REPORTSCHEDULE']._serialized_start=2520
+  _globals['_REPORTSCHEDULE']._serialized_end=2820
+  _globals['_CREATESCHEDULEREQUEST']._serialized_start=2822
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=2904
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=2906
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=2947
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=2949
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=3032
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=3034
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=3078
+  _globals['_REPORTRUN']._serialized_start=3081
+  _globals['_REPORTRUN']._serialized_end=3265
+  _globals['_LISTREPORTRUNSREQUEST']._serialized_start=3267
+  _globals['_LISTREPORTRUNSREQUEST']._serialized_end=3326
+  _globals['_LISTREPORTRUNSRESPONSE']._serialized_start=3328
+  _globals['_LISTREPORTRUNSRESPONSE']._serialized_end=3402
+  _globals['_REPORTINGSERVICE']._serialized_start=3995
+  _globals['_REPORTINGSERVICE']._serialized_end=5237
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -31,6 +32,13 @@ class _ColumnTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnType
     COLUMN_TYPE_STRING: _ColumnType.ValueType  # 1
     COLUMN_TYPE_INTEGER: _ColumnType.ValueType  # 2
     COLUMN_TYPE_MONEY: _ColumnType.ValueType  # 3
+    COLUMN_TYPE_DATE: _ColumnType.ValueType  # 4
+    COLUMN_TYPE_TIMESTAMP: _ColumnType.ValueType  # 5
+    COLUMN_TYPE_BOOLEAN: _ColumnType.ValueType  # 6
+    COLUMN_TYPE_DECIMAL: _ColumnType.ValueType  # 7
+    """An exact decimal, as text with `scale` digits after the point."""
+    COLUMN_TYPE_PERCENT: _ColumnType.ValueType  # 8
+    """A ratio as a decimal fraction ("0.2500" is 25 %), as text with `scale` digits after the point."""
 
 class ColumnType(_ColumnType, metaclass=_ColumnTypeEnumTypeWrapper): ...
 
@@ -38,7 +46,73 @@ COLUMN_TYPE_UNSPECIFIED: ColumnType.ValueType  # 0
 COLUMN_TYPE_STRING: ColumnType.ValueType  # 1
 COLUMN_TYPE_INTEGER: ColumnType.ValueType  # 2
 COLUMN_TYPE_MONEY: ColumnType.ValueType  # 3
+COLUMN_TYPE_DATE: ColumnType.ValueType  # 4
+COLUMN_TYPE_TIMESTAMP: ColumnType.ValueType  # 5
+COLUMN_TYPE_BOOLEAN: ColumnType.ValueType  # 6
+COLUMN_TYPE_DECIMAL: ColumnType.ValueType  # 7
+"""An exact decimal, as text with `scale` digits after the point."""
+COLUMN_TYPE_PERCENT: ColumnType.ValueType  # 8
+"""A ratio as a decimal fraction ("0.2500" is 25 %), as text with `scale` digits after the point."""
 Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
+
+class _RowKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RowKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RowKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ROW_KIND_UNSPECIFIED: _RowKind.ValueType  # 0
+    ROW_KIND_DETAIL: _RowKind.ValueType  # 1
+    ROW_KIND_GROUP: _RowKind.ValueType  # 2
+    ROW_KIND_SUBTOTAL: _RowKind.ValueType  # 3
+    ROW_KIND_GRAND_TOTAL: _RowKind.ValueType  # 4
+
+class RowKind(_RowKind, metaclass=_RowKindEnumTypeWrapper): ...
+
+ROW_KIND_UNSPECIFIED: RowKind.ValueType  # 0
+ROW_KIND_DETAIL: RowKind.ValueType  # 1
+ROW_KIND_GROUP: RowKind.ValueType  # 2
+ROW_KIND_SUBTOTAL: RowKind.ValueType  # 3
+ROW_KIND_GRAND_TOTAL: RowKind.ValueType  # 4
+Global___RowKind: _TypeAlias = RowKind  # noqa: Y015
+
+class _ExportFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExportFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExportFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXPORT_FORMAT_UNSPECIFIED: _ExportFormat.ValueType  # 0
+    EXPORT_FORMAT_CSV: _ExportFormat.ValueType  # 1
+    EXPORT_FORMAT_XLSX: _ExportFormat.ValueType  # 2
+    EXPORT_FORMAT_SVG: _ExportFormat.ValueType  # 3
+
+class ExportFormat(_ExportFormat, metaclass=_ExportFormatEnumTypeWrapper): ...
+
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat.ValueType  # 0
+EXPORT_FORMAT_CSV: ExportFormat.ValueType  # 1
+EXPORT_FORMAT_XLSX: ExportFormat.ValueType  # 2
+EXPORT_FORMAT_SVG: ExportFormat.ValueType  # 3
+Global___ExportFormat: _TypeAlias = ExportFormat  # noqa: Y015
+
+class _Frequency:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FrequencyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Frequency.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FREQUENCY_UNSPECIFIED: _Frequency.ValueType  # 0
+    FREQUENCY_DAILY: _Frequency.ValueType  # 1
+    FREQUENCY_WEEKLY: _Frequency.ValueType  # 2
+    FREQUENCY_MONTHLY: _Frequency.ValueType  # 3
+
+class Frequency(_Frequency, metaclass=_FrequencyEnumTypeWrapper): ...
+
+FREQUENCY_UNSPECIFIED: Frequency.ValueType  # 0
+FREQUENCY_DAILY: Frequency.ValueType  # 1
+FREQUENCY_WEEKLY: Frequency.ValueType  # 2
+FREQUENCY_MONTHLY: Frequency.ValueType  # 3
+Global___Frequency: _TypeAlias = Frequency  # noqa: Y015
 
 @_typing.final
 class ReportDefinition(_message.Message):
@@ -47,19 +121,47 @@ class ReportDefinition(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     TITLE_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    BUILTIN_FIELD_NUMBER: _builtins.int
+    OWNER_USER_ID_FIELD_NUMBER: _builtins.int
+    SHARING_FIELD_NUMBER: _builtins.int
+    DEFINITION_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    RUNTIME_FILTERS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     title: _builtins.str
     description: _builtins.str
+    builtin: _builtins.bool
+    owner_user_id: _builtins.str
+    """Empty for built-in reports."""
+    sharing: _builtins.str
+    """private, team or everyone."""
+    version: _builtins.int
+    @_builtins.property
+    def definition(self) -> _struct_pb2.Struct:
+        """The definition document (source, dimensions, measures, filters, layout, ...): see ListSources
+        and docs of the reporting service.
+        """
+
+    @_builtins.property
+    def runtime_filters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids of the filters a run may give values for."""
+
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         title: _builtins.str = ...,
         description: _builtins.str = ...,
+        builtin: _builtins.bool = ...,
+        owner_user_id: _builtins.str = ...,
+        sharing: _builtins.str = ...,
+        definition: _struct_pb2.Struct | None = ...,
+        version: _builtins.int = ...,
+        runtime_filters: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "id", b"id", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["builtin", b"builtin", "definition", b"definition", "description", b"description", "id", b"id", "owner_user_id", b"owner_user_id", "runtime_filters", b"runtime_filters", "sharing", b"sharing", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -101,7 +203,7 @@ class ListReportsResponse(_message.Message):
 Global___ListReportsResponse: _TypeAlias = ListReportsResponse  # noqa: Y015
 
 @_typing.final
-class RunReportRequest(_message.Message):
+class GetReportRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REPORT_ID_FIELD_NUMBER: _builtins.int
@@ -117,6 +219,113 @@ class RunReportRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+Global___GetReportRequest: _TypeAlias = GetReportRequest  # noqa: Y015
+
+@_typing.final
+class FilterValues(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def values(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]: ...
+    def __init__(
+        self,
+        *,
+        values: _abc.Iterable[_struct_pb2.Value] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FilterValues: _TypeAlias = FilterValues  # noqa: Y015
+
+@_typing.final
+class RunReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class FilterValuesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___FilterValues: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___FilterValues | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ParametersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    DEFINITION_FIELD_NUMBER: _builtins.int
+    FILTER_VALUES_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    VIEWPOINT_USER_ID_FIELD_NUMBER: _builtins.int
+    report_id: _builtins.str
+    """A built-in or saved report; or leave empty and give `definition`."""
+    as_of: _builtins.str
+    """Read opportunities as they were at this date or instant."""
+    viewpoint_user_id: _builtins.str
+    """Whose team the "team" dimension is relative to (someone the caller may see); empty: the caller."""
+    @_builtins.property
+    def definition(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def filter_values(self) -> _containers.MessageMap[_builtins.str, Global___FilterValues]:
+        """Run-time filter id -> values used instead of the saved ones for this run."""
+
+    @_builtins.property
+    def parameters(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Source parameters: pipeline_movement takes from, to (dates, RFC 3339 instants or relative
+        dates such as today) and window (a period id such as 2026-Q4); period_performance takes period.
+        """
+
+    def __init__(
+        self,
+        *,
+        report_id: _builtins.str = ...,
+        definition: _struct_pb2.Struct | None = ...,
+        filter_values: _abc.Mapping[_builtins.str, Global___FilterValues] | None = ...,
+        parameters: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        as_of: _builtins.str = ...,
+        viewpoint_user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "definition", b"definition", "filter_values", b"filter_values", "parameters", b"parameters", "report_id", b"report_id", "viewpoint_user_id", b"viewpoint_user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
 Global___RunReportRequest: _TypeAlias = RunReportRequest  # noqa: Y015
 
 @_typing.final
@@ -126,19 +335,22 @@ class Column(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     TITLE_FIELD_NUMBER: _builtins.int
     TYPE_FIELD_NUMBER: _builtins.int
+    SCALE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     title: _builtins.str
     type: Global___ColumnType.ValueType
+    scale: _builtins.int
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         title: _builtins.str = ...,
         type: Global___ColumnType.ValueType = ...,
+        scale: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "title", b"title", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "scale", b"scale", "title", b"title", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -151,22 +363,37 @@ class Cell(_message.Message):
     STRING_VALUE_FIELD_NUMBER: _builtins.int
     INTEGER_VALUE_FIELD_NUMBER: _builtins.int
     MONEY_VALUE_FIELD_NUMBER: _builtins.int
+    DATE_VALUE_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_VALUE_FIELD_NUMBER: _builtins.int
+    BOOL_VALUE_FIELD_NUMBER: _builtins.int
+    DECIMAL_VALUE_FIELD_NUMBER: _builtins.int
     string_value: _builtins.str
     integer_value: _builtins.int
+    bool_value: _builtins.bool
+    decimal_value: _builtins.str
+    """DECIMAL and PERCENT cells."""
     @_builtins.property
     def money_value(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def date_value(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def timestamp_value(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
         string_value: _builtins.str = ...,
         integer_value: _builtins.int = ...,
         money_value: _common_pb2.Money | None = ...,
+        date_value: _common_pb2.Date | None = ...,
+        timestamp_value: _timestamp_pb2.Timestamp | None = ...,
+        bool_value: _builtins.bool = ...,
+        decimal_value: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["integer_value", b"integer_value", "money_value", b"money_value", "string_value", b"string_value", "value", b"value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bool_value", b"bool_value", "date_value", b"date_value", "decimal_value", b"decimal_value", "integer_value", b"integer_value", "money_value", b"money_value", "string_value", b"string_value", "timestamp_value", b"timestamp_value", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["integer_value", b"integer_value", "money_value", b"money_value", "string_value", b"string_value", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bool_value", b"bool_value", "date_value", b"date_value", "decimal_value", b"decimal_value", "integer_value", b"integer_value", "money_value", b"money_value", "string_value", b"string_value", "timestamp_value", b"timestamp_value", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_value: _TypeAlias = _typing.Literal["string_value", "integer_value", "money_value"]  # noqa: Y015
+    _WhichOneofReturnType_value: _TypeAlias = _typing.Literal["string_value", "integer_value", "money_value", "date_value", "timestamp_value", "bool_value", "decimal_value"]  # noqa: Y015
     _WhichOneofArgType_value: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_value) -> _WhichOneofReturnType_value | None: ...
 
@@ -177,16 +404,23 @@ class Row(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CELLS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    kind: Global___RowKind.ValueType
+    level: _builtins.int
+    """SUBTOTAL: how many leading dimensions it shares; DETAIL under a group: the group depth."""
     @_builtins.property
     def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cell]: ...
     def __init__(
         self,
         *,
         cells: _abc.Iterable[Global___Cell] | None = ...,
+        kind: Global___RowKind.ValueType = ...,
+        level: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cells", b"cells"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cells", b"cells", "kind", b"kind", "level", b"level"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -201,14 +435,27 @@ class ReportResult(_message.Message):
     COLUMNS_FIELD_NUMBER: _builtins.int
     ROWS_FIELD_NUMBER: _builtins.int
     GENERATE_TIME_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    ROW_LIMIT_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    CHART_SVG_FIELD_NUMBER: _builtins.int
     report_id: _builtins.str
     title: _builtins.str
+    truncated: _builtins.bool
+    """More rows matched than row_limit: rows holds the first row_limit."""
+    row_limit: _builtins.int
+    chart_svg: _builtins.str
+    """The chart, rendered on the server, when the definition has one."""
     @_builtins.property
     def columns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Column]: ...
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___Row]: ...
     @_builtins.property
     def generate_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def notes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How money was converted and rounded, and other facts needed to read the numbers."""
+
     def __init__(
         self,
         *,
@@ -217,11 +464,432 @@ class ReportResult(_message.Message):
         columns: _abc.Iterable[Global___Column] | None = ...,
         rows: _abc.Iterable[Global___Row] | None = ...,
         generate_time: _timestamp_pb2.Timestamp | None = ...,
+        truncated: _builtins.bool = ...,
+        row_limit: _builtins.int = ...,
+        notes: _abc.Iterable[_builtins.str] | None = ...,
+        chart_svg: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["generate_time", b"generate_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "generate_time", b"generate_time", "report_id", b"report_id", "rows", b"rows", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chart_svg", b"chart_svg", "columns", b"columns", "generate_time", b"generate_time", "notes", b"notes", "report_id", b"report_id", "row_limit", b"row_limit", "rows", b"rows", "title", b"title", "truncated", b"truncated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportResult: _TypeAlias = ReportResult  # noqa: Y015
+
+@_typing.final
+class ExportReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    format: Global___ExportFormat.ValueType
+    @_builtins.property
+    def run(self) -> Global___RunReportRequest: ...
+    def __init__(
+        self,
+        *,
+        run: Global___RunReportRequest | None = ...,
+        format: Global___ExportFormat.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportReportRequest: _TypeAlias = ExportReportRequest  # noqa: Y015
+
+@_typing.final
+class ExportChunk(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    content_type: _builtins.str
+    """Set on the first chunk."""
+    filename: _builtins.str
+    data: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        content_type: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "data", b"data", "filename", b"filename"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportChunk: _TypeAlias = ExportChunk  # noqa: Y015
+
+@_typing.final
+class SaveReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SHARING_FIELD_NUMBER: _builtins.int
+    DEFINITION_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    report_id: _builtins.str
+    """UpdateReport only."""
+    title: _builtins.str
+    description: _builtins.str
+    sharing: _builtins.str
+    """private (default), team or everyone."""
+    expected_version: _builtins.int
+    """UpdateReport: when non-zero, ABORTED unless the stored version equals it."""
+    @_builtins.property
+    def definition(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        report_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        sharing: _builtins.str = ...,
+        definition: _struct_pb2.Struct | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition", "description", b"description", "expected_version", b"expected_version", "report_id", b"report_id", "sharing", b"sharing", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SaveReportRequest: _TypeAlias = SaveReportRequest  # noqa: Y015
+
+@_typing.final
+class DeleteReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    report_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        report_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report_id", b"report_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteReportRequest: _TypeAlias = DeleteReportRequest  # noqa: Y015
+
+@_typing.final
+class ListSourcesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSourcesRequest: _TypeAlias = ListSourcesRequest  # noqa: Y015
+
+@_typing.final
+class SourceField(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    GROUPABLE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    title: _builtins.str
+    type: Global___ColumnType.ValueType
+    groupable: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        title: _builtins.str = ...,
+        type: Global___ColumnType.ValueType = ...,
+        groupable: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["groupable", b"groupable", "name", b"name", "title", b"title", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SourceField: _TypeAlias = SourceField  # noqa: Y015
+
+@_typing.final
+class Source(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceField]: ...
+    @_builtins.property
+    def parameters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        fields: _abc.Iterable[Global___SourceField] | None = ...,
+        parameters: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "name", b"name", "parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Source: _TypeAlias = Source  # noqa: Y015
+
+@_typing.final
+class ListSourcesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___Source]: ...
+    def __init__(
+        self,
+        *,
+        sources: _abc.Iterable[Global___Source] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sources", b"sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSourcesResponse: _TypeAlias = ListSourcesResponse  # noqa: Y015
+
+@_typing.final
+class ReportSchedule(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_ID_FIELD_NUMBER: _builtins.int
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    FREQUENCY_FIELD_NUMBER: _builtins.int
+    TIME_OF_DAY_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    DAY_OF_MONTH_FIELD_NUMBER: _builtins.int
+    RECIPIENTS_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    NEXT_RUN_TIME_FIELD_NUMBER: _builtins.int
+    OWNER_USER_ID_FIELD_NUMBER: _builtins.int
+    schedule_id: _builtins.str
+    report_id: _builtins.str
+    frequency: Global___Frequency.ValueType
+    time_of_day: _builtins.str
+    """Local time of day, "HH:MM"."""
+    time_zone: _builtins.str
+    """IANA time zone, e.g. Europe/Warsaw."""
+    weekday: _builtins.int
+    """WEEKLY: 1 (Monday) .. 7 (Sunday)."""
+    day_of_month: _builtins.int
+    """MONTHLY: 1..31; a shorter month runs on its last day."""
+    active: _builtins.bool
+    owner_user_id: _builtins.str
+    """Who created it: scheduled runs read in that user's scope."""
+    @_builtins.property
+    def recipients(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def next_run_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        schedule_id: _builtins.str = ...,
+        report_id: _builtins.str = ...,
+        frequency: Global___Frequency.ValueType = ...,
+        time_of_day: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        weekday: _builtins.int = ...,
+        day_of_month: _builtins.int = ...,
+        recipients: _abc.Iterable[_builtins.str] | None = ...,
+        active: _builtins.bool = ...,
+        next_run_time: _timestamp_pb2.Timestamp | None = ...,
+        owner_user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_run_time", b"next_run_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "day_of_month", b"day_of_month", "frequency", b"frequency", "next_run_time", b"next_run_time", "owner_user_id", b"owner_user_id", "recipients", b"recipients", "report_id", b"report_id", "schedule_id", b"schedule_id", "time_of_day", b"time_of_day", "time_zone", b"time_zone", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportSchedule: _TypeAlias = ReportSchedule  # noqa: Y015
+
+@_typing.final
+class CreateScheduleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedule(self) -> Global___ReportSchedule: ...
+    def __init__(
+        self,
+        *,
+        schedule: Global___ReportSchedule | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule", b"schedule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateScheduleRequest: _TypeAlias = CreateScheduleRequest  # noqa: Y015
+
+@_typing.final
+class ListSchedulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    report_id: _builtins.str
+    """Empty: every schedule the caller owns."""
+    def __init__(
+        self,
+        *,
+        report_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report_id", b"report_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSchedulesRequest: _TypeAlias = ListSchedulesRequest  # noqa: Y015
+
+@_typing.final
+class ListSchedulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedules(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportSchedule]: ...
+    def __init__(
+        self,
+        *,
+        schedules: _abc.Iterable[Global___ReportSchedule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedules", b"schedules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSchedulesResponse: _TypeAlias = ListSchedulesResponse  # noqa: Y015
+
+@_typing.final
+class DeleteScheduleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_ID_FIELD_NUMBER: _builtins.int
+    schedule_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        schedule_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedule_id", b"schedule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteScheduleRequest: _TypeAlias = DeleteScheduleRequest  # noqa: Y015
+
+@_typing.final
+class ReportRun(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    SCHEDULE_ID_FIELD_NUMBER: _builtins.int
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    RUN_TIME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    ROW_COUNT_FIELD_NUMBER: _builtins.int
+    RESULT_CSV_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    schedule_id: _builtins.str
+    report_id: _builtins.str
+    status: _builtins.str
+    """delivered, failed (see detail) or no_delivery (no SMTP server configured)."""
+    detail: _builtins.str
+    row_count: _builtins.int
+    result_csv: _builtins.bytes
+    """The report's CSV as it was that day."""
+    @_builtins.property
+    def run_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        schedule_id: _builtins.str = ...,
+        report_id: _builtins.str = ...,
+        run_time: _timestamp_pb2.Timestamp | None = ...,
+        status: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        row_count: _builtins.int = ...,
+        result_csv: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run_time", b"run_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "report_id", b"report_id", "result_csv", b"result_csv", "row_count", b"row_count", "run_id", b"run_id", "run_time", b"run_time", "schedule_id", b"schedule_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportRun: _TypeAlias = ReportRun  # noqa: Y015
+
+@_typing.final
+class ListReportRunsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULE_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    schedule_id: _builtins.str
+    limit: _builtins.int
+    """Only the newest runs (default 20, at most 200)."""
+    def __init__(
+        self,
+        *,
+        schedule_id: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "schedule_id", b"schedule_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReportRunsRequest: _TypeAlias = ListReportRunsRequest  # noqa: Y015
+
+@_typing.final
+class ListReportRunsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReportRun]: ...
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[Global___ReportRun] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReportRunsResponse: _TypeAlias = ListReportRunsResponse  # noqa: Y015

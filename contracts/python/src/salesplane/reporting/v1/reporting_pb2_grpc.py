@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from salesplane.reporting.v1 import reporting_pb2 as salesplane_dot_reporting_dot_v1_dot_reporting__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -26,7 +27,9 @@ if _version_not_supported:
 
 
 class ReportingServiceStub:
-    """Reporting: reports over read models built from every service's events.
+    """Reporting: reports over read models built from every service's events. Every run, export and
+    scheduled run is limited to what the caller may see (a rep their own records, a manager their
+    subtree, marketing all leads and campaigns, an admin everything), whoever saved the report.
     """
 
     def __init__(self, channel):
@@ -40,25 +43,147 @@ class ReportingServiceStub:
                 request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportsRequest.SerializeToString,
                 response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportsResponse.FromString,
                 _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/GetReport',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.FromString,
+                _registered_method=True)
         self.RunReport = channel.unary_unary(
                 '/salesplane.reporting.v1.ReportingService/RunReport',
                 request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.RunReportRequest.SerializeToString,
                 response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportResult.FromString,
                 _registered_method=True)
+        self.ExportReport = channel.unary_stream(
+                '/salesplane.reporting.v1.ReportingService/ExportReport',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ExportChunk.FromString,
+                _registered_method=True)
+        self.CreateReport = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/CreateReport',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.SaveReportRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.FromString,
+                _registered_method=True)
+        self.UpdateReport = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/UpdateReport',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.SaveReportRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.FromString,
+                _registered_method=True)
+        self.DeleteReport = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/DeleteReport',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.DeleteReportRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListSources = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/ListSources',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSourcesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSourcesResponse.FromString,
+                _registered_method=True)
+        self.CreateSchedule = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/CreateSchedule',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.CreateScheduleRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportSchedule.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/ListSchedules',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/DeleteSchedule',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.DeleteScheduleRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListReportRuns = channel.unary_unary(
+                '/salesplane.reporting.v1.ReportingService/ListReportRuns',
+                request_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportRunsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportRunsResponse.FromString,
+                _registered_method=True)
 
 
 class ReportingServiceServicer:
-    """Reporting: reports over read models built from every service's events.
+    """Reporting: reports over read models built from every service's events. Every run, export and
+    scheduled run is limited to what the caller may see (a rep their own records, a manager their
+    subtree, marketing all leads and campaigns, an admin everything), whoever saved the report.
     """
 
     def ListReports(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Built-in reports, then the saved reports the caller may run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReport(self, request, context):
+        """One report with its definition.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RunReport(self, request, context):
+        """Run a built-in or saved report, or an unsaved definition.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportReport(self, request, context):
+        """The same run as CSV (every row of a rows-and-columns report, streamed), XLSX or the chart's SVG.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateReport(self, request, context):
+        """Save a user-defined report; the caller owns it. Invalid definitions are INVALID_ARGUMENT with
+        one field violation per problem (`definition.dimensions[3]`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateReport(self, request, context):
+        """Replace a saved report (its owner or an admin). ABORTED unless expected_version matches (when set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteReport(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSources(self, request, context):
+        """The sources a definition may read and each one's fields.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSchedule(self, request, context):
+        """Run a saved or built-in report daily, weekly or monthly and e-mail it (CSV attached, chart inline).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReportRuns(self, request, context):
+        """Every run of a schedule, newest first: what the report said that day.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -71,10 +196,60 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportsRequest.FromString,
                     response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportsResponse.SerializeToString,
             ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.GetReportRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.SerializeToString,
+            ),
             'RunReport': grpc.unary_unary_rpc_method_handler(
                     servicer.RunReport,
                     request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.RunReportRequest.FromString,
                     response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportResult.SerializeToString,
+            ),
+            'ExportReport': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportReport,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ExportChunk.SerializeToString,
+            ),
+            'CreateReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReport,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.SaveReportRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.SerializeToString,
+            ),
+            'UpdateReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateReport,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.SaveReportRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.SerializeToString,
+            ),
+            'DeleteReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteReport,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.DeleteReportRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListSources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSources,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSourcesRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSourcesResponse.SerializeToString,
+            ),
+            'CreateSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSchedule,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.CreateScheduleRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportSchedule.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.DeleteScheduleRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListReportRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReportRuns,
+                    request_deserializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportRunsRequest.FromString,
+                    response_serializer=salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -85,7 +260,9 @@ def add_ReportingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ReportingService:
-    """Reporting: reports over read models built from every service's events.
+    """Reporting: reports over read models built from every service's events. Every run, export and
+    scheduled run is limited to what the caller may see (a rep their own records, a manager their
+    subtree, marketing all leads and campaigns, an admin everything), whoever saved the report.
     """
 
     @staticmethod
@@ -116,6 +293,33 @@ class ReportingService:
             _registered_method=True)
 
     @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/GetReport',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.GetReportRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def RunReport(request,
             target,
             options=(),
@@ -132,6 +336,249 @@ class ReportingService:
             '/salesplane.reporting.v1.ReportingService/RunReport',
             salesplane_dot_reporting_dot_v1_dot_reporting__pb2.RunReportRequest.SerializeToString,
             salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/ExportReport',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/CreateReport',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.SaveReportRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/UpdateReport',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.SaveReportRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportDefinition.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/DeleteReport',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.DeleteReportRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/ListSources',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSourcesRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/CreateSchedule',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.CreateScheduleRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ReportSchedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/ListSchedules',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSchedulesRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/DeleteSchedule',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.DeleteScheduleRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReportRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.reporting.v1.ReportingService/ListReportRuns',
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportRunsRequest.SerializeToString,
+            salesplane_dot_reporting_dot_v1_dot_reporting__pb2.ListReportRunsResponse.FromString,
             options,
             channel_credentials,
             insecure,

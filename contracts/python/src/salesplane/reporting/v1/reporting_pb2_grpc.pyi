@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 from salesplane.reporting.v1 import reporting_pb2 as _reporting_pb2
 import abc as _abc_1
@@ -27,38 +28,170 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ReportingServiceStub:
-    """Reporting: reports over read models built from every service's events."""
+    """Reporting: reports over read models built from every service's events. Every run, export and
+    scheduled run is limited to what the caller may see (a rep their own records, a manager their
+    subtree, marketing all leads and campaigns, an admin everything), whoever saved the report.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ReportingServiceAsyncStub: ...
     ListReports: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.ListReportsRequest, _reporting_pb2.ListReportsResponse]
+    """Built-in reports, then the saved reports the caller may run."""
+    GetReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.GetReportRequest, _reporting_pb2.ReportDefinition]
+    """One report with its definition."""
     RunReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.RunReportRequest, _reporting_pb2.ReportResult]
+    """Run a built-in or saved report, or an unsaved definition."""
+    ExportReport: _grpc.UnaryStreamMultiCallable[_reporting_pb2.ExportReportRequest, _reporting_pb2.ExportChunk]
+    """The same run as CSV (every row of a rows-and-columns report, streamed), XLSX or the chart's SVG."""
+    CreateReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.SaveReportRequest, _reporting_pb2.ReportDefinition]
+    """Save a user-defined report; the caller owns it. Invalid definitions are INVALID_ARGUMENT with
+    one field violation per problem (`definition.dimensions[3]`).
+    """
+    UpdateReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.SaveReportRequest, _reporting_pb2.ReportDefinition]
+    """Replace a saved report (its owner or an admin). ABORTED unless expected_version matches (when set)."""
+    DeleteReport: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.DeleteReportRequest, _empty_pb2.Empty]
+    ListSources: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.ListSourcesRequest, _reporting_pb2.ListSourcesResponse]
+    """The sources a definition may read and each one's fields."""
+    CreateSchedule: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.CreateScheduleRequest, _reporting_pb2.ReportSchedule]
+    """Run a saved or built-in report daily, weekly or monthly and e-mail it (CSV attached, chart inline)."""
+    ListSchedules: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.ListSchedulesRequest, _reporting_pb2.ListSchedulesResponse]
+    DeleteSchedule: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.DeleteScheduleRequest, _empty_pb2.Empty]
+    ListReportRuns: _grpc.UnaryUnaryMultiCallable[_reporting_pb2.ListReportRunsRequest, _reporting_pb2.ListReportRunsResponse]
+    """Every run of a schedule, newest first: what the report said that day."""
 
 @_typing.type_check_only
 class ReportingServiceAsyncStub(ReportingServiceStub):
-    """Reporting: reports over read models built from every service's events."""
+    """Reporting: reports over read models built from every service's events. Every run, export and
+    scheduled run is limited to what the caller may see (a rep their own records, a manager their
+    subtree, marketing all leads and campaigns, an admin everything), whoever saved the report.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListReports: _aio.UnaryUnaryMultiCallable[_reporting_pb2.ListReportsRequest, _reporting_pb2.ListReportsResponse]  # type: ignore[assignment]
+    """Built-in reports, then the saved reports the caller may run."""
+    GetReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.GetReportRequest, _reporting_pb2.ReportDefinition]  # type: ignore[assignment]
+    """One report with its definition."""
     RunReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.RunReportRequest, _reporting_pb2.ReportResult]  # type: ignore[assignment]
+    """Run a built-in or saved report, or an unsaved definition."""
+    ExportReport: _aio.UnaryStreamMultiCallable[_reporting_pb2.ExportReportRequest, _reporting_pb2.ExportChunk]  # type: ignore[assignment]
+    """The same run as CSV (every row of a rows-and-columns report, streamed), XLSX or the chart's SVG."""
+    CreateReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.SaveReportRequest, _reporting_pb2.ReportDefinition]  # type: ignore[assignment]
+    """Save a user-defined report; the caller owns it. Invalid definitions are INVALID_ARGUMENT with
+    one field violation per problem (`definition.dimensions[3]`).
+    """
+    UpdateReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.SaveReportRequest, _reporting_pb2.ReportDefinition]  # type: ignore[assignment]
+    """Replace a saved report (its owner or an admin). ABORTED unless expected_version matches (when set)."""
+    DeleteReport: _aio.UnaryUnaryMultiCallable[_reporting_pb2.DeleteReportRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    ListSources: _aio.UnaryUnaryMultiCallable[_reporting_pb2.ListSourcesRequest, _reporting_pb2.ListSourcesResponse]  # type: ignore[assignment]
+    """The sources a definition may read and each one's fields."""
+    CreateSchedule: _aio.UnaryUnaryMultiCallable[_reporting_pb2.CreateScheduleRequest, _reporting_pb2.ReportSchedule]  # type: ignore[assignment]
+    """Run a saved or built-in report daily, weekly or monthly and e-mail it (CSV attached, chart inline)."""
+    ListSchedules: _aio.UnaryUnaryMultiCallable[_reporting_pb2.ListSchedulesRequest, _reporting_pb2.ListSchedulesResponse]  # type: ignore[assignment]
+    DeleteSchedule: _aio.UnaryUnaryMultiCallable[_reporting_pb2.DeleteScheduleRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    ListReportRuns: _aio.UnaryUnaryMultiCallable[_reporting_pb2.ListReportRunsRequest, _reporting_pb2.ListReportRunsResponse]  # type: ignore[assignment]
+    """Every run of a schedule, newest first: what the report said that day."""
 
 class ReportingServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Reporting: reports over read models built from every service's events."""
+    """Reporting: reports over read models built from every service's events. Every run, export and
+    scheduled run is limited to what the caller may see (a rep their own records, a manager their
+    subtree, marketing all leads and campaigns, an admin everything), whoever saved the report.
+    """
 
     @_abc_1.abstractmethod
     def ListReports(
         self,
         request: _reporting_pb2.ListReportsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_reporting_pb2.ListReportsResponse, _abc.Awaitable[_reporting_pb2.ListReportsResponse]]: ...
+    ) -> _typing.Union[_reporting_pb2.ListReportsResponse, _abc.Awaitable[_reporting_pb2.ListReportsResponse]]:
+        """Built-in reports, then the saved reports the caller may run."""
+
+    @_abc_1.abstractmethod
+    def GetReport(
+        self,
+        request: _reporting_pb2.GetReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.ReportDefinition, _abc.Awaitable[_reporting_pb2.ReportDefinition]]:
+        """One report with its definition."""
 
     @_abc_1.abstractmethod
     def RunReport(
         self,
         request: _reporting_pb2.RunReportRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_reporting_pb2.ReportResult, _abc.Awaitable[_reporting_pb2.ReportResult]]: ...
+    ) -> _typing.Union[_reporting_pb2.ReportResult, _abc.Awaitable[_reporting_pb2.ReportResult]]:
+        """Run a built-in or saved report, or an unsaved definition."""
+
+    @_abc_1.abstractmethod
+    def ExportReport(
+        self,
+        request: _reporting_pb2.ExportReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_reporting_pb2.ExportChunk], _abc.AsyncIterator[_reporting_pb2.ExportChunk]]:
+        """The same run as CSV (every row of a rows-and-columns report, streamed), XLSX or the chart's SVG."""
+
+    @_abc_1.abstractmethod
+    def CreateReport(
+        self,
+        request: _reporting_pb2.SaveReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.ReportDefinition, _abc.Awaitable[_reporting_pb2.ReportDefinition]]:
+        """Save a user-defined report; the caller owns it. Invalid definitions are INVALID_ARGUMENT with
+        one field violation per problem (`definition.dimensions[3]`).
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateReport(
+        self,
+        request: _reporting_pb2.SaveReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.ReportDefinition, _abc.Awaitable[_reporting_pb2.ReportDefinition]]:
+        """Replace a saved report (its owner or an admin). ABORTED unless expected_version matches (when set)."""
+
+    @_abc_1.abstractmethod
+    def DeleteReport(
+        self,
+        request: _reporting_pb2.DeleteReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+
+    @_abc_1.abstractmethod
+    def ListSources(
+        self,
+        request: _reporting_pb2.ListSourcesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.ListSourcesResponse, _abc.Awaitable[_reporting_pb2.ListSourcesResponse]]:
+        """The sources a definition may read and each one's fields."""
+
+    @_abc_1.abstractmethod
+    def CreateSchedule(
+        self,
+        request: _reporting_pb2.CreateScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.ReportSchedule, _abc.Awaitable[_reporting_pb2.ReportSchedule]]:
+        """Run a saved or built-in report daily, weekly or monthly and e-mail it (CSV attached, chart inline)."""
+
+    @_abc_1.abstractmethod
+    def ListSchedules(
+        self,
+        request: _reporting_pb2.ListSchedulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.ListSchedulesResponse, _abc.Awaitable[_reporting_pb2.ListSchedulesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteSchedule(
+        self,
+        request: _reporting_pb2.DeleteScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]: ...
+
+    @_abc_1.abstractmethod
+    def ListReportRuns(
+        self,
+        request: _reporting_pb2.ListReportRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reporting_pb2.ListReportRunsResponse, _abc.Awaitable[_reporting_pb2.ListReportRunsResponse]]:
+        """Every run of a schedule, newest first: what the report said that day."""
 
 def add_ReportingServiceServicer_to_server(servicer: ReportingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

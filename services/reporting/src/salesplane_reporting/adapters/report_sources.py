@@ -1,0 +1,553 @@
+"""Each report source as one SQL selectable whose columns are the catalogue's fields.
+
+A money field `x` comes with a column `x__currency`. The caller's scope is applied here, inside
+the source, because a source may need it in more than one place (pipeline movement asks whether
+the owner was in scope at each end)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from salesplane_platform.errors import FieldViolation, InvalidArgument
+from salesplane_reporting.adapters import tables
+from salesplane_reporting.domain.catalogue import Source
+from salesplane_reporting.domain.definition import ReportSpec
+from salesplane_reporting.domain.fiscal_calendar import FiscalCalendar
+from salesplane_reporting.domain.relative_dates import (
+    RelativeDate,
+    parse_date_value,
+    period_of,
+    point_instant,
+    start_instant,
+)
+
+CURRENCY = "__currency"
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    session: Session
+    # SELECT of the user ids whose records the caller sees; None: everybody's.
+    visible_users: Select[Any] | None
+    # The user "team" is relative to: a row's team is the viewpoint's direct report above its owner.
+    viewpoint: str
+    today: date
+    now: datetime
+    calendar: FiscalCalendar
+    base_currency: str
+    # Which fields the definition uses (to join only what is needed).
+    used: frozenset[str]
+
+
+def _in_scope(column: ColumnElement[Any], context: SourceContext) -> ColumnElement[bool]:
+    if context.visible_users is None:
+        return true()
+    return column.in_(context.visible_users)
+
+
+def _team_of(owner: ColumnElement[Any], context: SourceContext) -> tuple[FromClause, ColumnElement[Any]]:
+    """A subquery to outer-join on the owner, and the team expression it gives."""
+    closure = tables.org_closure.c
+    below = tables.org_closure.alias("viewpoint_reports")
+    direct_reports = select(below.c.descendant_user_id).where(
+        below.c.ancestor_user_id == context.viewpoint, below.c.distance == 1, below.c.valid_to.is_(None)
+    )
+    team = (
+        select(closure.descendant_user_id.label("member"), closure.ancestor_user_id.label("head"))
+        .where(closure.valid_to.is_(None), closure.ancestor_user_id.in_(direct_reports))
+        .subquery("team")
+    )
+    return team, func.coalesce(team.c.head, owner)
+
+
+def _opportunity_columns(o: Any) -> dict[str, ColumnElement[Any]]:
+    c = o.c
+    return {
+        "opportunity_id": c.opportunity_id,
+        "name": c.name,
+        "account_name": c.account_name,
+        "owner": c.owner_user_id,
+        "sales_stage": c.sales_stage,
+        "stage_order": c.stage_order,
+        "probability": c.probability,
+        "status": c.status,
+        "amount": c.amount_minor,
+        "amount" + CURRENCY: c.currency,
+        "currency": c.currency,
+        "amount_base": c.amount_base_minor,
+        "amount_base" + CURRENCY: c.base_currency,
+        "weighted_amount": c.weighted_base_minor,
+        "weighted_amount" + CURRENCY: c.base_currency,
+        "best_case": c.best_base_minor,
+        "best_case" + CURRENCY: c.base_currency,
+        "worst_case": c.worst_base_minor,
+        "worst_case" + CURRENCY: c.base_currency,
+        "expected_close_date": c.expected_close_date,
+        "lead_source": c.lead_source_id,
+        "campaign": c.campaign_id,
+        "close_reason": c.close_reason,
+        "next_step": c.next_step,
+        "create_time": c.create_time,
+        "update_time": c.update_time,
+        "close_time": c.close_time,
+        "cycle_days": c.cycle_seconds,
+        "stage_entered_at": c.stage_entered_at,
+        "push_count": c.push_count,
+        "max_stage_order": c.max_stage_order,
+    }
+
+
+def _held_at(instant: datetime) -> ColumnElement[bool]:
+    v = tables.opportunity_versions.c
+    return and_(
+        v.valid_from <= instant, or_(v.valid_to.is_(None), v.valid_to > instant), v.deleted.is_(False)
+    )
+
+
+def _with_team(
+    columns: dict[str, ColumnElement[Any]], base: FromClause, context: SourceContext
+) -> tuple[dict[str, ColumnElement[Any]], FromClause]:
+    if "team" not in context.used:
+        return {**columns, "team": columns["owner"]}, base
+    team, expression = _team_of(columns["owner"], context)
+    return {**columns, "team": expression}, base.outerjoin(team, team.c.member == columns["owner"])
+
+
+def _select(
+    columns: dict[str, ColumnElement[Any]], base: FromClause, *where: ColumnElement[bool]
+) -> FromClause:
+    return (
+        select(*(expression.label(name) for name, expression in columns.items()))
+        .select_from(base)
+        .where(*where)
+        .subquery("src")
+    )
+
+
+def opportunities(spec: ReportSpec, context: SourceContext) -> FromClause:
+    if spec.as_of is None:
+        base: FromClause = tables.opportunity_current
+        columns = _opportunity_columns(tables.opportunity_current)
+        where = []
+    else:
+        base = tables.opportunity_versions
+        columns = _opportunity_columns(tables.opportunity_versions)
+        instant = min(point_instant(spec.as_of, context.today, context.calendar), context.now)
+        where = [_held_at(instant)]
+    columns, base = _with_team(columns, base, context)
+    return _select(columns, base, _in_scope(columns["owner"], context), *where)
+
+
+def opportunity_history(spec: ReportSpec, context: SourceContext) -> FromClause:
+    v = tables.opportunity_versions
+    columns = {
+        **_opportunity_columns(v),
+        "version": v.c.version,
+        "valid_from": v.c.valid_from,
+        "valid_to": v.c.valid_to,
+        "change_kind": v.c.change_kind,
+        "stage_entry": v.c.stage_entry,
+        "stage_days": v.c.stage_seconds,
+    }
+    columns, base = _with_team(columns, v, context)
+    return _select(columns, base, _in_scope(columns["owner"], context))
+
+
+def _period_parameter(value: object, context: SourceContext, path: str) -> tuple[str, date, date]:
+    """A period id ("2026-Q4", "2026-11") or a relative period, as (label, first day, last day)."""
+    if isinstance(value, str):
+        known = context.calendar.period_range(value)
+        if known is not None:
+            return value, known[0], known[1]
+        relative = parse_date_value(value)
+        if isinstance(relative, RelativeDate):
+            first, last = period_of(relative, context.today, context.calendar)
+            label = context.calendar.quarter_id(first) if "quarter" in value else f"{first}..{last}"
+            return label, first, last
+    raise InvalidArgument(
+        FieldViolation(path, f"must be a period id (2026-Q4, 2026-11) or a relative period, got {value!r}")
+    )
+
+
+def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
+    """Per deal, how its contribution to the pipeline of a close-date window changed between two
+    instants: a `start` row (its amount then, if it was in), an `end` row (its amount at the end, if
+    in) and one movement row whose change is end minus start, so the bars always add up from start
+    to end. A deal is in the pipeline when it is open, its close date is in the window and its
+    owner is in the caller's scope. Deals created and closed between the two instants appear in
+    neither total and move nothing."""
+    start_at = point_instant(spec.parameters["from"], context.today, context.calendar)  # type: ignore[arg-type]
+    end_at = min(point_instant(spec.parameters["to"], context.today, context.calendar), context.now)  # type: ignore[arg-type]
+    window = spec.parameters.get("window")
+    if window is None:
+        first, last = context.calendar.quarter_range(end_at.date())
+    else:
+        _, first, last = _period_parameter(window, context, "parameters.window")
+    v = tables.opportunity_versions.c
+
+    def state(instant: datetime, name: str) -> Any:
+        return (
+            select(
+                v.opportunity_id,
+                v.name,
+                v.owner_user_id,
+                v.amount_base_minor,
+                v.base_currency,
+                v.expected_close_date,
+                v.sales_stage,
+                v.status,
+            )
+            .where(_held_at(instant))
+            .subquery(name)
+        )
+
+    s1, s2 = state(start_at, "at_start"), state(end_at, "at_end")
+
+    def in_pipeline(s: Any) -> ColumnElement[bool]:
+        return and_(
+            s.c.status == "open",
+            s.c.expected_close_date >= first,
+            s.c.expected_close_date <= last,
+            _in_scope(s.c.owner_user_id, context),
+        )
+
+    ids = union(
+        select(s1.c.opportunity_id.label("id")).where(in_pipeline(s1)),
+        select(s2.c.opportunity_id.label("id")).where(in_pipeline(s2)),
+    ).subquery("moved")
+    joined = ids.outerjoin(s1, s1.c.opportunity_id == ids.c.id).outerjoin(s2, s2.c.opportunity_id == ids.c.id)
+    was_in = and_(s1.c.opportunity_id.is_not(None), in_pipeline(s1))
+    is_in = and_(s2.c.opportunity_id.is_not(None), in_pipeline(s2))
+    amount_from = case((was_in, s1.c.amount_base_minor), else_=0)
+    amount_to = case((is_in, s2.c.amount_base_minor), else_=0)
+    category = case(
+        (and_(was_in, is_in, s2.c.amount_base_minor > s1.c.amount_base_minor), "increased"),
+        (and_(was_in, is_in), "decreased"),
+        (and_(was_in, s2.c.opportunity_id.is_(None)), "removed"),
+        (and_(was_in, s2.c.status == "won"), "won"),
+        (and_(was_in, s2.c.status == "lost"), "lost"),
+        (and_(was_in, ~_in_scope(s2.c.owner_user_id, context)), "reassigned_out"),
+        (and_(was_in, s2.c.expected_close_date > last), "pushed_out"),
+        (was_in, "moved_earlier"),
+        (s1.c.opportunity_id.is_(None), "new"),
+        (s1.c.status != "open", "reopened"),
+        (~_in_scope(s1.c.owner_user_id, context), "reassigned_in"),
+        (s1.c.expected_close_date > last, "pulled_in"),
+        else_="pushed_in",
+    )
+    common = {
+        "opportunity_id": ids.c.id,
+        "name": func.coalesce(s2.c.name, s1.c.name),
+        "owner": func.coalesce(s2.c.owner_user_id, s1.c.owner_user_id),
+        "amount_from": s1.c.amount_base_minor,
+        "amount_from" + CURRENCY: s1.c.base_currency,
+        "amount_to": s2.c.amount_base_minor,
+        "amount_to" + CURRENCY: s2.c.base_currency,
+        "stage_from": s1.c.sales_stage,
+        "stage_to": s2.c.sales_stage,
+        "close_date_from": s1.c.expected_close_date,
+        "close_date_to": s2.c.expected_close_date,
+        "change" + CURRENCY: func.coalesce(s2.c.base_currency, s1.c.base_currency),
+    }
+
+    def part(label: Any, change: Any, *where: ColumnElement[bool]) -> Select[Any]:
+        columns = {"category": label, "change": change, **common, "team": common["owner"]}
+        return select(*(e.label(n) for n, e in columns.items())).select_from(joined).where(*where)
+
+    moved = or_(~and_(was_in, is_in), s1.c.amount_base_minor != s2.c.amount_base_minor)
+    return union_all(
+        part(literal("start"), amount_from, was_in),
+        part(category, amount_to - amount_from, moved),
+        part(literal("end"), amount_to, is_in),
+    ).subquery("src")
+
+
+def _latest_commits() -> Any:
+    c = tables.forecast_commits
+    newer = tables.forecast_commits.alias("newer")
+    return (
+        select(c)
+        .where(
+            ~exists().where(
+                newer.c.user_id == c.c.user_id,
+                newer.c.period_id == c.c.period_id,
+                newer.c.kind == c.c.kind,
+                newer.c.sequence > c.c.sequence,
+            )
+        )
+        .subquery("latest")
+    )
+
+
+def period_performance(spec: ReportSpec, context: SourceContext) -> FromClause:
+    """Per user in scope and one period: their quota, latest commit (their manager commit when they
+    manage a team, else their rep commit), and what their deals (a manager's whole subtree) are
+    worth now: closed won, open pipeline, and the live forecast (won plus weighted open)."""
+    label, first, last = _period_parameter(
+        spec.parameters.get("period", "this_fiscal_quarter"), context, "parameters.period"
+    )
+    users = tables.org_users
+    o = tables.opportunity_current.c
+    closure = tables.org_closure.c
+    deals = (
+        select(
+            closure.ancestor_user_id.label("user_id"),
+            func.sum(case((o.status == "won", o.amount_base_minor), else_=0)).label("won"),
+            func.sum(case((o.status == "open", o.amount_base_minor), else_=0)).label("open"),
+            func.sum(case((o.status == "open", o.weighted_base_minor), else_=0)).label("weighted"),
+        )
+        .select_from(
+            tables.opportunity_current.join(
+                tables.org_closure,
+                and_(closure.descendant_user_id == o.owner_user_id, closure.valid_to.is_(None)),
+            )
+        )
+        .where(o.expected_close_date >= first, o.expected_close_date <= last)
+        .group_by(closure.ancestor_user_id)
+        .subquery("deals")
+    )
+    reports = tables.org_users.alias("reports")
+    has_reports = exists().where(reports.c.manager_user_id == users.c.user_id)
+    quota = tables.quota_view
+    latest = _latest_commits()
+    base = (
+        users.outerjoin(deals, deals.c.user_id == users.c.user_id)
+        .outerjoin(
+            quota,
+            and_(quota.c.user_id == users.c.user_id, quota.c.period_id == label, quota.c.kind == "assigned"),
+        )
+        .outerjoin(
+            latest,
+            and_(
+                latest.c.user_id == users.c.user_id,
+                latest.c.period_id == label,
+                latest.c.kind == case((has_reports, "manager"), else_="rep"),
+            ),
+        )
+    )
+    won = func.coalesce(deals.c.won, 0)
+    currency = literal(context.base_currency)
+    columns: dict[str, ColumnElement[Any]] = {
+        "user": users.c.user_id,
+        "period_id": literal(label),
+        "quota": quota.c.amount_minor,
+        "committed_likely": latest.c.likely_minor,
+        "committed_best": latest.c.best_minor,
+        "committed_worst": latest.c.worst_minor,
+        "live_pipeline": func.coalesce(deals.c.open, 0),
+        "live_weighted": func.coalesce(deals.c.weighted, 0),
+        "live_forecast": won + func.coalesce(deals.c.weighted, 0),
+        "closed_won": won,
+        "has_reports": has_reports,
+    }
+    for money in ("quota", "committed_likely", "committed_best", "committed_worst"):
+        columns[money + CURRENCY] = func.coalesce(
+            quota.c.currency if money == "quota" else latest.c.currency, currency
+        )
+    for money in ("live_pipeline", "live_weighted", "live_forecast", "closed_won"):
+        columns[money + CURRENCY] = currency
+    return _select(columns, base, _in_scope(users.c.user_id, context))
+
+
+def forecast_accuracy(spec: ReportSpec, context: SourceContext) -> FromClause:
+    """Per user, ended period and commit kind: the latest commit's likely against what closed won
+    in the period (their own deals for a rep commit, their subtree's for a manager commit), with the
+    absolute percentage error and signed bias in basis points, each rounded half away from zero
+    once per row."""
+    periods = sorted(
+        p for (p,) in context.session.execute(select(tables.forecast_commits.c.period_id).distinct()) if p
+    )
+    ended = []
+    for period_id in periods:
+        known = context.calendar.period_range(period_id)
+        if known is not None and known[1] < context.today:
+            ended.append((period_id, known[0], known[1]))
+    latest = _latest_commits()
+    o = tables.opportunity_current.c
+    closure = tables.org_closure.c
+    period_rows: Any
+    if not ended:
+        period_rows = select(
+            literal("").label("period_id"),
+            literal(date(1, 1, 1)).label("first"),
+            literal(date(1, 1, 1)).label("last"),
+        ).where(false())
+    else:
+        period_rows = union_all(
+            *(
+                select(literal(p).label("period_id"), literal(a).label("first"), literal(b).label("last"))
+                for p, a, b in ended
+            )
+        )
+    span = period_rows.subquery("ended")
+    actual = (
+        select(func.coalesce(func.sum(o.amount_base_minor), 0))
+        .select_from(
+            tables.opportunity_current.join(
+                tables.org_closure,
+                and_(closure.descendant_user_id == o.owner_user_id, closure.valid_to.is_(None)),
+            )
+        )
+        .where(
+            closure.ancestor_user_id == latest.c.user_id,
+            or_(latest.c.kind == "manager", closure.distance == 0),
+            o.status == "won",
+            o.expected_close_date >= span.c.first,
+            o.expected_close_date <= span.c.last,
+        )
+        .scalar_subquery()
+    )
+    base = latest.join(span, span.c.period_id == latest.c.period_id)
+    inner = (
+        select(
+            latest.c.user_id.label("user"),
+            latest.c.period_id.label("period_id"),
+            latest.c.kind.label("kind"),
+            latest.c.likely_minor.label("committed_likely"),
+            actual.label("actual"),
+            latest.c.currency.label("currency"),
+        )
+        .select_from(base)
+        .where(_in_scope(latest.c.user_id, context))
+        .subquery("accuracy")
+    )
+    a, f = inner.c.actual, inner.c.committed_likely
+    difference = a - f
+
+    def basis_points(numerator: ColumnElement[Any]) -> ColumnElement[Any]:
+        # |n| x 10,000 / A rounded half up, with n's sign: integer arithmetic in both dialects.
+        magnitude = (func.abs(numerator) * 20000 + a) / (2 * a)
+        return case((a <= 0, null()), (numerator < 0, -magnitude), else_=magnitude)
+
+    columns: dict[str, ColumnElement[Any]] = {
+        "user": inner.c.user,
+        "period_id": inner.c.period_id,
+        "kind": inner.c.kind,
+        "committed_likely": f,
+        "actual": a,
+        "error": difference,
+        "abs_error": func.abs(difference),
+        "ape": basis_points(func.abs(difference)),
+        "bias": basis_points(f - a),
+    }
+    for money in ("committed_likely", "actual", "error", "abs_error"):
+        columns[money + CURRENCY] = inner.c.currency
+    return _select(columns, inner)
+
+
+def forecast_commits(spec: ReportSpec, context: SourceContext) -> FromClause:
+    c = tables.forecast_commits
+    newer = tables.forecast_commits.alias("newer")
+    latest = ~exists().where(
+        newer.c.user_id == c.c.user_id,
+        newer.c.period_id == c.c.period_id,
+        newer.c.kind == c.c.kind,
+        newer.c.sequence > c.c.sequence,
+    )
+    columns: dict[str, ColumnElement[Any]] = {
+        "user": c.c.user_id,
+        "period_id": c.c.period_id,
+        "kind": c.c.kind,
+        "sequence": c.c.sequence,
+        "latest": latest,
+        "likely": c.c.likely_minor,
+        "best": c.c.best_minor,
+        "worst": c.c.worst_minor,
+        "closed_won": c.c.closed_won_minor,
+        "quota": c.c.quota_minor,
+        "author": c.c.author_user_id,
+        "commit_time": c.c.commit_time,
+    }
+    for money in ("likely", "best", "worst", "closed_won", "quota"):
+        columns[money + CURRENCY] = c.c.currency
+    return _select(columns, c, _in_scope(c.c.user_id, context))
+
+
+def quotas(spec: ReportSpec, context: SourceContext) -> FromClause:
+    q = tables.quota_view.c
+    columns: dict[str, ColumnElement[Any]] = {
+        "user": q.user_id,
+        "period_id": q.period_id,
+        "kind": q.kind,
+        "amount": q.amount_minor,
+        "amount" + CURRENCY: q.currency,
+        "commit_time": q.commit_time,
+    }
+    return _select(columns, tables.quota_view, _in_scope(q.user_id, context))
+
+
+def leads(spec: ReportSpec, context: SourceContext) -> FromClause:
+    lead = tables.lead_view.c
+    columns: dict[str, ColumnElement[Any]] = {
+        "lead_id": lead.id,
+        "status": lead.status,
+        "lead_source": lead.lead_source_id,
+        "campaign": lead.campaign_id,
+        "assigned_user": lead.assigned_user_id,
+        "company": lead.company,
+        "score": lead.score,
+        "qualified": lead.qualified,
+        "converted": (lead.converted_opportunity_id != "").cast(Boolean),
+        "create_time": lead.create_time,
+        "convert_time": lead.convert_time,
+    }
+    return _select(columns, tables.lead_view, _in_scope(lead.assigned_user_id, context))
+
+
+def campaigns(spec: ReportSpec, context: SourceContext) -> FromClause:
+    c = tables.campaign_view.c
+    columns: dict[str, ColumnElement[Any]] = {
+        "campaign": c.id,
+        "lead_source": c.lead_source_id,
+        "channel": c.channel,
+        "budget": c.budget_minor,
+        "expected_cost": c.expected_cost_minor,
+        "expected_revenue": c.expected_revenue_minor,
+        "actual_cost": c.actual_cost_minor,
+        "start_date": c.start_date,
+        "end_date": c.end_date,
+    }
+    for money in ("budget", "expected_cost", "expected_revenue", "actual_cost"):
+        columns[money + CURRENCY] = c.currency
+    # Campaigns belong to no user: the engine lets only marketing and admins read them.
+    return _select(columns, tables.campaign_view)
+
+
+BUILDERS: dict[Source, Callable[[ReportSpec, SourceContext], FromClause]] = {
+    Source.OPPORTUNITIES: opportunities,
+    Source.OPPORTUNITY_HISTORY: opportunity_history,
+    Source.PIPELINE_MOVEMENT: pipeline_movement,
+    Source.PERIOD_PERFORMANCE: period_performance,
+    Source.FORECAST_ACCURACY: forecast_accuracy,
+    Source.FORECAST_COMMITS: forecast_commits,
+    Source.QUOTAS: quotas,
+    Source.LEADS: leads,
+    Source.CAMPAIGNS: campaigns,
+}
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    return start_instant(day), start_instant(day + timedelta(days=1))
