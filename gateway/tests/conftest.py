@@ -4,8 +4,10 @@ Flask test client over it.
 The fake serves every RPC of every service the gateway reaches, generically from the descriptors:
 it records each call and answers through a handler per method name. A few handlers have defaults
 (below); any other RPC answers an empty response until a test sets `fake.on(...)`, `fake.reply(...)`
-or `fake.fail(...)`. The real services are not used here: the gateway's job is the transcoding, and
-the e2e tests run it against the real ones."""
+or `fake.fail(...)`. A server-streaming RPC's handler returns an iterable of its messages
+(`fake.stream(...)` scripts them); one that fails before returning fails before the first message.
+The real services are not used here: the gateway's job is the transcoding, and the e2e tests run it
+against the real ones."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -53,6 +55,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
 )
 
 Handler = Callable[[Any, grpc.ServicerContext], Message]
+StreamHandler = Callable[[Any, grpc.ServicerContext], Iterable[Message]]
 
 
 def token(subject: str = "alice", *roles: str, secret: str = SECRET) -> str:
@@ -161,7 +164,7 @@ class FakeUpstreams:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any, dict[str, str]]] = []
-        self.handlers: dict[str, Handler] = {}
+        self.handlers: dict[str, Handler | StreamHandler] = {}
         self.report = reporting_pb2.ReportResult()
         self.reset()
 
@@ -187,6 +190,10 @@ class FakeUpstreams:
 
     def reply(self, method: str, response: Message) -> None:
         self.handlers[method] = lambda request, context: response
+
+    def stream(self, method: str, *responses: Message) -> None:
+        """The server-streaming `method` answers these messages."""
+        self.handlers[method] = lambda request, context: list(responses)
 
     def fail(self, method: str, code: int, message: str, *details: Message) -> None:
         def failing(request: Any, context: grpc.ServicerContext) -> Message:
@@ -220,11 +227,20 @@ class FakeUpstreams:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
 
-        def handle(request: Any, context: grpc.ServicerContext) -> Message:
+        def handle(request: Any, context: grpc.ServicerContext) -> Any:
             self.calls.append((method.name, request, dict(context.invocation_metadata())))
             handler = self.handlers.get(method.name)
-            return handler(request, context) if handler is not None else response_class()
+            if handler is None:
+                return iter(()) if method.server_streaming else response_class()
+            answer = handler(request, context)
+            return iter(answer) if method.server_streaming else answer
 
+        if method.server_streaming:
+            return grpc.unary_stream_rpc_method_handler(
+                handle,
+                request_deserializer=request_class.FromString,
+                response_serializer=response_class.SerializeToString,
+            )
         return grpc.unary_unary_rpc_method_handler(
             handle,
             request_deserializer=request_class.FromString,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from salesplane.common.v1.common_pb2 import Money
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.reporting.v1 import reporting_pb2
 from salesplane_gateway.reports import csv_filename, major_units, report_csv, report_json
 
@@ -138,3 +140,134 @@ def test_the_csv_file_name_is_safe() -> None:
     assert csv_filename('../etc/"passwd"') == "_etc__passwd_.csv"
     assert csv_filename("") == "report.csv"
     assert csv_filename("..") == "report.csv"
+
+
+DATE, TIMESTAMP, BOOLEAN, DECIMAL, PERCENT = (
+    reporting_pb2.COLUMN_TYPE_DATE,
+    reporting_pb2.COLUMN_TYPE_TIMESTAMP,
+    reporting_pb2.COLUMN_TYPE_BOOLEAN,
+    reporting_pb2.COLUMN_TYPE_DECIMAL,
+    reporting_pb2.COLUMN_TYPE_PERCENT,
+)
+
+
+def typed_cells() -> list[reporting_pb2.Cell]:
+    instant = Timestamp()
+    instant.FromJsonString("2026-09-21T16:13:20.250+02:00")
+    return [
+        reporting_pb2.Cell(date_value=Date(year=2026, month=3, day=9)),
+        reporting_pb2.Cell(timestamp_value=instant),
+        reporting_pb2.Cell(bool_value=False),
+        reporting_pb2.Cell(decimal_value="-90071992547409.9300"),
+        reporting_pb2.Cell(decimal_value="0.2500"),
+    ]
+
+
+def typed_columns() -> list[reporting_pb2.Column]:
+    return [
+        column("closed", DATE),
+        column("seen", TIMESTAMP),
+        column("won", BOOLEAN),
+        reporting_pb2.Column(name="exact", title="Exact", type=DECIMAL, scale=4),
+        reporting_pb2.Column(name="share", title="Share", type=PERCENT, scale=4),
+    ]
+
+
+def test_json_cells_of_the_new_types_are_iso_dates_utc_timestamps_booleans_and_decimal_strings() -> None:
+    result = reporting_pb2.ReportResult(
+        columns=typed_columns(), rows=[reporting_pb2.Row(cells=typed_cells())]
+    )
+
+    rendered = report_json(result)
+
+    assert rendered["rows"] == [
+        {
+            "closed": "2026-03-09",
+            "seen": "2026-09-21T14:13:20.250Z",
+            "won": False,
+            "exact": "-90071992547409.9300",
+            "share": "0.2500",
+            "_kind": "detail",
+            "_level": 0,
+        }
+    ]
+    assert [c["type"] for c in rendered["columns"]] == ["date", "timestamp", "boolean", "decimal", "percent"]
+    assert rendered["columns"][3]["scale"] == 4
+
+
+def test_json_rows_say_their_kind_and_level_and_the_result_its_limits_notes_and_chart() -> None:
+    result = reporting_pb2.ReportResult(
+        columns=[column("owner", STRING)],
+        rows=[
+            reporting_pb2.Row(cells=[text("EMEA")], kind=reporting_pb2.ROW_KIND_GROUP),
+            reporting_pb2.Row(cells=[text("alice")], kind=reporting_pb2.ROW_KIND_DETAIL, level=1),
+            reporting_pb2.Row(cells=[text("Subtotal")], kind=reporting_pb2.ROW_KIND_SUBTOTAL, level=1),
+            reporting_pb2.Row(cells=[text("Total")], kind=reporting_pb2.ROW_KIND_GRAND_TOTAL),
+            reporting_pb2.Row(cells=[text("old service")]),  # no kind: a detail row
+        ],
+        truncated=True,
+        row_limit=5,
+        notes=["Converted to EUR at the rates of 2026-09-21."],
+        chart_svg="<svg/>",
+    )
+
+    rendered = report_json(result)
+
+    assert [(r["_kind"], r["_level"]) for r in rendered["rows"]] == [
+        ("group", 0),
+        ("detail", 1),
+        ("subtotal", 1),
+        ("grand_total", 0),
+        ("detail", 0),
+    ]
+    assert (rendered["truncated"], rendered["row_limit"], rendered["chart_svg"]) == (True, 5, "<svg/>")
+    assert rendered["notes"] == ["Converted to EUR at the rates of 2026-09-21."]
+
+
+def test_csv_writes_the_new_types_as_text_and_never_defuses_a_negative_decimal() -> None:
+    result = reporting_pb2.ReportResult(
+        columns=typed_columns(), rows=[reporting_pb2.Row(cells=typed_cells())]
+    )
+
+    assert parsed(result) == [
+        ["Closed", "Seen", "Won", "Exact", "Share"],
+        ["2026-03-09", "2026-09-21T14:13:20.250Z", "false", "-90071992547409.9300", "0.2500"],
+    ]
+
+
+def test_a_decimal_cell_that_is_not_a_number_is_defused_like_text() -> None:
+    result = reporting_pb2.ReportResult(
+        columns=[column("exact", DECIMAL)],
+        rows=[reporting_pb2.Row(cells=[reporting_pb2.Cell(decimal_value="=1+1")])],
+    )
+
+    assert parsed(result)[1] == ["'=1+1"]
+
+
+def test_csv_gets_a_leading_row_type_column_only_when_some_row_is_not_a_detail_row() -> None:
+    columns = [column("owner", STRING, "Owner"), column("amount", MONEY, "Amount")]
+    detail_only = reporting_pb2.ReportResult(
+        columns=columns, rows=[reporting_pb2.Row(cells=[text("alice"), money("EUR", 100)])]
+    )
+    grouped = reporting_pb2.ReportResult(
+        columns=columns,
+        rows=[
+            reporting_pb2.Row(cells=[text("EMEA")], kind=reporting_pb2.ROW_KIND_GROUP),
+            reporting_pb2.Row(cells=[text("alice"), money("EUR", 100)], kind=reporting_pb2.ROW_KIND_DETAIL),
+            reporting_pb2.Row(
+                cells=[text("Subtotal"), money("EUR", 100)], kind=reporting_pb2.ROW_KIND_SUBTOTAL
+            ),
+            reporting_pb2.Row(
+                cells=[text("Total"), money("EUR", 100)], kind=reporting_pb2.ROW_KIND_GRAND_TOTAL
+            ),
+        ],
+    )
+
+    assert parsed(detail_only) == [["Owner", "Amount", "Amount currency"], ["alice", "1.00", "EUR"]]
+    assert parsed(grouped) == [
+        ["row type", "Owner", "Amount", "Amount currency"],
+        ["group", "EMEA", "", ""],
+        ["detail", "alice", "1.00", "EUR"],
+        ["subtotal", "Subtotal", "1.00", "EUR"],
+        ["total", "Total", "1.00", "EUR"],
+    ]

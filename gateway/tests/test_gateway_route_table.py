@@ -30,9 +30,7 @@ SERVED: tuple[ServiceDescriptor, ...] = (
 
 
 def route_of(rpc_name: str, method: str | None = None) -> Route:
-    return next(
-        route for route in ROUTES if route.rpc.name == rpc_name and method in (None, route.method)
-    )
+    return next(route for route in ROUTES if route.rpc.name == rpc_name and method in (None, route.method))
 
 
 def test_every_rpc_of_the_served_services_has_a_route() -> None:

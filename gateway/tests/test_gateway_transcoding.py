@@ -286,6 +286,91 @@ def test_url_text_that_does_not_fit_is_reported_under_the_parameter_name() -> No
 
 
 # ---------------------------------------------------------------------------------------------
+# Maps and free-form JSON (Struct, Value)
+# ---------------------------------------------------------------------------------------------
+
+DEFINITION = {
+    "source": "opportunities",
+    "dimensions": [{"field": "owner"}],
+    "limit": 10,
+    "ratio": 0.25,
+    "chart": None,
+    "filters": {"and": [{"field": "stage", "runtime": True, "values": ["Won", 3, False]}]},
+}
+
+
+def test_maps_and_free_form_json_survive_a_round_trip() -> None:
+    request = decoded(
+        reporting_pb2.RunReportRequest,
+        {
+            "definition": DEFINITION,
+            "filter_values": {"stage": {"values": ["Won", 2026, True, None]}},
+            "parameters": {"from": "2026-01-01", "to": "today"},
+        },
+    )
+
+    assert request.definition.fields["limit"].number_value == 10
+    assert request.definition.fields["chart"].WhichOneof("kind") == "null_value"
+    assert [v.WhichOneof("kind") for v in request.filter_values["stage"].values] == [
+        "string_value",
+        "number_value",
+        "bool_value",
+        "null_value",
+    ]
+    assert dict(request.parameters) == {"from": "2026-01-01", "to": "today"}
+    rendered = message_json(request)
+    assert rendered["definition"] == DEFINITION
+    assert isinstance(rendered["definition"]["limit"], int)  # 10, not 10.0
+    assert rendered["filter_values"] == {"stage": {"values": ["Won", 2026, True, None]}}
+    assert rendered["parameters"] == {"from": "2026-01-01", "to": "today"}
+
+
+def test_maps_and_free_form_json_that_do_not_fit_are_named() -> None:
+    deep: Any = 1
+    for _ in range(25):
+        deep = [deep]
+
+    found = errors(
+        reporting_pb2.RunReportRequest,
+        {
+            "definition": {"limit": 2**60, "deep": deep, "ok": [1, 2]},
+            "filter_values": {"stage": None, "owner": {"values": "alice"}, "year": {"nope": 1}},
+            "parameters": {"from": 5},
+        },
+    )
+
+    assert found == {
+        "definition.limit": "must be between -9007199254740992 and 9007199254740992 to be kept exactly",
+        "definition.deep" + "[0]" * 19: "must not nest objects and arrays more than 20 deep",
+        "filter_values.stage": "must not be null",
+        "filter_values.owner.values": "must be an array, not string",
+        "filter_values.year.nope": "is not a known field; expected some of ['values']",
+        "parameters.from": "must be a string, not integer",
+    }
+    assert errors(reporting_pb2.RunReportRequest, {"definition": [1], "parameters": [1]}) == {
+        "definition": "must be an object, not array",
+        "parameters": "must be an object, not array",
+    }
+
+
+def test_url_text_fills_map_entries_with_json_scalars() -> None:
+    request = reporting_pb2.ExportReportRequest()
+    decoder = JsonDecoder()
+
+    decoder.set_map_text(request, "run.filter_values", "stage", ["Won", "42", "-7", "true"], "filter.stage")
+    decoder.set_map_text(request, "run.filter_values", "code", ["007", "1.5", "12345678901234567890"], "f")
+    decoder.set_map_text(request, "run.parameters", "from", ["2026-01-01"], "param.from")
+    decoder.set_map_text(request, "run.parameters", "to", ["a", "b"], "param.to")
+
+    assert {e.field: e.description for e in decoder.errors} == {"param.to": "must be given once"}
+    assert message_json(request.run)["filter_values"] == {
+        "stage": {"values": ["Won", 42, -7, True]},
+        "code": {"values": ["007", "1.5", "12345678901234567890"]},
+    }
+    assert dict(request.run.parameters) == {"from": "2026-01-01"}
+
+
+# ---------------------------------------------------------------------------------------------
 # Merge patch -> update mask
 # ---------------------------------------------------------------------------------------------
 

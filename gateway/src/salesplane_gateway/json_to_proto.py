@@ -47,6 +47,7 @@ from salesplane_gateway.problems import validation_problem
 from salesplane_platform.errors import FieldViolation
 
 _INTEGER_TEXT = re.compile(r"^[+-]?\d{1,20}$")
+_JSON_INTEGER_TEXT = re.compile(r"^-?(?:0|[1-9]\d{0,19})$")
 # Nesting of objects and arrays in a Struct, Value or ListValue. Each level is three protobuf
 # messages deep, and protobuf refuses to parse messages nested more than 100 deep.
 MAX_FREE_FORM_DEPTH = 20
@@ -355,8 +356,9 @@ def _json_like(field: FieldDescriptor, text: str) -> Any:
     if field.type == FieldDescriptor.TYPE_BOOL and text in ("true", "false"):
         return text == "true"
     if message_type_name(field) == VALUE_TYPE:
-        # A JSON scalar: an integer, true or false, or else the text itself.
-        if _INTEGER_TEXT.match(text):
+        # A JSON scalar: an integer (as JSON writes one, and that a Value carries exactly), true or
+        # false; anything else is the text itself ("007", "1.5", a 20-digit account number).
+        if _JSON_INTEGER_TEXT.match(text) and abs(int(text)) <= SAFE_INTEGER:
             return int(text)
         return {"true": True, "false": False}.get(text, text)
     if field.type in FLOATING:

@@ -207,8 +207,11 @@ class Route:
             if bound == request_field or request_field.startswith(bound + "["):
                 return parameter
         for map_prefix, bound in self.query_maps.items():
-            if (key := _map_key_of(request_field, bound)) is not None:
-                return f"{map_prefix}.{key}"
+            # A service may name the entry relative to the message holding the map (an export's
+            # run options are `filter_values.stage`, not `run.filter_values.stage`).
+            for named in dict.fromkeys((bound, bound.rsplit(".", 1)[-1])):
+                if (key := _map_key_of(request_field, named)) is not None:
+                    return f"{map_prefix}.{key}"
         if isinstance(self.body, MergePatchBody) and request_field == self.body.mask:
             return "body"
         if isinstance(self.body, CsvBody) and request_field == self.body.text_field:

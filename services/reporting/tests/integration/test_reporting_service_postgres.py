@@ -242,7 +242,7 @@ def test_pipeline_movement_bars_add_up_from_start_to_end(loaded: reporting_pb2_g
     assert bars == {"start": 3_300_00, "pulled_in": 500_00, "increased": 500_00, "won": -2_000_00, "end": 2_300_00}
     assert bars["start"] + sum(v for k, v in bars.items() if k not in ("start", "end")) == bars["end"]
     details = [r for r in result.rows if r.kind == reporting_pb2.ROW_KIND_DETAIL]
-    assert len(details) == 3 + 3 + 2  # start, movements, end
+    assert len(details) == 3 + 3 + 3  # start (d1 d2 d4), movements (d1 d2 d3), end (d1 d3 d4)
     assert result.chart_svg.startswith("<svg")
 
 

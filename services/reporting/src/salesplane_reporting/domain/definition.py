@@ -23,7 +23,12 @@ from salesplane_reporting.domain.catalogue import (
     fields_of,
 )
 from salesplane_reporting.domain.formulas import Formula, FormulaError, parse_formula
-from salesplane_reporting.domain.relative_dates import RELATIVE_PERIODS, DateValue, parse_date_value
+from salesplane_reporting.domain.relative_dates import (
+    LAST_N_DAYS,
+    RELATIVE_PERIODS,
+    DateValue,
+    parse_date_value,
+)
 from salesplane_reporting.domain.report import ChartKind, ColumnType
 
 MAX_DIMENSIONS = 3
@@ -733,9 +738,7 @@ def _instant_key(value: date | datetime) -> tuple[int, int, int, float]:
 
 
 def _is_last_n(value: str) -> bool:
-    from salesplane_reporting.domain.relative_dates import LAST_N_DAYS
-
-    return LAST_N_DAYS.fullmatch(value) is not None or (value.startswith("next_") and value.endswith("_days"))
+    return LAST_N_DAYS.fullmatch(value) is not None
 
 
 def parse_definition(document: Mapping[str, Any]) -> ReportSpec:

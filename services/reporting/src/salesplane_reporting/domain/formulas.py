@@ -6,6 +6,7 @@ nothing but arithmetic can run."""
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -50,11 +51,9 @@ def _check(node: ast.expr, names: set[str]) -> None:
         _check(node.operand, names)
     elif isinstance(node, ast.Name):
         names.add(node.id)
-    elif (
-        isinstance(node, ast.Constant)
-        and type(node.value) in (int, float)
-        and abs(node.value) != float("inf")
-    ):
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            raise FormulaError("numbers must be finite")
         return
     else:
         raise FormulaError("may only use measure names, numbers, + - * / and parentheses")
