@@ -532,7 +532,7 @@ def pipeline_movement(
         members = sorted((m for m in found if m.category == category), key=lambda m: m.name)
         if not members:
             continue
-        rows.append(("group", 0, (category, len(members), usd(sum(m.change for m in members)), *[None] * 10)))
+        rows.append(("group", 0, (category, len(members), usd(sum(m.change for m in members)), *[None] * 9)))
         for m in members:
             a, b = m.start, m.end
             detail = (

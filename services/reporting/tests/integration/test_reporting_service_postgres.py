@@ -87,7 +87,9 @@ def caller(settings: ServiceSettings) -> Caller:
     return metadata
 
 
-def _record(topic: str, payload: Message, kind: str, aggregate_id: str, version: int, at: datetime) -> OutgoingRecord:
+def _record(
+    topic: str, payload: Message, kind: str, aggregate_id: str, version: int, at: datetime
+) -> OutgoingRecord:
     envelope = build_envelope(
         payload=payload,
         aggregate_type=kind,
@@ -105,7 +107,9 @@ def org_events() -> list[OutgoingRecord]:
         _record(
             topics.FORECASTING,
             settings_pb2.ForecastSettingsChanged(
-                settings=settings_pb2.ForecastSettings(fiscal_year_start_month=1, currency_code="EUR", version=1)
+                settings=settings_pb2.ForecastSettings(
+                    fiscal_year_start_month=1, currency_code="EUR", version=1
+                )
             ),
             "forecast_settings",
             "settings",
@@ -128,7 +132,14 @@ def org_events() -> list[OutgoingRecord]:
 
 
 def deal(
-    deal_id: str, version: int, owner: str, stage: str, amount: int, close: Date, at: datetime, status: int = OPEN
+    deal_id: str,
+    version: int,
+    owner: str,
+    stage: str,
+    amount: int,
+    close: Date,
+    at: datetime,
+    status: int = OPEN,
 ) -> OutgoingRecord:
     message = opportunities_pb2.Opportunity(
         id=deal_id,
@@ -146,7 +157,9 @@ def deal(
     message.update_time.FromDatetime(at)
     if status != OPEN:
         message.close_time.FromDatetime(at)
-    changed = opportunity_events_pb2.OpportunityChanged(opportunity=message, kind=opportunity_events_pb2.CHANGE_KIND_UPDATED)
+    changed = opportunity_events_pb2.OpportunityChanged(
+        opportunity=message, kind=opportunity_events_pb2.CHANGE_KIND_UPDATED
+    )
     return _record(topics.OPPORTUNITIES, changed, "opportunity", deal_id, version, at)
 
 
@@ -168,7 +181,12 @@ def history() -> list[OutgoingRecord]:
     ]
 
 
-def run(stub: reporting_pb2_grpc.ReportingServiceStub, metadata: list[tuple[str, str]], report_id: str, **options: object) -> reporting_pb2.ReportResult:
+def run(
+    stub: reporting_pb2_grpc.ReportingServiceStub,
+    metadata: list[tuple[str, str]],
+    report_id: str,
+    **options: object,
+) -> reporting_pb2.ReportResult:
     return stub.RunReport(reporting_pb2.RunReportRequest(report_id=report_id, **options), metadata=metadata)  # type: ignore[arg-type]
 
 
@@ -192,14 +210,22 @@ def eventually(check: Callable[[], bool], *, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-def loaded(stub: reporting_pb2_grpc.ReportingServiceStub, publisher: LocalLogPublisher, caller: Caller) -> reporting_pb2_grpc.ReportingServiceStub:
+def loaded(
+    stub: reporting_pb2_grpc.ReportingServiceStub, publisher: LocalLogPublisher, caller: Caller
+) -> reporting_pb2_grpc.ReportingServiceStub:
     publisher.publish(org_events())
     publisher.publish(history())
-    eventually(lambda: sum(totals(run(stub, caller("admin"), "pipeline_by_stage"), "sales_stage", "deals").values()) == 3)
+    eventually(
+        lambda: (
+            sum(totals(run(stub, caller("admin"), "pipeline_by_stage"), "sales_stage", "deals").values()) == 3
+        )
+    )
     return stub
 
 
-def test_each_caller_sees_the_pipeline_of_exactly_their_scope(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_each_caller_sees_the_pipeline_of_exactly_their_scope(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     def amounts(user: str) -> dict[str, int]:
         return totals(run(loaded, caller(user), "pipeline_by_stage"), "sales_stage", "amount")
 
@@ -210,7 +236,9 @@ def test_each_caller_sees_the_pipeline_of_exactly_their_scope(loaded: reporting_
     assert amounts("r2") == {}
 
 
-def test_the_team_dimension_rolls_each_deal_up_to_the_viewers_direct_report(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_the_team_dimension_rolls_each_deal_up_to_the_viewers_direct_report(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     definition = struct_pb2.Struct()
     definition.update(
         {
@@ -226,27 +254,43 @@ def test_the_team_dimension_rolls_each_deal_up_to_the_viewers_direct_report(load
     assert totals(as_m1, "team_id", "amount") == {"r1": 1_500_00, "m1": 300_00}
 
 
-def test_the_pipeline_as_it_was_reads_the_versions_held_then(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_the_pipeline_as_it_was_reads_the_versions_held_then(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     earlier = run(loaded, caller("vp"), "pipeline_by_stage", as_of=(T0 + timedelta(minutes=30)).isoformat())
     assert totals(earlier, "sales_stage", "amount") == {"Prospecting": 1_800_00, "Qualification": 2_000_00}
 
 
-def test_pipeline_movement_bars_add_up_from_start_to_end(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_pipeline_movement_bars_add_up_from_start_to_end(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     result = run(
         loaded,
         caller("vp"),
         "pipeline_movement",
-        parameters={"from": (T0 + timedelta(hours=1)).isoformat(), "to": (T0 + timedelta(hours=5)).isoformat(), "window": "2026-Q4"},
+        parameters={
+            "from": (T0 + timedelta(hours=1)).isoformat(),
+            "to": (T0 + timedelta(hours=5)).isoformat(),
+            "window": "2026-Q4",
+        },
     )
     bars = totals(result, "category", "change")
-    assert bars == {"start": 3_300_00, "pulled_in": 500_00, "increased": 500_00, "won": -2_000_00, "end": 2_300_00}
+    assert bars == {
+        "start": 3_300_00,
+        "pulled_in": 500_00,
+        "increased": 500_00,
+        "won": -2_000_00,
+        "end": 2_300_00,
+    }
     assert bars["start"] + sum(v for k, v in bars.items() if k not in ("start", "end")) == bars["end"]
     details = [r for r in result.rows if r.kind == reporting_pb2.ROW_KIND_DETAIL]
     assert len(details) == 3 + 3 + 3  # start (d1 d2 d4), movements (d1 d2 d3), end (d1 d3 d4)
     assert result.chart_svg.startswith("<svg")
 
 
-def test_reps_and_other_teams_managers_do_not_see_each_others_numbers(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_reps_and_other_teams_managers_do_not_see_each_others_numbers(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     rows = run(loaded, caller("m2"), "top_open_deals").rows
     assert [r.cells[0].string_value for r in rows] == ["Deal d3"]
     won = totals(run(loaded, caller("r1"), "win_rate_by_owner"), "owner_id", "won")
@@ -254,7 +298,9 @@ def test_reps_and_other_teams_managers_do_not_see_each_others_numbers(loaded: re
     assert totals(run(loaded, caller("m1"), "win_rate_by_owner"), "owner_id", "won") == {"r2": 1}
 
 
-def test_a_saved_report_is_run_in_the_scope_of_whoever_runs_it(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_a_saved_report_is_run_in_the_scope_of_whoever_runs_it(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     definition = struct_pb2.Struct()
     definition.update(
         {
@@ -268,9 +314,16 @@ def test_a_saved_report_is_run_in_the_scope_of_whoever_runs_it(loaded: reporting
         metadata=caller("vp"),
     )
     assert not saved.builtin and saved.owner_user_id == "vp" and saved.version == 1
-    assert saved.id in [r.id for r in loaded.ListReports(reporting_pb2.ListReportsRequest(), metadata=caller("r3")).reports]
+    assert saved.id in [
+        r.id for r in loaded.ListReports(reporting_pb2.ListReportsRequest(), metadata=caller("r3")).reports
+    ]
 
-    assert totals(run(loaded, caller("vp"), saved.id), "owner_id", "deals") == {"r1": 1, "r2": 1, "r3": 1, "m1": 1}
+    assert totals(run(loaded, caller("vp"), saved.id), "owner_id", "deals") == {
+        "r1": 1,
+        "r2": 1,
+        "r3": 1,
+        "m1": 1,
+    }
     assert totals(run(loaded, caller("r3"), saved.id), "owner_id", "deals") == {"r3": 1}
 
     with pytest.raises(grpc.RpcError) as denied:
@@ -282,22 +335,33 @@ def test_a_saved_report_is_run_in_the_scope_of_whoever_runs_it(loaded: reporting
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_a_private_report_is_invisible_to_others(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_a_private_report_is_invisible_to_others(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     definition = struct_pb2.Struct()
     definition.update({"source": "opportunities", "measures": [{"name": "deals", "aggregate": "count"}]})
-    saved = loaded.CreateReport(reporting_pb2.SaveReportRequest(title="Mine", definition=definition), metadata=caller("m1"))
+    saved = loaded.CreateReport(
+        reporting_pb2.SaveReportRequest(title="Mine", definition=definition), metadata=caller("m1")
+    )
     assert saved.sharing == "private"
     with pytest.raises(grpc.RpcError) as hidden:
         run(loaded, caller("m2"), saved.id)
     assert hidden.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_a_bad_definition_names_every_bad_field(stub: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_a_bad_definition_names_every_bad_field(
+    stub: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     definition = struct_pb2.Struct()
     definition.update(
         {
             "source": "opportunities",
-            "dimensions": [{"field": "sales_stage"}, {"field": "owner"}, {"field": "status"}, {"field": "currency"}],
+            "dimensions": [
+                {"field": "sales_stage"},
+                {"field": "owner"},
+                {"field": "status"},
+                {"field": "currency"},
+            ],
             "measures": [
                 {"name": "deals", "aggregate": "count"},
                 {"name": "rate", "formula": "deals / nothing"},
@@ -320,11 +384,15 @@ def test_a_bad_definition_names_every_bad_field(stub: reporting_pb2_grpc.Reporti
     }
 
 
-def test_exports_stream_csv_xlsx_and_the_charts_svg(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_exports_stream_csv_xlsx_and_the_charts_svg(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     def export(report_id: str, format: int) -> tuple[str, str, bytes]:
         chunks = list(
             loaded.ExportReport(
-                reporting_pb2.ExportReportRequest(run=reporting_pb2.RunReportRequest(report_id=report_id), format=format),
+                reporting_pb2.ExportReportRequest(
+                    run=reporting_pb2.RunReportRequest(report_id=report_id), format=format
+                ),
                 metadata=caller("vp"),
             )
         )
@@ -349,7 +417,9 @@ def test_exports_stream_csv_xlsx_and_the_charts_svg(loaded: reporting_pb2_grpc.R
     assert no_chart.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_run_time_filters_change_a_run_without_changing_the_report(loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller) -> None:
+def test_run_time_filters_change_a_run_without_changing_the_report(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller
+) -> None:
     values = reporting_pb2.FilterValues(values=[struct_pb2.Value(string_value="next_fiscal_quarter")])
     result = run(loaded, caller("vp"), "top_open_deals", filter_values={"close": values})
     assert list(result.rows) == []
@@ -359,9 +429,19 @@ def test_run_time_filters_change_a_run_without_changing_the_report(loaded: repor
 
 
 def test_a_rebuild_replays_every_topic_into_the_same_read_models(
-    loaded: reporting_pb2_grpc.ReportingServiceStub, caller: Caller, service: ServiceProcess, settings: ServiceSettings, environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    loaded: reporting_pb2_grpc.ReportingServiceStub,
+    caller: Caller,
+    service: ServiceProcess,
+    settings: ServiceSettings,
+    environ: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    before = run(loaded, caller("vp"), "pipeline_movement", parameters={"from": T0.isoformat(), "to": (T0 + timedelta(hours=5)).isoformat()})
+    before = run(
+        loaded,
+        caller("vp"),
+        "pipeline_movement",
+        parameters={"from": T0.isoformat(), "to": (T0 + timedelta(hours=5)).isoformat()},
+    )
     service.stop()
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
@@ -371,8 +451,59 @@ def test_a_rebuild_replays_every_topic_into_the_same_read_models(
     try:
         with grpc.insecure_channel(f"localhost:{restarted.grpc_port}") as channel:
             again = reporting_pb2_grpc.ReportingServiceStub(channel)
-            eventually(lambda: sum(totals(run(again, caller("admin"), "pipeline_by_stage"), "sales_stage", "deals").values()) == 3)
-            after = run(again, caller("vp"), "pipeline_movement", parameters={"from": T0.isoformat(), "to": (T0 + timedelta(hours=5)).isoformat()})
+            eventually(
+                lambda: (
+                    sum(
+                        totals(
+                            run(again, caller("admin"), "pipeline_by_stage"), "sales_stage", "deals"
+                        ).values()
+                    )
+                    == 3
+                )
+            )
+            after = run(
+                again,
+                caller("vp"),
+                "pipeline_movement",
+                parameters={"from": T0.isoformat(), "to": (T0 + timedelta(hours=5)).isoformat()},
+            )
     finally:
         restarted.stop()
     assert [list(r.cells) for r in after.rows] == [list(r.cells) for r in before.rows]
+
+
+def test_a_report_follows_the_team_as_it_is_now_or_as_it_was(
+    loaded: reporting_pb2_grpc.ReportingServiceStub, publisher: LocalLogPublisher, caller: Caller
+) -> None:
+    moved_at = T0 + timedelta(hours=6)
+    message = org_pb2.User(
+        user_id="r1", display_name="R1", manager_user_id="m2", roles=["rep"], active=True, version=2
+    )
+    message.update_time.FromDatetime(moved_at)
+    publisher.publish(
+        [_record(topics.FORECASTING, org_pb2.UserChanged(user=message), "user", "r1", 2, moved_at)]
+    )
+
+    def by_team(**extra: object) -> dict[str, int]:
+        definition = struct_pb2.Struct()
+        definition.update(
+            {
+                "source": "opportunities",
+                "dimensions": [{"field": "team"}],
+                "measures": [{"name": "amount", "aggregate": "sum", "field": "amount_base"}],
+                "filters": {"field": "status", "op": "eq", "values": ["open"]},
+                **extra,
+            }
+        )
+        return totals(
+            loaded.RunReport(reporting_pb2.RunReportRequest(definition=definition), metadata=caller("vp")),
+            "team_id",
+            "amount",
+        )
+
+    eventually(lambda: by_team() == {"m1": 300_00, "m2": 2_000_00})
+    assert by_team(org_as_of=(moved_at - timedelta(hours=1)).isoformat()) == {"m1": 1_800_00, "m2": 500_00}
+    # Scope is always the organisation as it is now: m1 no longer reads r1's deal.
+    assert totals(run(loaded, caller("m1"), "pipeline_by_stage"), "sales_stage", "amount") == {
+        "Prospecting": 300_00
+    }

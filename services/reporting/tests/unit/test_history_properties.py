@@ -247,3 +247,52 @@ def test_shuffled_duplicated_and_batched_events_leave_the_history_a_replay_would
         # The arrival order left no trace: the same tables as one in-order batch.
         assert history == table_rows(reference, tables.opportunity_versions)
         assert current == table_rows(reference, tables.opportunity_current)
+
+
+def _in_pipeline(view: tuple[Any, ...], first: date, last: date) -> bool:
+    _, _, _, close, status = view
+    return status == "open" and close is not None and first <= close <= last
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_the_movement_bars_always_add_up_from_start_to_end(data: st.DataObject) -> None:
+    from salesplane_platform.identity import Identity
+    from salesplane_reporting.adapters.report_engine import RunContext, SqlReportEngine
+    from salesplane_reporting.domain.builtin_reports import builtin
+    from salesplane_reporting.domain.definition import parse_definition
+
+    versions = data.draw(histories(), label="versions")
+    stream = data.draw(st.permutations([record_of(v) for v in versions]), label="arrival order")
+    offsets = sorted(
+        data.draw(st.lists(st.integers(0, 2 * 10**13), min_size=2, max_size=2), label="instants")
+    )
+    start, end = (T0 + offset * TICK for offset in offsets)
+    report = builtin("pipeline_movement")
+    assert report is not None
+    document = {
+        **report.document,
+        "parameters": {"from": start.isoformat(), "to": end.isoformat(), "window": "2031-Q3"},
+    }
+    first, last = date(2031, 7, 1), date(2031, 9, 30)
+
+    with reporting_database() as sessions:
+        ingest(sessions, [stream])
+        with sessions() as session:
+            output = SqlReportEngine(session).run(
+                parse_definition(document),
+                RunContext(Identity("admin", frozenset({"admin"})), T0 + 10**14 * TICK),
+            )
+    names = [c.name for c in output.columns]
+    bars: dict[str, int] = {}
+    for row in output.rows:
+        if row.kind.value == "group":
+            money = row.cells[names.index("change")]
+            bars[str(row.cells[names.index("category")])] = money.amount_minor if money is not None else 0  # type: ignore[union-attr]
+
+    expected_start = sum(v[2] for v in replay(versions, start).values() if _in_pipeline(v, first, last))
+    expected_end = sum(v[2] for v in replay(versions, end).values() if _in_pipeline(v, first, last))
+    assert bars.get("start", 0) == expected_start
+    assert bars.get("end", 0) == expected_end
+    moves = sum(amount for category, amount in bars.items() if category not in ("start", "end"))
+    assert bars.get("start", 0) + moves == bars.get("end", 0)

@@ -53,7 +53,7 @@ from salesplane_reporting.domain.definition import (
     ReportSpec,
 )
 from salesplane_reporting.domain.fiscal_calendar import FiscalCalendar
-from salesplane_reporting.domain.relative_dates import RelativeDate, period_of, start_instant
+from salesplane_reporting.domain.relative_dates import RelativeDate, period_of, point_instant, start_instant
 from salesplane_reporting.domain.report import CellValue, Column, ColumnType, ResultRow, RowKind
 from salesplane_reporting.domain.sales_stages import DEFAULT_STAGE_ORDER
 
@@ -209,6 +209,11 @@ class _Run:
             calendar=self.settings.calendar,
             base_currency=self.settings.currency,
             used=_used_fields(spec),
+            org_instant=(
+                min(point_instant(spec.org_as_of, self.today, self.settings.calendar), context.now)
+                if spec.org_as_of is not None
+                else None
+            ),
         )
         self.src: FromClause = BUILDERS[spec.source](spec, source_context)
         self.where = self._filter(spec.filters) if spec.filters else true()

@@ -60,6 +60,8 @@ class SourceContext:
     base_currency: str
     # Which fields the definition uses (to join only what is needed).
     used: frozenset[str]
+    # The organisation "team" follows: None as it is now, else as it was at this instant.
+    org_instant: datetime | None = None
 
 
 def _in_scope(column: ColumnElement[Any], context: SourceContext) -> ColumnElement[bool]:
@@ -68,16 +70,25 @@ def _in_scope(column: ColumnElement[Any], context: SourceContext) -> ColumnEleme
     return column.in_(context.visible_users)
 
 
+def _held(closure: Any, instant: datetime | None) -> ColumnElement[bool]:
+    """The closure pairs of the organisation now, or as it was at `instant`."""
+    if instant is None:
+        return and_(closure.valid_to.is_(None))
+    return and_(closure.valid_from <= instant, or_(closure.valid_to.is_(None), closure.valid_to > instant))
+
+
 def _team_of(owner: ColumnElement[Any], context: SourceContext) -> tuple[FromClause, ColumnElement[Any]]:
     """A subquery to outer-join on the owner, and the team expression it gives."""
     closure = tables.org_closure.c
     below = tables.org_closure.alias("viewpoint_reports")
     direct_reports = select(below.c.descendant_user_id).where(
-        below.c.ancestor_user_id == context.viewpoint, below.c.distance == 1, below.c.valid_to.is_(None)
+        below.c.ancestor_user_id == context.viewpoint,
+        below.c.distance == 1,
+        _held(below.c, context.org_instant),
     )
     team = (
         select(closure.descendant_user_id.label("member"), closure.ancestor_user_id.label("head"))
-        .where(closure.valid_to.is_(None), closure.ancestor_user_id.in_(direct_reports))
+        .where(_held(closure, context.org_instant), closure.ancestor_user_id.in_(direct_reports))
         .subquery("team")
     )
     return team, func.coalesce(team.c.head, owner)

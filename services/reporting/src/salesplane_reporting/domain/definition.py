@@ -180,6 +180,8 @@ class ReportSpec:
     chart: ChartSpec | None = None
     # Read the state as it was at this instant (opportunities only).
     as_of: DateValue | None = None
+    # The organisation the "team" dimension follows: None as it is now, else as it was then.
+    org_as_of: DateValue | None = None
     # Source parameters (pipeline_movement: from, to, window; period_performance: period).
     parameters: Mapping[str, DateValue | str] = field(default_factory=dict)
 
@@ -276,6 +278,7 @@ class _Parser:
                 "grand_total",
                 "chart",
                 "as_of",
+                "org_as_of",
                 "parameters",
             },
             "",
@@ -305,6 +308,7 @@ class _Parser:
             grand_total=self._bool(doc.get("grand_total"), "grand_total", True),
             chart=self._chart(doc.get("chart"), measures),
             as_of=self._as_of(doc.get("as_of"), source),
+            org_as_of=self._org_as_of(doc.get("org_as_of")),
             parameters=self._parameters(doc.get("parameters"), source),
         )
         self._check_layout(spec)
@@ -667,6 +671,19 @@ class _Parser:
         parsed = parse_date_value(value) if isinstance(value, str) else None
         if parsed is None:
             self.check.fail("as_of", "must be a date (YYYY-MM-DD), a timestamp (RFC 3339) or a relative date")
+        return parsed
+
+    def _org_as_of(self, value: Any) -> DateValue | None:
+        if value is None:
+            return None
+        if "team" not in self.fields:
+            self.check.fail("org_as_of", "this source has no team to read as it was")
+            return None
+        parsed = parse_date_value(value) if isinstance(value, str) else None
+        if parsed is None:
+            self.check.fail(
+                "org_as_of", "must be a date (YYYY-MM-DD), a timestamp (RFC 3339) or a relative date"
+            )
         return parsed
 
     def _parameters(self, value: Any, source: Source) -> dict[str, DateValue | str]:
