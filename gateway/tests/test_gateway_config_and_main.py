@@ -34,6 +34,7 @@ def test_defaults_are_the_laptop_ones() -> None:
     assert config.rpc_timeout_seconds == 5.0
     assert (config.max_body_bytes, config.max_import_bytes) == (1024 * 1024, 20 * 1024 * 1024)
     assert config.import_rpc_timeout_seconds == 60.0
+    assert config.download_rpc_timeout_seconds == 300.0
 
 
 def test_the_org_upstream_follows_forecasting_unless_set() -> None:
@@ -60,6 +61,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
             "SALESPLANE_GATEWAY_MAX_BODY_BYTES": "2048",
             "SALESPLANE_GATEWAY_MAX_IMPORT_BYTES": "4096",
             "SALESPLANE_GATEWAY_IMPORT_RPC_TIMEOUT_SECONDS": "90",
+            "SALESPLANE_GATEWAY_DOWNLOAD_RPC_TIMEOUT_SECONDS": "600",
             "SALESPLANE_LOG_LEVEL": "debug",
         }
     )
@@ -74,6 +76,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
     }
     assert (config.max_body_bytes, config.max_import_bytes) == (2048, 4096)
     assert config.import_rpc_timeout_seconds == 90.0
+    assert config.download_rpc_timeout_seconds == 600.0
     assert config.auth_secret == "s" * 40
     assert config.rpc_timeout_seconds == 2.5
     assert config.log_level == "DEBUG"
@@ -86,6 +89,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
         {"SALESPLANE_GATEWAY_PORT": "70000"},
         {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "0"},
         {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "nan"},
+        {"SALESPLANE_GATEWAY_DOWNLOAD_RPC_TIMEOUT_SECONDS": "-1"},
         {"SALESPLANE_GATEWAY_THREADS": "0"},
         {"SALESPLANE_GATEWAY_MAX_IMPORT_BYTES": "-1"},
         {"SALESPLANE_ENV": "production"},

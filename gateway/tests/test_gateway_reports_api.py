@@ -17,6 +17,7 @@ from google.rpc import code_pb2, error_details_pb2
 
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.reporting.v1 import reporting_pb2
+from salesplane_gateway.openapi import openapi_document
 from salesplane_gateway.upstream import StreamBroken
 
 PROBLEM = "application/problem+json"
@@ -570,7 +571,9 @@ def test_an_export_streams_the_files_pieces_with_its_type_and_name(
 
     assert response.status_code == 200
     assert response.is_streamed
-    assert response.mimetype == content_type.split(";")[0]
+    assert response.headers["Content-Type"] == {"image/svg+xml": "image/svg+xml; charset=utf-8"}.get(
+        content_type, content_type
+    )
     assert response.headers["Content-Disposition"] == f'attachment; filename="{filename}"'
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Content-Length" not in response.headers
@@ -707,3 +710,90 @@ def test_an_export_gets_the_download_deadline_not_the_short_one(
 
     assert client.get("/v1/reports/pipeline/export?format=csv", headers=bearer()).get_data() == b"late"
     assert impatient.get("/v1/reports/pipeline/export?format=csv", headers=bearer()).status_code == 504
+
+
+# ---------------------------------------------------------------------------------------------
+# The OpenAPI document (validated as a whole in test_gateway_probes_and_openapi)
+# ---------------------------------------------------------------------------------------------
+
+
+def parameter_names(operation: dict[str, Any]) -> list[str]:
+    return [p["name"] for p in operation.get("parameters", []) if "name" in p]
+
+
+def test_the_document_describes_the_run_options_and_the_report_table() -> None:
+    document = openapi_document()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    run = paths["/v1/reports/{report_id}"]["get"]
+    assert parameter_names(run) == [
+        "report_id",
+        "as_of",
+        "viewpoint_user_id",
+        "filter.<key>",
+        "param.<key>",
+        "format",
+    ]
+    filters = next(p for p in run["parameters"] if p.get("name") == "filter.<key>")
+    assert filters["schema"] == {"type": "array", "items": {"type": ["integer", "boolean", "string"]}}
+    by_body = paths["/v1/reports:run"]["post"]
+    assert by_body["operationId"] == "runReportFromBody"
+    assert by_body["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RunReportRequest"
+    }
+    assert set(by_body["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+    assert schemas["RunReportRequest"]["properties"]["filter_values"]["additionalProperties"] == {
+        "$ref": "#/components/schemas/FilterValuesInput"
+    }
+    assert schemas["ReportRow"]["properties"]["_kind"]["enum"] == [
+        "detail",
+        "group",
+        "subtotal",
+        "grand_total",
+    ]
+    assert {"truncated", "row_limit", "notes", "chart_svg"} <= set(schemas["ReportTable"]["required"])
+    assert "decimal" in schemas["ReportColumn"]["properties"]["type"]["enum"]
+
+
+def test_the_document_describes_streamed_exports_by_media_type() -> None:
+    paths = openapi_document()["paths"]
+
+    for operation in (paths["/v1/reports/{report_id}/export"]["get"], paths["/v1/reports:export"]["post"]):
+        ok = operation["responses"]["200"]
+        assert set(ok["content"]) == {"text/csv", XLSX, "image/svg+xml"}
+        assert all(
+            media["schema"] == {"type": "string", "format": "binary"} for media in ok["content"].values()
+        )
+        assert "Content-Disposition" in ok["headers"]
+        assert "400" in operation["responses"]
+    export = paths["/v1/reports/{report_id}/export"]["get"]
+    assert next(p for p in export["parameters"] if p.get("name") == "format")["required"] is True
+    assert paths["/v1/reports:export"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ExportReportRequest"
+    }
+
+
+def test_the_document_describes_saved_reports_and_schedules() -> None:
+    document = openapi_document()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    create = paths["/v1/reports"]["post"]
+    assert set(create["responses"]["201"]["headers"]) == {"X-Request-Id", "ETag", "Location"}
+    assert set(schemas["CreateReportRequest"]["properties"]) == {
+        "title",
+        "description",
+        "sharing",
+        "definition",
+    }
+    update = paths["/v1/reports/{report_id}"]["put"]
+    assert {"$ref": "#/components/parameters/IfMatch"} in update["parameters"]
+    assert "report_id" not in schemas["SaveReportRequest"]["properties"]
+    assert schemas["ReportDefinition"]["properties"]["definition"]["type"] == ["object", "null"]
+    assert "content" not in paths["/v1/reports/{report_id}"]["delete"]["responses"]["204"]
+    assert "Location" in paths["/v1/reports/{report_id}/schedules"]["post"]["responses"]["201"]["headers"]
+    assert parameter_names(paths["/v1/report-schedules"]["get"]) == ["report_id"]
+    assert parameter_names(paths["/v1/report-schedules/{schedule_id}/runs"]["get"]) == [
+        "schedule_id",
+        "limit",
+    ]
+    assert "/v1/report-sources" in paths

@@ -616,14 +616,19 @@ def days_in_stage(ledger: Ledger, scope: frozenset[str]) -> list[Row]:
     return rows
 
 
-def stage_funnel(deals: Mapping[str, DealState], scope: frozenset[str], ledger: Ledger) -> list[Row]:
-    """Per furthest stage reached (in order): how many deals reached it or a later one."""
+def stage_funnel(
+    deals: Mapping[str, DealState], scope: frozenset[str], ledger: Ledger
+) -> tuple[list[Row], set[str]]:
+    """Every stage from the first up to the furthest any deal reached, with how many deals reached
+    it or a later one (a lost deal counts up to the stage it was lost in); and the stages some deal
+    stopped at (its furthest), which the funnel cannot leave out."""
     reached = [ledger.current_facts(d.deal_id).max_stage_order for d in _in_scope(deals, scope)]
     names = {order: stage for stage, order in ledger.stage_order.items()}
-    return [
+    rows: list[Row] = [
         ("group", 0, (names[order], sum(1 for r in reached if r >= order)))
-        for order in sorted({r for r in reached if r >= 0})
+        for order in range(0, max(reached, default=-1) + 1)
     ]
+    return rows, {names[r] for r in reached if r >= 0}
 
 
 def won_lost_reasons(deals: Mapping[str, DealState], scope: frozenset[str]) -> list[Row]:

@@ -61,7 +61,11 @@ def download_view(route: Route) -> Callable[..., Response]:
                 problem_type("upstream-error"),
             )
         body = _FileBody(first, stream, spec.data_field)
-        response = Response(body, mimetype=getattr(first, spec.content_type_field) or OCTET_STREAM)
+        media_type = getattr(first, spec.content_type_field) or OCTET_STREAM
+        if ";" in media_type:  # with its parameters (charset=...): as the service wrote it
+            response = Response(body, content_type=media_type)
+        else:  # Werkzeug adds charset=utf-8 to text types, as the services write them
+            response = Response(body, mimetype=media_type)
         response.headers["Content-Disposition"] = attachment(
             safe_filename(getattr(first, spec.filename_field))
         )

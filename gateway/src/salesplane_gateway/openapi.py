@@ -17,7 +17,7 @@ from salesplane_gateway.openapi_components import JSON, Components
 from salesplane_gateway.openapi_schemas import nullable
 from salesplane_gateway.proto_comments import load_comments
 from salesplane_gateway.route_table import ROUTES
-from salesplane_gateway.routing import CsvBody, Download, JsonBody, Route
+from salesplane_gateway.routing import CsvBody, Download, JsonBody, Route, url_text_field
 from salesplane_gateway.transcoding import JSON_PRESENTER
 
 API_VERSION = "1.0.0"
@@ -173,41 +173,38 @@ _URL_SCALAR = {"type": ["integer", "boolean", "string"]}
 
 
 def _query_map_parameters(route: Route, components: Components) -> list[dict[str, Any]]:
-    """`?filter.<id>=...`: one parameter per prefix; OpenAPI has no style for such names, so it is
+    """`?filter.<key>=...`: one parameter per prefix. OpenAPI has no style for such names, so each is
     named with the placeholder and described."""
     request = route.rpc.method.input_type
     parameters = []
     for prefix, path in route.query_maps.items():
         field = resolve_field(request, path)[1]
-        key_field, value_field = map_entry_fields(field)
-        target, repeated = value_field, False
-        if value_field.message_type is not None and message_type_name(value_field) != VALUE_TYPE:
-            (target,) = value_field.message_type.fields
-            repeated = target.is_repeated
+        target = map_entry_fields(field)[1]
+        if target.message_type is not None and not url_text_field(target):
+            (target,) = target.message_type.fields  # a message of one field (check_route)
         item = (
             _URL_SCALAR
             if message_type_name(target) == VALUE_TYPE
             else components.schemas.value(target, output=False)
         )
+        name = f"{prefix}.<key>"
+        repeat = f" Repeat it for several values (?{name}=a&{name}=b)." if target.is_repeated else ""
         text = components.schemas.comment(field.full_name) or ""
-        repeat = (
-            f" Repeat it for several values (?{prefix}.<{key_field.name}>=a&{prefix}.<{key_field.name}>=b)."
-        )
+        description = f"{text} `{prefix}.` and the key set the entry of {field.name}.{repeat}"
         parameters.append(
             {
-                "name": f"{prefix}.<{key_field.name}>",
+                "name": name,
                 "in": "query",
                 "required": False,
-                "schema": {"type": "array", "items": item} if repeated else item,
-                "description": f"`{prefix}.` followed by the entry's {key_field.name} sets the entry of "
-                f"{field.name}. {text}{repeat if repeated else ''}".strip(),
+                "schema": {"type": "array", "items": item} if target.is_repeated else item,
+                "description": description.strip(),
             }
         )
     return parameters
 
 
 def _download_response(download: Download, components: Components) -> dict[str, Any]:
-    listed = "; ".join(f"{media}: {text}" for media, text in download.media_types.items())
+    listed = " ".join(f"`{media}`: {text}" for media, text in download.media_types.items())
     return {
         "description": "The file, streamed as it is made, as an attachment. A failure once it has begun "
         f"cuts the body short (the status stays 200): check the body is complete. {listed}".strip(),

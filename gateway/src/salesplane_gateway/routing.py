@@ -60,10 +60,6 @@ class Rpc:
         return f"{self.service_name}.{self.name}"
 
     @property
-    def server_streaming(self) -> bool:
-        return bool(self.method.server_streaming)
-
-    @property
     def request_class(self) -> type[Message]:
         return message_factory.GetMessageClass(self.method.input_type)
 

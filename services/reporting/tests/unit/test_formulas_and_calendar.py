@@ -186,7 +186,9 @@ def test_period_range_of_february_knows_leap_years() -> None:
     assert FiscalCalendar(1).period_range("2026-02") == (date(2026, 2, 1), date(2026, 2, 28))
 
 
-@pytest.mark.parametrize("period_id", ["2026-Q5", "2026-Q0", "2026-13", "2026-00", "2026-1", "26-Q1", "FY2026", ""])
+@pytest.mark.parametrize(
+    "period_id", ["2026-Q5", "2026-Q0", "2026-13", "2026-00", "2026-1", "26-Q1", "FY2026", ""]
+)
 def test_a_malformed_period_id_has_no_range(period_id: str) -> None:
     assert FiscalCalendar(4).period_range(period_id) is None
 
@@ -293,7 +295,9 @@ def test_fiscal_relative_periods_around_year_ends(
         ("last_month", date(2024, 3, 31), (date(2024, 2, 1), date(2024, 2, 29))),
     ],
 )
-def test_calendar_relative_periods_around_year_ends(name: str, today: date, expected: tuple[date, date]) -> None:
+def test_calendar_relative_periods_around_year_ends(
+    name: str, today: date, expected: tuple[date, date]
+) -> None:
     assert period(name, today) == expected
 
 

@@ -107,7 +107,11 @@ def envelope(
 
 def record(event: EventEnvelope) -> IncomingRecord:
     return IncomingRecord(
-        TOPIC_OF[event.aggregate_type], 0, next(_offsets), event.aggregate_id.encode(), event.SerializeToString()
+        TOPIC_OF[event.aggregate_type],
+        0,
+        next(_offsets),
+        event.aggregate_id.encode(),
+        event.SerializeToString(),
     )
 
 
@@ -128,9 +132,13 @@ def user(user_id: str, manager: str = "") -> EventEnvelope:
 
 def settings(*, start_month: int = 2, currency: str = "EUR") -> EventEnvelope:
     payload = settings_pb2.ForecastSettingsChanged(
-        settings=settings_pb2.ForecastSettings(fiscal_year_start_month=start_month, currency_code=currency, version=1)
+        settings=settings_pb2.ForecastSettings(
+            fiscal_year_start_month=start_month, currency_code=currency, version=1
+        )
     )
-    return envelope(payload, aggregate_type="forecast_settings", aggregate_id="1", version=1, occurred_at=ORG_SINCE)
+    return envelope(
+        payload, aggregate_type="forecast_settings", aggregate_id="1", version=1, occurred_at=ORG_SINCE
+    )
 
 
 STAGES = (
@@ -146,7 +154,9 @@ def stage_catalogue() -> EventEnvelope:
     return envelope(
         opportunity_events_pb2.SalesStagesChanged(
             sales_stages=[
-                opportunities_pb2.SalesStage(name=n, order=o, default_probability=10 * o, is_won=w, is_lost=lo)
+                opportunities_pb2.SalesStage(
+                    name=n, order=o, default_probability=10 * o, is_won=w, is_lost=lo
+                )
                 for n, o, w, lo in STAGES
             ],
             revision=1,
@@ -271,14 +281,18 @@ def lead(lead_id: str, assigned: str, *, source: str = "web") -> EventEnvelope:
             create_time=stamp(NOW - 3 * DAY),
         )
     )
-    return envelope(payload, aggregate_type="lead", aggregate_id=lead_id, version=1, occurred_at=NOW - 3 * DAY)
+    return envelope(
+        payload, aggregate_type="lead", aggregate_id=lead_id, version=1, occurred_at=NOW - 3 * DAY
+    )
 
 
 def lead_source(source_id: str, name: str) -> EventEnvelope:
     payload = lead_events_pb2.LeadSourceChanged(
         lead_source=leads_pb2.LeadSource(id=source_id, name=name, channel=leads_pb2.CHANNEL_WEB, version=1)
     )
-    return envelope(payload, aggregate_type="lead_source", aggregate_id=source_id, version=1, occurred_at=ORG_SINCE)
+    return envelope(
+        payload, aggregate_type="lead_source", aggregate_id=source_id, version=1, occurred_at=ORG_SINCE
+    )
 
 
 def campaign() -> EventEnvelope:
@@ -294,7 +308,9 @@ def campaign() -> EventEnvelope:
             version=1,
         )
     )
-    return envelope(payload, aggregate_type="campaign", aggregate_id="spring", version=1, occurred_at=ORG_SINCE)
+    return envelope(
+        payload, aggregate_type="campaign", aggregate_id="spring", version=1, occurred_at=ORG_SINCE
+    )
 
 
 ORGANISATION = (
@@ -332,21 +348,45 @@ PIPELINE = (
         created=NOW - 30 * DAY,
     ),
     deal(
-        "d3", 1, at=NOW - 5 * DAY, owner="r2", amount=200_000, close=date(2026, 11, 30), stage="Qualification",
+        "d3",
+        1,
+        at=NOW - 5 * DAY,
+        owner="r2",
+        amount=200_000,
+        close=date(2026, 11, 30),
+        stage="Qualification",
         probability=20,
     ),
     deal(
-        "d4", 1, at=NOW - 40 * DAY, owner="r2", amount=500_000, close=date(2026, 11, 10), stage="Proposal",
+        "d4",
+        1,
+        at=NOW - 40 * DAY,
+        owner="r2",
+        amount=500_000,
+        close=date(2026, 11, 10),
+        stage="Proposal",
         probability=50,
     ),
     deal(
-        "d4", 2, at=NOW - 12 * DAY, owner="r2", amount=500_000, close=date(2026, 11, 10), status=WON,
+        "d4",
+        2,
+        at=NOW - 12 * DAY,
+        owner="r2",
+        amount=500_000,
+        close=date(2026, 11, 10),
+        status=WON,
         created=NOW - 40 * DAY,
     ),
     deal("d5", 1, at=NOW - 60 * DAY, owner="r3", amount=400_000, close=date(2026, 11, 5), status=LOST),
     deal("d6", 1, at=NOW - 60 * DAY, owner="r3", amount=50_000, close=date(2027, 3, 10)),
     deal(
-        "d7", 1, at=NOW - 60 * DAY, owner="m1", amount=70_000, close=date(2026, 12, 1), stage="Qualification",
+        "d7",
+        1,
+        at=NOW - 60 * DAY,
+        owner="m1",
+        amount=70_000,
+        close=date(2026, 12, 1),
+        stage="Qualification",
         probability=20,
     ),
     deal("d8", 1, at=NOW - 60 * DAY, owner="r1", amount=250_000, close=date(2026, 10, 20), status=WON),
@@ -618,6 +658,37 @@ def test_subtotals_close_each_group_with_the_level_of_dimensions_they_share(worl
     ]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: report_engine._Run._ordered sorts by an inner dimension across the outer groups, so "
+    "with subtotals the outer groups interleave and each gets several subtotal rows",
+)
+def test_sorting_by_an_inner_dimension_keeps_each_subtotalled_group_together(world: World) -> None:
+    document = {
+        "source": "opportunities",
+        "dimensions": [{"field": "status"}, {"field": "owner"}],
+        "measures": [{"name": "deals", "aggregate": "count"}],
+        "subtotals": True,
+        "sort": [{"by": "owner", "descending": True}],
+    }
+
+    output = world.run(document, ADMIN)
+
+    assert [(row.kind.name, row.level, *row.cells) for row in output.rows] == [
+        ("GROUP", 0, "open", "R3", "r3", 1),
+        ("GROUP", 0, "open", "R2", "r2", 1),
+        ("GROUP", 0, "open", "R1", "r1", 2),
+        ("GROUP", 0, "open", "M1", "m1", 1),
+        ("SUBTOTAL", 1, "open", None, None, 5),
+        ("GROUP", 0, "won", "R2", "r2", 1),
+        ("GROUP", 0, "won", "R1", "r1", 1),
+        ("SUBTOTAL", 1, "won", None, None, 2),
+        ("GROUP", 0, "lost", "R3", "r3", 1),
+        ("SUBTOTAL", 1, "lost", None, None, 1),
+        ("GRAND_TOTAL", 0, "Total", None, None, 8),
+    ]
+
+
 def test_summation_with_details_lists_each_groups_records_under_it(world: World) -> None:
     document = {
         "source": "opportunities",
@@ -751,9 +822,9 @@ def test_an_average_of_money_is_computed_exactly_and_rounded_half_even_once(orga
         {"name": "probability", "aggregate": "avg", "field": "probability"},
     )
 
-    output = world_run = organisation.run(document, ADMIN)
+    output = organisation.run(document, ADMIN)
 
-    assert view(world_run, "owner", "average", "three_times", "per_deal", "probability") == [
+    assert view(output, "owner", "average", "three_times", "per_deal", "probability") == [
         ("GROUP", "R1", eur(3_334), eur(10_001), Decimal("3333.6667"), Decimal("100.00")),
         ("GROUP", "R2", eur(2), eur(8), Decimal("2.5000"), Decimal("100.00")),
         # 100.06 / 5 = 20.012 -> 20.01; x 3 = 60.036 -> 60.04.
@@ -850,7 +921,10 @@ def test_list_buckets_may_name_their_other_group(world: World) -> None:
         "dimensions": [
             {
                 "field": "owner",
-                "bucket": {"groups": [{"label": "Team one", "values": ["r1", "r2"]}], "other_label": "Elsewhere"},
+                "bucket": {
+                    "groups": [{"label": "Team one", "values": ["r1", "r2"]}],
+                    "other_label": "Elsewhere",
+                },
             }
         ],
         "measures": [{"name": "deals", "aggregate": "count"}],
@@ -1012,7 +1086,7 @@ def test_pipeline_movement_puts_each_deliberate_change_in_its_category(movement:
         for row in output.rows
         if row.kind is RowKind.DETAIL and row.cells[0] not in ("start", "end")
     }
-    assert sorted(name for _, name in details) == [
+    assert sorted(str(name) for _, name in details) == [
         "mv_down",
         "mv_lost",
         "mv_moved",
@@ -1045,7 +1119,10 @@ def test_pipeline_movement_bars_add_up_from_start_to_end(movement: World) -> Non
         options=RunOptions(parameters=MOVEMENT_PARAMETERS),
     )
 
-    changes = {category: change.amount_minor for _, category, change in view(output, "category", "change", kinds=[RowKind.GROUP])}
+    changes = {
+        category: change.amount_minor
+        for _, category, change in view(output, "category", "change", kinds=[RowKind.GROUP])
+    }
     moved = sum(v for k, v in changes.items() if k not in ("start", "end"))
     assert changes["start"] + moved == changes["end"]
 
@@ -1064,8 +1141,8 @@ def test_the_waterfall_chart_steps_through_the_movement_table(movement: World) -
     assert chart.categories == tuple(category for _, category, _ in groups)
     assert chart.categories[0] == "start" and chart.categories[-1] == "end"
     assert chart.series == (ChartSeries("Change", tuple(change.amount_minor for _, _, change in groups)),)
-    steps = chart.series[0].values
-    assert sum(steps[1:-1]) + steps[0] == steps[-1]  # type: ignore[operator]
+    steps = [int(value or 0) for value in chart.series[0].values]
+    assert steps[0] + sum(steps[1:-1]) == steps[-1]
     assert (chart.value_format, chart.currency) == (ValueFormat.MONEY, "EUR")
 
 
@@ -1077,7 +1154,8 @@ def test_an_admin_sees_the_reassigned_deal_and_the_other_teams_deal_stay(movemen
     )
 
     changes = dict(
-        (category, (deals, change)) for _, category, deals, change in view(output, "category", "deals", "change", kinds=[RowKind.GROUP])
+        (category, (deals, change))
+        for _, category, deals, change in view(output, "category", "deals", "change", kinds=[RowKind.GROUP])
     )
     assert "reassigned_out" not in changes
     assert changes["start"] == (8, eur(2_675_000))
@@ -1169,6 +1247,38 @@ def test_a_rep_sees_only_their_own_period_performance(world: World) -> None:
     ]
 
 
+def test_period_performance_for_a_calendar_month_reads_that_months_quota(world: World) -> None:
+    world.deliver(quota("r1", "2026-11", 100_000))
+    document = apply_run_options(
+        builtin("forecast_vs_quota").document,  # type: ignore[union-attr]
+        RunOptions(parameters={"period": "2026-11"}),
+    )
+
+    output = world.run(document, R1)
+
+    # d1 and d2 close in December and January: nothing of r1's closes in November.
+    assert view(output, "user", "quota", "open_pipeline", "gap") == [
+        ("GROUP", "R1", eur(100_000), eur(0), eur(100_000))
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: report_sources._period_parameter labels a relative month (this_month) "
+    "'2026-11-01..2026-11-30' instead of the period id '2026-11', so no quota or commit matches",
+)
+def test_period_performance_for_this_month_reads_the_quota_of_the_current_month(world: World) -> None:
+    world.deliver(quota("r1", "2026-11", 100_000))
+    document = apply_run_options(
+        builtin("forecast_vs_quota").document,  # type: ignore[union-attr]
+        RunOptions(parameters={"period": "this_month"}),
+    )
+
+    output = world.run(document, R1)
+
+    assert view(output, "user", "quota") == [("GROUP", "R1", eur(100_000))]
+
+
 ACCURACY = (
     # r1 won 300.00 closing in 2026-Q2 (May..Jul 2026) and d8 (2,500.00) in 2026-Q3 (Aug..Oct).
     deal("a9", 1, at=NOW - 150 * DAY, owner="r1", amount=30_000, close=date(2026, 6, 15), status=WON),
@@ -1197,11 +1307,38 @@ def test_forecast_accuracy_compares_the_latest_commit_of_each_ended_period_with_
         ("GROUP", "R1", "rep", 2, eur(261_087), eur(280_000), eur(21_087), Decimal("0.0753")),
     ]
     assert view(output, "user", *ACCURACY_DETAILS, kinds=[RowKind.DETAIL]) == [
-        ("DETAIL", "M1", "2026-Q3", eur(1_000_000), eur(250_000), eur(-750_000), Decimal("3.0000"), Decimal("3.0000")),
+        (
+            "DETAIL",
+            "M1",
+            "2026-Q3",
+            eur(1_000_000),
+            eur(250_000),
+            eur(-750_000),
+            Decimal("3.0000"),
+            Decimal("3.0000"),
+        ),
         # |100 - 300| / 300 = 66.67 %, under-forecast: negative bias.
-        ("DETAIL", "R1", "2026-Q2", eur(10_000), eur(30_000), eur(20_000), Decimal("0.6667"), Decimal("-0.6667")),
+        (
+            "DETAIL",
+            "R1",
+            "2026-Q2",
+            eur(10_000),
+            eur(30_000),
+            eur(20_000),
+            Decimal("0.6667"),
+            Decimal("-0.6667"),
+        ),
         # 10.87 / 2,500.00 = 0.4348 % -> 43 basis points, over-forecast: positive bias.
-        ("DETAIL", "R1", "2026-Q3", eur(251_087), eur(250_000), eur(-1_087), Decimal("0.0043"), Decimal("0.0043")),
+        (
+            "DETAIL",
+            "R1",
+            "2026-Q3",
+            eur(251_087),
+            eur(250_000),
+            eur(-1_087),
+            Decimal("0.0043"),
+            Decimal("0.0043"),
+        ),
     ]
     assert {c.name: (c.type, c.scale) for c in output.columns if c.name in ("mape", "ape")} == {
         "mape": (ColumnType.PERCENT, 4),

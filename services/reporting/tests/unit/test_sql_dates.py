@@ -10,7 +10,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Date, DateTime, Engine, Integer, MetaData, Table, create_engine, insert, literal, select
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.pool import StaticPool
 
 from salesplane_reporting.adapters.sql_dates import GRAINS, period_start
@@ -168,7 +180,9 @@ def test_fiscal_periods_agree_with_the_fiscal_calendar(engine: Engine, start_mon
     assert found[1::2] == [calendar.year_start(d) for d in days]
 
 
-@pytest.mark.parametrize(("grain", "start_month"), [("quarter", 1), ("fiscal_quarter", 0), ("fiscal_year", 13)])
+@pytest.mark.parametrize(
+    ("grain", "start_month"), [("quarter", 1), ("fiscal_quarter", 0), ("fiscal_year", 13)]
+)
 def test_an_unknown_grain_or_start_month_is_refused(grain: str, start_month: int) -> None:
     with pytest.raises(ValueError, match="no period"):
         period_start(literal(date(2026, 1, 1), Date), grain, start_month)
