@@ -658,11 +658,6 @@ def test_subtotals_close_each_group_with_the_level_of_dimensions_they_share(worl
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: report_engine._Run._ordered sorts by an inner dimension across the outer groups, so "
-    "with subtotals the outer groups interleave and each gets several subtotal rows",
-)
 def test_sorting_by_an_inner_dimension_keeps_each_subtotalled_group_together(world: World) -> None:
     document = {
         "source": "opportunities",
@@ -1163,11 +1158,6 @@ def test_an_admin_sees_the_reassigned_deal_and_the_other_teams_deal_stay(movemen
     assert changes["end"] == (7, eur(1_346_000))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: report_sources.pipeline_movement reads a relative `from` (last_30_days) with "
-    "point_instant, i.e. the END of its last day (tomorrow 00:00), so start == end and nothing moves",
-)
 def test_the_builtin_movement_report_compares_the_pipeline_of_30_days_ago_with_today(movement: World) -> None:
     # 30 days before 2026-11-20 none of these deals existed yet: everything in the window is new.
     output = movement.run(builtin("pipeline_movement").document, M1)  # type: ignore[union-attr]
@@ -1262,11 +1252,6 @@ def test_period_performance_for_a_calendar_month_reads_that_months_quota(world: 
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: report_sources._period_parameter labels a relative month (this_month) "
-    "'2026-11-01..2026-11-30' instead of the period id '2026-11', so no quota or commit matches",
-)
 def test_period_performance_for_this_month_reads_the_quota_of_the_current_month(world: World) -> None:
     world.deliver(quota("r1", "2026-11", 100_000))
     document = apply_run_options(
@@ -1346,12 +1331,6 @@ def test_forecast_accuracy_compares_the_latest_commit_of_each_ended_period_with_
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: report_sources.forecast_accuracy basis_points uses `/`, which SQLAlchemy 2 renders as "
-    "true division (x / (y + 0.0) on SQLite, CAST AS NUMERIC on PostgreSQL): ape/bias are not rounded "
-    "per row, so the averages sum unrounded values",
-)
 def test_mape_and_mean_bias_average_the_per_period_basis_points_rounded_once_each(world: World) -> None:
     world.deliver(*ACCURACY)
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -179,12 +179,13 @@ def _used_fields(spec: ReportSpec) -> frozenset[str]:
 
 
 def _round(value: Fraction, scale: int) -> Decimal:
-    quantum = Decimal(1).scaleb(-scale)
-    return (
-        (Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_EVEN)
-        if value.denominator != 1
-        else Decimal(value.numerator).quantize(quantum)
-    )
+    """Half-even to `scale` digits, in integers (no decimal context precision to run out of)."""
+    scaled = value * 10**scale
+    quotient, remainder = divmod(scaled.numerator, scaled.denominator)
+    twice = 2 * remainder
+    if twice > scaled.denominator or (twice == scaled.denominator and quotient % 2 == 1):
+        quotient += 1
+    return Decimal(quotient).scaleb(-scale)
 
 
 def _round_int(value: Fraction) -> int:
@@ -539,6 +540,9 @@ class _Run:
         if value is None:
             return (2, 0, "")
         found = self.fields[dimension.field]
+        if isinstance(dimension.bucket, ListBucket):
+            labels = [label for label, _ in dimension.bucket.groups]
+            return (0, labels.index(value) if value in labels else len(labels), str(value))
         if dimension.grain is not None or isinstance(dimension.bucket, NumberBucket):
             return (0, 0, str(value) if dimension.grain else int(value))
         if found.name in ("sales_stage", "stage_from", "stage_to"):
@@ -617,7 +621,18 @@ class _Run:
             elif sort.by in {d.field for d in dimensions}:
                 index = [d.field for d in dimensions].index(sort.by)
                 ordered.sort(key=self._by_dimension(dimensions[index], index), reverse=sort.descending)
+                if self.spec.subtotals and index > 0:
+                    # Subtotals need each outer group together: the sort applies within them.
+                    outer = dimensions[:index]
+                    ordered.sort(
+                        key=lambda g: tuple(
+                            self._sort_key(d, v) for d, v in zip(outer, g[0][:index], strict=True)
+                        )
+                    )
         return ordered
+
+    def _by_dimensions(self, dimensions: Sequence[Dimension]) -> Callable[[Any], tuple[Any, ...]]:
+        return lambda group: tuple(self._sort_key(d, v) for d, v in zip(dimensions, group[0], strict=False))
 
     def _by_dimension(self, dimension: Dimension, index: int) -> Callable[[Any], tuple[Any, ...]]:
         return lambda group: self._sort_key(dimension, group[0][index])

@@ -196,7 +196,12 @@ def _period_parameter(value: object, context: SourceContext, path: str) -> tuple
         relative = parse_date_value(value)
         if isinstance(relative, RelativeDate):
             first, last = period_of(relative, context.today, context.calendar)
-            label = context.calendar.quarter_id(first) if "quarter" in value else f"{first}..{last}"
+            if "quarter" in value:
+                label = context.calendar.quarter_id(first)
+            elif "month" in value:
+                label = f"{first.year:04d}-{first.month:02d}"
+            else:
+                label = f"{first}..{last}"
             return label, first, last
     raise InvalidArgument(
         FieldViolation(path, f"must be a period id (2026-Q4, 2026-11) or a relative period, got {value!r}")
@@ -210,7 +215,15 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
     to end. A deal is in the pipeline when it is open, its close date is in the window and its
     owner is in the caller's scope. Deals created and closed between the two instants appear in
     neither total and move nothing."""
-    start_at = point_instant(spec.parameters["from"], context.today, context.calendar)  # type: ignore[arg-type]
+    # The interval runs from the start of its first day ("last_30_days": 30 days ago at midnight
+    # UTC; a date: that day's midnight) to the end of its last day, or the instants given.
+    start_value = spec.parameters["from"]
+    if isinstance(start_value, RelativeDate):
+        start_at = start_instant(period_of(start_value, context.today, context.calendar)[0])
+    elif isinstance(start_value, datetime):
+        start_at = start_value
+    else:
+        start_at = start_instant(start_value)  # type: ignore[arg-type]
     end_at = min(point_instant(spec.parameters["to"], context.today, context.calendar), context.now)  # type: ignore[arg-type]
     window = spec.parameters.get("window")
     if window is None:
@@ -450,7 +463,7 @@ def forecast_accuracy(spec: ReportSpec, context: SourceContext) -> FromClause:
 
     def basis_points(numerator: ColumnElement[Any]) -> ColumnElement[Any]:
         # |n| x 10,000 / A rounded half up, with n's sign: integer arithmetic in both dialects.
-        magnitude = (func.abs(numerator) * 20000 + a) / (2 * a)
+        magnitude = (func.abs(numerator) * 20000 + a) // (2 * a)
         return case((a <= 0, null()), (numerator < 0, -magnitude), else_=magnitude)
 
     columns: dict[str, ColumnElement[Any]] = {

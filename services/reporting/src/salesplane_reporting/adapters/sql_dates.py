@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date
+from sqlalchemy import Date, DateTime
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,8 +33,13 @@ def _argument(element: period_start, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(period_start, "postgresql")
 def _postgresql(element: period_start, compiler: SQLCompiler, **kw: Any) -> str:
-    # A timestamptz is read in UTC; a date passes through the cast unchanged.
-    day = f"CAST(({_argument(element, compiler, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
+    # A timestamptz is read in UTC. A date is cast as it is: AT TIME ZONE would first make it a
+    # timestamp in the session's zone and could move it to the day before.
+    argument = _argument(element, compiler, **kw)
+    if isinstance(next(iter(element.clauses)).type, DateTime):
+        day = f"CAST(({argument}) AT TIME ZONE 'UTC' AS DATE)"
+    else:
+        day = f"CAST(({argument}) AS DATE)"
     if element.grain == "day":
         return day
     if element.grain in ("week", "month"):
