@@ -561,6 +561,19 @@ def test_reports_retell_four_weeks_of_selling_in_each_viewers_scope(services) ->
         "r1": org.visible("r1", manager=False),
     }
     assert scopes["m1"] == {"m1", "r1", "r2"} and scopes["r1"] == {"r1"}
+    # Every user is in reporting's org replica by now (caught_up), so each manager's reach must be
+    # their whole subtree; a missing owner here is a lost pair in the org closure, which no later
+    # event repairs (concurrent consumer batches of UserChanged: see the story's report).
+    owners = {
+        "source": "opportunities",
+        "dimensions": [{"field": "owner"}],
+        "measures": [{"name": "n", "aggregate": "count"}],
+    }
+    for manager in ("vp", "m1", "m2"):
+        reached = {cells[1] for kind, _, cells in reports.rows(manager, definition=owners) if kind == "group"}
+        assert reached == {d.owner for d in current.values()} & scopes.get(manager, org.subtree(manager)), (
+            f"{manager} reaches only the deals of {sorted(reached)}: reporting's org closure lost pairs"
+        )
     stale_before = t2
     close_next_quarter = {"close": ["next_fiscal_quarter"]}
     close_year_ahead = {"close": [year_ahead.id]}

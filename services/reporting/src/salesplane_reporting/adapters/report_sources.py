@@ -309,21 +309,20 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
     ).subquery("src")
 
 
+def _is_latest(commit: Any) -> ColumnElement[bool]:
+    """No later commit of the same user, period and kind exists."""
+    newer = tables.forecast_commits.alias("newer")
+    return ~exists().where(
+        newer.c.user_id == commit.c.user_id,
+        newer.c.period_id == commit.c.period_id,
+        newer.c.kind == commit.c.kind,
+        newer.c.sequence > commit.c.sequence,
+    )
+
+
 def _latest_commits() -> Any:
     c = tables.forecast_commits
-    newer = tables.forecast_commits.alias("newer")
-    return (
-        select(c)
-        .where(
-            ~exists().where(
-                newer.c.user_id == c.c.user_id,
-                newer.c.period_id == c.c.period_id,
-                newer.c.kind == c.c.kind,
-                newer.c.sequence > c.c.sequence,
-            )
-        )
-        .subquery("latest")
-    )
+    return select(c).where(_is_latest(c)).subquery("latest")
 
 
 def period_performance(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -484,13 +483,7 @@ def forecast_accuracy(spec: ReportSpec, context: SourceContext) -> FromClause:
 
 def forecast_commits(spec: ReportSpec, context: SourceContext) -> FromClause:
     c = tables.forecast_commits
-    newer = tables.forecast_commits.alias("newer")
-    latest = ~exists().where(
-        newer.c.user_id == c.c.user_id,
-        newer.c.period_id == c.c.period_id,
-        newer.c.kind == c.c.kind,
-        newer.c.sequence > c.c.sequence,
-    )
+    latest = _is_latest(c)
     columns: dict[str, ColumnElement[Any]] = {
         "user": c.c.user_id,
         "period_id": c.c.period_id,

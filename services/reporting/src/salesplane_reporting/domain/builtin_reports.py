@@ -14,6 +14,54 @@ LOST = {"field": "status", "op": "eq", "values": ["lost"]}
 CLOSED = {"field": "status", "op": "in", "values": ["won", "lost"]}
 
 
+def _win_rates_by(field: str) -> dict[str, Any]:
+    """Closed deals per value of `field`: won, lost, both win rates, average won deal, cycle."""
+    return {
+        "source": "opportunities",
+        "layout": "summation",
+        "dimensions": [{"field": field}],
+        "measures": [
+            {"name": "won", "title": "Won", "aggregate": "count", "where": WON},
+            {"name": "lost", "title": "Lost", "aggregate": "count", "where": LOST},
+            {
+                "name": "won_amount",
+                "title": "Won amount",
+                "aggregate": "sum",
+                "field": "amount_base",
+                "where": WON,
+            },
+            {
+                "name": "lost_amount",
+                "title": "Lost amount",
+                "aggregate": "sum",
+                "field": "amount_base",
+                "where": LOST,
+            },
+            {"name": "win_rate", "title": "Win rate", "formula": "won / (won + lost)", "type": "percent"},
+            {
+                "name": "amount_win_rate",
+                "title": "Win rate by amount",
+                "formula": "won_amount / (won_amount + lost_amount)",
+                "type": "percent",
+            },
+            {
+                "name": "average_deal",
+                "title": "Average won deal",
+                "aggregate": "avg",
+                "field": "amount_base",
+                "where": WON,
+            },
+            {
+                "name": "cycle_days",
+                "title": "Average cycle (days)",
+                "aggregate": "avg",
+                "field": "cycle_days",
+            },
+        ],
+        "filters": {"and": [CLOSED]},
+    }
+
+
 @dataclass(frozen=True)
 class BuiltinReport:
     id: str
@@ -191,79 +239,14 @@ BUILTIN_REPORTS: tuple[BuiltinReport, ...] = (
         "Win rate, deal size and cycle by owner",
         "Closed deals per owner: won, lost, win rate by count and by amount, average won deal size "
         "and average sales cycle in days.",
-        {
-            "source": "opportunities",
-            "layout": "summation",
-            "dimensions": [{"field": "owner"}],
-            "measures": [
-                {"name": "won", "title": "Won", "aggregate": "count", "where": WON},
-                {"name": "lost", "title": "Lost", "aggregate": "count", "where": LOST},
-                {
-                    "name": "won_amount",
-                    "title": "Won amount",
-                    "aggregate": "sum",
-                    "field": "amount_base",
-                    "where": WON,
-                },
-                {
-                    "name": "lost_amount",
-                    "title": "Lost amount",
-                    "aggregate": "sum",
-                    "field": "amount_base",
-                    "where": LOST,
-                },
-                {"name": "win_rate", "title": "Win rate", "formula": "won / (won + lost)", "type": "percent"},
-                {
-                    "name": "amount_win_rate",
-                    "title": "Win rate by amount",
-                    "formula": "won_amount / (won_amount + lost_amount)",
-                    "type": "percent",
-                },
-                {
-                    "name": "average_deal",
-                    "title": "Average won deal",
-                    "aggregate": "avg",
-                    "field": "amount_base",
-                    "where": WON,
-                },
-                {
-                    "name": "cycle_days",
-                    "title": "Average cycle (days)",
-                    "aggregate": "avg",
-                    "field": "cycle_days",
-                },
-            ],
-            "filters": {"and": [CLOSED]},
-        },
+        _win_rates_by("owner"),
     ),
     BuiltinReport(
         "win_rate_by_lead_source",
-        "Win rate and cycle by lead source",
-        "Closed deals per lead source: won, lost, win rate, average won deal and average cycle.",
-        {
-            "source": "opportunities",
-            "layout": "summation",
-            "dimensions": [{"field": "lead_source"}],
-            "measures": [
-                {"name": "won", "title": "Won", "aggregate": "count", "where": WON},
-                {"name": "lost", "title": "Lost", "aggregate": "count", "where": LOST},
-                {"name": "win_rate", "title": "Win rate", "formula": "won / (won + lost)", "type": "percent"},
-                {
-                    "name": "average_deal",
-                    "title": "Average won deal",
-                    "aggregate": "avg",
-                    "field": "amount_base",
-                    "where": WON,
-                },
-                {
-                    "name": "cycle_days",
-                    "title": "Average cycle (days)",
-                    "aggregate": "avg",
-                    "field": "cycle_days",
-                },
-            ],
-            "filters": {"and": [CLOSED]},
-        },
+        "Win rate, deal size and cycle by lead source",
+        "Closed deals per lead source: won, lost, win rate by count and by amount, average won deal "
+        "size and average sales cycle in days.",
+        _win_rates_by("lead_source"),
     ),
     BuiltinReport(
         "days_in_stage",
