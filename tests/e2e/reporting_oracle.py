@@ -550,26 +550,27 @@ def pipeline_movement(
     return rows
 
 
-def _closed_measures(group: Sequence[DealState], ledger: Ledger, *, amounts: bool) -> tuple[object, ...]:
+def _closed_measures(
+    group: Sequence[DealState], ledger: Ledger, measures: Sequence[str]
+) -> tuple[object, ...]:
+    """The named measures of a win-rate report over closed deals."""
     won = [d for d in group if d.status == "won"]
     lost = [d for d in group if d.status == "lost"]
     won_amount = _sum(won, lambda d: d.amount_base)
     lost_amount = _sum(lost, lambda d: d.amount_base)
     average = mean([d.amount_base for d in won])
-    cycles = [c for d in group if (c := ledger.current_facts(d.deal_id).cycle_seconds) is not None]
-    cycle = mean(cycles)
-    head: tuple[object, ...] = (len(won), len(lost))
-    if amounts:
-        head += (usd(won_amount), usd(lost_amount))
-    rates: tuple[object, ...] = (ratio(len(won), len(won) + len(lost)),)
-    if amounts:
-        rates += (ratio(won_amount, won_amount + lost_amount),)
-    return (
-        *head,
-        *rates,
-        None if average is None else usd(half_even(average)),
-        None if cycle is None else days(cycle),
-    )
+    cycle = mean([c for d in group if (c := ledger.current_facts(d.deal_id).cycle_seconds) is not None])
+    values: dict[str, object] = {
+        "won": len(won),
+        "lost": len(lost),
+        "won_amount": usd(won_amount),
+        "lost_amount": usd(lost_amount),
+        "win_rate": ratio(len(won), len(won) + len(lost)),
+        "amount_win_rate": ratio(won_amount, won_amount + lost_amount),
+        "average_deal": None if average is None else usd(half_even(average)),
+        "cycle_days": None if cycle is None else days(cycle),
+    }
+    return tuple(values[name] for name in measures)
 
 
 def win_rate_by(
@@ -578,21 +579,20 @@ def win_rate_by(
     ledger: Ledger,
     key: Callable[[DealState], str],
     label: Callable[[str], str],
-    *,
-    amounts: bool,
+    measures: Sequence[str],
 ) -> list[Row]:
-    """Closed deals per key (by its label): won, lost, (their amounts,) win rate(s), average won
-    deal, average cycle in days; then the total."""
+    """Closed deals per key (by its label) with the named measures (won, lost, won_amount,
+    lost_amount, win_rate, amount_win_rate, average_deal, cycle_days); then the total."""
     closed = [d for d in _in_scope(deals, scope) if d.status in ("won", "lost")]
     groups: dict[str, list[DealState]] = defaultdict(list)
     for deal in closed:
         groups[key(deal)].append(deal)
     rows: list[Row] = [
-        ("group", 0, (label(k), k, *_closed_measures(groups[k], ledger, amounts=amounts)))
+        ("group", 0, (label(k), k, *_closed_measures(groups[k], ledger, measures)))
         for k in sorted(groups, key=lambda k: label(k).lower())
     ]
     if closed:
-        rows.append(("total", 0, ("Total", None, *_closed_measures(closed, ledger, amounts=amounts))))
+        rows.append(("total", 0, ("Total", None, *_closed_measures(closed, ledger, measures))))
     return rows
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, bindparam, delete, select, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,8 @@ _STATE_FIELDS = tuple(OpportunityState.__dataclass_fields__)
 _DERIVED_IN_STATE = ("stage_entered_at", "push_count", "max_stage_order", "cycle_seconds")
 _VERSION_DERIVED = ("valid_to", "stage_entry", "stage_seconds", *_DERIVED_IN_STATE)
 _TIME_FIELDS = {"create_time", "update_time", "close_time", "valid_from", "valid_to", "stage_entered_at"}
+# A fixed advisory-lock key (any 64-bit number no other lock of this database uses) for org changes.
+ORG_LOCK_KEY = 0x52_4550_4F52_4701
 # Ids per IN list: well under every database's bind-parameter limit.
 _CHUNK = 500
 
@@ -169,6 +171,11 @@ class ReadModelWriter:
         """Store the users and bring the effective-dated closure up to date as of `changed_at`."""
         if not rows:
             return
+        # The closure is recomputed from every user this transaction sees. Two consumers applying
+        # user events of different partitions at once would each miss the other's users and drop
+        # the pairs that need both (vp -> m1 in one batch, m1 -> r1 in the other): one at a time.
+        if self._session.get_bind().dialect.name == "postgresql":
+            self._session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORG_LOCK_KEY})
         upsert_newer(self._session, tables.org_users, ["user_id"], newest_per_key(rows, ["user_id"]))
         users = tables.org_users.c
         managers = {u: m for u, m in self._session.execute(select(users.user_id, users.manager_user_id))}

@@ -644,6 +644,7 @@ class _Run:
         self._resolve_labels(dimensions, [g[0] for g in raw])
         groups = [(k, p, c, self._cells(p, c)) for k, p, c in raw]
         groups = self._ordered(groups, dimensions)
+        groups = self._with_every_stage(groups, dimensions)
         truncated = len(groups) > spec.limit
         groups = groups[: spec.limit]
         self._cumulate(groups)
@@ -705,6 +706,27 @@ class _Run:
             else []
         )
         return EngineOutput(tuple(columns), rows, truncated, notes)
+
+    def _with_every_stage(self, groups: list[Any], dimensions: Sequence[Dimension]) -> list[Any]:
+        """A funnel over stage positions shows every stage between the first and the furthest
+        reached, those no deal stopped in included (their running total is the next stage's)."""
+        cumulative = any(m.cumulative for m in self.spec.measures)
+        if (
+            not cumulative
+            or len(dimensions) != 1
+            or dimensions[0].field not in ("stage_order", "max_stage_order")
+        ):
+            return groups
+        present = {int(g[0][0]) for g in groups if g[0][0] is not None}
+        if not present:
+            return groups
+        positions = sorted(p for p in set(self._stage_order().values()) if min(present) <= p <= max(present))
+        empty = {
+            m.name: (0 if m.aggregate in (Aggregate.COUNT, Aggregate.COUNT_DISTINCT) else None)
+            for m in self.spec.measures
+        }
+        filled = groups + [((p,), {}, {}, dict(empty)) for p in positions if p not in present]
+        return sorted(filled, key=lambda g: self._sort_key(dimensions[0], g[0][0]))
 
     def _cumulate(self, groups: list[Any]) -> None:
         for measure in self.spec.measures:

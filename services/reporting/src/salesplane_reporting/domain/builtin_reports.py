@@ -277,8 +277,8 @@ BUILTIN_REPORTS: tuple[BuiltinReport, ...] = (
     BuiltinReport(
         "stage_funnel",
         "Stage conversion funnel",
-        "Deals that reached each stage or a later one (lost deals count up to the stage they were lost "
-        "in), and the share of the first stage.",
+        "Deals that reached each stage or a later one, every stage from the first to the furthest "
+        "reached (a lost deal counts up to the furthest stage it reached before it was lost).",
         {
             "source": "opportunities",
             "layout": "summation",
