@@ -26,7 +26,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -231,77 +230,83 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
     else:
         _, first, last = _period_parameter(window, context, "parameters.window")
     v = tables.opportunity_versions.c
-
-    def state(instant: datetime, name: str) -> Any:
-        return (
-            select(
-                v.opportunity_id,
-                v.name,
-                v.owner_user_id,
-                v.amount_base_minor,
-                v.base_currency,
-                v.expected_close_date,
-                v.sales_stage,
-                v.status,
-            )
-            .where(_held_at(instant))
-            .subquery(name)
+    # One scan of the versions held at either instant, folded into one row per deal with its state
+    # at each end (at most one version of a deal holds at an instant): no self-join of the history.
+    held_start, held_end = _held_at(start_at), _held_at(end_at)
+    fields = {
+        "name": v.name,
+        "owner": v.owner_user_id,
+        "amount": v.amount_base_minor,
+        "currency": v.base_currency,
+        "close": v.expected_close_date,
+        "stage": v.sales_stage,
+        "status": v.status,
+    }
+    ends = [(held_start, "1"), (held_end, "2")]
+    per_deal = (
+        select(
+            v.opportunity_id.label("id"),
+            *(func.max(case((held, 1), else_=0)).label(f"exists{end}") for held, end in ends),
+            *(
+                func.max(case((held, column), else_=None)).label(f"{name}{end}")
+                for held, end in ends
+                for name, column in fields.items()
+            ),
         )
+        .where(or_(held_start, held_end))
+        .group_by(v.opportunity_id)
+        .cte("per_deal")
+    )
+    d = per_deal.c
 
-    s1, s2 = state(start_at, "at_start"), state(end_at, "at_end")
-
-    def in_pipeline(s: Any) -> ColumnElement[bool]:
+    def in_pipeline(end: str) -> ColumnElement[bool]:
         return and_(
-            s.c.status == "open",
-            s.c.expected_close_date >= first,
-            s.c.expected_close_date <= last,
-            _in_scope(s.c.owner_user_id, context),
+            d[f"exists{end}"] == 1,
+            d[f"status{end}"] == "open",
+            d[f"close{end}"] >= first,
+            d[f"close{end}"] <= last,
+            _in_scope(d[f"owner{end}"], context),
         )
 
-    ids = union(
-        select(s1.c.opportunity_id.label("id")).where(in_pipeline(s1)),
-        select(s2.c.opportunity_id.label("id")).where(in_pipeline(s2)),
-    ).subquery("moved")
-    joined = ids.outerjoin(s1, s1.c.opportunity_id == ids.c.id).outerjoin(s2, s2.c.opportunity_id == ids.c.id)
-    was_in = and_(s1.c.opportunity_id.is_not(None), in_pipeline(s1))
-    is_in = and_(s2.c.opportunity_id.is_not(None), in_pipeline(s2))
-    amount_from = case((was_in, s1.c.amount_base_minor), else_=0)
-    amount_to = case((is_in, s2.c.amount_base_minor), else_=0)
+    was_in, is_in = in_pipeline("1"), in_pipeline("2")
+    amount_from = case((was_in, d.amount1), else_=0)
+    amount_to = case((is_in, d.amount2), else_=0)
     category = case(
-        (and_(was_in, is_in, s2.c.amount_base_minor > s1.c.amount_base_minor), "increased"),
+        (and_(was_in, is_in, d.amount2 > d.amount1), "increased"),
         (and_(was_in, is_in), "decreased"),
-        (and_(was_in, s2.c.opportunity_id.is_(None)), "removed"),
-        (and_(was_in, s2.c.status == "won"), "won"),
-        (and_(was_in, s2.c.status == "lost"), "lost"),
-        (and_(was_in, ~_in_scope(s2.c.owner_user_id, context)), "reassigned_out"),
-        (and_(was_in, s2.c.expected_close_date > last), "pushed_out"),
+        (and_(was_in, d.exists2 == 0), "removed"),
+        (and_(was_in, d.status2 == "won"), "won"),
+        (and_(was_in, d.status2 == "lost"), "lost"),
+        (and_(was_in, ~_in_scope(d.owner2, context)), "reassigned_out"),
+        (and_(was_in, d.close2 > last), "pushed_out"),
         (was_in, "moved_earlier"),
-        (s1.c.opportunity_id.is_(None), "new"),
-        (s1.c.status != "open", "reopened"),
-        (~_in_scope(s1.c.owner_user_id, context), "reassigned_in"),
-        (s1.c.expected_close_date > last, "pulled_in"),
+        (d.exists1 == 0, "new"),
+        (d.status1 != "open", "reopened"),
+        (~_in_scope(d.owner1, context), "reassigned_in"),
+        (d.close1 > last, "pulled_in"),
         else_="pushed_in",
     )
     common = {
-        "opportunity_id": ids.c.id,
-        "name": func.coalesce(s2.c.name, s1.c.name),
-        "owner": func.coalesce(s2.c.owner_user_id, s1.c.owner_user_id),
-        "amount_from": s1.c.amount_base_minor,
-        "amount_from" + CURRENCY: s1.c.base_currency,
-        "amount_to": s2.c.amount_base_minor,
-        "amount_to" + CURRENCY: s2.c.base_currency,
-        "stage_from": s1.c.sales_stage,
-        "stage_to": s2.c.sales_stage,
-        "close_date_from": s1.c.expected_close_date,
-        "close_date_to": s2.c.expected_close_date,
-        "change" + CURRENCY: func.coalesce(s2.c.base_currency, s1.c.base_currency),
+        "opportunity_id": d.id,
+        "name": func.coalesce(d.name2, d.name1),
+        "owner": func.coalesce(d.owner2, d.owner1),
+        "amount_from": d.amount1,
+        "amount_from" + CURRENCY: d.currency1,
+        "amount_to": d.amount2,
+        "amount_to" + CURRENCY: d.currency2,
+        "stage_from": d.stage1,
+        "stage_to": d.stage2,
+        "close_date_from": d.close1,
+        "close_date_to": d.close2,
+        "change" + CURRENCY: func.coalesce(d.currency2, d.currency1),
     }
+    joined = per_deal
 
     def part(label: Any, change: Any, *where: ColumnElement[bool]) -> Select[Any]:
         columns = {"category": label, "change": change, **common, "team": common["owner"]}
         return select(*(e.label(n) for n, e in columns.items())).select_from(joined).where(*where)
 
-    moved = or_(~and_(was_in, is_in), s1.c.amount_base_minor != s2.c.amount_base_minor)
+    moved = and_(or_(was_in, is_in), or_(~and_(was_in, is_in), d.amount1 != d.amount2))
     return union_all(
         part(literal("start"), amount_from, was_in),
         part(category, amount_to - amount_from, moved),
