@@ -19,7 +19,7 @@ from salesplane_platform.db import as_utc, make_engine, make_session_factory
 from salesplane_platform.identity import Identity
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.unit_of_work import OutboxContext
-from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters import pipeline_rollup, tables
 from salesplane_reporting.adapters.report_rendering import ReportRendering, SmtpDelivery
 from salesplane_reporting.adapters.schedule_store import SqlReportSchedules
 from salesplane_reporting.adapters.smtp_mailer import SmtpMailer, SmtpSettings
@@ -116,6 +116,8 @@ def seed(session: Session) -> None:
             opportunity("o5", "rob", "Closed Won", 7_000_00, probability=100, status="won"),
         ],
     )
+    # The rows are written as the projector would, so its pipeline rollup is derived from them too.
+    pipeline_rollup.rebuild(session)
 
 
 def opportunity(

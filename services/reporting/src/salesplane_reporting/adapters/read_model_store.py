@@ -11,12 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, bindparam, delete, select, text, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from salesplane_platform.db import as_utc
-from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters import pipeline_rollup, tables
+from salesplane_reporting.adapters.pipeline_rollup import Contribution
 from salesplane_reporting.domain.opportunity_history import (
     Derived,
     HistoryRow,
@@ -31,8 +32,6 @@ _STATE_FIELDS = tuple(OpportunityState.__dataclass_fields__)
 _DERIVED_IN_STATE = ("stage_entered_at", "push_count", "max_stage_order", "cycle_seconds")
 _VERSION_DERIVED = ("valid_to", "stage_entry", "stage_seconds", *_DERIVED_IN_STATE)
 _TIME_FIELDS = {"create_time", "update_time", "close_time", "valid_from", "valid_to", "stage_entered_at"}
-# A fixed advisory-lock key (any 64-bit number no other lock of this database uses) for org changes.
-ORG_LOCK_KEY = 0x52_4550_4F52_4701
 # Ids per IN list: well under every database's bind-parameter limit.
 _CHUNK = 500
 
@@ -116,9 +115,18 @@ class ReadModelWriter:
         changes: list[dict[str, Any]] = []
         current: list[dict[str, Any]] = []
         removed: list[str] = []
+        moved: list[tuple[Contribution | None, Contribution | None]] = []
         for opportunity_id, new_versions in incoming.items():
             known = stored.get(opportunity_id, {})
+            before = known[max(known)].version if known else None
             history = derive_history([*(row.version for row in known.values()), *new_versions])
+            after = history[-1].version
+            moved.append(
+                (
+                    Contribution.of(before.state) if before is not None and not before.deleted else None,
+                    Contribution.of(after.state) if not after.deleted else None,
+                )
+            )
             for row in history:
                 held = known.get(row.version.version)
                 if held is None:
@@ -147,6 +155,8 @@ class ReadModelWriter:
         # The same version too: a late older version may have re-derived the newest one's
         # stage_entered_at, push_count or max_stage_order, which the current row repeats.
         upsert_newer(self._session, tables.opportunity_current, ["opportunity_id"], current, or_same=True)
+        pipeline_rollup.apply_changes(self._session, moved)
+
         for start in range(0, len(removed), _CHUNK):
             self._session.execute(
                 delete(tables.opportunity_current).where(
@@ -174,8 +184,7 @@ class ReadModelWriter:
         # The closure is recomputed from every user this transaction sees. Two consumers applying
         # user events of different partitions at once would each miss the other's users and drop
         # the pairs that need both (vp -> m1 in one batch, m1 -> r1 in the other): one at a time.
-        if self._session.get_bind().dialect.name == "postgresql":
-            self._session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORG_LOCK_KEY})
+        pipeline_rollup.lock_organisation(self._session, exclusive=True)
         upsert_newer(self._session, tables.org_users, ["user_id"], newest_per_key(rows, ["user_id"]))
         users = tables.org_users.c
         managers = {u: m for u, m in self._session.execute(select(users.user_id, users.manager_user_id))}
@@ -208,6 +217,9 @@ class ReadModelWriter:
         ]
         if started:
             self._session.execute(closure.insert(), started)
+        if ended or started:
+            # Team rows follow the new lines: recomputed under the exclusive lock taken above.
+            pipeline_rollup.rebuild(self._session)
 
     # -- everything kept as its newest state ----------------------------------------------------
     def save_newest(self, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:

@@ -35,7 +35,13 @@ from salesplane_platform.errors import FieldViolation, InvalidArgument, Permissi
 from salesplane_platform.identity import ROLE_MANAGER, ROLE_MARKETING, Identity
 from salesplane_platform.money import Money
 from salesplane_reporting.adapters import tables
-from salesplane_reporting.adapters.report_sources import BUILDERS, CURRENCY, SourceContext
+from salesplane_reporting.adapters.report_sources import (
+    BUILDERS,
+    CURRENCY,
+    ROLLUP_DEALS,
+    SourceContext,
+    pipeline_rollup,
+)
 from salesplane_reporting.adapters.sql_dates import period_start
 from salesplane_reporting.domain.catalogue import Field, Label, Source, fields_of
 from salesplane_reporting.domain.charts_from_results import chart_of
@@ -159,6 +165,41 @@ class SqlReportEngine:
         return tuple(run.detail_columns()), run.stream()
 
 
+ROLLUP_FIELDS = frozenset(
+    {
+        "sales_stage",
+        "status",
+        "expected_close_date",
+        "team",
+        "owner",
+        "amount_base",
+        "weighted_amount",
+        "best_case",
+        "worst_case",
+    }
+)
+ROLLUP_SUMS = frozenset({"amount_base", "weighted_amount", "best_case", "worst_case"})
+ROLLUP_GRAINS = (Grain.MONTH, Grain.FISCAL_QUARTER, Grain.FISCAL_YEAR)
+
+
+def _conditions(spec: ReportSpec) -> list[Condition]:
+    found: list[Condition] = []
+
+    def walk(group: FilterGroup | None) -> None:
+        if group is None:
+            return
+        for item in group.items:
+            if isinstance(item, FilterGroup):
+                walk(item)
+            else:
+                found.append(item)
+
+    walk(spec.filters)
+    for measure in spec.measures:
+        walk(measure.where)
+    return found
+
+
 def _used_fields(spec: ReportSpec) -> frozenset[str]:
     names = {d.field for d in spec.dimensions} | set(spec.detail_columns)
     names |= {m.field for m in spec.measures if m.field}
@@ -216,10 +257,68 @@ class _Run:
                 else None
             ),
         )
-        self.src: FromClause = BUILDERS[spec.source](spec, source_context)
+        self.pre_aggregated = False
+        rollup = self._rollup_view(context)
+        if rollup is not None:
+            self.src: FromClause = pipeline_rollup(
+                source_context,
+                per=rollup,
+                caller_is_manager=ROLE_MANAGER in context.caller.roles,
+                caller=context.caller.subject,
+            )
+            self.pre_aggregated = True
+        else:
+            self.src = BUILDERS[spec.source](spec, source_context)
         self.where = self._filter(spec.filters) if spec.filters else true()
         self._labels: dict[Label, dict[str, str]] = {}
         self._stage_orders: dict[str, int] | None = None
+
+    # -- the pipeline rollup ------------------------------------------------------------------------
+    def _rollup_view(self, context: RunContext) -> str | None:
+        """How to read this run from the pipeline rollup ("team", "owner", or "" for the scope's
+        total), or None when it needs the deals themselves. The rollup holds counts and base-currency
+        sums per user, stage, status and close month, so it serves any definition that groups and
+        filters by no more than those (close dates by whole months) and counts or sums them."""
+        spec = self.spec
+        if spec.source is not Source.OPPORTUNITIES or spec.as_of is not None or spec.org_as_of is not None:
+            return None
+        if spec.layout not in (Layout.SUMMATION, Layout.MATRIX):
+            return None
+        if not (context.caller.is_admin or ROLE_MANAGER in context.caller.roles or context.viewpoint is None):
+            return None
+        used = _used_fields(spec)
+        if not used <= ROLLUP_FIELDS or {"team", "owner"} <= used:
+            return None
+        if context.caller.is_admin and "team" not in used and "owner" not in used:
+            view = "owner-total"
+        else:
+            view = "team" if "team" in used else "owner" if "owner" in used else ""
+        for dimension in spec.dimensions:
+            if dimension.field == "expected_close_date" and dimension.grain not in ROLLUP_GRAINS:
+                return None
+        for measure in spec.measures:
+            if measure.formula is not None:
+                continue
+            if measure.aggregate is Aggregate.COUNT and measure.field is None:
+                continue
+            if measure.aggregate is Aggregate.SUM and measure.field in ROLLUP_SUMS:
+                continue
+            return None
+        if not all(self._month_aligned(c) for c in _conditions(spec)):
+            return None
+        return "owner" if view == "owner-total" else view
+
+    def _month_aligned(self, condition: Condition) -> bool:
+        if condition.field != "expected_close_date" or condition.operator in (
+            Operator.IS_EMPTY,
+            Operator.IS_NOT_EMPTY,
+        ):
+            return True
+        for value in condition.values:
+            low, high = self._range(value)
+            if isinstance(low, datetime) or low.day != 1 or high.day != 1:
+                return False
+        return True
 
     # -- filters -----------------------------------------------------------------------------------
     def _column(self, name: str) -> ColumnElement[Any]:
@@ -329,6 +428,11 @@ class _Run:
         if condition is not None:
             value = case((condition, value), else_=None)
         aggregate = measure.aggregate
+        if self.pre_aggregated and aggregate is Aggregate.COUNT:
+            # Each rollup row stands for its number of deals.
+            deals = self._column(ROLLUP_DEALS)
+            counted = deals if condition is None else case((condition, deals), else_=0)
+            return [func.coalesce(func.sum(counted), 0)]
         if aggregate is Aggregate.COUNT:
             return [func.count(value) if measure.field or condition is not None else func.count()]
         if aggregate is Aggregate.COUNT_DISTINCT:

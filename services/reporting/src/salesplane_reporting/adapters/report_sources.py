@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters.pipeline_rollup import NO_CLOSE_MONTH
 from salesplane_reporting.domain.catalogue import Source
 from salesplane_reporting.domain.definition import ReportSpec
 from salesplane_reporting.domain.fiscal_calendar import FiscalCalendar
@@ -573,3 +574,47 @@ BUILDERS: dict[Source, Callable[[ReportSpec, SourceContext], FromClause]] = {
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start_instant(day), start_instant(day + timedelta(days=1))
+
+
+ROLLUP_DEALS = "__deals"
+
+
+def pipeline_rollup(
+    context: SourceContext, *, per: str | None, caller_is_manager: bool, caller: str
+) -> FromClause:
+    """The opportunities source read from the pipeline rollup instead of the deals: the same fields
+    (those the rollup keeps) and ROLLUP_DEALS, the number of deals each row stands for. `per` is
+    "team", "owner" or None (one total for the caller's scope)."""
+    r = tables.pipeline_rollup.c
+    close = case((r.close_month == NO_CLOSE_MONTH, None), else_=r.close_month)
+    base: dict[str, ColumnElement[Any]] = {
+        "sales_stage": r.sales_stage,
+        "status": r.status,
+        "expected_close_date": close,
+        "amount_base": r.amount_base_minor,
+        "weighted_amount": r.weighted_base_minor,
+        "best_case": r.best_base_minor,
+        "worst_case": r.worst_base_minor,
+        ROLLUP_DEALS: r.deals,
+    }
+    for money in ("amount_base", "weighted_amount", "best_case", "worst_case"):
+        base[money + CURRENCY] = r.base_currency
+    if per == "team":
+        below = tables.org_closure.alias("viewpoint_reports")
+        direct_reports = select(below.c.descendant_user_id).where(
+            below.c.ancestor_user_id == context.viewpoint, below.c.distance == 1, below.c.valid_to.is_(None)
+        )
+        where = or_(
+            and_(r.own.is_(False), r.user_id.in_(direct_reports)),
+            and_(r.own.is_(True), r.user_id == context.viewpoint),
+        )
+        columns = {**base, "team": r.user_id}
+    elif per == "owner" or context.visible_users is None:
+        where = and_(r.own.is_(True), _in_scope(r.user_id, context))
+        columns = {**base, "owner": r.user_id}
+    else:
+        # One row per cell for the whole scope: a manager's team rows, a rep's own.
+        where = and_(r.user_id == caller, r.own.is_(not caller_is_manager))
+        columns = base
+    # A cell every deal has left keeps its row at zero until the next rebuild: not a group.
+    return _select(columns, tables.pipeline_rollup, where, r.deals != 0)

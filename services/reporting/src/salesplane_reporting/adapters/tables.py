@@ -284,3 +284,24 @@ report_runs = Table(
     Column("result_csv", LargeBinary, nullable=False),
     Column("chart_svg", Text, nullable=False),
 )
+
+# Open and closed pipeline pre-aggregated per user: with own true, the user's own deals; with own
+# false, their whole subtree's (their own included). Kept by the projector with each deal's change
+# of contribution and rebuilt when the organisation changes, so a manager's pipeline by stage and
+# month is a read of a few hundred rows whatever the size of their team. close_month is the first of
+# the expected close month (NO_CLOSE_MONTH for deals without a close date).
+pipeline_rollup = Table(
+    "pipeline_rollup",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("own", Boolean, primary_key=True),
+    Column("sales_stage", String(64), primary_key=True),
+    Column("status", String(8), primary_key=True),
+    Column("close_month", Date, primary_key=True),
+    Column("base_currency", String(3), primary_key=True),
+    Column("deals", BigInteger, nullable=False),
+    Column("amount_base_minor", BigInteger, nullable=False),
+    Column("weighted_base_minor", BigInteger, nullable=False),
+    Column("best_base_minor", BigInteger, nullable=False),
+    Column("worst_base_minor", BigInteger, nullable=False),
+)

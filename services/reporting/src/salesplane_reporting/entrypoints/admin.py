@@ -31,6 +31,7 @@ READ_MODELS = (
     tables.lead_source_view,
     tables.campaign_view,
     tables.campaign_costs,
+    tables.pipeline_rollup,
 )
 
 

@@ -23,6 +23,7 @@ from salesplane_platform import topics
 from salesplane_platform.consumer_runner import ConsumedEvent, Rejection
 from salesplane_platform.events import MalformedEvent, unpack_payload
 from salesplane_reporting.adapters import event_mapping, tables
+from salesplane_reporting.adapters.pipeline_rollup import lock_organisation
 from salesplane_reporting.adapters.read_model_store import ReadModelWriter
 from salesplane_reporting.domain.opportunity_history import OpportunityVersion
 
@@ -149,6 +150,11 @@ class ReadModelProjector:
                 # Retrying cannot fix a payload that does not match its type: dead-letter it.
                 rejected.append(Rejection(event, str(error)))
         writer = ReadModelWriter(session)
+        if batch.users or batch.opportunities:
+            # Deltas of the pipeline rollup read the organisation; a change of it rebuilds the
+            # rollup: the two exclude each other (a batch with users takes it exclusively at once,
+            # so it never waits to upgrade a shared hold).
+            lock_organisation(session, exclusive=bool(batch.users))
         if batch.stages is not None:
             writer.save_stages(*batch.stages)
         if batch.opportunities:
