@@ -29,8 +29,9 @@ data (one engine run, then one naive run, so both see the same background load):
    DISTINCT ON for each deal's newest version and a recursive CTE for the VP's subtree;
 2. a user-defined summation (sales_stage x expected close month; count, sum of amount_base, average
    probability) for the VP and for a first-line manager; naive: the same over the raw versions;
-3. the built-in `pipeline_movement` from 90 days ago to today (window: the fiscal quarter of
-   today) for the VP; naive: both as-of states fetched with plain queries, classified in Python.
+3. the built-in `pipeline_movement` between two instants 90 days apart, the second one now (given
+   as RFC 3339 instants; window: the fiscal quarter of today) for the VP; naive: both as-of
+   states fetched with plain queries, classified in Python.
 
 An engine run is what a request costs below gRPC: a session from the pool, SqlReportEngine.run
 (every query it issues) and the session closed; the definition is parsed once beforehand. Results
@@ -44,7 +45,7 @@ inclusive). Targets are compared with the p50; nothing is asserted.
    ceiling, and the forecasting rollup handler (OpportunityRollupHandler) through the same
    ConsumerRunner.process over the same records on a forecasting database in the same server.
    The rows ingestion wrote are compared with what the direct load would have written for the
-   same versions.
+   same versions, and the pipeline rollup the projector kept with its rebuild.
 
 `--explain missed` (the default) prints EXPLAIN (ANALYZE, BUFFERS) of every statement the engine
 issues for each figure that missed its target; `all` for every figure, `none` to skip.
@@ -84,7 +85,7 @@ from salesplane_platform.event_transport import IncomingRecord
 from salesplane_platform.events import build_envelope, decode_envelope, unpack_payload
 from salesplane_platform.identity import ROLE_MANAGER, Identity
 from salesplane_platform.migrations import upgrade_to_head
-from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters import pipeline_rollup, tables
 from salesplane_reporting.adapters.read_model_store import _current_row, _version_row
 from salesplane_reporting.adapters.report_engine import EngineOutput, RunContext, SqlReportEngine
 from salesplane_reporting.domain.builtin_reports import builtin
@@ -98,7 +99,6 @@ from salesplane_reporting.domain.opportunity_history import (
     weighted_minor,
 )
 from salesplane_reporting.domain.org_closure import closure_of
-from salesplane_reporting.domain.relative_dates import point_instant
 from salesplane_reporting.domain.report import RowKind
 from salesplane_reporting.domain.sales_stages import DEFAULT_STAGE_ORDER
 from salesplane_reporting.entrypoints.read_model_consumer import ReadModelProjector
@@ -349,6 +349,7 @@ class LoadFigures:
     commit_seconds: float = 0.0
     vacuum_seconds: float = 0.0
     checkpoint_seconds: float = 0.0
+    rollup_seconds: float = 0.0
     versions: int = 0
     current: int = 0
     closure_rows: int = 0
@@ -401,6 +402,20 @@ def load_deals(
                 log(f"{figures.versions:,} versions loaded")
         started = time.perf_counter()
     figures.commit_seconds = time.perf_counter() - started
+
+
+def rollup_matches_rebuild(session_factory: sessionmaker[Session]) -> bool:
+    """After ingestion: the rollup the projector kept by deltas against a rebuild (rolled back)."""
+
+    def rows(session: Session) -> set[tuple[Any, ...]]:
+        return {tuple(r) for r in session.execute(tables.pipeline_rollup.select()) if r.deals}
+
+    with session_factory() as session:
+        kept = rows(session)
+        pipeline_rollup.rebuild(session)
+        rebuilt = rows(session)
+        session.rollback()
+    return kept == rebuilt
 
 
 # ----------------------------------------------------------------------------- timing
@@ -873,6 +888,14 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         log(f"loading {options.versions:,} versions of {options.deals:,} deals")
         histories = generate(options.seed, "opp-", options.deals, options.versions, org, now, 365)
         load_deals(connection, histories, options.chunk, figures)
+    # The pipeline rollup is a projection of the current rows and the closure: built as an
+    # organisation change builds it (ingestion keeps it by deltas from then on).
+    started = time.perf_counter()
+    with make_session_factory(engine)() as session, session.begin():
+        pipeline_rollup.rebuild(session)
+    figures.rollup_seconds = time.perf_counter() - started
+    log(f"pipeline rollup built in {figures.rollup_seconds:.1f} s")
+    with postgres.connect("bench_reporting") as connection:
         started = time.perf_counter()
         connection.execute("VACUUM (ANALYZE)")
         figures.vacuum_seconds = time.perf_counter() - started
@@ -910,12 +933,11 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     assert pipeline_report is not None and movement_report is not None
     pipeline_spec = pipeline_report.spec
     report_spec = parse_definition(USER_DEFINED_REPORT)
-    movement_from = now.date() - timedelta(days=MOVEMENT_DAYS)
+    # RFC 3339 instants, read as given whatever a day given as `from` or `to` would mean.
+    start_at, end_at = now - timedelta(days=MOVEMENT_DAYS), now
     movement_document = dict(movement_report.document)
-    movement_document["parameters"] = {"from": movement_from.isoformat(), "to": now.date().isoformat()}
+    movement_document["parameters"] = {"from": start_at.isoformat(), "to": end_at.isoformat()}
     movement_spec = parse_definition(movement_document)
-    start_at = point_instant(movement_from, now.date(), calendar)
-    end_at = min(point_instant(now.date(), now.date(), calendar), now)
     first, last = calendar.quarter_range(end_at.date())
 
     results: list[Figure] = []
@@ -981,6 +1003,7 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     runner = ConsumerRunner(session_factory, tables.platform, NoSubscriber(), ReadModelProjector())
     ingest_seconds, ingest_batches = run_batches(runner, ingestion.batches)
     matching, fresh = ingested_as_loaded(engine, ingestion)
+    rollup_ok = rollup_matches_rebuild(session_factory)
     forecast: tuple[float, list[float]] | None = None
     if not options.no_forecasting:
         log("ingestion: the forecasting rollup handler over the same records")
@@ -1007,8 +1030,8 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         f"load:         {figures.total:.1f} s ({figures.versions / figures.total:,.0f} versions/s): "
         f"generate + derive_history {figures.generate_seconds:.1f} s, COPY {figures.copy_seconds:.1f} s "
         f"({figures.versions / figures.copy_seconds:,.0f} versions/s with their current rows), "
-        f"commit {figures.commit_seconds:.1f} s; then VACUUM ANALYZE {figures.vacuum_seconds:.1f} s, "
-        f"CHECKPOINT {figures.checkpoint_seconds:.1f} s"
+        f"commit {figures.commit_seconds:.1f} s; then pipeline_rollup.rebuild "
+        f"{figures.rollup_seconds:.1f} s, VACUUM ANALYZE {figures.vacuum_seconds:.1f} s, CHECKPOINT {figures.checkpoint_seconds:.1f} s"
     )
     print(
         f"first-line:   {first_line} ({len(org.reports_of(first_line))} reps, {manager_deals:,} current "
@@ -1060,7 +1083,8 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         )
     print(
         f"  reporting at {rate(ingest_seconds) / rate(decode_seconds):.0%} of the decode-only ceiling; "
-        f"rows written equal the direct load's for {matching:,}/{fresh:,} deals"
+        f"rows written equal the direct load's for {matching:,}/{fresh:,} deals; "
+        f"pipeline_rollup equals its rebuild: {'yes' if rollup_ok else 'NO'}"
     )
     print(
         "  the forecasting consumer as its own benchmark measures it (a separate process reading "

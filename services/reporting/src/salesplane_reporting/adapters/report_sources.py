@@ -244,6 +244,14 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
         "status": v.status,
     }
     ends = [(held_start, "1"), (held_end, "2")]
+    # Only deals in the pipeline at either end move it: found through the close-date index first.
+    in_window = select(v.opportunity_id).where(
+        or_(held_start, held_end),
+        v.status == "open",
+        v.expected_close_date >= first,
+        v.expected_close_date <= last,
+        _in_scope(v.owner_user_id, context),
+    )
     per_deal = (
         select(
             v.opportunity_id.label("id"),
@@ -254,7 +262,7 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
                 for name, column in fields.items()
             ),
         )
-        .where(or_(held_start, held_end))
+        .where(or_(held_start, held_end), v.opportunity_id.in_(in_window))
         .group_by(v.opportunity_id)
         .cte("per_deal")
     )

@@ -94,6 +94,7 @@ opportunity_versions = Table(
     *_opportunity_state_columns(),
     Index("ix_opportunity_versions_valid", "valid_from", "valid_to"),
     Index("ix_opportunity_versions_owner", "owner_user_id"),
+    Index("ix_opportunity_versions_close", "expected_close_date"),
 )
 
 # The sales stage catalogue, as the opportunities service last published it.

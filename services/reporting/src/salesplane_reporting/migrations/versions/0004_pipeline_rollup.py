@@ -1,4 +1,5 @@
-"""The pipeline rollup per user (own deals and whole subtree) behind the pipeline reports.
+"""The pipeline rollup per user (own deals and whole subtree) behind the pipeline reports, and an
+index of opportunity versions by close date for the pipeline movement.
 
 A projection created empty, like every read model revision 0003 recreated: the replay that fills
 those (`salesplane-reporting-admin rebuild`, then start the service) fills it with them.
@@ -32,6 +33,10 @@ def upgrade() -> None:
         sa.Column("worst_base_minor", sa.BigInteger, nullable=False),
     )
 
+    # Pipeline movement finds the deals of a close-date window through it.
+    op.create_index("ix_opportunity_versions_close", "opportunity_versions", ["expected_close_date"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_opportunity_versions_close", "opportunity_versions")
     op.drop_table("pipeline_rollup")
