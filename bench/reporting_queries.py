@@ -19,8 +19,9 @@ comes from its migrations. Loaded directly, without events:
   end won or lost, a few are deleted. OpportunityVersion objects are generated, derive_history
   computes the derived columns and the reporting store's own row mapping gives the rows, so every
   derived column is what ingestion would store; opportunity_versions and opportunity_current are
-  written with COPY. Then VACUUM ANALYZE (so autovacuum's insert-triggered run does not start in
-  the middle of the timings) and a CHECKPOINT.
+  written with COPY. pipeline_rollup, a projection of those rows and the closure, is then built
+  by the service's own rebuild (as an organisation change builds it). Then VACUUM ANALYZE (so
+  autovacuum's insert-triggered run does not start in the middle of the timings) and a CHECKPOINT.
 
 Timed, each `--runs` times after `--warmups` warm-ups, interleaved with a naive query over the same
 data (one engine run, then one naive run, so both see the same background load):
@@ -1031,7 +1032,8 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         f"generate + derive_history {figures.generate_seconds:.1f} s, COPY {figures.copy_seconds:.1f} s "
         f"({figures.versions / figures.copy_seconds:,.0f} versions/s with their current rows), "
         f"commit {figures.commit_seconds:.1f} s; then pipeline_rollup.rebuild "
-        f"{figures.rollup_seconds:.1f} s, VACUUM ANALYZE {figures.vacuum_seconds:.1f} s, CHECKPOINT {figures.checkpoint_seconds:.1f} s"
+        f"{figures.rollup_seconds:.1f} s, VACUUM ANALYZE {figures.vacuum_seconds:.1f} s, "
+        f"CHECKPOINT {figures.checkpoint_seconds:.1f} s"
     )
     print(
         f"first-line:   {first_line} ({len(org.reports_of(first_line))} reps, {manager_deals:,} current "
