@@ -501,7 +501,7 @@ def explain(engine: Engine, statements: Sequence[tuple[str, Any]]) -> str:
     out: list[str] = []
     with engine.connect() as connection:
         for statement, parameters in statements:
-            if not statement.lstrip().upper().startswith("SELECT"):
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
             plan = connection.exec_driver_sql(
                 "EXPLAIN (ANALYZE, BUFFERS, VERBOSE OFF, SETTINGS) " + statement, parameters

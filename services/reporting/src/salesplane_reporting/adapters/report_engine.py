@@ -7,6 +7,7 @@ the database as a bound parameter and every column comes from the source's catal
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,10 +16,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from sqlalchemy import Column as SqlColumn
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    MetaData,
     Select,
+    String,
+    Table,
     and_,
     case,
     false,
@@ -30,6 +35,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.sqltypes import NullType
 
 from salesplane_platform.errors import FieldViolation, InvalidArgument, PermissionDenied
 from salesplane_platform.identity import ROLE_MANAGER, ROLE_MARKETING, Identity
@@ -178,6 +184,8 @@ ROLLUP_FIELDS = frozenset(
         "worst_case",
     }
 )
+# Sources evaluated once per run into a temporary table (see _Run._materialize).
+MATERIALIZED_SOURCES = frozenset({Source.PIPELINE_MOVEMENT})
 ROLLUP_SUMS = frozenset({"amount_base", "weighted_amount", "best_case", "worst_case"})
 ROLLUP_GRAINS = (Grain.MONTH, Grain.FISCAL_QUARTER, Grain.FISCAL_YEAR)
 
@@ -664,6 +672,30 @@ class _Run:
 
     # -- layouts -----------------------------------------------------------------------------------
     def execute(self) -> EngineOutput:
+        temporary = self._materialize() if self.spec.source in MATERIALIZED_SOURCES else None
+        try:
+            return self._execute()
+        finally:
+            if temporary is not None:
+                temporary.drop(self.session.connection())
+
+    def _materialize(self) -> Table:
+        """Evaluate the source once into a temporary table: a costly source (the movement folds a
+        history) would otherwise be evaluated again by each query of the layout (groups, details,
+        totals)."""
+        columns = [
+            SqlColumn(c.name, String(255) if isinstance(c.type, NullType) else c.type) for c in self.src.c
+        ]
+        temporary = Table(
+            f"report_source_{uuid.uuid4().hex[:16]}", MetaData(), *columns, prefixes=["TEMPORARY"]
+        )
+        connection = self.session.connection()
+        temporary.create(connection)
+        connection.execute(temporary.insert().from_select([c.name for c in self.src.c], select(self.src)))
+        self.src = temporary
+        return temporary
+
+    def _execute(self) -> EngineOutput:
         spec = self.spec
         notes = [
             f"Money is in integer minor units; deal amounts are converted to the base currency "
