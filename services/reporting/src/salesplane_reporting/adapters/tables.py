@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from salesplane_platform.platform_tables import define_platform_tables
@@ -94,7 +95,14 @@ opportunity_versions = Table(
     *_opportunity_state_columns(),
     Index("ix_opportunity_versions_valid", "valid_from", "valid_to"),
     Index("ix_opportunity_versions_owner", "owner_user_id"),
-    Index("ix_opportunity_versions_close", "expected_close_date"),
+    # The open versions of a close-date window, answered from the index alone (pipeline movement).
+    Index(
+        "ix_opportunity_versions_open_close",
+        "expected_close_date",
+        postgresql_include=["opportunity_id", "owner_user_id", "valid_from", "valid_to"],
+        postgresql_where=text("status = 'open' AND NOT deleted"),
+        sqlite_where=text("status = 'open' AND NOT deleted"),
+    ),
 )
 
 # The sales stage catalogue, as the opportunities service last published it.

@@ -34,9 +34,16 @@ def upgrade() -> None:
     )
 
     # Pipeline movement finds the deals of a close-date window through it.
-    op.create_index("ix_opportunity_versions_close", "opportunity_versions", ["expected_close_date"])
+    op.create_index(
+        "ix_opportunity_versions_open_close",
+        "opportunity_versions",
+        ["expected_close_date"],
+        postgresql_include=["opportunity_id", "owner_user_id", "valid_from", "valid_to"],
+        postgresql_where=sa.text("status = 'open' AND NOT deleted"),
+        sqlite_where=sa.text("status = 'open' AND NOT deleted"),
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_opportunity_versions_close", "opportunity_versions")
+    op.drop_index("ix_opportunity_versions_open_close", "opportunity_versions")
     op.drop_table("pipeline_rollup")
