@@ -258,13 +258,18 @@ def _every(interval_seconds: float, step: Callable[[], object], name: str) -> Lo
     return run
 
 
-def run_service(definition: ServiceDefinition) -> None:
-    """Console entry point: run until SIGTERM or SIGINT, then shut down gracefully."""
-    settings = ServiceSettings.from_env(
+def settings_from_env(definition: ServiceDefinition) -> ServiceSettings:
+    """The service's settings from the environment (for the service and its admin commands)."""
+    return ServiceSettings.from_env(
         definition.name,
         default_grpc_port=definition.default_grpc_port,
         default_metrics_port=definition.default_metrics_port,
     )
+
+
+def run_service(definition: ServiceDefinition) -> None:
+    """Console entry point: run until SIGTERM or SIGINT, then shut down gracefully."""
+    settings = settings_from_env(definition)
     configure_logging(definition.name, settings.log_level)
     process = ServiceProcess(definition, settings)
     stopping = threading.Event()

@@ -8,18 +8,14 @@ from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitO
 from salesplane_forecasting.service_layer.rollups import rebuild_all_rollups
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.migrations import upgrade_to_head
-from salesplane_platform.settings import ServiceSettings
+from salesplane_platform.service_process import settings_from_env
 from salesplane_platform.unit_of_work import OutboxContext
 
 
 def rebuild() -> None:
     from salesplane_forecasting.entrypoints.main import DEFINITION
 
-    settings = ServiceSettings.from_env(
-        DEFINITION.name,
-        default_grpc_port=DEFINITION.default_grpc_port,
-        default_metrics_port=DEFINITION.default_metrics_port,
-    )
+    settings = settings_from_env(DEFINITION)
     engine = make_engine(settings.database_url)
     try:
         upgrade_to_head(engine, DEFINITION.migrations, lock_name=DEFINITION.name)

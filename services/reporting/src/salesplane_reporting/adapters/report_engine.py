@@ -64,6 +64,7 @@ from salesplane_reporting.domain.definition import (
     NumberBucket,
     Operator,
     ReportSpec,
+    all_conditions,
 )
 from salesplane_reporting.domain.fiscal_calendar import FiscalCalendar
 from salesplane_reporting.domain.relative_dates import RelativeDate, period_of, point_instant, start_instant
@@ -200,40 +201,10 @@ ROLLUP_SUMS = frozenset({"amount_base", "weighted_amount", "best_case", "worst_c
 ROLLUP_GRAINS = (Grain.MONTH, Grain.FISCAL_QUARTER, Grain.FISCAL_YEAR)
 
 
-def _conditions(spec: ReportSpec) -> list[Condition]:
-    found: list[Condition] = []
-
-    def walk(group: FilterGroup | None) -> None:
-        if group is None:
-            return
-        for item in group.items:
-            if isinstance(item, FilterGroup):
-                walk(item)
-            else:
-                found.append(item)
-
-    walk(spec.filters)
-    for measure in spec.measures:
-        walk(measure.where)
-    return found
-
-
 def _used_fields(spec: ReportSpec) -> frozenset[str]:
     names = {d.field for d in spec.dimensions} | set(spec.detail_columns)
     names |= {m.field for m in spec.measures if m.field}
-
-    def walk(group: FilterGroup | None) -> None:
-        if group is None:
-            return
-        for item in group.items:
-            if isinstance(item, FilterGroup):
-                walk(item)
-            else:
-                names.add(item.field)
-
-    walk(spec.filters)
-    for measure in spec.measures:
-        walk(measure.where)
+    names |= {c.field for c in all_conditions(spec)}
     return frozenset(names)
 
 
@@ -322,7 +293,7 @@ class _Run:
             if measure.aggregate is Aggregate.SUM and measure.field in ROLLUP_SUMS:
                 continue
             return None
-        if not all(self._month_aligned(c) for c in _conditions(spec)):
+        if not all(self._month_aligned(c) for c in all_conditions(spec)):
             return None
         return "owner" if view == "owner-total" else view
 

@@ -186,21 +186,24 @@ class ReportSpec:
     parameters: Mapping[str, DateValue | str] = field(default_factory=dict)
 
 
+def conditions_in(group: FilterGroup | None) -> list[Condition]:
+    """Every condition of a filter group, nested ones included, in definition order."""
+    if group is None:
+        return []
+    found: list[Condition] = []
+    for item in group.items:
+        found += conditions_in(item) if isinstance(item, FilterGroup) else [item]
+    return found
+
+
+def all_conditions(spec: ReportSpec) -> list[Condition]:
+    """The conditions of the filters and of every measure's `where`."""
+    return conditions_in(spec.filters) + [c for m in spec.measures for c in conditions_in(m.where)]
+
+
 def runtime_filters(spec: ReportSpec) -> list[Condition]:
     """The filters a run may change, in definition order."""
-    found: list[Condition] = []
-
-    def walk(group: FilterGroup | None) -> None:
-        if group is None:
-            return
-        for item in group.items:
-            if isinstance(item, FilterGroup):
-                walk(item)
-            elif item.runtime:
-                found.append(item)
-
-    walk(spec.filters)
-    return found
+    return [c for c in conditions_in(spec.filters) if c.runtime]
 
 
 class _Parser:

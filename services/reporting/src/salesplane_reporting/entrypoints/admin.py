@@ -14,7 +14,7 @@ from sqlalchemy import delete
 
 from salesplane_platform.db import make_engine
 from salesplane_platform.migrations import upgrade_to_head
-from salesplane_platform.settings import ServiceSettings
+from salesplane_platform.service_process import settings_from_env
 from salesplane_platform.transport_factory import reset_consumer_group
 from salesplane_reporting.adapters import tables
 
@@ -38,11 +38,7 @@ READ_MODELS = (
 def rebuild() -> str:
     from salesplane_reporting.entrypoints.main import DEFINITION
 
-    settings = ServiceSettings.from_env(
-        DEFINITION.name,
-        default_grpc_port=DEFINITION.default_grpc_port,
-        default_metrics_port=DEFINITION.default_metrics_port,
-    )
+    settings = settings_from_env(DEFINITION)
     engine = make_engine(settings.database_url)
     try:
         upgrade_to_head(engine, DEFINITION.migrations, lock_name=DEFINITION.name)
