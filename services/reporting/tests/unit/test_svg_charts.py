@@ -449,3 +449,25 @@ def test_funnel_steps_are_centred_and_narrow_in_proportion_showing_the_share_of_
     assert max(centres) - min(centres) < 0.02
     assert texts(root, "value-label") == ["1,000 (100.0 %)", "400 (40.0 %)", "100 (10.0 %)"]
     assert texts(root, "category") == ["Leads", "Qualified", "Won"]
+
+
+def test_every_waterfall_step_keeps_a_label_when_full_amounts_are_too_wide() -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    from salesplane_reporting.adapters.svg_charts import render_svg
+    from salesplane_reporting.domain.report import ChartData, ChartKind, ChartSeries, ValueFormat
+
+    steps = (3_300_000, 500_000, 120_000, -400_000, -2_000_000, 1_520_000)
+    chart = ChartData(
+        kind=ChartKind.WATERFALL,
+        title="Movement",
+        categories=("start", "new", "increased", "pushed_out", "won", "end"),
+        series=(ChartSeries("Change", steps),),
+        value_format=ValueFormat.MONEY,
+        currency="EUR",
+    )
+    root = ElementTree.fromstring(render_svg(chart, width=480))
+    labels = [
+        t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "value-label"
+    ]
+    assert labels == ["33k", "+5k", "+1.2k", "-4k", "-20k", "15.2k"]

@@ -142,6 +142,18 @@ def tick_labels(ticks: Ticks, value_format: ValueFormat, currency: str) -> tuple
     return tuple(_plain((value / divisor).normalize()) + suffix if value else "0" for value in values)
 
 
+def compact_value(value: Number, value_format: ValueFormat, currency: str, *, signed: bool = False) -> str:
+    """A value label short enough for a narrow bar: "+33.1k" for 33,100.00 EUR, "2.5M" for
+    2,500,000 (one decimal, no currency: the axis and the tooltip carry the exact figure)."""
+    if value_format in (ValueFormat.PERCENT, ValueFormat.DECIMAL):
+        return format_value(value, value_format, currency, signed=signed)
+    exponent = CURRENCY_EXPONENTS.get(currency, _DEFAULT_EXPONENT) if value_format is ValueFormat.MONEY else 0
+    major = Decimal(value).scaleb(-exponent)
+    divisor, suffix = next(((d, s) for d, s in _ABBREVIATIONS if abs(major) >= d), (Decimal(1), ""))
+    text = _plain((major / divisor).quantize(Decimal("0.1")).normalize()) + suffix
+    return f"+{text}" if signed and major > 0 else text
+
+
 def _decimals(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0

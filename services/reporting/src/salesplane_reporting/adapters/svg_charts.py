@@ -21,6 +21,7 @@ from salesplane_reporting.adapters.svg_axes import (
     add,
     add_text,
     attributes,
+    compact_value,
     coordinate,
     draw_axis_titles,
     draw_category_labels,
@@ -468,6 +469,8 @@ def _draw_waterfall_chart(canvas: _Canvas, chart: ChartData) -> None:
         edges = _draw_rect(
             group, f"step {step.kind}", x, width, levels, _WATERFALL_COLOURS[step.kind][0], tooltip
         )
+        if not _fits(text, axes.band):
+            text = compact_value(step.change, chart.value_format, chart.currency, signed=signed)
         if _fits(text, axes.band):
             # A change's label sits above it whichever way it goes; a total below zero hangs under it.
             _value_label(group, axes.centres[position], edges, signed or step.end >= 0, text)
