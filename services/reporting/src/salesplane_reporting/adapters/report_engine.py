@@ -26,7 +26,6 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    false,
     func,
     literal,
     not_,
@@ -38,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import NullType
 
-from salesplane_platform.errors import FieldViolation, InvalidArgument, PermissionDenied
+from salesplane_platform.errors import PermissionDenied
 from salesplane_platform.identity import ROLE_MANAGER, ROLE_MARKETING, Identity
 from salesplane_platform.money import Money
 from salesplane_reporting.adapters import tables
@@ -473,13 +472,7 @@ class _Run:
             currency = dict(zip(names, row[width_keys : width_keys + width_currencies], strict=True))
             measured = row[width_keys + width_currencies :]
             groups.append((values, {name: tuple(measured[s]) for name, s in slices.items()}, currency))
-        return self._merge_currencies(groups)
-
-    def _merge_currencies(
-        self, groups: list[tuple[tuple[Any, ...], dict[str, Any], dict[str, Any]]]
-    ) -> list[tuple[tuple[Any, ...], dict[str, Any], dict[str, Any]]]:
-        """Groups differing only by currency stay apart (money in two currencies is never added),
-        with the currency shown as part of the key."""
+        # Groups differing only by currency stay apart: money in two currencies is never added.
         return groups
 
     # -- values ------------------------------------------------------------------------------------
@@ -1082,10 +1075,3 @@ def _major(amount_minor: int, currency: str) -> str:
     sign = "-" if amount_minor < 0 else ""
     text = f"{sign}{whole:,}" + (f".{fraction:0{exponent}d}" if exponent and fraction else "")
     return f"{text} {currency}".strip()
-
-
-def as_invalid(path: str, message: str) -> InvalidArgument:
-    return InvalidArgument(FieldViolation(path, message))
-
-
-__all__ = ["EngineOutput", "RunContext", "SqlReportEngine", "as_invalid", "false"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -578,10 +578,6 @@ BUILDERS: dict[Source, Callable[[ReportSpec, SourceContext], FromClause]] = {
     Source.LEADS: leads,
     Source.CAMPAIGNS: campaigns,
 }
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    return start_instant(day), start_instant(day + timedelta(days=1))
 
 
 ROLLUP_DEALS = "__deals"

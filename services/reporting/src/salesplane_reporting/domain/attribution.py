@@ -13,7 +13,7 @@ so no cent is created or lost however many campaigns share a deal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -132,10 +132,3 @@ def largest_remainder(amount: int, shares: Sequence[Fraction]) -> list[int]:
     for index in order[:left]:
         floors[index] += 1
     return [sign * f for f in floors]
-
-
-def merge(totals: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
-    merged = dict(totals)
-    for key, value in more.items():
-        merged[key] = merged.get(key, 0) + value
-    return merged
