@@ -75,6 +75,13 @@ bench-rollups: sync
 bench-reporting: sync
 	$(PY) bench/reporting_queries.py $(BENCH_ARGS)
 
+# Attribution under every model and the campaign ROI report through the report engine against a
+# naive per-deal computation with Fractions, on a throw-away PostgreSQL with durable settings
+# (small run: BENCH_ARGS="--touches 50000 --deals 5000 --runs 2").
+.PHONY: bench-attribution
+bench-attribution: sync
+	$(PY) bench/attribution.py $(BENCH_ARGS)
+
 # Broker and database faults at production timings (30 s delivery timeout, a 40 s broker stall);
 # `make test` runs the same tests at short timings.
 .PHONY: test-faults

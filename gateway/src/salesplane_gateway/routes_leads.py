@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from salesplane.leads.v1 import leads_pb2
 from salesplane_gateway.lead_creation import CreateLeadPresenter
+from salesplane_gateway.lead_touches import RecordTouchPresenter
 from salesplane_gateway.merge_patch import MergePatchBody
 from salesplane_gateway.routing import CsvBody, JsonBody, Route, Service
 
@@ -106,6 +107,15 @@ LEAD_ROUTES = (
         path_fields={"lead_id": "primary_lead_id"},
         etag="version",
     ),
+    Route(
+        "POST",
+        LEAD + "/touches",
+        rpc("RecordLeadTouch"),
+        "Record a lead's contact with a campaign (idempotent by touch key)",
+        body=JsonBody(field="touch"),
+        presenter=RecordTouchPresenter(),
+    ),
+    Route("GET", LEAD + "/touches", rpc("ListLeadTouches"), "A lead's touches, oldest first"),
     Route(
         "POST",
         "/v1/leads:import",

@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.leads.v1 import leads_pb2, leads_pb2_grpc
@@ -130,6 +131,16 @@ def test_no_rpc_crashes_or_half_writes(leads: Any) -> None:
             rules=stub.GetScoringRules(leads_pb2.GetScoringRulesRequest(), metadata=admin).rules
         ),
         leads_pb2.ListLeadsRequest(page_size=1),
+        leads_pb2.RecordLeadTouchRequest(
+            lead_id=lead.id,
+            touch=leads_pb2.TouchInput(
+                campaign_id=campaign.id,
+                kind=leads_pb2.TOUCH_KIND_FORM,
+                touch_time=Timestamp(seconds=1_700_000_000),
+                touch_key="t1",
+            ),
+        ),
+        leads_pb2.ListLeadTouchesRequest(lead_id=lead.id),
     ]:
         pools.add_template(template)
     callers = [
@@ -154,5 +165,13 @@ def test_no_rpc_crashes_or_half_writes(leads: Any) -> None:
 
     print(stats)
     # The fuzzer must get past validation sometimes, or it proves little.
-    for rpc in ("CreateLead", "UpdateLead", "ImportLeads", "QualifyLead", "RecordCampaignCost", "ListLeads"):
+    for rpc in (
+        "CreateLead",
+        "UpdateLead",
+        "ImportLeads",
+        "QualifyLead",
+        "RecordCampaignCost",
+        "ListLeads",
+        "RecordLeadTouch",
+    ):
         assert stats[f"LeadService.{rpc}"].get("OK", 0) > 0, (rpc, stats[f"LeadService.{rpc}"])

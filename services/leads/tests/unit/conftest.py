@@ -28,6 +28,7 @@ PAYLOADS: dict[str, type[Message]] = {
     "salesplane.leads.v1.LeadSourceChanged": events_pb2.LeadSourceChanged,
     "salesplane.leads.v1.CampaignChanged": events_pb2.CampaignChanged,
     "salesplane.leads.v1.ScoringRulesChanged": events_pb2.ScoringRulesChanged,
+    "salesplane.leads.v1.LeadTouched": events_pb2.LeadTouched,
 }
 
 

@@ -10,11 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesplane_reporting.domain.attribution import (
+    DEAL_SHARE_UNITS,
+    Credit,
     Deal,
     Model,
     Touch,
+    attribute,
+    counted_touches,
     credits,
     largest_remainder,
+    split,
     weights,
 )
 
@@ -60,8 +65,27 @@ def test_touches_after_the_deal_was_created_earn_nothing() -> None:
     assert credits(Model.LAST_TOUCH, late, DEAL) == {"A": 10_000}
 
 
-def test_a_deal_no_touch_counts_for_is_unattributed() -> None:
-    assert credits(Model.LINEAR, [], DEAL) == {"": 10_000}
+def test_a_deal_no_touch_counts_for_is_credited_to_its_own_campaign_as_single_touch() -> None:
+    assert credits(Model.LINEAR, [], DEAL) == {"B": 10_000}
+    late_only = [Touch("A", DEAL.created_at + DAY)]
+    assert attribute(Model.U_SHAPED, late_only, DEAL) == [Credit("B", 10_000, DEAL_SHARE_UNITS, 0)]
+
+
+def test_a_deal_without_touches_or_campaign_is_unattributed() -> None:
+    assert credits(Model.LINEAR, [], Deal(10_000, DEAL.created_at)) == {"": 10_000}
+
+
+def test_each_campaign_gets_its_share_of_the_deal_and_its_touch_count() -> None:
+    assert attribute(Model.LINEAR, TOUCHES, DEAL) == [
+        Credit("A", 6_667, 666_667, 2),
+        Credit("B", 3_333, 333_333, 1),
+    ]
+
+
+def test_time_decay_keeps_its_shares_however_old_the_touches_are() -> None:
+    years_back = [Touch(t.campaign_id, t.at - timedelta(days=3650)) for t in TOUCHES]
+    old_deal = Deal(10_000, DEAL.created_at, "B")
+    assert credits(Model.TIME_DECAY, years_back, old_deal) == {"A": 6_770, "B": 3_230}
 
 
 def test_a_longer_half_life_flattens_time_decay_towards_linear() -> None:
@@ -117,3 +141,76 @@ def test_credits_are_never_negative_and_sum_to_the_amount_exactly(
     assert sum(given_credits.values()) == amount
     if model in (Model.FIRST_TOUCH, Model.LAST_TOUCH) and amount:
         assert len(given_credits) == 1
+
+
+def reference_shares(model: Model, touches: list[Touch], deal: Deal) -> list[tuple[str, Fraction]]:
+    """The rational models as first written, with a Fraction per point: the integer weights must
+    give exactly these shares."""
+    points = list(touches)
+    if model is Model.W_SHAPED:
+        anchor = deal.campaign_id or (points[-1].campaign_id if points else "")
+        if anchor:
+            points.append(Touch(anchor, deal.created_at))
+    count = len(points)
+    if not count:
+        return []
+
+    def anchored(anchors: list[Fraction], middle: Fraction) -> list[Fraction]:
+        if count <= len(anchors):
+            present = anchors[:count] if count > 1 else [Fraction(1)]
+            return [a / sum(present) for a in present]
+        between = count - len(anchors)
+        return [anchors[0]] + [middle / between] * between + anchors[1:]
+
+    shares = {
+        Model.FIRST_TOUCH: lambda: [Fraction(1)] + [Fraction(0)] * (count - 1),
+        Model.LAST_TOUCH: lambda: [Fraction(0)] * (count - 1) + [Fraction(1)],
+        Model.LINEAR: lambda: [Fraction(1, count)] * count,
+        Model.U_SHAPED: lambda: anchored([Fraction(2, 5)] * 2, Fraction(1, 5)),
+        Model.W_SHAPED: lambda: anchored([Fraction(3, 10)] * 3, Fraction(1, 10)),
+    }[model]()
+    return [(p.campaign_id, s) for p, s in zip(points, shares, strict=True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    touches=touch_lists,
+    amount=st.integers(0, 10**12),
+    model=st.sampled_from([m for m in Model if m is not Model.TIME_DECAY]),
+    campaign=st.sampled_from(["", "A", "E"]),
+    lookback_days=st.one_of(st.none(), st.integers(1, 60)),
+)
+def test_the_integer_weights_give_exactly_the_fraction_shares_and_each_campaign_its_share_rounded(
+    touches: list[Touch], amount: int, model: Model, campaign: str, lookback_days: int | None
+) -> None:
+    deal = Deal(amount, T0 + 31 * DAY, campaign)
+    lookback = timedelta(days=lookback_days) if lookback_days is not None else None
+    counted = counted_touches(touches, deal, lookback)
+    expected = reference_shares(model, counted, deal)
+    assert weights(model, counted, deal) == expected
+    exact: dict[str, Fraction] = {}
+    for name, share in expected:
+        exact[name] = exact.get(name, Fraction(0)) + share
+    found = attribute(model, touches, deal, lookback=lookback)
+    assert sum(c.share_units for c in found) == DEAL_SHARE_UNITS
+    assert sum(c.amount_minor for c in found) == amount
+    if not exact:
+        assert [(c.campaign_id, c.amount_minor) for c in found] == [(campaign, amount)]
+        return
+    for credit in found:
+        # Each campaign's exact share of the amount, rounded down or up: never further off.
+        assert abs(credit.amount_minor - amount * exact[credit.campaign_id]) < 1
+        assert abs(credit.share_units - DEAL_SHARE_UNITS * exact[credit.campaign_id]) < 1
+        assert credit.touches == sum(1 for t in counted if t.campaign_id == credit.campaign_id)
+
+
+@given(amount=st.integers(-(10**15), 10**15), weights_=st.lists(st.integers(0, 10**6), min_size=1))
+def test_split_keeps_every_unit_and_never_moves_one_further_than_a_unit(
+    amount: int, weights_: list[int]
+) -> None:
+    if not any(weights_):
+        weights_ = [*weights_, 1]
+    parts = split(amount, weights_)
+    assert sum(parts) == amount
+    total = sum(weights_)
+    assert all(abs(p - Fraction(amount * w, total)) < 1 for p, w in zip(parts, weights_, strict=True))

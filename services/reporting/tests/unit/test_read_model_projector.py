@@ -29,6 +29,7 @@ from salesplane_platform.db import as_utc, make_session_factory
 from salesplane_platform.event_transport import IncomingRecord
 from salesplane_platform.events import build_envelope
 from salesplane_reporting.adapters import tables
+from salesplane_reporting.entrypoints import admin
 from salesplane_reporting.entrypoints.read_model_consumer import ReadModelProjector
 
 T0 = datetime(2031, 3, 2, 8, 0, tzinfo=UTC)
@@ -45,6 +46,7 @@ TOPIC_OF = {
     "lead": topics.LEADS,
     "lead_source": topics.LEADS,
     "campaign": topics.LEADS,
+    "lead_touch": topics.LEADS,
     "user": topics.FORECASTING,
     "quota": topics.FORECASTING,
     "forecast_settings": topics.FORECASTING,
@@ -329,6 +331,66 @@ def campaign(version: int, *costs: tuple[str, date | None, int]) -> EventEnvelop
         )
     )
     return envelope(payload, aggregate_type="campaign", aggregate_id="cmp-1", version=version, occurred_at=T0)
+
+
+def funnel_lead(
+    version: int,
+    *,
+    at: datetime,
+    status: leads_pb2.LeadStatus.ValueType,
+    qualified: bool = False,
+    lead_id: str = "lead-1",
+    merged_into: str = "",
+) -> EventEnvelope:
+    """A version of a lead that happened at `at` (the milestones are read off these times)."""
+    payload = lead_events_pb2.LeadChanged(
+        lead=leads_pb2.Lead(
+            id=lead_id,
+            company="Initech",
+            status=status,
+            qualified=qualified,
+            merged_into_lead_id=merged_into,
+            assigned_user_id="ann",
+            version=version,
+            create_time=stamp(T0),
+            update_time=stamp(at),
+        )
+    )
+    return envelope(payload, aggregate_type="lead", aggregate_id=lead_id, version=version, occurred_at=at)
+
+
+def touch(touch_id: str, *, at: datetime, lead_id: str = "lead-1", aggregate_id: str = "") -> EventEnvelope:
+    payload = lead_events_pb2.LeadTouched(
+        touch=leads_pb2.LeadTouch(
+            id=touch_id,
+            lead_id=lead_id,
+            campaign_id="cmp-1",
+            kind=leads_pb2.TOUCH_KIND_EMAIL_CLICK,
+            touch_time=stamp(at),
+            record_time=stamp(at + DAY),
+            touch_key="key",
+        )
+    )
+    return envelope(
+        payload, aggregate_type="lead_touch", aggregate_id=aggregate_id or touch_id, version=1, occurred_at=at
+    )
+
+
+def exchange_rate(
+    version: int, *, rate: str, currency: str = "USD", effective_from: date | None = date(2031, 1, 1)
+) -> EventEnvelope:
+    message = opportunities_pb2.ExchangeRate(currency_code=currency, rate=rate, base_currency_code="EUR")
+    if effective_from is not None:
+        message.effective_from.CopyFrom(
+            Date(year=effective_from.year, month=effective_from.month, day=effective_from.day)
+        )
+    return envelope(
+        opportunity_events_pb2.ExchangeRateChanged(rate=message),
+        aggregate_type="exchange_rate",
+        aggregate_id=f"{currency}/{effective_from}",
+        version=version,
+        occurred_at=T0,
+    )
 
 
 # -- reading the tables -------------------------------------------------------------------------
@@ -765,6 +827,147 @@ def test_within_one_batch_the_newest_campaign_version_brings_its_cost_entries_in
     assert rows(sessions, tables.campaign_costs, "cost_id", "amount_minor") == [("c3", 3)]
 
 
+MILESTONES = ("status", "qualified_time", "recycled_time", "dead_time", "merged_into_lead_id", "version")
+NEW, IN_PROCESS = leads_pb2.LEAD_STATUS_NEW, leads_pb2.LEAD_STATUS_IN_PROCESS
+RECYCLED, DEAD = leads_pb2.LEAD_STATUS_RECYCLED, leads_pb2.LEAD_STATUS_DEAD
+
+
+def a_lead_that_goes_every_way() -> list[EventEnvelope]:
+    """New, qualified, recycled, dead, still dead, revived, dead again; qualified all along."""
+    return [
+        funnel_lead(1, at=T0, status=NEW),
+        funnel_lead(2, at=T0 + DAY, status=IN_PROCESS, qualified=True),
+        funnel_lead(3, at=T0 + 2 * DAY, status=RECYCLED, qualified=True),
+        funnel_lead(4, at=T0 + 3 * DAY, status=DEAD, qualified=True),
+        funnel_lead(5, at=T0 + 4 * DAY, status=DEAD, qualified=True),
+        funnel_lead(6, at=T0 + 5 * DAY, status=IN_PROCESS, qualified=True),
+        funnel_lead(7, at=T0 + 6 * DAY, status=DEAD, qualified=True, merged_into="lead-9"),
+    ]
+
+
+def test_a_leads_milestones_are_when_it_was_first_qualified_first_recycled_and_last_made_dead(
+    runner: ConsumerRunner, sessions: sessionmaker[Session]
+) -> None:
+    for event in a_lead_that_goes_every_way()[:4]:
+        deliver(runner, event)
+    assert rows(sessions, tables.lead_view, *MILESTONES) == [
+        ("dead", T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY, "", 4)
+    ]
+
+    deliver(runner, a_lead_that_goes_every_way()[4])
+    assert rows(sessions, tables.lead_view, "dead_time") == [(T0 + 3 * DAY,)]
+
+    deliver(runner, a_lead_that_goes_every_way()[5])
+    assert rows(sessions, tables.lead_view, "status", "dead_time") == [("in_process", None)]
+
+    deliver(runner, a_lead_that_goes_every_way()[6])
+    assert rows(sessions, tables.lead_view, *MILESTONES) == [
+        ("dead", T0 + DAY, T0 + 2 * DAY, T0 + 6 * DAY, "lead-9", 7)
+    ]
+
+
+def test_the_milestones_of_a_whole_history_in_one_batch_are_those_of_it_one_by_one(
+    runner: ConsumerRunner, sessions: sessionmaker[Session]
+) -> None:
+    deliver(runner, *reversed(a_lead_that_goes_every_way()))
+
+    assert rows(sessions, tables.lead_view, *MILESTONES) == [
+        ("dead", T0 + DAY, T0 + 2 * DAY, T0 + 6 * DAY, "lead-9", 7)
+    ]
+
+
+def test_a_redelivered_older_lead_version_changes_no_milestone(
+    runner: ConsumerRunner, sessions: sessionmaker[Session]
+) -> None:
+    history = a_lead_that_goes_every_way()
+    deliver(runner, *history[:6])
+    applied = snapshot(sessions)
+
+    deliver(runner, *history[:6])
+    for event in history[:6]:
+        deliver(runner, event)
+    # Even one the runner would pass again (a new batch) and that says something else: older.
+    deliver(runner, funnel_lead(3, at=T0 - DAY, status=DEAD, qualified=True))
+
+    assert snapshot(sessions) == applied
+
+
+def test_qualification_keeps_its_first_time_when_it_is_lost_and_given_again(
+    runner: ConsumerRunner, sessions: sessionmaker[Session]
+) -> None:
+    deliver(
+        runner,
+        funnel_lead(1, at=T0, status=NEW, qualified=True),
+        funnel_lead(2, at=T0 + DAY, status=IN_PROCESS),
+    )
+    deliver(runner, funnel_lead(3, at=T0 + 2 * DAY, status=IN_PROCESS, qualified=True))
+
+    assert rows(sessions, tables.lead_view, "qualified", "qualified_time", "recycled_time", "dead_time") == [
+        (True, T0, None, None)
+    ]
+
+
+def test_a_touch_is_kept_once_however_often_it_is_delivered(
+    runner: ConsumerRunner, sessions: sessionmaker[Session]
+) -> None:
+    deliver(runner, touch("t1", at=T0), touch("t1", at=T0), touch("t2", at=T0 + DAY, lead_id="lead-2"))
+    deliver(runner, touch("t1", at=T0))
+
+    assert rows(
+        sessions, tables.lead_touch_view, "touch_id", "lead_id", "campaign_id", "kind", "touch_time"
+    ) == [
+        ("t1", "lead-1", "cmp-1", "email_click", T0),
+        ("t2", "lead-2", "cmp-1", "email_click", T0 + DAY),
+    ]
+
+
+def test_an_exchange_rate_is_replaced_by_a_newer_version_of_its_date_and_not_by_an_older_one(
+    runner: ConsumerRunner, sessions: sessionmaker[Session]
+) -> None:
+    deliver(runner, exchange_rate(1, rate="1.08"), exchange_rate(2, rate="1.0875"))
+    deliver(
+        runner, exchange_rate(1, rate="1.08"), exchange_rate(1, rate="1.1", effective_from=date(2031, 2, 1))
+    )
+
+    assert rows(
+        sessions, tables.exchange_rate_view, "currency", "effective_from", "rate", "base_currency", "version"
+    ) == [
+        ("USD", date(2031, 1, 1), "1.0875", "EUR", 2),
+        ("USD", date(2031, 2, 1), "1.1", "EUR", 1),
+    ]
+
+
+def test_malformed_touches_and_exchange_rates_are_dead_lettered(
+    runner: ConsumerRunner, sessions: sessionmaker[Session]
+) -> None:
+    forged = touch("t1", at=T0)
+    forged.event_type = opportunity_events_pb2.ExchangeRateChanged.DESCRIPTOR.full_name
+    batch = [
+        record(forged, topic=topics.OPPORTUNITIES),
+        record(touch("t2", at=T0, aggregate_id="t3")),
+        record(exchange_rate(1, rate="1.2", effective_from=None)),
+        record(touch("t4", at=T0)),
+        record(exchange_rate(1, rate="1.2")),
+    ]
+
+    deliver(runner, *batch)
+
+    assert rows(sessions, tables.lead_touch_view, "touch_id") == [("t4",)]
+    assert rows(sessions, tables.exchange_rate_view, "rate") == [("1.2",)]
+    dead = rows(sessions, tables.platform.dead_letters, "offset", "error")
+    assert [offset for offset, _ in dead] == [r.offset for r in batch[:3]]
+    assert "expected salesplane.opportunities.v1.ExchangeRateChanged" in dead[0][1]
+    assert "touch id differs" in dead[1][1]
+    assert "needs a currency, a rate and the date" in dead[2][1]
+
+
+def test_a_rebuild_empties_every_read_model_and_keeps_reportings_own_tables() -> None:
+    own = {tables.saved_reports, tables.report_schedules, tables.report_runs}
+    platform = {tables.platform.outbox, tables.platform.consumed_versions, tables.platform.dead_letters}
+
+    assert set(admin.READ_MODELS) == set(tables.metadata.tables.values()) - own - platform
+
+
 # -- bad events and redelivery ------------------------------------------------------------------
 
 
@@ -816,6 +1019,14 @@ def a_bit_of_everything() -> list[IncomingRecord]:
             lead_source(1, name="Web"),
             campaign(1, ("c1", date(2031, 1, 3), 100_00)),
             campaign(2, ("c2", date(2031, 1, 4), 200_00)),
+            funnel_lead(1, at=T0, status=leads_pb2.LEAD_STATUS_NEW, lead_id="lead-2"),
+            funnel_lead(
+                2, at=T0 + DAY, status=leads_pb2.LEAD_STATUS_IN_PROCESS, qualified=True, lead_id="lead-2"
+            ),
+            funnel_lead(3, at=T0 + 2 * DAY, status=leads_pb2.LEAD_STATUS_DEAD, lead_id="lead-2"),
+            touch("t1", at=T0),
+            exchange_rate(1, rate="1.08"),
+            exchange_rate(2, rate="1.09"),
         ]
     ] + [IncomingRecord(topics.LEADS, 0, next(_offsets), None, b"\xff")]
 
@@ -834,20 +1045,27 @@ def test_redelivering_a_whole_batch_changes_nothing(
         deliver(runner, one)
     assert snapshot(sessions) == applied
     assert all(
-        applied[t.name] for t in (tables.opportunity_versions, tables.org_closure, tables.campaign_costs)
+        applied[t.name]
+        for t in (
+            tables.opportunity_versions,
+            tables.org_closure,
+            tables.campaign_costs,
+            tables.lead_touch_view,
+            tables.exchange_rate_view,
+        )
     )
 
 
 def test_events_of_other_types_are_ignored(runner: ConsumerRunner, sessions: sessionmaker[Session]) -> None:
     stray = envelope(
-        opportunity_events_pb2.ExchangeRateChanged(),
-        aggregate_type="exchange_rate",
-        aggregate_id="EUR/2031-01-01",
+        lead_events_pb2.ScoringRulesChanged(),
+        aggregate_type="scoring_rules",
+        aggregate_id="rules",
         version=1,
         occurred_at=T0,
     )
 
-    deliver(runner, stray, opportunity(1, at=T0))
+    deliver(runner, record(stray, topic=topics.LEADS), opportunity(1, at=T0))
 
     assert rows(sessions, tables.opportunity_current, "opportunity_id") == [(DEAL,)]
     assert rows(sessions, tables.platform.dead_letters, "offset") == []

@@ -22,9 +22,12 @@ from salesplane_leads.adapters.marketing_store import (
     SqlScoringRulesRepository,
 )
 from salesplane_leads.adapters.seen_aggregates import SeenByUnitOfWork
+from salesplane_leads.adapters.touch_mapping import touch_event
+from salesplane_leads.adapters.touch_store import SqlTouchRepository
 from salesplane_leads.domain.lead import LeadChanged
 from salesplane_leads.domain.marketing import CampaignChanged, LeadSourceChanged
 from salesplane_leads.domain.scoring import ScoringRulesChanged
+from salesplane_leads.domain.touches import LeadTouched
 from salesplane_platform.org_replica import ReportingLines
 from salesplane_platform.seen_aggregates import SeenAggregates
 from salesplane_platform.unit_of_work import OutboxContext, OutboxEvent, SqlUnitOfWork
@@ -33,7 +36,8 @@ LEAD_AGGREGATE = "lead"
 LEAD_SOURCE_AGGREGATE = "lead_source"
 CAMPAIGN_AGGREGATE = "campaign"
 SCORING_RULES_AGGREGATE = "scoring_rules"
-LeadsEvent: TypeAlias = LeadChanged | LeadSourceChanged | CampaignChanged | ScoringRulesChanged
+TOUCH_AGGREGATE = "lead_touch"
+LeadsEvent: TypeAlias = LeadChanged | LeadSourceChanged | CampaignChanged | ScoringRulesChanged | LeadTouched
 
 
 class SqlOrgChart:
@@ -50,6 +54,7 @@ class SqlLeadsUnitOfWork(SqlUnitOfWork):
     lead_sources: SqlLeadSourceRepository
     campaigns: SqlCampaignRepository
     scoring_rules: SqlScoringRulesRepository
+    touches: SqlTouchRepository
     create_requests: SqlCreateRequestLog
     import_rows: SqlImportRowLog
     conversions: SqlConversionLog
@@ -73,6 +78,7 @@ class SqlLeadsUnitOfWork(SqlUnitOfWork):
         self.lead_sources = SqlLeadSourceRepository(session, self.seen)
         self.campaigns = SqlCampaignRepository(session, self.seen)
         self.scoring_rules = SqlScoringRulesRepository(session, self.seen)
+        self.touches = SqlTouchRepository(session, self.seen)
         self.create_requests = SqlCreateRequestLog(session)
         self.import_rows = SqlImportRowLog(session)
         self.conversions = SqlConversionLog(session)
@@ -98,5 +104,8 @@ def outbox_event(event: LeadsEvent) -> OutboxEvent:
     if isinstance(event, CampaignChanged):
         campaign = event.campaign
         return OutboxEvent(campaign_event(campaign), CAMPAIGN_AGGREGATE, campaign.id, campaign.version)
+    if isinstance(event, LeadTouched):
+        touch = event.touch
+        return OutboxEvent(touch_event(touch), TOUCH_AGGREGATE, touch.id, touch.version)
     rules = event.rules
     return OutboxEvent(scoring_rules_event(rules), SCORING_RULES_AGGREGATE, RULES_ROW_ID, rules.revision)

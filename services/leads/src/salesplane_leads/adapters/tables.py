@@ -128,6 +128,23 @@ leads = Table(
     Index("ix_leads_campaign_id", "campaign_id"),
 )
 
+# A lead's touches (contacts with a campaign); facts, never updated. The key makes recording one
+# idempotent, even for two concurrent calls.
+lead_touches = Table(
+    "lead_touches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("lead_id", String(36), ForeignKey("leads.id"), nullable=False),
+    Column("campaign_id", String(36), ForeignKey("campaigns.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("touch_time", DateTime(timezone=True), nullable=False),
+    Column("touch_key", String(128), nullable=False),
+    Column("note", String(500), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("lead_id", "touch_key", name="uq_lead_touches_key"),
+    Index("ix_lead_touches_lead_time", "lead_id", "touch_time"),
+)
+
 # The rule set in force: one row ("rules"), the rules as a JSON document.
 scoring_rule_sets = Table(
     "scoring_rule_sets",

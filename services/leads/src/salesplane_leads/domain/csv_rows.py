@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+from salesplane_leads.domain.csv_touches import TouchEntry, parse_touches
 from salesplane_leads.domain.lead_fields import Address, LeadFields, check_lead_fields
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
 from salesplane_platform.identifiers import check_user_id
@@ -33,6 +34,7 @@ IMPORT_COLUMNS = (
     "lead_source",
     "campaign",
     "assigned_user_id",
+    "touches",
 )
 REQUIRED_COLUMNS = ("last_name",)
 MAX_ROWS_PER_CHUNK = 1000
@@ -46,13 +48,14 @@ _COLUMN_OF_FIELD = {
 @dataclass(frozen=True)
 class ImportRow:
     """A row that makes a valid lead, as far as the row alone can tell (the lead source and
-    campaign are looked up later, by id or name)."""
+    campaigns, of the lead and of its touches, are looked up later, by id or name)."""
 
     line_number: int
     fields: LeadFields
     lead_source: str
     campaign: str
     assigned_user_id: str
+    touches: tuple[TouchEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,13 @@ def _row(line_number: int, columns: list[str], values: list[str]) -> ImportRow |
     check_text(check, "campaign", campaign, MAX_REFERENCE_LENGTH)
     if assigned_user_id:
         check_user_id(check, "assigned_user_id", assigned_user_id)
-    if check.violations:
+    touches, touch_reasons = parse_touches(value("touches", ""))
+    if check.violations or touch_reasons:
         return RejectedRow(
             line_number,
-            tuple(f"{_COLUMN_OF_FIELD.get(v.field, v.field)}: {v.description}" for v in check.violations),
+            (
+                *(f"{_COLUMN_OF_FIELD.get(v.field, v.field)}: {v.description}" for v in check.violations),
+                *touch_reasons,
+            ),
         )
-    return ImportRow(line_number, fields, lead_source, campaign, assigned_user_id)
+    return ImportRow(line_number, fields, lead_source, campaign, assigned_user_id, touches)

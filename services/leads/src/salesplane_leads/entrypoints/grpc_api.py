@@ -27,11 +27,17 @@ from salesplane_leads.adapters.marketing_mapping import (
     rule_inputs_from_proto,
     scoring_rules_to_proto,
 )
+from salesplane_leads.adapters.touch_mapping import (
+    touch_history_to_proto,
+    touch_input_from_proto,
+    touch_inputs_from_proto,
+    touch_to_proto,
+)
 from salesplane_leads.domain.conversion import ConversionRequest
 from salesplane_leads.domain.duplicates import DuplicatePolicy
 from salesplane_leads.domain.lead_fields import ADDRESS_PATHS, EDITABLE_PATHS
 from salesplane_leads.domain.lead_status import LeadStatus
-from salesplane_leads.service_layer import conversion, imports, leads, marketing, scoring
+from salesplane_leads.service_layer import conversion, imports, leads, marketing, scoring, touches
 from salesplane_leads.service_layer.conversion import OpportunityService
 from salesplane_leads.service_layer.imports import RowOutcome
 from salesplane_leads.service_layer.request_checks import expected
@@ -72,6 +78,7 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
             request_id=request.request_id,
             caller=current_caller(),
             uow=self._uow(),
+            touches=touch_inputs_from_proto("touches", request.touches),
         )
         response = leads_pb2.CreateLeadResponse(
             outcome=_CREATE_OUTCOMES[result.outcome],
@@ -220,6 +227,27 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
                 for row in report.rows
             ],
         )
+
+    # Touches
+
+    def RecordLeadTouch(
+        self, request: leads_pb2.RecordLeadTouchRequest, context: grpc.ServicerContext
+    ) -> leads_pb2.RecordLeadTouchResponse:
+        check = Validator()
+        touch = touch_input_from_proto(check, "touch", request.touch)
+        check.raise_if_invalid()
+        recorded = touches.record_touch(
+            lead_id=request.lead_id, touch=touch, caller=current_caller(), uow=self._uow()
+        )
+        return leads_pb2.RecordLeadTouchResponse(
+            touch=touch_to_proto(recorded.touch), created=recorded.created
+        )
+
+    def ListLeadTouches(
+        self, request: leads_pb2.ListLeadTouchesRequest, context: grpc.ServicerContext
+    ) -> leads_pb2.ListLeadTouchesResponse:
+        history = touches.list_touches(lead_id=request.lead_id, caller=current_caller(), uow=self._uow())
+        return touch_history_to_proto(history)
 
     # Scoring rules
 

@@ -17,6 +17,7 @@ from enum import Enum
 
 from salesplane_leads.domain.access import assignment_refusal, can_reach_lead, ensure_can_create_leads
 from salesplane_leads.domain.csv_rows import ImportRow, RejectedRow, parse_chunk
+from salesplane_leads.domain.csv_touches import TouchEntry
 from salesplane_leads.domain.duplicates import (
     DuplicateCandidate,
     DuplicatePolicy,
@@ -28,8 +29,10 @@ from salesplane_leads.domain.import_fingerprint import row_fingerprint
 from salesplane_leads.domain.lead import ChangeKind, Lead
 from salesplane_leads.domain.marketing import Campaign, LeadSource
 from salesplane_leads.domain.scoring import ScoringRule
+from salesplane_leads.domain.touches import CheckedTouch, TouchInput, check_touch
 from salesplane_leads.service_layer.leads import subtree_of
 from salesplane_leads.service_layer.request_checks import retry_lost_races
+from salesplane_leads.service_layer.touch_recording import record_touches
 from salesplane_leads.service_layer.unit_of_work import ImportedRow, LeadsUnitOfWork
 from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import is_uuid
@@ -173,6 +176,7 @@ class _ChunkImport:
             fields = replace(fields, lead_source_id=source.id)
         if row.assigned_user_id and (refusal := self._assignment_refusal(row.assigned_user_id)):
             reasons.append(f"assigned_user_id: {refusal}")
+        touches = self._checked_touches(row.touches, reasons)
         if reasons:
             return RowResult(row.line_number, RowOutcome.INVALID, reasons=tuple(reasons))
 
@@ -188,6 +192,8 @@ class _ChunkImport:
                 read_version = lead.version
                 if lead.fill_empty_fields(fields, rules=self._rules, now=self._now):
                     uow.leads.save(lead, read_version=read_version)
+                # Keys the lead has already (a touch imported before, in another row) are skipped.
+                record_touches(uow, lead_id=lead.id, touches=touches, now=self._now)
                 self._remember(row, fingerprint, lead.id, created=False)
                 return RowResult(row.line_number, RowOutcome.MERGED, lead.id, self._describe(candidates[:1]))
         if candidates and self._policy is not DuplicatePolicy.INSIST:
@@ -203,6 +209,7 @@ class _ChunkImport:
             now=self._now,
         )
         uow.leads.add(lead)
+        record_touches(uow, lead_id=lead.id, touches=touches, now=self._now)
         self._remember(row, fingerprint, lead.id, created=True)
         return RowResult(row.line_number, RowOutcome.IMPORTED, lead.id)
 
@@ -233,7 +240,7 @@ class _ChunkImport:
             reasons.append(f"lead_source: no lead source has the id or name {reference!r}")
         return found
 
-    def _campaign(self, reference: str, reasons: list[str]) -> Campaign | None:
+    def _campaign(self, reference: str, reasons: list[str], *, label: str = "campaign") -> Campaign | None:
         if reference not in self._campaigns:
             campaigns = self._uow.campaigns
             self._campaigns[reference] = (
@@ -241,8 +248,31 @@ class _ChunkImport:
             )
         found = self._campaigns[reference]
         if found is None:
-            reasons.append(f"campaign: no campaign has the id or name {reference!r}")
+            reasons.append(f"{label}: no campaign has the id or name {reference!r}")
         return found
+
+    def _checked_touches(self, entries: tuple[TouchEntry, ...], reasons: list[str]) -> list[CheckedTouch]:
+        """The row's touches with their campaigns found, checked like those of any other call; what
+        is wrong with an entry goes to `reasons`, naming it. Their keys are derived from campaign,
+        kind and time, so importing the same touch again finds it."""
+        checked: list[CheckedTouch] = []
+        entry_with_key: dict[str, TouchEntry] = {}
+        for entry in entries:
+            campaign = self._campaign(entry.campaign, reasons, label=entry.label)
+            if campaign is None:
+                continue
+            check = Validator()
+            touch = check_touch(check, TouchInput(campaign.id, entry.kind, entry.touch_time), now=self._now)
+            reasons.extend(f"{entry.label}: {v.field} {v.description}" for v in check.violations)
+            if touch is None:
+                continue
+            if (earlier := entry_with_key.setdefault(touch.touch_key, entry)) is not entry:
+                reasons.append(
+                    f"{entry.label}: repeats entry {earlier.number} (same campaign, kind and time)"
+                )
+                continue
+            checked.append(touch)
+        return checked
 
     def _assignment_refusal(self, assignee: str) -> str | None:
         if assignee not in self._refusals:

@@ -28,6 +28,7 @@ from salesplane_leads.domain.lead import Lead, checked_status_reason
 from salesplane_leads.domain.lead_fields import LeadFields, check_lead_fields
 from salesplane_leads.domain.lead_status import LeadStatus
 from salesplane_leads.domain.qualification import QualificationInput, validated_qualification
+from salesplane_leads.domain.touches import CheckedTouch, TouchInput, checked_touches
 from salesplane_leads.service_layer.lead_pages import encode_token, page_request
 from salesplane_leads.service_layer.references import resolve_references
 from salesplane_leads.service_layer.request_checks import (
@@ -35,6 +36,7 @@ from salesplane_leads.service_layer.request_checks import (
     require_uuid,
     retry_lost_races,
 )
+from salesplane_leads.service_layer.touch_recording import check_campaigns_exist, record_touches
 from salesplane_leads.service_layer.unit_of_work import LeadCursor, LeadFilter, LeadsUnitOfWork
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound, Validator
 from salesplane_platform.identifiers import is_user_id, is_uuid
@@ -44,6 +46,7 @@ from salesplane_platform.text_rules import check_text
 MAX_MERGED_DUPLICATES = 20
 MAX_SEARCH_TEXT_LENGTH = 200
 LEAD_FIELDS_PREFIX = "lead."
+TOUCHES_FIELD = "touches"
 
 
 class CreateOutcome(Enum):
@@ -90,8 +93,10 @@ def create_lead(
     request_id: str,
     caller: Identity,
     uow: LeadsUnitOfWork,
+    touches: Sequence[TouchInput] = (),
 ) -> CreateResult:
-    """Capture a lead unless it duplicates one we have (see DuplicatePolicy)."""
+    """Capture a lead unless it duplicates one we have (see DuplicatePolicy), with its touches
+    (recorded on the lead merged into, under MERGE; none when duplicates were found)."""
     check = Validator()
     check_request_id(check, request_id)
     check.raise_if_invalid()
@@ -103,9 +108,12 @@ def create_lead(
         rules=(),
         field_prefix=LEAD_FIELDS_PREFIX,
     )
+    checked = checked_touches(list(touches), now=datetime.now(UTC), prefix=TOUCHES_FIELD)
     ensure_can_create_leads(caller)
     return retry_lost_races(
-        lambda: _create_lead(fields, assigned_user_id.strip(), policy, request_id.strip(), caller, uow)
+        lambda: _create_lead(
+            fields, assigned_user_id.strip(), policy, request_id.strip(), checked, caller, uow
+        )
     )
 
 
@@ -114,6 +122,7 @@ def _create_lead(
     assigned_user_id: str,
     policy: DuplicatePolicy,
     request_id: str,
+    touches: Sequence[CheckedTouch],
     caller: Identity,
     uow: LeadsUnitOfWork,
 ) -> CreateResult:
@@ -125,6 +134,7 @@ def _create_lead(
         in_subtree = subtree_of(caller, uow)
         ensure_can_assign(caller, assigned_user_id, in_subtree)
         fields = resolve_references(uow, fields.cleaned(), prefix=LEAD_FIELDS_PREFIX)
+        check_campaigns_exist(uow, touches, field_of=lambda index: f"{TOUCHES_FIELD}[{index}].campaign_id")
         rules = uow.scoring_rules.get().rules
 
         keys = MatchingKeys.of(fields)
@@ -146,6 +156,7 @@ def _create_lead(
             )
             uow.leads.add(lead)
             outcome = CreateOutcome.CREATED
+        record_touches(uow, lead_id=lead.id, touches=touches, now=now)
         if request_id:
             uow.create_requests.add(caller.subject, request_id, lead.id, outcome.value, now)
         uow.commit()

@@ -16,6 +16,7 @@ from salesplane_leads.domain.lead import Lead
 from salesplane_leads.domain.lead_status import LeadStatus
 from salesplane_leads.domain.marketing import Campaign, LeadSource
 from salesplane_leads.domain.scoring import ScoringRules
+from salesplane_leads.domain.touches import Touch
 
 
 class AlreadyStored(Exception):
@@ -102,6 +103,18 @@ class ScoringRulesRepository(Protocol):
     def save(self, rules: ScoringRules, *, read_revision: int) -> None: ...
 
 
+class TouchRepository(Protocol):
+    def add(self, touch: Touch) -> None:
+        """Raises AlreadyStored when the lead has a touch with this key (maybe recorded by a
+        concurrent call)."""
+
+    def find_by_keys(self, lead_id: str, touch_keys: Collection[str]) -> dict[str, Touch]:
+        """The lead's touches with these keys, by key."""
+
+    def of_lead(self, lead_id: str) -> list[Touch]:
+        """Every touch of the lead, oldest first (by touch time, then record time)."""
+
+
 class CreateRequestLog(Protocol):
     """CreateLead idempotency keys, per caller."""
 
@@ -150,6 +163,9 @@ class LeadsUnitOfWork(Protocol):
 
     @property
     def scoring_rules(self) -> ScoringRulesRepository: ...
+
+    @property
+    def touches(self) -> TouchRepository: ...
 
     @property
     def create_requests(self) -> CreateRequestLog: ...

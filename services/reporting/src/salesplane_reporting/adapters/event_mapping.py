@@ -13,6 +13,7 @@ from salesplane.forecasting.v1 import org_pb2, quotas_pb2, settings_pb2, workshe
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import events_pb2 as opportunity_events_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
+from salesplane_platform.events import MalformedEvent
 from salesplane_platform.proto_values import date_from_proto
 from salesplane_reporting.domain.opportunity_history import (
     UNKNOWN_STAGE_ORDER,
@@ -28,6 +29,7 @@ _STATUS = {
 _KIND_PREFIX = "CHANGE_KIND_"
 _LEAD_STATUS_PREFIX = "LEAD_STATUS_"
 _CHANNEL_PREFIX = "CHANNEL_"
+_TOUCH_KIND_PREFIX = "TOUCH_KIND_"
 
 
 def timestamp(value: Timestamp) -> datetime | None:
@@ -171,6 +173,39 @@ def lead_row(lead: leads_pb2.Lead, version: int) -> dict[str, object]:
         "converted_opportunity_id": lead.converted_opportunity_id,
         "create_time": timestamp(lead.create_time),
         "convert_time": timestamp(lead.convert_time),
+        "version": version,
+        "merged_into_lead_id": lead.merged_into_lead_id,
+    }
+
+
+def touch_row(envelope: EventEnvelope, touch: leads_pb2.LeadTouch) -> dict[str, object]:
+    if touch.id != envelope.aggregate_id:
+        raise MalformedEvent("touch id differs from the aggregate id")
+    if not touch.lead_id:
+        raise MalformedEvent("a touch names no lead")
+    # The contract requires a touch time; should one be missing, when it was recorded is the best
+    # stand-in for when it happened.
+    touched = timestamp(touch.touch_time) or timestamp(touch.record_time) or timestamp(envelope.occurred_at)
+    if touched is None:
+        raise MalformedEvent("a touch has no time")
+    return {
+        "touch_id": touch.id,
+        "lead_id": touch.lead_id,
+        "campaign_id": touch.campaign_id,
+        "kind": _enum_name(leads_pb2.TouchKind, touch.kind, _TOUCH_KIND_PREFIX),
+        "touch_time": touched,
+    }
+
+
+def exchange_rate_row(rate: opportunities_pb2.ExchangeRate, version: int) -> dict[str, object]:
+    effective_from = date_from_proto(rate.effective_from)
+    if not rate.currency_code or effective_from is None or not rate.rate:
+        raise MalformedEvent("an exchange rate needs a currency, a rate and the date it is in effect from")
+    return {
+        "currency": rate.currency_code,
+        "effective_from": effective_from,
+        "rate": rate.rate[:40],
+        "base_currency": rate.base_currency_code,
         "version": version,
     }
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from salesplane_platform.db import as_utc
 from salesplane_reporting.adapters import pipeline_rollup, tables
 from salesplane_reporting.adapters.pipeline_rollup import Contribution
+from salesplane_reporting.domain.lead_milestones import LeadMilestones
 from salesplane_reporting.domain.opportunity_history import (
     Derived,
     HistoryRow,
@@ -224,6 +225,65 @@ class ReadModelWriter:
     # -- everything kept as its newest state ----------------------------------------------------
     def save_newest(self, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
         upsert_newer(self._session, table, keys, newest_per_key(rows, keys))
+
+    # -- leads ----------------------------------------------------------------------------------
+    def save_leads(self, versions: Sequence[tuple[Mapping[str, Any], datetime]]) -> None:
+        """Store the newest version of each lead with its funnel milestones, folded from the stored
+        row through every newer version (each with when it happened), oldest first. A version not
+        newer than the stored one changes nothing."""
+        if not versions:
+            return
+        incoming: dict[str, list[tuple[Mapping[str, Any], datetime]]] = defaultdict(list)
+        for row, occurred in versions:
+            incoming[str(row["id"])].append((row, occurred))
+        stored = self._stored_leads(sorted(incoming))
+        newest: list[dict[str, Any]] = []
+        for lead_id, lead_versions in incoming.items():
+            held = stored.get(lead_id)
+            version, status, milestones = held if held is not None else (0, None, LeadMilestones())
+            last: Mapping[str, Any] | None = None
+            for row, occurred in sorted(lead_versions, key=lambda v: int(v[0]["version"])):
+                if int(row["version"]) <= version:
+                    continue
+                milestones = milestones.after(
+                    previous_status=status,
+                    status=str(row["status"]),
+                    qualified=bool(row["qualified"]),
+                    at=occurred,
+                )
+                version, status, last = int(row["version"]), str(row["status"]), row
+            if last is not None:
+                newest.append(
+                    {
+                        **last,
+                        "qualified_time": milestones.qualified_time,
+                        "recycled_time": milestones.recycled_time,
+                        "dead_time": milestones.dead_time,
+                    }
+                )
+        upsert_newer(self._session, tables.lead_view, ["id"], newest)
+
+    def _stored_leads(self, ids: Sequence[str]) -> dict[str, tuple[int, str, LeadMilestones]]:
+        lead = tables.lead_view.c
+        stored: dict[str, tuple[int, str, LeadMilestones]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            for row in self._session.execute(
+                select(
+                    lead.id,
+                    lead.version,
+                    lead.status,
+                    lead.qualified_time,
+                    lead.recycled_time,
+                    lead.dead_time,
+                ).where(lead.id.in_(ids[start : start + _CHUNK]))
+            ):
+                times = [None if t is None else as_utc(t) for t in row[3:]]
+                stored[row.id] = (int(row.version), row.status, LeadMilestones(*times))
+        return stored
+
+    def save_touches(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Touches never change: each is kept once, whatever redelivers it."""
+        insert_missing(self._session, tables.lead_touch_view, ["touch_id"], rows)
 
     def save_commits(self, rows: Sequence[Mapping[str, Any]]) -> None:
         insert_missing(self._session, tables.forecast_commits, ["snapshot_id"], rows)

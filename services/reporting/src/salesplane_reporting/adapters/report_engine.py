@@ -41,6 +41,7 @@ from salesplane_platform.errors import PermissionDenied
 from salesplane_platform.identity import ROLE_MANAGER, ROLE_MARKETING, Identity
 from salesplane_platform.money import Money
 from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters.computed_source import fill, is_computed
 from salesplane_reporting.adapters.report_sources import (
     BUILDERS,
     CURRENCY,
@@ -49,6 +50,7 @@ from salesplane_reporting.adapters.report_sources import (
     pipeline_rollup,
 )
 from salesplane_reporting.adapters.sql_dates import period_start
+from salesplane_reporting.adapters.sql_median import ensure_median, median
 from salesplane_reporting.domain.catalogue import Field, Label, Source, fields_of
 from salesplane_reporting.domain.charts_from_results import chart_of
 from salesplane_reporting.domain.definition import (
@@ -106,11 +108,13 @@ class SqlReportEngine:
         """SELECT of the user ids whose records the caller may read in `source`; None: all."""
         if caller.is_admin:
             return None
-        if source is Source.CAMPAIGNS:
+        if source in (Source.CAMPAIGNS, Source.CAMPAIGN_PERFORMANCE):
             if ROLE_MARKETING in caller.roles:
                 return None
             raise PermissionDenied(f"{caller.subject} may not read campaigns: marketing and admins do")
-        if source is Source.LEADS and ROLE_MARKETING in caller.roles:
+        if source is Source.ATTRIBUTION and ROLE_MARKETING in caller.roles:
+            return None
+        if source in (Source.LEADS, Source.LEAD_FUNNEL) and ROLE_MARKETING in caller.roles:
             return None
         if ROLE_MANAGER in caller.roles:
             closure = tables.org_closure.c
@@ -155,13 +159,23 @@ class SqlReportEngine:
         row = self._session.execute(
             select(tables.fiscal_settings.c.fiscal_year_start_month, tables.fiscal_settings.c.currency_code)
         ).first()
-        if row is None:
-            return _Settings(FiscalCalendar(1), "")
-        return _Settings(FiscalCalendar(int(row[0])), str(row[1]))
+        start_month, currency = (int(row[0]), str(row[1])) if row is not None else (1, "")
+        return _Settings(FiscalCalendar(start_month), currency or self._stamped_base_currency())
+
+    def _stamped_base_currency(self) -> str:
+        """Until forecasting's settings are first published, the base currency the opportunities
+        service converts into, as its exchange rates and deals carry it ("" before either exists)."""
+        for column in (tables.exchange_rate_view.c.base_currency, tables.opportunity_current.c.base_currency):
+            found = self._session.execute(select(column).where(column != "").limit(1)).scalar()
+            if found:
+                return str(found)
+        return ""
 
     # -- running -----------------------------------------------------------------------------------
     def run(self, spec: ReportSpec, context: RunContext) -> EngineOutput:
         self._tune_transaction()
+        if any(m.aggregate is Aggregate.MEDIAN for m in spec.measures):
+            ensure_median(self._session)
         run = _Run(self, spec, context)
         return run.execute()
 
@@ -195,7 +209,7 @@ ROLLUP_FIELDS = frozenset(
     }
 )
 # Sources evaluated once per run into a temporary table (see _Run._materialize).
-MATERIALIZED_SOURCES = frozenset({Source.PIPELINE_MOVEMENT})
+MATERIALIZED_SOURCES = frozenset({Source.PIPELINE_MOVEMENT, Source.ATTRIBUTION, Source.CAMPAIGN_PERFORMANCE})
 ROLLUP_SUMS = frozenset({"amount_base", "weighted_amount", "best_case", "worst_case"})
 ROLLUP_GRAINS = (Grain.MONTH, Grain.FISCAL_QUARTER, Grain.FISCAL_YEAR)
 
@@ -427,6 +441,8 @@ class _Run:
             return [func.count(value.distinct())]
         if aggregate is Aggregate.AVG:
             return [func.sum(value), func.count(value)]
+        if aggregate is Aggregate.MEDIAN:
+            return [median(value)]
         if aggregate is Aggregate.SUM and condition is not None:
             # A conditional sum over no matching rows is zero (the won amount of a team that won
             # nothing); a plain sum of only empty values (no quota) stays empty.
@@ -477,6 +493,15 @@ class _Run:
 
     # -- values ------------------------------------------------------------------------------------
     def _exact(self, measure: Measure, parts: tuple[Any, ...]) -> Fraction | None:
+        value = self._exact_stored(measure, parts)
+        found = self.fields[measure.field] if measure.field else None
+        counted = measure.aggregate in (Aggregate.COUNT, Aggregate.COUNT_DISTINCT)
+        if value is not None and found is not None and found.decimal_places and not counted:
+            # Formulas see the decimal itself (deals, not millionths of a deal).
+            return value / Fraction(10**found.decimal_places)
+        return value
+
+    def _exact_stored(self, measure: Measure, parts: tuple[Any, ...]) -> Fraction | None:
         if not parts:
             return None
         if measure.aggregate is Aggregate.AVG:
@@ -487,6 +512,9 @@ class _Run:
         value = parts[0]
         if value is None:
             return Fraction(0) if measure.aggregate is Aggregate.COUNT else None
+        if measure.aggregate is Aggregate.MEDIAN:
+            # A double from either dialect, exact for the whole numbers a median is taken of.
+            return Fraction(value)
         if isinstance(value, (datetime, date)):
             return None
         return Fraction(int(value))
@@ -656,7 +684,11 @@ class _Run:
     def _materialize(self) -> Table:
         """Evaluate the source once into a temporary table: a costly source (the movement folds a
         history) would otherwise be evaluated again by each query of the layout (groups, details,
-        totals)."""
+        totals). A computed source (attribution) is its own temporary table, filled here."""
+        if is_computed(self.src):
+            assert isinstance(self.src, Table)
+            fill(self.src, self.session.connection())
+            return self.src
         columns = [
             SqlColumn(c.name, String(255) if isinstance(c.type, NullType) else c.type) for c in self.src.c
         ]
@@ -667,6 +699,8 @@ class _Run:
         temporary.create(connection)
         connection.execute(temporary.insert().from_select([c.name for c in self.src.c], select(self.src)))
         self.src = temporary
+        # The filters were built on the source's columns: build them again on the table's.
+        self.where = self._filter(self.spec.filters) if self.spec.filters else true()
         return temporary
 
     def _execute(self) -> EngineOutput:
@@ -903,7 +937,7 @@ class _Run:
                     name,
                     found.title,
                     found.reported_type,
-                    2 if found.seconds_as_days else (4 if found.basis_points else 0),
+                    found.reported_scale,
                 )
             )
             if found.label is not None:
@@ -939,6 +973,9 @@ class _Run:
                 )
             elif found.seconds_as_days:
                 cells.append(None if value is None else _round(Fraction(int(value), 86400), 2))
+            elif found.decimal_places:
+                places = found.decimal_places
+                cells.append(None if value is None else _round(Fraction(int(value), 10**places), places))
             elif found.basis_points:
                 cells.append(None if value is None else _round(Fraction(int(value), 10000), 4))
             elif found.type is ColumnType.TIMESTAMP and isinstance(value, datetime):
@@ -974,6 +1011,14 @@ class _Run:
         return EngineOutput(tuple(self.detail_columns()), result, truncated)
 
     def stream(self) -> Iterator[ResultRow]:
+        temporary = self._materialize() if is_computed(self.src) else None
+        try:
+            yield from self._stream()
+        finally:
+            if temporary is not None:
+                temporary.drop(self.session.connection())
+
+    def _stream(self) -> Iterator[ResultRow]:
         statement = self._detail_select().execution_options(yield_per=2000)
         result = self.session.execute(statement)
         for partition in result.partitions():

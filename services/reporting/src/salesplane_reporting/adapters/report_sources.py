@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters.funnel_source import lead_funnel
 from salesplane_reporting.adapters.pipeline_rollup import NO_CLOSE_MONTH
 from salesplane_reporting.domain.catalogue import Source
 from salesplane_reporting.domain.definition import ReportSpec
@@ -208,15 +209,10 @@ def _period_parameter(value: object, context: SourceContext, path: str) -> tuple
     )
 
 
-def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
-    """Per deal, how its contribution to the pipeline of a close-date window changed between two
-    instants: a `start` row (its amount then, if it was in), an `end` row (its amount at the end, if
-    in) and one movement row whose change is end minus start, so the bars always add up from start
-    to end. A deal is in the pipeline when it is open, its close date is in the window and its
-    owner is in the caller's scope. Deals created and closed between the two instants appear in
-    neither total and move nothing."""
-    # The interval runs from the start of its first day ("last_30_days": 30 days ago at midnight
-    # UTC; a date: that day's midnight) to the end of its last day, or the instants given.
+def parameter_interval(spec: ReportSpec, context: SourceContext) -> tuple[datetime, datetime]:
+    """The instants of parameters `from` and `to`: from the start of the first day ("last_30_days":
+    30 days ago at midnight UTC; a date: that day's midnight) to the end of the last day (never
+    after now), or the instants given."""
     start_value = spec.parameters["from"]
     if isinstance(start_value, RelativeDate):
         start_at = start_instant(period_of(start_value, context.today, context.calendar)[0])
@@ -225,6 +221,17 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
     else:
         start_at = start_instant(start_value)  # type: ignore[arg-type]
     end_at = min(point_instant(spec.parameters["to"], context.today, context.calendar), context.now)  # type: ignore[arg-type]
+    return start_at, end_at
+
+
+def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
+    """Per deal, how its contribution to the pipeline of a close-date window changed between two
+    instants: a `start` row (its amount then, if it was in), an `end` row (its amount at the end, if
+    in) and one movement row whose change is end minus start, so the bars always add up from start
+    to end. A deal is in the pipeline when it is open, its close date is in the window and its
+    owner is in the caller's scope. Deals created and closed between the two instants appear in
+    neither total and move nothing."""
+    start_at, end_at = parameter_interval(spec, context)
     window = spec.parameters.get("window")
     if window is None:
         first, last = context.calendar.quarter_range(end_at.date())
@@ -567,6 +574,19 @@ def campaigns(spec: ReportSpec, context: SourceContext) -> FromClause:
     return _select(columns, tables.campaign_view)
 
 
+def attribution(spec: ReportSpec, context: SourceContext) -> FromClause:
+    # Imported here: the computed sources build on this module's helpers.
+    from salesplane_reporting.adapters.attribution_source import attribution
+
+    return attribution(spec, context)
+
+
+def campaign_performance(spec: ReportSpec, context: SourceContext) -> FromClause:
+    from salesplane_reporting.adapters.campaign_performance_source import campaign_performance
+
+    return campaign_performance(spec, context)
+
+
 BUILDERS: dict[Source, Callable[[ReportSpec, SourceContext], FromClause]] = {
     Source.OPPORTUNITIES: opportunities,
     Source.OPPORTUNITY_HISTORY: opportunity_history,
@@ -577,6 +597,9 @@ BUILDERS: dict[Source, Callable[[ReportSpec, SourceContext], FromClause]] = {
     Source.QUOTAS: quotas,
     Source.LEADS: leads,
     Source.CAMPAIGNS: campaigns,
+    Source.ATTRIBUTION: attribution,
+    Source.CAMPAIGN_PERFORMANCE: campaign_performance,
+    Source.LEAD_FUNNEL: lead_funnel,
 }
 
 

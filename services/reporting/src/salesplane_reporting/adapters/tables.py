@@ -210,6 +210,41 @@ lead_view = Table(
     Column("create_time", UTC_TIMESTAMP),
     Column("convert_time", UTC_TIMESTAMP),
     Column("version", BigInteger, nullable=False),
+    # The lead this one was merged into ("" if none): its touches count for that lead's deals.
+    Column("merged_into_lead_id", String(64), nullable=False, server_default=""),
+    # Milestones of the funnel, from the events' times: when the lead was first qualified, first
+    # recycled, and last made Dead (null while it never was).
+    Column("qualified_time", UTC_TIMESTAMP),
+    Column("recycled_time", UTC_TIMESTAMP),
+    Column("dead_time", UTC_TIMESTAMP),
+)
+
+# Every touch of a lead (a contact with a campaign). Touches never change, so one row each.
+lead_touch_view = Table(
+    "lead_touch_view",
+    metadata,
+    Column("touch_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False),
+    Column("campaign_id", String(64), nullable=False),
+    # Lower-case name of the touch kind, e.g. "form", "email_click".
+    Column("kind", String(32), nullable=False),
+    Column("touch_time", UTC_TIMESTAMP, nullable=False),
+    Index("ix_lead_touch_view_lead_time", "lead_id", "touch_time"),
+)
+
+# Exchange rates to the base currency, each in effect from its date on, as the opportunities service
+# set them. Campaign costs in another currency are converted with the rate in effect on their date.
+exchange_rate_view = Table(
+    "exchange_rate_view",
+    metadata,
+    Column("currency", String(3), primary_key=True),
+    Column("effective_from", Date, primary_key=True),
+    # Base-currency units per unit of `currency`, as exact decimal text.
+    Column("rate", String(40), nullable=False),
+    Column("base_currency", String(3), nullable=False),
+    # The rate's version (it grows when the same currency and date is set again): a redelivered
+    # older version must not overwrite a newer rate.
+    Column("version", BigInteger, nullable=False, server_default="1"),
 )
 
 lead_source_view = Table(

@@ -6,13 +6,25 @@ opportunity's creation being the third anchor) and time decay (a touch's weight 
 half-life before the opportunity was created). Touches older than the lookback window before the
 opportunity's creation, or after it, do not count.
 
-A deal's credits under a model always sum to exactly its amount in minor units: exact shares are
-rounded down and the units left over go to the largest remainders (earlier touches first on a tie),
-so no cent is created or lost however many campaigns share a deal.
+Each model gives every credited point an integer weight over a common denominator (U-shaped over
+n touches: 2(n-2), 1, ..., 1, 2(n-2) out of 5(n-2)), so the rational models are exact without a
+Fraction per touch, which a report over a million touches could not afford. Time decay's weights
+are irrational; they are taken relative to the newest touch and scaled to 2^52, which keeps a
+double's precision, and are exact from there on.
+
+A deal's credits under a model always sum to exactly its amount in minor units: each campaign's
+exact share is rounded down and the units left over go to the largest remainders (the campaign
+credited first on a tie), so no cent is created or lost and each campaign gets its exact share
+rounded down or up. The same split of DEAL_SHARE_UNITS gives each campaign's share of the deal,
+so shares summed over the campaigns of any set of deals count those deals exactly.
+
+A deal no touch counts for is credited in full to the campaign the opportunity itself names, as
+SugarCRM's single-touch attribution does, and to UNATTRIBUTED ("") when it names none.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +32,12 @@ from enum import StrEnum
 from fractions import Fraction
 
 DEFAULT_HALF_LIFE = timedelta(days=7)
+UNATTRIBUTED = ""
+# A deal's share is counted in millionths: the shares of one deal sum to exactly this.
+DEAL_SHARE_PLACES = 6
+DEAL_SHARE_UNITS = 10**DEAL_SHARE_PLACES
+# Time-decay weights are scaled so that the newest touch weighs 2^52 (a double's mantissa).
+_DECAY_SCALE_BITS = 52
 
 
 class Model(StrEnum):
@@ -31,7 +49,8 @@ class Model(StrEnum):
     TIME_DECAY = "time_decay"
 
 
-@dataclass(frozen=True)
+# Slots: a report builds a million of these.
+@dataclass(frozen=True, slots=True)
 class Touch:
     campaign_id: str
     at: datetime
@@ -45,6 +64,18 @@ class Deal:
     campaign_id: str = ""
 
 
+@dataclass(frozen=True)
+class Credit:
+    """What one campaign earns of one deal."""
+
+    campaign_id: str
+    amount_minor: int
+    # The campaign's share of the deal in DEAL_SHARE_UNITS.
+    share_units: int
+    # How many of the deal's counted touches were this campaign's.
+    touches: int
+
+
 def counted_touches(touches: Sequence[Touch], deal: Deal, lookback: timedelta | None) -> list[Touch]:
     """The touches that may earn credit, oldest first (stable for touches at the same instant)."""
     earliest = deal.created_at - lookback if lookback is not None else None
@@ -52,54 +83,98 @@ def counted_touches(touches: Sequence[Touch], deal: Deal, lookback: timedelta | 
     return sorted(kept, key=lambda t: t.at)
 
 
-def weights(
+def point_weights(
     model: Model, touches: Sequence[Touch], deal: Deal, *, half_life: timedelta = DEFAULT_HALF_LIFE
-) -> list[tuple[str, Fraction]]:
-    """(campaign, share) per credited touch, shares summing to 1; empty when nothing counts. The
-    touches must already be the counted ones, oldest first."""
+) -> tuple[list[str], list[int]]:
+    """The campaign of each credited point and its integer weight (the share is the weight over
+    their sum); empty when nothing counts. The touches must be the counted ones, oldest first."""
     if half_life <= timedelta(0):
         raise ValueError("the half-life must be positive")
-    points = list(touches)
+    campaigns = [t.campaign_id for t in touches]
     if model is Model.W_SHAPED:
         # The opportunity's creation is a touch point of its own, credited to the deal's campaign
         # (or, without one, to the campaign of the last touch before it).
-        anchor = deal.campaign_id or (points[-1].campaign_id if points else "")
+        anchor = deal.campaign_id or (campaigns[-1] if campaigns else "")
         if anchor:
-            points.append(Touch(anchor, deal.created_at))
-    if not points:
-        return []
-    count = len(points)
+            campaigns.append(anchor)
+    count = len(campaigns)
+    if not count:
+        return [], []
     if model is Model.FIRST_TOUCH:
-        shares = [Fraction(1)] + [Fraction(0)] * (count - 1)
+        weights = [1] + [0] * (count - 1)
     elif model is Model.LAST_TOUCH:
-        shares = [Fraction(0)] * (count - 1) + [Fraction(1)]
+        weights = [0] * (count - 1) + [1]
     elif model is Model.LINEAR:
-        shares = [Fraction(1, count)] * count
+        weights = [1] * count
     elif model is Model.U_SHAPED:
-        shares = _anchored(count, [Fraction(2, 5), Fraction(2, 5)], Fraction(1, 5))
+        weights = _anchored(count, head=1, tail=1, anchor_tenths=4, middle_tenths=2)
     elif model is Model.W_SHAPED:
-        shares = _anchored(count, [Fraction(3, 10)] * 3, Fraction(1, 10))
+        weights = _anchored(count, head=1, tail=2, anchor_tenths=3, middle_tenths=1)
     else:
-        decay = [Fraction(0.5 ** ((deal.created_at - p.at) / half_life)) for p in points]
-        total = sum(decay, Fraction(0))
-        if total == 0:
-            # Every touch lies so many half-lives back that its weight underflows: the latest wins.
-            decay, total = [Fraction(0)] * (count - 1) + [Fraction(1)], Fraction(1)
-        shares = [d / total for d in decay]
-    return [(p.campaign_id, share) for p, share in zip(points, shares, strict=True)]
+        weights = _decayed(touches, half_life)
+    return campaigns, weights
 
 
-def _anchored(count: int, anchors: Sequence[Fraction], middle: Fraction) -> list[Fraction]:
-    """Shares for anchor touches (the first, the last, and for W the one before the last) and an
-    even split of `middle` over the touches between; with too few touches the anchors present share
-    everything in proportion."""
-    if count <= len(anchors):
-        present = list(anchors[:count]) if count > 1 else [Fraction(1)]
-        total = sum(present, Fraction(0))
-        return [a / total for a in present]
-    between = count - len(anchors)
-    head, tail = anchors[0], list(anchors[1:])
-    return [head] + [middle / between] * between + tail
+def _anchored(count: int, *, head: int, tail: int, anchor_tenths: int, middle_tenths: int) -> list[int]:
+    """Integer weights for `head` anchors first, `tail` anchors last, each earning anchor_tenths,
+    and middle_tenths split evenly over the points between; with no point between, the anchors
+    present share everything equally (they all weigh the same)."""
+    anchors = head + tail
+    if count <= anchors:
+        return [1] * count
+    between = count - anchors
+    # anchor_tenths / 10 = anchor_tenths x between / (10 x between); middle_tenths / 10 / between
+    # = middle_tenths / (10 x between): one denominator for all.
+    anchor = anchor_tenths * between
+    return [anchor] * head + [middle_tenths] * between + [anchor] * tail
+
+
+def _decayed(touches: Sequence[Touch], half_life: timedelta) -> list[int]:
+    # 2^(-(created - t) / h) relative to the newest touch is 2^(-(newest - t) / h): the same shares
+    # without underflow however old the touches are; weights too small to show become zero.
+    newest = touches[-1].at
+    scale = float(1 << _DECAY_SCALE_BITS)
+    return [int(scale * 2.0 ** -((newest - t.at) / half_life) + 0.5) for t in touches]
+
+
+def weights(
+    model: Model, touches: Sequence[Touch], deal: Deal, *, half_life: timedelta = DEFAULT_HALF_LIFE
+) -> list[tuple[str, Fraction]]:
+    """(campaign, share) per credited point, shares summing to 1; empty when nothing counts. The
+    touches must already be the counted ones, oldest first."""
+    campaigns, integer = point_weights(model, touches, deal, half_life=half_life)
+    total = sum(integer)
+    return [(campaign, Fraction(w, total)) for campaign, w in zip(campaigns, integer, strict=True)]
+
+
+def attribute(
+    model: Model,
+    touches: Sequence[Touch],
+    deal: Deal,
+    *,
+    lookback: timedelta | None = None,
+    half_life: timedelta = DEFAULT_HALF_LIFE,
+) -> list[Credit]:
+    """What each credited campaign earns of the deal, in the order the campaigns were first
+    credited: amounts summing exactly to the deal's, shares to DEAL_SHARE_UNITS."""
+    counted = counted_touches(touches, deal, lookback)
+    campaigns, point = point_weights(model, counted, deal, half_life=half_life)
+    per_campaign: dict[str, int] = {}
+    for campaign, weight in zip(campaigns, point, strict=True):
+        if weight:
+            per_campaign[campaign] = per_campaign.get(campaign, 0) + weight
+    if not per_campaign:
+        return [Credit(deal.campaign_id or UNATTRIBUTED, deal.amount_minor, DEAL_SHARE_UNITS, 0)]
+    touched: dict[str, int] = {}
+    for touch in counted:
+        touched[touch.campaign_id] = touched.get(touch.campaign_id, 0) + 1
+    names, campaign_weights = list(per_campaign), list(per_campaign.values())
+    amounts = split(deal.amount_minor, campaign_weights)
+    shares = split(DEAL_SHARE_UNITS, campaign_weights)
+    return [
+        Credit(name, amount, share, touched.get(name, 0))
+        for name, amount, share in zip(names, amounts, shares, strict=True)
+    ]
 
 
 def credits(
@@ -110,25 +185,32 @@ def credits(
     lookback: timedelta | None = None,
     half_life: timedelta = DEFAULT_HALF_LIFE,
 ) -> dict[str, int]:
-    """Minor units per campaign, summing exactly to the deal's amount; a deal no touch counts for
-    credits its whole amount to "" (unattributed)."""
-    shares = weights(model, counted_touches(touches, deal, lookback), deal, half_life=half_life)
-    if not shares:
-        return {"": deal.amount_minor}
-    units = largest_remainder(deal.amount_minor, [share for _, share in shares])
-    result: dict[str, int] = {}
-    for (campaign, _), amount in zip(shares, units, strict=True):
-        result[campaign] = result.get(campaign, 0) + amount
-    return {campaign: amount for campaign, amount in result.items() if amount}
+    """Minor units per campaign, summing exactly to the deal's amount (campaigns earning nothing
+    left out)."""
+    found = attribute(model, touches, deal, lookback=lookback, half_life=half_life)
+    return {c.campaign_id: c.amount_minor for c in found if c.amount_minor}
+
+
+def split(amount: int, weights: Sequence[int]) -> list[int]:
+    """`amount` split in proportion to non-negative integer `weights` (not all zero) into integers
+    summing exactly to `amount`: floors, then one unit each to the largest remainders, the earlier
+    weight first on a tie. Integers only, so exact."""
+    total = sum(weights)
+    sign, magnitude = (-1, -amount) if amount < 0 else (1, amount)
+    floors, remainders = [], []
+    for weight in weights:
+        quotient, remainder = divmod(magnitude * weight, total)
+        floors.append(quotient)
+        remainders.append(remainder)
+    left = magnitude - sum(floors)
+    if left:
+        order = sorted(range(len(weights)), key=lambda i: -remainders[i])
+        for index in order[:left]:
+            floors[index] += 1
+    return [sign * f for f in floors]
 
 
 def largest_remainder(amount: int, shares: Sequence[Fraction]) -> list[int]:
     """`amount` split by `shares` (summing to 1) into integers summing exactly to `amount`."""
-    sign = -1 if amount < 0 else 1
-    exact = [abs(amount) * share for share in shares]
-    floors = [int(e) for e in exact]
-    left = abs(amount) - sum(floors)
-    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
-    for index in order[:left]:
-        floors[index] += 1
-    return [sign * f for f in floors]
+    denominator = math.lcm(*(share.denominator for share in shares))
+    return split(amount, [int(share * denominator) for share in shares])

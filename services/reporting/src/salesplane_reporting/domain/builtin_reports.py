@@ -14,6 +14,44 @@ LOST = {"field": "status", "op": "eq", "values": ["lost"]}
 CLOSED = {"field": "status", "op": "in", "values": ["won", "lost"]}
 
 
+def _campaign_returns_by(*dimensions: str) -> dict[str, Any]:
+    """Cost against what the campaigns brought, per `dimensions`, this fiscal year so far (each
+    number by its own date; `basis` "cohort" follows the year's leads instead), credited linearly:
+    the ratios are formulas over the sums, so a channel's ROI is its total return on its total
+    cost, not an average of its campaigns'."""
+
+    def total(name: str, title: str, field: str | None = None) -> dict[str, Any]:
+        return {"name": name, "title": title, "aggregate": "sum", "field": field or name}
+
+    return {
+        "source": "campaign_performance",
+        "layout": "summation",
+        "dimensions": [{"field": d} for d in dimensions],
+        "measures": [
+            total("cost", "Cost"),
+            total("leads", "Leads"),
+            {"name": "cost_per_lead", "title": "Cost per lead", "formula": "cost / leads", "type": "money"},
+            total("opportunities", "Opportunities"),
+            total("pipeline", "Pipeline generated", "pipeline_generated"),
+            total("won_deals", "Won deals"),
+            total("won_revenue", "Won revenue"),
+            {"name": "cac", "title": "CAC", "formula": "cost / won_deals", "type": "money"},
+            {"name": "roi", "title": "ROI", "formula": "(won_revenue - cost) / cost", "type": "percent"},
+            {"name": "roas", "title": "ROAS", "formula": "won_revenue / cost", "type": "decimal"},
+            total("budget", "Budget"),
+            total("cost_to_date", "Cost to date"),
+        ],
+        "subtotals": len(dimensions) > 1,
+        "parameters": {"from": "this_fiscal_year", "to": "today", "basis": "period", "model": "linear"},
+        "chart": {
+            "kind": "bar",
+            "measure": "cost",
+            "compare_with": ["won_revenue"],
+            "title": "Cost and won revenue",
+        },
+    }
+
+
 def _win_rates_by(field: str) -> dict[str, Any]:
     """Closed deals per value of `field`: won, lost, both win rates, average won deal, cycle."""
     return {
@@ -59,6 +97,70 @@ def _win_rates_by(field: str) -> dict[str, Any]:
             },
         ],
         "filters": {"and": [CLOSED]},
+    }
+
+
+def _lead_funnel_by(*dimensions: dict[str, Any]) -> dict[str, Any]:
+    """Leads created (in this fiscal year unless a run says otherwise) per value of `dimensions`:
+    how many went each step, the rate of each step and the median days it took."""
+
+    def flagged(name: str, title: str) -> dict[str, Any]:
+        return {"name": name, "title": title, "aggregate": "sum", "field": f"{name}_leads"}
+
+    def median_days(name: str, title: str) -> dict[str, Any]:
+        return {"name": f"median_{name}", "title": title, "aggregate": "median", "field": name}
+
+    return {
+        "source": "lead_funnel",
+        "layout": "summation",
+        "dimensions": list(dimensions),
+        "measures": [
+            {"name": "created", "title": "Created", "aggregate": "count"},
+            flagged("qualified", "Qualified"),
+            flagged("converted", "Converted"),
+            flagged("won", "Won"),
+            flagged("dead", "Dead"),
+            flagged("recycled", "Recycled"),
+            {
+                "name": "qualified_rate",
+                "title": "Qualified / created",
+                "formula": "qualified / created",
+                "type": "percent",
+            },
+            {
+                "name": "conversion_rate",
+                "title": "Converted / qualified",
+                "formula": "converted / qualified",
+                "type": "percent",
+            },
+            {"name": "win_rate", "title": "Won / converted", "formula": "won / converted", "type": "percent"},
+            {
+                "name": "lead_win_rate",
+                "title": "Won / created",
+                "formula": "won / created",
+                "type": "percent",
+            },
+            median_days("days_to_qualify", "Median days to qualify"),
+            median_days("days_to_convert", "Median days to convert"),
+            median_days("days_to_win", "Median days to win"),
+        ],
+        "filters": {
+            "and": [
+                {
+                    "field": "create_time",
+                    "op": "within",
+                    "values": ["this_fiscal_year"],
+                    "runtime": True,
+                    "id": "created",
+                }
+            ]
+        },
+        "subtotals": len(dimensions) > 1,
+        "chart": {
+            "kind": "funnel",
+            "measure": "created",
+            "stages": ["created", "qualified", "converted", "won"],
+        },
     }
 
 
@@ -409,6 +511,67 @@ BUILTIN_REPORTS: tuple[BuiltinReport, ...] = (
             ],
             "detail_columns": ["period_id", "committed_likely", "actual", "error", "ape", "bias"],
             "grand_total": False,
+        },
+    ),
+    BuiltinReport(
+        "lead_funnel",
+        "Lead funnel by lead source and campaign",
+        "Leads created this fiscal year (run-time filter `created`) per lead source and campaign: how "
+        "many were qualified, converted and won, went dead or were recycled; the rate of each step and "
+        "from lead to won; and the median days from created to qualified, qualified (or created) to "
+        "converted, and converted to won.",
+        _lead_funnel_by({"field": "lead_source"}, {"field": "campaign"}),
+    ),
+    BuiltinReport(
+        "lead_funnel_by_month",
+        "Lead funnel by month created",
+        "The lead funnel per month the leads were created in: created, qualified, converted, won, dead "
+        "and recycled, the rate of each step and the median days each took.",
+        _lead_funnel_by({"field": "create_time", "grain": "month"}),
+    ),
+)
+
+
+BUILTIN_REPORTS += (
+    BuiltinReport(
+        "campaign_roi",
+        "Campaign ROI",
+        "Per campaign, grouped by channel, this fiscal year: cost (converted at each cost entry's "
+        "date, counted once per campaign), leads, cost per lead, attributed opportunities, pipeline "
+        "and won revenue, CAC, ROI, ROAS and cost to date against budget.",
+        _campaign_returns_by("channel", "campaign"),
+    ),
+    BuiltinReport(
+        "channel_roi",
+        "Channel ROI",
+        "Per marketing channel, this fiscal year: cost, leads, attributed pipeline and won revenue, "
+        "CAC, ROI and ROAS.",
+        _campaign_returns_by("channel"),
+    ),
+    BuiltinReport(
+        "attribution_by_campaign",
+        "Attribution by campaign",
+        "The credit and won credit each campaign earns of the deals in your scope under an "
+        "attribution model (parameter model: first_touch, last_touch, linear, u_shaped, w_shaped or "
+        "time_decay; lookback_days, half_life_days), with the deals it shares in.",
+        {
+            "source": "attribution",
+            "layout": "summation",
+            "dimensions": [{"field": "campaign"}],
+            "measures": [
+                {"name": "credit", "title": "Credit", "aggregate": "sum", "field": "credit"},
+                {"name": "won_credit", "title": "Won credit", "aggregate": "sum", "field": "won_credit"},
+                {
+                    "name": "deals",
+                    "title": "Deals (credited share)",
+                    "aggregate": "sum",
+                    "field": "deal_share",
+                },
+                {"name": "touches", "title": "Touches", "aggregate": "sum", "field": "touches"},
+            ],
+            "sort": [{"by": "credit", "descending": True}],
+            "parameters": {"model": "linear", "lookback_days": 90, "half_life_days": 7},
+            "chart": {"kind": "bar", "measure": "credit", "compare_with": ["won_credit"]},
         },
     ),
 )

@@ -21,6 +21,9 @@ class Source(StrEnum):
     QUOTAS = "quotas"
     LEADS = "leads"
     CAMPAIGNS = "campaigns"
+    LEAD_FUNNEL = "lead_funnel"
+    ATTRIBUTION = "attribution"
+    CAMPAIGN_PERFORMANCE = "campaign_performance"
 
 
 class Label(StrEnum):
@@ -41,6 +44,8 @@ class Field:
     seconds_as_days: bool = False
     # Stored in basis points, reported as a PERCENT fraction.
     basis_points: bool = False
+    # Stored as a whole number of 10^-decimal_places (an exact decimal), reported as DECIMAL.
+    decimal_places: int = 0
     # Values in this order sort first (e.g. the movement categories); others follow by value.
     order: tuple[str, ...] = ()
     groupable: bool = True
@@ -48,7 +53,10 @@ class Field:
     @property
     def numeric(self) -> bool:
         return (
-            self.type in (ColumnType.INTEGER, ColumnType.MONEY) or self.seconds_as_days or self.basis_points
+            self.type in (ColumnType.INTEGER, ColumnType.MONEY)
+            or self.seconds_as_days
+            or self.basis_points
+            or self.decimal_places > 0
         )
 
     @property
@@ -61,7 +69,14 @@ class Field:
             return ColumnType.DECIMAL
         if self.basis_points:
             return ColumnType.PERCENT
+        if self.decimal_places:
+            return ColumnType.DECIMAL
         return self.type
+
+    @property
+    def reported_scale(self) -> int:
+        """Decimal places a value of this field is shown with."""
+        return 2 if self.seconds_as_days else 4 if self.basis_points else self.decimal_places
 
 
 def _f(name: str, title: str, type: ColumnType = ColumnType.STRING, **options: object) -> Field:
@@ -133,6 +148,75 @@ _HISTORY_FIELDS = (
     _f("change_kind", "Change"),
     _f("stage_entry", "Entered the stage", B),
     _f("stage_days", "Days in stage", N, seconds_as_days=True),
+)
+
+# One row per lead (duplicates merged into another lead left out): how far it went, and how long
+# each step took. Each flag comes twice: as a boolean to filter or group by, and as 0 / 1 to sum.
+_LEAD_FUNNEL_FIELDS = (
+    _f("lead_id", "Lead id"),
+    _f("status", "Status", order=("new", "assigned", "in_process", "converted", "recycled", "dead")),
+    _f("lead_source", "Lead source", label=Label.LEAD_SOURCE),
+    _f("campaign", "Campaign", label=Label.CAMPAIGN),
+    _f("channel", "Channel"),
+    _f("assigned_user", "Assigned to", label=Label.USER),
+    _f("create_time", "Created", T),
+    _f("qualified_time", "Qualified on", T),
+    _f("convert_time", "Converted on", T),
+    _f("won_time", "Won on", T),
+    _f("qualified", "Qualified", B),
+    _f("converted", "Converted", B),
+    _f("won", "Won", B),
+    _f("dead", "Dead", B),
+    _f("recycled", "Recycled", B),
+    _f("qualified_leads", "Qualified (1 or 0)", N),
+    _f("converted_leads", "Converted (1 or 0)", N),
+    _f("won_leads", "Won (1 or 0)", N),
+    _f("dead_leads", "Dead (1 or 0)", N),
+    _f("recycled_leads", "Recycled (1 or 0)", N),
+    _f("days_to_qualify", "Days from created to qualified", N, seconds_as_days=True),
+    _f("days_to_convert", "Days from qualified (or created) to converted", N, seconds_as_days=True),
+    _f("days_to_win", "Days from converted to won", N, seconds_as_days=True),
+)
+
+# One row per (deal in scope, campaign it credits) under the chosen model; "unattributed" for a
+# deal no touch and no campaign of its own credits. Credits are the deal's base amount split.
+_ATTRIBUTION_FIELDS = (
+    _f("opportunity_id", "Opportunity id"),
+    _f("opportunity", "Opportunity"),
+    _f("owner", "Owner", label=Label.USER),
+    _f("campaign", "Campaign", label=Label.CAMPAIGN),
+    _f("channel", "Channel"),
+    _f("lead_source", "Lead source (of the campaign)", label=Label.LEAD_SOURCE),
+    _f("status", "Deal status", order=("open", "won", "lost")),
+    _f("sales_stage", "Sales stage"),
+    _f("create_time", "Deal created", T),
+    _f("close_date", "Close date", D),
+    _f("credit", "Credit", M),
+    _f("won_credit", "Won credit", M),
+    _f("deal_share", "Credited deal share", N, decimal_places=6),
+    _f("touches", "Touches counted", N),
+)
+
+# One row per campaign ("unattributed" too) over the window of parameters from / to.
+_CAMPAIGN_PERFORMANCE_FIELDS = (
+    _f("campaign", "Campaign", label=Label.CAMPAIGN),
+    _f("channel", "Channel"),
+    _f("lead_source", "Lead source", label=Label.LEAD_SOURCE),
+    _f("cost", "Cost", M),
+    _f("leads", "Leads", N),
+    _f("qualified_leads", "Qualified leads", N),
+    _f("cost_per_lead", "Cost per lead", M, groupable=False),
+    _f("opportunities", "Opportunities (credited)", N, decimal_places=6),
+    _f("pipeline_generated", "Pipeline generated", M),
+    _f("won_deals", "Won deals (credited)", N, decimal_places=6),
+    _f("won_revenue", "Won revenue", M),
+    _f("cac", "Customer acquisition cost", M, groupable=False),
+    _f("roi", "ROI", N, decimal_places=4, groupable=False),
+    _f("roas", "ROAS", N, decimal_places=4, groupable=False),
+    _f("budget", "Budget", M),
+    _f("expected_revenue", "Expected revenue", M),
+    _f("cost_to_date", "Actual cost to date", M),
+    _f("budget_used", "Cost to date / budget", N, decimal_places=4, groupable=False),
 )
 
 CATALOGUE: dict[Source, tuple[Field, ...]] = {
@@ -220,6 +304,9 @@ CATALOGUE: dict[Source, tuple[Field, ...]] = {
         _f("start_date", "Start", D),
         _f("end_date", "End", D),
     ),
+    Source.LEAD_FUNNEL: _LEAD_FUNNEL_FIELDS,
+    Source.ATTRIBUTION: _ATTRIBUTION_FIELDS,
+    Source.CAMPAIGN_PERFORMANCE: _CAMPAIGN_PERFORMANCE_FIELDS,
 }
 
 # Parameters a source needs (besides filters): movement compares two instants over a close-date
@@ -227,6 +314,8 @@ CATALOGUE: dict[Source, tuple[Field, ...]] = {
 SOURCE_PARAMETERS: dict[Source, tuple[str, ...]] = {
     Source.PIPELINE_MOVEMENT: ("from", "to", "window"),
     Source.PERIOD_PERFORMANCE: ("period",),
+    Source.ATTRIBUTION: ("model", "lookback_days", "half_life_days"),
+    Source.CAMPAIGN_PERFORMANCE: ("from", "to", "basis", "model", "lookback_days", "half_life_days"),
 }
 # Sources that read a past state with `as_of`.
 AS_OF_SOURCES = frozenset({Source.OPPORTUNITIES})

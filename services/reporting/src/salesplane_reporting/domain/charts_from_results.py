@@ -53,6 +53,8 @@ def chart_of(
     measure = next(m for m in spec.measures if m.name == chart.measure)
     title = chart.title or measure.title
     money_currency = currency
+    if chart.stages:
+        return _stages_chart(spec, columns, rows, title)
     if spec.layout is Layout.MATRIX:
         series_columns = [
             i
@@ -74,7 +76,14 @@ def chart_of(
         value_index = names.index(measure.name)
         value_column = columns[value_index]
         money_currency = _currency_in(groups, value_index) or money_currency
-        if len(spec.dimensions) >= 2 and chart.kind in (ChartKind.BAR, ChartKind.STACKED_BAR, ChartKind.LINE):
+        if chart.compare_with:
+            # Measures side by side: one series each, over the finest dimension's groups.
+            first = names.index(spec.dimensions[-1].field)
+        if (
+            len(spec.dimensions) >= 2
+            and chart.kind in (ChartKind.BAR, ChartKind.STACKED_BAR, ChartKind.LINE)
+            and not chart.compare_with
+        ):
             second = names.index(spec.dimensions[1].field)
             categories = _unique(str(r.cells[first]) for r in groups)[:MAX_CATEGORIES]
             series_names = _unique(str(r.cells[second]) for r in groups)[:12]
@@ -83,23 +92,55 @@ def chart_of(
             }
             series = [ChartSeries(s, tuple(table.get((c, s)) for c in categories)) for s in series_names]
         else:
-            totals: dict[str, int | Decimal] = {}
-            for row in groups:
-                key, value = str(row.cells[first]), _number(row.cells[value_index])
-                if value is not None:
-                    totals[key] = totals.get(key, 0) + value
+            totals = _totals(groups, first, value_index)
             categories = list(totals)[:MAX_CATEGORIES]
             series = [ChartSeries(measure.title, tuple(totals[c] for c in categories))]
+            for other in chart.compare_with:
+                other_totals = _totals(groups, first, names.index(other))
+                other_title = next(m.title for m in spec.measures if m.name == other)
+                series.append(ChartSeries(other_title, tuple(other_totals.get(c) for c in categories)))
     return ChartData(
         kind=chart.kind,
         title=title,
         categories=tuple(categories),
         series=tuple(series),
-        x_title=next((c.title for c in columns if c.name == spec.dimensions[0].field), ""),
+        x_title=columns[first].title,
         y_title=measure.title,
         value_format=_format(value_column),
         currency=money_currency if value_column.type is ColumnType.MONEY else "",
     )
+
+
+def _stages_chart(
+    spec: ReportSpec, columns: Sequence[Column], rows: Sequence[ResultRow], title: str
+) -> ChartData:
+    """One bar per stage measure: its grand total, or the sum of the groups without one."""
+    assert spec.chart is not None
+    names = [c.name for c in columns]
+    total = next((r for r in rows if r.kind is RowKind.GRAND_TOTAL), None)
+    summed = [total] if total is not None else [r for r in rows if r.kind is RowKind.GROUP]
+    stages = [next(m for m in spec.measures if m.name == s) for s in spec.chart.stages]
+    values: list[int | Decimal | None] = []
+    for stage in stages:
+        present = [v for r in summed if (v := _number(r.cells[names.index(stage.name)])) is not None]
+        values.append(sum(present) if present else None)
+    return ChartData(
+        kind=spec.chart.kind,
+        title=title,
+        categories=tuple(s.title for s in stages),
+        series=(ChartSeries(title, tuple(values)),),
+        y_title=title,
+        value_format=_format(columns[names.index(stages[0].name)]),
+    )
+
+
+def _totals(groups: Sequence[ResultRow], first: int, index: int) -> dict[str, int | Decimal]:
+    totals: dict[str, int | Decimal] = {}
+    for row in groups:
+        key, value = str(row.cells[first]), _number(row.cells[index])
+        if value is not None:
+            totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 def _currency_in(rows: Sequence[ResultRow], index: int) -> str:

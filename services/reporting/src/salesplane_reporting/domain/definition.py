@@ -15,6 +15,11 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from salesplane_platform.errors import Validator
+from salesplane_reporting.domain.attribution_parameters import (
+    ATTRIBUTION_PARAMETERS,
+    BASIS,
+    canonical_parameter,
+)
 from salesplane_reporting.domain.catalogue import (
     AS_OF_SOURCES,
     SOURCE_PARAMETERS,
@@ -32,7 +37,8 @@ from salesplane_reporting.domain.relative_dates import (
 from salesplane_reporting.domain.report import ChartKind, ColumnType
 
 MAX_DIMENSIONS = 3
-MAX_MEASURES = 12
+# A funnel's six counts, four rates and three medians fit.
+MAX_MEASURES = 16
 MAX_FORMULAS = 5
 MAX_FILTERS = 20
 MAX_DETAIL_COLUMNS = 30
@@ -55,6 +61,8 @@ class Aggregate(StrEnum):
     MIN = "min"
     MAX = "max"
     COUNT_DISTINCT = "count_distinct"
+    # The middle value (the mean of the two middle ones); numbers, money and durations only.
+    MEDIAN = "median"
 
 
 class Layout(StrEnum):
@@ -161,6 +169,11 @@ class ChartSpec:
     # The measure drawn; the first dimension gives the categories, the second (if any) the series.
     measure: str
     title: str = ""
+    # Further measures drawn beside `measure` (one series each; a single dimension only).
+    compare_with: tuple[str, ...] = ()
+    # A funnel of several measures (created, qualified, converted...): one bar per measure, its
+    # total, in this order, instead of one bar per category of the first dimension.
+    stages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -440,7 +453,9 @@ class _Parser:
                 measure = self._formula_measure(entry, name, str(title), path, {m.name: m for m in measures})
             else:
                 measure = self._aggregate_measure(entry, name, str(title), path)
-            if measure is not None:
+            if measure is not None and cumulative and measure.aggregate is Aggregate.MEDIAN:
+                self.check.fail(f"{path}.cumulative", "medians do not add up to a running total")
+            elif measure is not None:
                 measures.append(Measure(**{**measure.__dict__, "cumulative": cumulative}))
         return measures
 
@@ -463,6 +478,11 @@ class _Parser:
                 f"{path}.field", f"{found.name} is not a number: it cannot be {aggregate.value}med"
             )
             return None
+        if found is not None and aggregate is Aggregate.MEDIAN and not found.numeric:
+            self.check.fail(
+                f"{path}.field", f"{found.name} is not a number, an amount or a duration: it has no median"
+            )
+            return None
         if (
             found is not None
             and aggregate in (Aggregate.MIN, Aggregate.MAX)
@@ -476,8 +496,8 @@ class _Parser:
         else:
             assert found is not None
             column_type = found.reported_type
-            scale = 2 if found.seconds_as_days else (4 if found.basis_points else 0)
-            if aggregate is Aggregate.AVG and column_type is ColumnType.INTEGER:
+            scale = found.reported_scale
+            if aggregate in (Aggregate.AVG, Aggregate.MEDIAN) and column_type is ColumnType.INTEGER:
                 column_type, scale = ColumnType.DECIMAL, 2
         return Measure(
             name=name,
@@ -656,14 +676,36 @@ class _Parser:
         entry = self._object(value, "chart")
         if entry is None:
             return None
-        self._known_keys(entry, {"kind", "measure", "title"}, "chart")
+        self._known_keys(entry, {"kind", "measure", "title", "compare_with", "stages"}, "chart")
         kind = self._enum(ChartKind, entry.get("kind"), "chart.kind")
-        measure = entry.get("measure")
+        stages = self._stages(entry.get("stages"), measures)
+        measure = entry.get("measure", stages[0] if stages else None)
         if measure not in {m.name for m in measures}:
             self.check.fail("chart.measure", f"must name one of the measures, got {measure!r}")
             return None
         title = entry.get("title") if isinstance(entry.get("title"), str) else ""
-        return ChartSpec(kind, str(measure), str(title)) if kind else None
+        compare_with = []
+        for index, other in enumerate(self._list(entry.get("compare_with", []), "chart.compare_with", 5)):
+            if other not in {m.name for m in measures}:
+                self.check.fail(
+                    f"chart.compare_with[{index}]", f"must name one of the measures, got {other!r}"
+                )
+            else:
+                compare_with.append(str(other))
+        if kind is None:
+            return None
+        return ChartSpec(kind, str(measure), str(title), tuple(compare_with), stages=tuple(stages))
+
+    def _stages(self, value: Any, measures: Sequence[Measure]) -> list[str]:
+        stages: list[str] = []
+        for index, stage in enumerate(self._list(value, "chart.stages", MAX_MEASURES)):
+            if stage not in {m.name for m in measures}:
+                self.check.fail(f"chart.stages[{index}]", f"must name one of the measures, got {stage!r}")
+            else:
+                stages.append(str(stage))
+        if stages and self.doc.get("layout") == Layout.MATRIX.value:
+            self.check.fail("chart.stages", "a matrix charts one measure across its columns, not stages")
+        return stages
 
     def _as_of(self, value: Any, source: Source) -> DateValue | None:
         if value is None:
@@ -699,6 +741,13 @@ class _Parser:
         for name in allowed:
             raw = entry.get(name)
             if raw is None:
+                continue
+            if name in (*ATTRIBUTION_PARAMETERS, BASIS):
+                canonical, problem = canonical_parameter(name, raw)
+                if problem:
+                    self.check.fail(f"parameters.{name}", problem)
+                else:
+                    parameters[name] = canonical
                 continue
             if name in ("window", "period"):
                 if not isinstance(raw, str) or not raw:

@@ -28,10 +28,12 @@ READ_MODELS = (
     tables.quota_view,
     tables.forecast_commits,
     tables.lead_view,
+    tables.lead_touch_view,
     tables.lead_source_view,
     tables.campaign_view,
     tables.campaign_costs,
     tables.pipeline_rollup,
+    tables.exchange_rate_view,
 )
 
 

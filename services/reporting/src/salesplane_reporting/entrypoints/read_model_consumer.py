@@ -48,6 +48,9 @@ class _Batch:
         self.commits: list[dict[str, object]] = []
         self.campaigns: list[dict[str, object]] = []
         self.campaign_costs: dict[str, list[dict[str, object]]] = {}
+        # Each lead version with when it happened: the funnel's milestones are those times.
+        self.leads: list[tuple[dict[str, object], datetime]] = []
+        self.touches: dict[str, dict[str, object]] = {}
 
 
 def _occurred(event: ConsumedEvent) -> datetime:
@@ -95,7 +98,20 @@ def _on_commit(batch: _Batch, event: ConsumedEvent) -> None:
 
 def _on_lead(batch: _Batch, event: ConsumedEvent) -> None:
     lead = unpack_payload(event.envelope, lead_events_pb2.LeadChanged).lead
-    batch.rows["leads"].append(event_mapping.lead_row(lead, event.envelope.aggregate_version))
+    batch.leads.append((event_mapping.lead_row(lead, event.envelope.aggregate_version), _occurred(event)))
+
+
+def _on_touch(batch: _Batch, event: ConsumedEvent) -> None:
+    touch = unpack_payload(event.envelope, lead_events_pb2.LeadTouched).touch
+    row = event_mapping.touch_row(event.envelope, touch)
+    batch.touches[str(row["touch_id"])] = row
+
+
+def _on_exchange_rate(batch: _Batch, event: ConsumedEvent) -> None:
+    rate = unpack_payload(event.envelope, opportunity_events_pb2.ExchangeRateChanged).rate
+    batch.rows["exchange_rates"].append(
+        event_mapping.exchange_rate_row(rate, event.envelope.aggregate_version)
+    )
 
 
 def _on_lead_source(batch: _Batch, event: ConsumedEvent) -> None:
@@ -115,6 +131,7 @@ def _on_campaign(batch: _Batch, event: ConsumedEvent) -> None:
 _HANDLERS: dict[str, Callable[[_Batch, ConsumedEvent], None]] = {
     _name(opportunity_events_pb2.OpportunityChanged): _on_opportunity,
     _name(opportunity_events_pb2.SalesStagesChanged): _on_stages,
+    _name(opportunity_events_pb2.ExchangeRateChanged): _on_exchange_rate,
     _name(org_pb2.UserChanged): _on_user,
     _name(settings_pb2.ForecastSettingsChanged): _on_settings,
     _name(quotas_pb2.QuotaCommitted): _on_quota,
@@ -122,13 +139,14 @@ _HANDLERS: dict[str, Callable[[_Batch, ConsumedEvent], None]] = {
     _name(lead_events_pb2.LeadChanged): _on_lead,
     _name(lead_events_pb2.LeadSourceChanged): _on_lead_source,
     _name(lead_events_pb2.CampaignChanged): _on_campaign,
+    _name(lead_events_pb2.LeadTouched): _on_touch,
 }
 
 _NEWEST_TABLES: dict[str, tuple[Any, list[str]]] = {
     "settings": (tables.fiscal_settings, ["id"]),
     "quotas": (tables.quota_view, ["user_id", "period_id", "kind"]),
-    "leads": (tables.lead_view, ["id"]),
     "lead_sources": (tables.lead_source_view, ["id"]),
+    "exchange_rates": (tables.exchange_rate_view, ["currency", "effective_from"]),
 }
 
 
@@ -168,6 +186,8 @@ class ReadModelProjector:
         for name, rows in batch.rows.items():
             table, keys = _NEWEST_TABLES[name]
             writer.save_newest(table, keys, rows)
+        writer.save_leads(batch.leads)
+        writer.save_touches(list(batch.touches.values()))
         writer.save_commits(batch.commits)
         writer.save_campaigns(batch.campaigns, batch.campaign_costs)
         return rejected

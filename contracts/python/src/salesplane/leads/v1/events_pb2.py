@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from salesplane.leads.v1 import leads_pb2 as salesplane_dot_leads_dot_v1_dot_leads__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n salesplane/leads/v1/events.proto\x12\x13salesplane.leads.v1\x1a\x1fsalesplane/leads/v1/leads.proto\"\xa3\x01\n\x0bLeadChanged\x12\'\n\x04lead\x18\x01 \x01(\x0b\x32\x19.salesplane.leads.v1.Lead\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.salesplane.leads.v1.LeadChangeKind\x12\x38\n\x0fprevious_status\x18\x03 \x01(\x0e\x32\x1f.salesplane.leads.v1.LeadStatus\"I\n\x11LeadSourceChanged\x12\x34\n\x0blead_source\x18\x01 \x01(\x0b\x32\x1f.salesplane.leads.v1.LeadSource\"B\n\x0f\x43\x61mpaignChanged\x12/\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x1d.salesplane.leads.v1.Campaign\"G\n\x13ScoringRulesChanged\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.salesplane.leads.v1.ScoringRules*\xae\x02\n\x0eLeadChangeKind\x12 \n\x1cLEAD_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18LEAD_CHANGE_KIND_CREATED\x10\x01\x12\x1c\n\x18LEAD_CHANGE_KIND_UPDATED\x10\x02\x12\x1d\n\x19LEAD_CHANGE_KIND_ASSIGNED\x10\x03\x12#\n\x1fLEAD_CHANGE_KIND_STATUS_CHANGED\x10\x04\x12\x1e\n\x1aLEAD_CHANGE_KIND_QUALIFIED\x10\x05\x12\x1e\n\x1aLEAD_CHANGE_KIND_CONVERTED\x10\x06\x12\x1b\n\x17LEAD_CHANGE_KIND_MERGED\x10\x07\x12\x1d\n\x19LEAD_CHANGE_KIND_IMPORTED\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n salesplane/leads/v1/events.proto\x12\x13salesplane.leads.v1\x1a\x1fsalesplane/leads/v1/leads.proto\"\xa3\x01\n\x0bLeadChanged\x12\'\n\x04lead\x18\x01 \x01(\x0b\x32\x19.salesplane.leads.v1.Lead\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.salesplane.leads.v1.LeadChangeKind\x12\x38\n\x0fprevious_status\x18\x03 \x01(\x0e\x32\x1f.salesplane.leads.v1.LeadStatus\"I\n\x11LeadSourceChanged\x12\x34\n\x0blead_source\x18\x01 \x01(\x0b\x32\x1f.salesplane.leads.v1.LeadSource\"B\n\x0f\x43\x61mpaignChanged\x12/\n\x08\x63\x61mpaign\x18\x01 \x01(\x0b\x32\x1d.salesplane.leads.v1.Campaign\"G\n\x13ScoringRulesChanged\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.salesplane.leads.v1.ScoringRules\"<\n\x0bLeadTouched\x12-\n\x05touch\x18\x01 \x01(\x0b\x32\x1e.salesplane.leads.v1.LeadTouch*\xae\x02\n\x0eLeadChangeKind\x12 \n\x1cLEAD_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18LEAD_CHANGE_KIND_CREATED\x10\x01\x12\x1c\n\x18LEAD_CHANGE_KIND_UPDATED\x10\x02\x12\x1d\n\x19LEAD_CHANGE_KIND_ASSIGNED\x10\x03\x12#\n\x1fLEAD_CHANGE_KIND_STATUS_CHANGED\x10\x04\x12\x1e\n\x1aLEAD_CHANGE_KIND_QUALIFIED\x10\x05\x12\x1e\n\x1aLEAD_CHANGE_KIND_CONVERTED\x10\x06\x12\x1b\n\x17LEAD_CHANGE_KIND_MERGED\x10\x07\x12\x1d\n\x19LEAD_CHANGE_KIND_IMPORTED\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'salesplane.leads.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEADCHANGEKIND']._serialized_start=473
-  _globals['_LEADCHANGEKIND']._serialized_end=775
+  _globals['_LEADCHANGEKIND']._serialized_start=535
+  _globals['_LEADCHANGEKIND']._serialized_end=837
   _globals['_LEADCHANGED']._serialized_start=91
   _globals['_LEADCHANGED']._serialized_end=254
   _globals['_LEADSOURCECHANGED']._serialized_start=256
@@ -42,4 +42,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CAMPAIGNCHANGED']._serialized_end=397
   _globals['_SCORINGRULESCHANGED']._serialized_start=399
   _globals['_SCORINGRULESCHANGED']._serialized_end=470
+  _globals['_LEADTOUCHED']._serialized_start=472
+  _globals['_LEADTOUCHED']._serialized_end=532
 # @@protoc_insertion_point(module_scope)

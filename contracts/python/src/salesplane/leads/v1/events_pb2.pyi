@@ -143,3 +143,27 @@ class ScoringRulesChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ScoringRulesChanged: _TypeAlias = ScoringRulesChanged  # noqa: Y015
+
+@_typing.final
+class LeadTouched(_message.Message):
+    """aggregate_type "lead_touch", aggregate_id the touch id, version 1 (a touch never changes). Published
+    on salesplane.leads.v1 for every recorded touch, including those recorded on create and import.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOUCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def touch(self) -> _leads_pb2.LeadTouch: ...
+    def __init__(
+        self,
+        *,
+        touch: _leads_pb2.LeadTouch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["touch", b"touch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["touch", b"touch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadTouched: _TypeAlias = LeadTouched  # noqa: Y015

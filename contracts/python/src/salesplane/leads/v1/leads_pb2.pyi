@@ -245,6 +245,31 @@ CHANNEL_COLD_CALL: Channel.ValueType  # 8
 CHANNEL_OTHER: Channel.ValueType  # 9
 Global___Channel: _TypeAlias = Channel  # noqa: Y015
 
+class _TouchKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TouchKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TouchKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TOUCH_KIND_UNSPECIFIED: _TouchKind.ValueType  # 0
+    TOUCH_KIND_FORM: _TouchKind.ValueType  # 1
+    TOUCH_KIND_EMAIL_CLICK: _TouchKind.ValueType  # 2
+    TOUCH_KIND_EVENT: _TouchKind.ValueType  # 3
+    TOUCH_KIND_AD: _TouchKind.ValueType  # 4
+    TOUCH_KIND_CALL: _TouchKind.ValueType  # 5
+    TOUCH_KIND_OTHER: _TouchKind.ValueType  # 6
+
+class TouchKind(_TouchKind, metaclass=_TouchKindEnumTypeWrapper): ...
+
+TOUCH_KIND_UNSPECIFIED: TouchKind.ValueType  # 0
+TOUCH_KIND_FORM: TouchKind.ValueType  # 1
+TOUCH_KIND_EMAIL_CLICK: TouchKind.ValueType  # 2
+TOUCH_KIND_EVENT: TouchKind.ValueType  # 3
+TOUCH_KIND_AD: TouchKind.ValueType  # 4
+TOUCH_KIND_CALL: TouchKind.ValueType  # 5
+TOUCH_KIND_OTHER: TouchKind.ValueType  # 6
+Global___TouchKind: _TypeAlias = TouchKind  # noqa: Y015
+
 @_typing.final
 class Address(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -541,6 +566,7 @@ class CreateLeadRequest(_message.Message):
     ASSIGNED_USER_ID_FIELD_NUMBER: _builtins.int
     ON_DUPLICATE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TOUCHES_FIELD_NUMBER: _builtins.int
     assigned_user_id: _builtins.str
     """Empty: the lead is unassigned and New; otherwise Assigned."""
     on_duplicate: Global___DuplicatePolicy.ValueType
@@ -548,6 +574,12 @@ class CreateLeadRequest(_message.Message):
     """Idempotency key (up to 128 characters): a retry returns the first call's lead."""
     @_builtins.property
     def lead(self) -> Global___LeadFields: ...
+    @_builtins.property
+    def touches(self) -> _containers.RepeatedCompositeFieldContainer[Global___TouchInput]:
+        """Touches recorded with the lead, in the same transaction (at most 100). Under MERGE they are
+        recorded on the lead merged into.
+        """
+
     def __init__(
         self,
         *,
@@ -555,10 +587,11 @@ class CreateLeadRequest(_message.Message):
         assigned_user_id: _builtins.str = ...,
         on_duplicate: Global___DuplicatePolicy.ValueType = ...,
         request_id: _builtins.str = ...,
+        touches: _abc.Iterable[Global___TouchInput] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_user_id", b"assigned_user_id", "lead", b"lead", "on_duplicate", b"on_duplicate", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_user_id", b"assigned_user_id", "lead", b"lead", "on_duplicate", b"on_duplicate", "request_id", b"request_id", "touches", b"touches"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -893,7 +926,10 @@ class ImportLeadsRequest(_message.Message):
     csv_text: _builtins.str
     """CSV text with a header line. Columns (case-insensitive): first_name, last_name, company, email,
     phone, title, website, street, city, region, postal_code, country_code, description,
-    lead_source (id or name), campaign (id or name), assigned_user_id.
+    lead_source (id or name), campaign (id or name), assigned_user_id, and touches: entries
+    separated by ";", each "campaign|kind|time" (campaign by id or name, kind as in TouchKind
+    without its prefix in lower case such as "form" or "email_click", time in ISO 8601 with an
+    offset), e.g. "Spring webinar|event|2026-03-04T15:00:00Z; Search ads|ad|2026-03-10T09:12:00+01:00".
     """
     first_line_number: _builtins.int
     """Line number of the first data line in the original file (for error reports); 0 means 2."""
@@ -1455,3 +1491,184 @@ class RecordCampaignCostRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordCampaignCostRequest: _TypeAlias = RecordCampaignCostRequest  # noqa: Y015
+
+@_typing.final
+class LeadTouch(_message.Message):
+    """A lead's contact with a campaign at a time. Touches are facts: never changed once recorded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TOUCH_TIME_FIELD_NUMBER: _builtins.int
+    TOUCH_KEY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    lead_id: _builtins.str
+    campaign_id: _builtins.str
+    kind: Global___TouchKind.ValueType
+    touch_key: _builtins.str
+    """Unique per lead; when the caller gave none, derived from campaign, kind and touch time."""
+    note: _builtins.str
+    @_builtins.property
+    def touch_time(self) -> _timestamp_pb2.Timestamp:
+        """When the contact happened (not when it was recorded)."""
+
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        lead_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        kind: Global___TouchKind.ValueType = ...,
+        touch_time: _timestamp_pb2.Timestamp | None = ...,
+        touch_key: _builtins.str = ...,
+        note: _builtins.str = ...,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time", "touch_time", b"touch_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "id", b"id", "kind", b"kind", "lead_id", b"lead_id", "note", b"note", "record_time", b"record_time", "touch_key", b"touch_key", "touch_time", b"touch_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadTouch: _TypeAlias = LeadTouch  # noqa: Y015
+
+@_typing.final
+class TouchInput(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TOUCH_TIME_FIELD_NUMBER: _builtins.int
+    TOUCH_KEY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    kind: Global___TouchKind.ValueType
+    touch_key: _builtins.str
+    """Up to 128 characters; empty: derived from campaign, kind and touch time."""
+    note: _builtins.str
+    """Up to 500 characters."""
+    @_builtins.property
+    def touch_time(self) -> _timestamp_pb2.Timestamp:
+        """Not in the future (a few minutes of clock skew are tolerated)."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        kind: Global___TouchKind.ValueType = ...,
+        touch_time: _timestamp_pb2.Timestamp | None = ...,
+        touch_key: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["touch_time", b"touch_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "kind", b"kind", "note", b"note", "touch_key", b"touch_key", "touch_time", b"touch_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TouchInput: _TypeAlias = TouchInput  # noqa: Y015
+
+@_typing.final
+class RecordLeadTouchRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    TOUCH_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    @_builtins.property
+    def touch(self) -> Global___TouchInput: ...
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+        touch: Global___TouchInput | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["touch", b"touch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id", "touch", b"touch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordLeadTouchRequest: _TypeAlias = RecordLeadTouchRequest  # noqa: Y015
+
+@_typing.final
+class RecordLeadTouchResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOUCH_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    """False when the touch key was recorded before (the first touch is returned)."""
+    @_builtins.property
+    def touch(self) -> Global___LeadTouch: ...
+    def __init__(
+        self,
+        *,
+        touch: Global___LeadTouch | None = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["touch", b"touch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "touch", b"touch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordLeadTouchResponse: _TypeAlias = RecordLeadTouchResponse  # noqa: Y015
+
+@_typing.final
+class ListLeadTouchesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_ID_FIELD_NUMBER: _builtins.int
+    lead_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lead_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_id", b"lead_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLeadTouchesRequest: _TypeAlias = ListLeadTouchesRequest  # noqa: Y015
+
+@_typing.final
+class ListLeadTouchesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOUCHES_FIELD_NUMBER: _builtins.int
+    FIRST_TOUCH_FIELD_NUMBER: _builtins.int
+    LAST_TOUCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def touches(self) -> _containers.RepeatedCompositeFieldContainer[Global___LeadTouch]:
+        """Oldest first (by touch time, then record time)."""
+
+    @_builtins.property
+    def first_touch(self) -> Global___LeadTouch:
+        """Unset when the lead has no touch."""
+
+    @_builtins.property
+    def last_touch(self) -> Global___LeadTouch: ...
+    def __init__(
+        self,
+        *,
+        touches: _abc.Iterable[Global___LeadTouch] | None = ...,
+        first_touch: Global___LeadTouch | None = ...,
+        last_touch: Global___LeadTouch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_touch", b"first_touch", "last_touch", b"last_touch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_touch", b"first_touch", "last_touch", b"last_touch", "touches", b"touches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLeadTouchesResponse: _TypeAlias = ListLeadTouchesResponse  # noqa: Y015

@@ -135,6 +135,16 @@ class LeadServiceStub:
                 request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordCampaignCostRequest.SerializeToString,
                 response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
                 _registered_method=True)
+        self.RecordLeadTouch = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/RecordLeadTouch',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordLeadTouchRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordLeadTouchResponse.FromString,
+                _registered_method=True)
+        self.ListLeadTouches = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ListLeadTouches',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesResponse.FromString,
+                _registered_method=True)
 
 
 class LeadServiceServicer:
@@ -270,6 +280,23 @@ class LeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordLeadTouch(self, request, context):
+        """A lead's contact with a campaign (a form filled in, an e-mail clicked, an event attended...).
+        Idempotent by touch key: recording the same key for the same lead again returns the first touch.
+        Whoever may change the lead may record its touches. Unknown lead: NOT_FOUND; unknown campaign,
+        a touch time in the future or a missing kind: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLeadTouches(self, request, context):
+        """A lead's touches, oldest first, with its first and last touch; whoever may read the lead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -367,6 +394,16 @@ def add_LeadServiceServicer_to_server(servicer, server):
                     servicer.RecordCampaignCost,
                     request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordCampaignCostRequest.FromString,
                     response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.SerializeToString,
+            ),
+            'RecordLeadTouch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordLeadTouch,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordLeadTouchRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordLeadTouchResponse.SerializeToString,
+            ),
+            'ListLeadTouches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLeadTouches,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -888,6 +925,60 @@ class LeadService:
             '/salesplane.leads.v1.LeadService/RecordCampaignCost',
             salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordCampaignCostRequest.SerializeToString,
             salesplane_dot_leads_dot_v1_dot_leads__pb2.Campaign.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordLeadTouch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/RecordLeadTouch',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordLeadTouchRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.RecordLeadTouchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLeadTouches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ListLeadTouches',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesResponse.FromString,
             options,
             channel_credentials,
             insecure,

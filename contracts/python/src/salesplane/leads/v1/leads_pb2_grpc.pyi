@@ -70,6 +70,14 @@ class LeadServiceStub:
     ListCampaigns: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ListCampaignsRequest, _leads_pb2.ListCampaignsResponse]
     RecordCampaignCost: _grpc.UnaryUnaryMultiCallable[_leads_pb2.RecordCampaignCostRequest, _leads_pb2.Campaign]
     """An actual cost incurred on a date; the campaign's actual cost is the sum of its entries."""
+    RecordLeadTouch: _grpc.UnaryUnaryMultiCallable[_leads_pb2.RecordLeadTouchRequest, _leads_pb2.RecordLeadTouchResponse]
+    """A lead's contact with a campaign (a form filled in, an e-mail clicked, an event attended...).
+    Idempotent by touch key: recording the same key for the same lead again returns the first touch.
+    Whoever may change the lead may record its touches. Unknown lead: NOT_FOUND; unknown campaign,
+    a touch time in the future or a missing kind: INVALID_ARGUMENT.
+    """
+    ListLeadTouches: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ListLeadTouchesRequest, _leads_pb2.ListLeadTouchesResponse]
+    """A lead's touches, oldest first, with its first and last touch; whoever may read the lead."""
 
 @_typing.type_check_only
 class LeadServiceAsyncStub(LeadServiceStub):
@@ -113,6 +121,14 @@ class LeadServiceAsyncStub(LeadServiceStub):
     ListCampaigns: _aio.UnaryUnaryMultiCallable[_leads_pb2.ListCampaignsRequest, _leads_pb2.ListCampaignsResponse]  # type: ignore[assignment]
     RecordCampaignCost: _aio.UnaryUnaryMultiCallable[_leads_pb2.RecordCampaignCostRequest, _leads_pb2.Campaign]  # type: ignore[assignment]
     """An actual cost incurred on a date; the campaign's actual cost is the sum of its entries."""
+    RecordLeadTouch: _aio.UnaryUnaryMultiCallable[_leads_pb2.RecordLeadTouchRequest, _leads_pb2.RecordLeadTouchResponse]  # type: ignore[assignment]
+    """A lead's contact with a campaign (a form filled in, an e-mail clicked, an event attended...).
+    Idempotent by touch key: recording the same key for the same lead again returns the first touch.
+    Whoever may change the lead may record its touches. Unknown lead: NOT_FOUND; unknown campaign,
+    a touch time in the future or a missing kind: INVALID_ARGUMENT.
+    """
+    ListLeadTouches: _aio.UnaryUnaryMultiCallable[_leads_pb2.ListLeadTouchesRequest, _leads_pb2.ListLeadTouchesResponse]  # type: ignore[assignment]
+    """A lead's touches, oldest first, with its first and last touch; whoever may read the lead."""
 
 class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
     """Leads: prospective customers before they become opportunities, their qualification and conversion,
@@ -267,5 +283,25 @@ class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_leads_pb2.Campaign, _abc.Awaitable[_leads_pb2.Campaign]]:
         """An actual cost incurred on a date; the campaign's actual cost is the sum of its entries."""
+
+    @_abc_1.abstractmethod
+    def RecordLeadTouch(
+        self,
+        request: _leads_pb2.RecordLeadTouchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.RecordLeadTouchResponse, _abc.Awaitable[_leads_pb2.RecordLeadTouchResponse]]:
+        """A lead's contact with a campaign (a form filled in, an e-mail clicked, an event attended...).
+        Idempotent by touch key: recording the same key for the same lead again returns the first touch.
+        Whoever may change the lead may record its touches. Unknown lead: NOT_FOUND; unknown campaign,
+        a touch time in the future or a missing kind: INVALID_ARGUMENT.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLeadTouches(
+        self,
+        request: _leads_pb2.ListLeadTouchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ListLeadTouchesResponse, _abc.Awaitable[_leads_pb2.ListLeadTouchesResponse]]:
+        """A lead's touches, oldest first, with its first and last touch; whoever may read the lead."""
 
 def add_LeadServiceServicer_to_server(servicer: LeadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
