@@ -55,13 +55,12 @@ import salesplane_reporting.migrations
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.identity import ROLE_MARKETING, Identity
 from salesplane_platform.migrations import upgrade_to_head
-from salesplane_platform.money import Money
+from salesplane_platform.money import Money, convert_minor
 from salesplane_reporting.adapters import tables
 from salesplane_reporting.adapters.report_engine import EngineOutput, RunContext, SqlReportEngine
 from salesplane_reporting.domain.attribution import Model
 from salesplane_reporting.domain.builtin_reports import builtin
 from salesplane_reporting.domain.definition import ReportSpec, parse_definition
-from salesplane_reporting.domain.exchange_rates import convert_minor
 from salesplane_reporting.domain.report import RowKind
 
 BASE = "EUR"

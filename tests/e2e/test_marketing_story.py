@@ -13,20 +13,19 @@ a manager's."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from salesplane.common.v1.common_pb2 import Date, Money
+from salesplane.common.v1.common_pb2 import Money
 from salesplane.forecasting.v1 import org_pb2, org_pb2_grpc
 from salesplane.leads.v1 import leads_pb2, leads_pb2_grpc
 from salesplane.opportunities.v1 import opportunities_pb2 as opp
@@ -35,6 +34,7 @@ from salesplane.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from salesplane_platform.identity import issue_token
 from tests.e2e import marketing_oracle as oracle
 from tests.e2e.conftest import SECRET, bearer
+from tests.e2e.story_helpers import eventually, instant, proto_date
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,6 @@ ORG = {"vp": "", "m1": "vp", "m2": "vp", "r1": "m1", "r2": "m1", "r3": "m2"}
 MANAGERS = {"vp", "m1", "m2"}
 MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_decay")
 MARKETING = bearer("mkt-1", ("marketing",))
-T = TypeVar("T")
 
 
 def caller(user: str) -> list[tuple[str, str]]:
@@ -53,29 +52,10 @@ def money(amount_minor: int, currency: str = "USD") -> Money:
     return Money(currency_code=currency, amount_minor=amount_minor)
 
 
-def proto_date(day: date) -> Date:
-    return Date(year=day.year, month=day.month, day=day.day)
-
-
-def instant(timestamp: Any) -> datetime:
-    return timestamp.ToDatetime(tzinfo=UTC)
-
-
 def _timestamp(moment: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
-
-
-def eventually(check: Callable[[], T], timeout: float = 45.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except (AssertionError, grpc.RpcError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
 
 
 def post_csv(base: str, body: str) -> dict[str, Any]:
@@ -558,6 +538,13 @@ def test_campaign_roi_attribution_and_funnel_agree_with_an_oracle(services, gate
     with pytest.raises(grpc.RpcError) as denied:
         reports.run(caller("m1"), performance_definition(), {**period, "model": "linear"})
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    listed = {
+        who: {r.id for r in reports.api.ListReports(reporting_pb2.ListReportsRequest(), metadata=md).reports}
+        for who, md in (("marketing", MARKETING), ("m1", caller("m1")))
+    }
+    assert {"campaign_roi", "channel_roi"} <= listed["marketing"]
+    assert not {"campaign_roi", "channel_roi"} & listed["m1"]
+    assert {"lead_funnel", "attribution_by_campaign"} <= listed["m1"]
 
     # Bad parameters: an unknown model, a negative half-life.
     for parameters in ({"model": "gut_feeling"}, {"model": "time_decay", "half_life_days": "-3"}):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 # Active ISO 4217 currencies (funds and precious metals excluded) and their minor-unit exponent.
 _THREE_DECIMALS = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
@@ -218,6 +219,25 @@ def round_half_up_div(numerator: int, denominator: int) -> int:
     if remainder * 2 >= denominator:
         quotient += 1
     return quotient if numerator >= 0 else -quotient
+
+
+def convert_minor(amount_minor: int, currency: str, rate: str, base_currency: str) -> int:
+    """amount x rate in the base currency's minor units, rounded half up; integers only, so exact.
+    The opportunities service values deals with it and reporting converts campaign costs with it,
+    so that both round every amount alike.
+
+    base_minor = amount_minor x rate x 10^(exponent(base) - exponent(currency))."""
+    sign, digits, exponent = Decimal(rate).as_tuple()
+    if sign or not isinstance(exponent, int):
+        raise ValueError(f"not a positive finite rate: {rate!r}")
+    coefficient = int("".join(map(str, digits)))
+    shift = CURRENCY_EXPONENTS[base_currency] - CURRENCY_EXPONENTS[currency] + exponent
+    numerator = amount_minor * coefficient
+    if shift >= 0:
+        # int ** int is typed Any (a negative exponent gives a float); shift >= 0 here.
+        scale: int = 10**shift
+        return numerator * scale
+    return round_half_up_div(numerator, 10**-shift)
 
 
 def format_minor(amount_minor: int, currency: str) -> str:

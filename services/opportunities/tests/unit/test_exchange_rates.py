@@ -11,12 +11,12 @@ from salesplane_opportunities.domain.exchange_rates import (
     AppliedRate,
     CurrencyConverter,
     ExchangeRate,
-    convert_minor,
     dates_governed_by,
     parse_rate,
     rate_in_effect,
 )
 from salesplane_platform.errors import FailedPrecondition
+from salesplane_platform.money import convert_minor
 
 SET_AT = datetime(2026, 1, 1, tzinfo=UTC)
 

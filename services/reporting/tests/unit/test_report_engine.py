@@ -1441,3 +1441,17 @@ def test_the_pipeline_reports_of_managers_reps_and_admins_are_read_from_the_roll
         # A day-level date or a per-deal measure needs the deals.
         daily = {**by_owner(), "dimensions": [{"field": "expected_close_date", "grain": "day"}]}
         assert not _Run(engine, parse_definition(daily), RunContext(CALLERS[0], NOW)).pre_aggregated
+
+
+def test_before_forecastings_settings_arrive_money_is_in_the_base_currency_the_deals_carry() -> None:
+    """A fresh deployment where nobody has edited forecasting's settings yet has no settings event;
+    the base currency is then the one the opportunities service converted the deals into."""
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    tables.metadata.create_all(engine)
+    sessions = make_session_factory(engine)
+    fresh = World(sessions, ConsumerRunner(sessions, tables.platform, ListSubscriber(), ReadModelProjector()))
+    fresh.deliver(*ORGANISATION[1:], *PIPELINE)
+    output = fresh.run(builtin("pipeline_by_stage").document, ADMIN)  # type: ignore[union-attr]
+    assert "base currency (EUR)" in output.notes[0]
+    assert view(output, "deals", "amount", kinds=[RowKind.GRAND_TOTAL]) == [("GRAND_TOTAL", 5, eur(720_000))]
+    engine.dispose()

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from salesplane_platform.errors import FailedPrecondition
-from salesplane_platform.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, round_half_up_div
+from salesplane_platform.money import MAX_AMOUNT_MINOR, convert_minor
 
 MAX_RATE_FRACTION_DIGITS = 12
 MAX_RATE_INTEGER_DIGITS = 12
@@ -93,23 +93,6 @@ class ExchangeRateChanged:
     """Domain event: consumers receive the rate as set."""
 
     rate: ExchangeRate
-
-
-def convert_minor(amount_minor: int, currency: str, rate: str, base_currency: str) -> int:
-    """amount x rate in the base currency's minor units, rounded half up; integers only, so exact.
-
-    base_minor = amount_minor x rate x 10^(exponent(base) - exponent(currency))."""
-    sign, digits, exponent = Decimal(rate).as_tuple()
-    if sign or not isinstance(exponent, int):
-        raise ValueError(f"not a positive finite rate: {rate!r}")
-    coefficient = int("".join(map(str, digits)))
-    shift = CURRENCY_EXPONENTS[base_currency] - CURRENCY_EXPONENTS[currency] + exponent
-    numerator = amount_minor * coefficient
-    if shift >= 0:
-        # int ** int is typed Any (a negative exponent gives a float); shift >= 0 here.
-        scale: int = 10**shift
-        return numerator * scale
-    return round_half_up_div(numerator, 10**-shift)
 
 
 def rate_in_effect(rates: Iterable[ExchangeRate], on: date) -> ExchangeRate | None:

@@ -51,7 +51,7 @@ from salesplane_reporting.adapters.report_sources import (
 )
 from salesplane_reporting.adapters.sql_dates import period_start
 from salesplane_reporting.adapters.sql_median import ensure_median, median
-from salesplane_reporting.domain.catalogue import Field, Label, Source, fields_of
+from salesplane_reporting.domain.catalogue import MARKETING_ONLY_SOURCES, Field, Label, Source, fields_of
 from salesplane_reporting.domain.charts_from_results import chart_of
 from salesplane_reporting.domain.definition import (
     Aggregate,
@@ -108,7 +108,7 @@ class SqlReportEngine:
         """SELECT of the user ids whose records the caller may read in `source`; None: all."""
         if caller.is_admin:
             return None
-        if source in (Source.CAMPAIGNS, Source.CAMPAIGN_PERFORMANCE):
+        if source in MARKETING_ONLY_SOURCES:
             if ROLE_MARKETING in caller.roles:
                 return None
             raise PermissionDenied(f"{caller.subject} may not read campaigns: marketing and admins do")

@@ -319,6 +319,8 @@ SOURCE_PARAMETERS: dict[Source, tuple[str, ...]] = {
 }
 # Sources that read a past state with `as_of`.
 AS_OF_SOURCES = frozenset({Source.OPPORTUNITIES})
+# Sources about campaigns as a whole (their costs belong to no user): marketing and admins only.
+MARKETING_ONLY_SOURCES = frozenset({Source.CAMPAIGNS, Source.CAMPAIGN_PERFORMANCE})
 
 
 def fields_of(source: Source) -> dict[str, Field]:

@@ -2,34 +2,17 @@
 on the day it was incurred.
 
 The opportunities service owns the rates and values deals with them; reporting receives the rates
-as events and converts exactly the way that service does (services do not import each other):
-amount x rate in the base currency's minor units, rounded half up, in integers."""
+as events and converts with the platform's convert_minor, as that service does: amount x rate in
+the base currency's minor units, rounded half up, in integers."""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
 from datetime import date
-from decimal import Decimal
 
 from salesplane_platform.errors import FailedPrecondition
-from salesplane_platform.money import CURRENCY_EXPONENTS, round_half_up_div
-
-
-def convert_minor(amount_minor: int, currency: str, rate: str, base_currency: str) -> int:
-    """amount x rate in the base currency's minor units, rounded half up; integers only, so exact.
-
-    base_minor = amount_minor x rate x 10^(exponent(base) - exponent(currency))."""
-    sign, digits, exponent = Decimal(rate).as_tuple()
-    if sign or not isinstance(exponent, int):
-        raise ValueError(f"not a positive finite rate: {rate!r}")
-    coefficient = int("".join(map(str, digits)))
-    shift = CURRENCY_EXPONENTS[base_currency] - CURRENCY_EXPONENTS[currency] + exponent
-    numerator = amount_minor * coefficient
-    if shift >= 0:
-        scale: int = 10**shift
-        return numerator * scale
-    return round_half_up_div(numerator, 10**-shift)
+from salesplane_platform.money import convert_minor
 
 
 class BaseCurrencyConverter:

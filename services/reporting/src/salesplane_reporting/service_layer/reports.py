@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from salesplane_platform.identity import Identity
+from salesplane_platform.identity import ROLE_MARKETING, Identity
 from salesplane_reporting.domain.builtin_reports import BUILTIN_REPORTS, builtin
+from salesplane_reporting.domain.catalogue import MARKETING_ONLY_SOURCES
 from salesplane_reporting.domain.definition import Layout, ReportSpec, parse_definition
 from salesplane_reporting.domain.report import Column, ReportDefinitionSummary, ReportResult, ResultRow
 from salesplane_reporting.domain.run_options import NO_OPTIONS, RunOptions, apply_run_options
@@ -45,9 +46,15 @@ def _summary(report: SavedReport) -> ReportDefinitionSummary:
 
 
 def list_reports(*, caller: Identity, uow: ReportingUnitOfWork) -> list[ReportDefinitionSummary]:
-    """Every built-in report, then the saved reports the caller may run (each runs in the
-    caller's own scope, whoever saved it)."""
-    builtins = [ReportDefinitionSummary(r.id, r.title, r.description) for r in BUILTIN_REPORTS]
+    """The built-in reports the caller may run, then the saved reports the caller may run (each
+    runs in the caller's own scope, whoever saved it). Campaign-wide reports are listed only to
+    marketing and admins, who alone may read them."""
+    sees_campaigns = caller.is_admin or ROLE_MARKETING in caller.roles
+    builtins = [
+        ReportDefinitionSummary(r.id, r.title, r.description)
+        for r in BUILTIN_REPORTS
+        if sees_campaigns or r.spec.source not in MARKETING_ONLY_SOURCES
+    ]
     with uow:
         saved = [_summary(r) for r in uow.saved_reports.visible_to(caller)]
     return builtins + sorted(saved, key=lambda s: (s.title.lower(), s.id))
