@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesplane_forecasting.adapters import (
     adjustment_store,
+    deal_facts_store,
     hierarchy,
+    inspection_settings_store,
     quota_store,
     rollup_store,
     settings_store,
@@ -26,6 +28,8 @@ from salesplane_forecasting.adapters.outbox_events import outbox_event
 from salesplane_forecasting.domain.contributions import RollupKey
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
+from salesplane_forecasting.domain.inspection.deal_history import DealFacts, StageStay
+from salesplane_forecasting.domain.inspection.settings import InspectionSettings
 from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.quotas import DraftAllocation, Quota, QuotaChange, QuotaKind
 from salesplane_forecasting.domain.rollups import CurrencyLine, RollupRead
@@ -141,6 +145,43 @@ class SqlRollupStore:
         return rollup_store.rebuild_rollups(self._session, recompute_contributions=recompute_contributions)
 
 
+class SqlDealFactsStore:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def load(self, opportunity_ids: Iterable[str], *, for_update: bool) -> dict[str, DealFacts]:
+        return deal_facts_store.load(self._session, opportunity_ids, for_update=for_update)
+
+    def save(self, facts: Iterable[tuple[str, DealFacts]]) -> None:
+        deal_facts_store.save(self._session, facts)
+
+    def facts_of_owners(self, owners: Sequence[str], *, closing_from: date) -> list[tuple[str, DealFacts]]:
+        return deal_facts_store.facts_of_owners(self._session, owners, closing_from=closing_from)
+
+    def replace_won_stays(self, stays: Mapping[str, Sequence[StageStay]]) -> None:
+        deal_facts_store.replace_won_stays(self._session, stays)
+
+    def won_durations(self) -> dict[str, list[int]]:
+        return deal_facts_store.won_durations(self._session)
+
+    def stage_orders(self) -> tuple[int, dict[str, int]]:
+        return deal_facts_store.stage_orders(self._session)
+
+    def replace_stage_orders(self, revision: int, orders: Mapping[str, int]) -> None:
+        deal_facts_store.replace_stage_orders(self._session, revision, orders)
+
+
+class SqlInspectionSettingsStore:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def load(self, *, for_update: bool = False) -> InspectionSettings:
+        return inspection_settings_store.load(self._session, for_update=for_update)
+
+    def save(self, settings: InspectionSettings) -> None:
+        inspection_settings_store.save(self._session, settings)
+
+
 class SqlQuotaStore:
     def __init__(self, session: Session, seen: Seen) -> None:
         self._session = session
@@ -243,13 +284,14 @@ class SqlAdjustmentStore:
 
 class SqlRollupStores:
     """The rollup stores over a session whose transaction someone else owns: the consumer runner's
-    batch (it commits). Three small objects per batch, no query of their own; nothing here raises
+    batch (it commits). Four small objects per batch, no query of their own; nothing here raises
     events, so there is nothing to collect."""
 
     def __init__(self, session: Session) -> None:
         self.hierarchy = SqlHierarchy(session)
         self.settings = SqlSettingsReader(session)
         self.rollups = SqlRollupStore(session)
+        self.deal_facts = SqlDealFactsStore(session)
 
 
 class SqlForecastingUnitOfWork(SqlUnitOfWork):
@@ -257,6 +299,8 @@ class SqlForecastingUnitOfWork(SqlUnitOfWork):
     hierarchy: SqlHierarchy
     settings: SqlSettingsStore
     rollups: SqlRollupStore
+    deal_facts: SqlDealFactsStore
+    inspection_settings: SqlInspectionSettingsStore
     quotas: SqlQuotaStore
     snapshots: SqlSnapshotStore
     adjustments: SqlAdjustmentStore
@@ -273,6 +317,8 @@ class SqlForecastingUnitOfWork(SqlUnitOfWork):
         self.hierarchy = SqlHierarchy(session)
         self.settings = SqlSettingsStore(session, self.seen)
         self.rollups = SqlRollupStore(session)
+        self.deal_facts = SqlDealFactsStore(session)
+        self.inspection_settings = SqlInspectionSettingsStore(session)
         self.quotas = SqlQuotaStore(session, self.seen)
         self.snapshots = SqlSnapshotStore(session, self.seen)
         self.adjustments = SqlAdjustmentStore(session)

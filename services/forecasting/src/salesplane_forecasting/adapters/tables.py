@@ -200,3 +200,58 @@ manager_adjustments = Table(
     Column("adjusted_by", String(64), nullable=False),
     Column("adjusted_at", DateTime(timezone=True), nullable=False),
 )
+
+# Pipeline inspection: what each opportunity's history says (domain/inspection/deal_history.py
+# DealFacts), folded from every consumed version. The scalar facts the inspection filters on are
+# columns; the rest, including the bounded lists of changes, is one JSON document.
+deal_facts = Table(
+    "deal_facts",
+    metadata,
+    Column("opportunity_id", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("owner_user_id", String(64), nullable=False),
+    Column("close_date", Date, nullable=False),
+    # open, won, lost or deleted.
+    Column("status", String(8), nullable=False),
+    # Base currency.
+    Column("amount_minor", BigInteger, nullable=False),
+    # JSON: stage, probability, clocks, push count, close-date changes, setbacks and stays.
+    Column("facts", Text, nullable=False),
+    Index("ix_deal_facts_owner_close_date", "owner_user_id", "close_date"),
+    Index("ix_deal_facts_status", "status"),
+)
+
+# The finished stage stays of won deals: the samples of the stalled rule's percentiles. A deal's
+# rows are replaced when it is won (again) and removed when it leaves won, so each won deal counts
+# once, with the stays of its latest win.
+won_stage_stays = Table(
+    "won_stage_stays",
+    metadata,
+    Column("opportunity_id", String(64), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("sales_stage", String(64), nullable=False),
+    Column("seconds", BigInteger, nullable=False),
+    Index("ix_won_stage_stays_stage", "sales_stage"),
+)
+
+# The order of each sales stage in the opportunities service's catalogue (SalesStagesChanged),
+# which the opportunity events do not carry; every row holds the catalogue revision it came from.
+sales_stage_orders = Table(
+    "sales_stage_orders",
+    metadata,
+    Column("sales_stage", String(64), primary_key=True),
+    Column("stage_order", Integer, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+)
+
+# The one row of inspection thresholds (id "inspection"); absent means the defaults.
+inspection_settings = Table(
+    "inspection_settings",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    # JSON object: InspectionThresholds field -> value.
+    Column("thresholds", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -12,6 +12,8 @@ import grpc
 from salesplane.forecasting.v1 import (
     forecasting_pb2,
     forecasting_pb2_grpc,
+    inspection_pb2,
+    inspection_pb2_grpc,
     org_pb2,
     org_pb2_grpc,
     quotas_pb2,
@@ -24,6 +26,7 @@ from salesplane.forecasting.v1 import (
 from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitOfWork
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
+from salesplane_forecasting.entrypoints.inspection_api import InspectionServicer
 from salesplane_forecasting.entrypoints.opportunity_consumer import (
     OPPORTUNITIES_TOPIC,
     OpportunityRollupHandler,
@@ -60,12 +63,16 @@ def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
     worksheets_pb2_grpc.add_WorksheetServiceServicer_to_server(
         WorksheetServicer(unit_of_work, context.settings.base_currency), server
     )
+    inspection_pb2_grpc.add_InspectionServiceServicer_to_server(
+        InspectionServicer(unit_of_work, context.settings.base_currency), server
+    )
     return [
         forecasting_pb2.DESCRIPTOR.services_by_name["ForecastingService"].full_name,
         org_pb2.DESCRIPTOR.services_by_name["OrgService"].full_name,
         settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"].full_name,
         quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name,
         worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"].full_name,
+        inspection_pb2.DESCRIPTOR.services_by_name["InspectionService"].full_name,
     ]
 
 

@@ -10,6 +10,8 @@ from typing import Protocol, Self
 from salesplane_forecasting.domain.contributions import RollupKey
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
+from salesplane_forecasting.domain.inspection.deal_history import DealFacts, StageStay
+from salesplane_forecasting.domain.inspection.settings import InspectionSettings
 from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.quotas import DraftAllocation, Quota, QuotaChange, QuotaKind
 from salesplane_forecasting.domain.rollups import CurrencyLine, RollupRead
@@ -82,6 +84,37 @@ class RollupStore(Protocol):
 
     def rebuild(self, *, recompute_contributions: bool) -> int:
         """Recompute every rollup from the tracked deals; returns the rows written."""
+
+
+class DealFactsStore(Protocol):
+    """The pipeline inspection's history of each deal, the won deals' stage stays, the stage order."""
+
+    def load(self, opportunity_ids: Iterable[str], *, for_update: bool) -> dict[str, DealFacts]: ...
+
+    def save(self, facts: Iterable[tuple[str, DealFacts]]) -> None:
+        """(owner, facts) pairs, one per deal."""
+
+    def facts_of_owners(self, owners: Sequence[str], *, closing_from: date) -> list[tuple[str, DealFacts]]:
+        """(owner, facts) of the owners' open deals closing on or after closing_from."""
+
+    def replace_won_stays(self, stays: Mapping[str, Sequence[StageStay]]) -> None:
+        """Each deal's won stays replaced (an empty sequence removes them)."""
+
+    def won_durations(self) -> dict[str, list[int]]:
+        """{stage: seconds} of the won deals' stays."""
+
+    def stage_orders(self) -> tuple[int, dict[str, int]]:
+        """(catalogue revision, {stage: order}); (0, {}) before any catalogue."""
+
+    def replace_stage_orders(self, revision: int, orders: Mapping[str, int]) -> None: ...
+
+
+class InspectionSettingsStore(Protocol):
+    def load(self, *, for_update: bool = False) -> InspectionSettings:
+        """The stored thresholds, or the defaults at version 0."""
+
+    def save(self, settings: InspectionSettings) -> None:
+        """Conflict when the stored version is not settings.version - 1."""
 
 
 class QuotaStore(Protocol):
@@ -169,6 +202,9 @@ class RollupStores(Protocol):
     @property
     def rollups(self) -> RollupStore: ...
 
+    @property
+    def deal_facts(self) -> DealFactsStore: ...
+
 
 class ForecastingUnitOfWork(Protocol):
     # Read-only, so an implementation may hold its own (narrower) store types; the use cases
@@ -184,6 +220,12 @@ class ForecastingUnitOfWork(Protocol):
 
     @property
     def rollups(self) -> RollupStore: ...
+
+    @property
+    def deal_facts(self) -> DealFactsStore: ...
+
+    @property
+    def inspection_settings(self) -> InspectionSettingsStore: ...
 
     @property
     def quotas(self) -> QuotaStore: ...

@@ -1,0 +1,365 @@
+"""Use cases of the pipeline inspection: a manager's team and direct reports for a period, each with
+its figures and flags ranked by money at risk; a rep's flagged deals with their reasons.
+
+Computed on read, from what forecasting keeps up to date anyway (tracked deals behind the rollups,
+committed quotas, worksheet commits, the deal facts folded by the consumer): an inspection is as
+fresh as the last consumed batch and costs one pass over the subtree's deals of the period.
+
+Visibility is the worksheets': a user's figures are read by the user, every manager above them and
+administrators (PermissionDenied otherwise). A direct report who manages a team is inspected as
+their team (team deals, assigned quota, manager commit); the manager's own row holds their own
+deals against their direct quota.
+
+Approximations, said plainly:
+* "now" is UTC; the organisation has no time zone of its own yet.
+* A past period's "commit in force" is the latest commit made for it (commits are kept, but which
+  was in force when the period began is not tracked separately).
+* Movement is computed only against the last commit (closed won, quota, committed, live forecast
+  vs the committed likely); "a week ago" needs the figures as they were, which forecasting does not
+  keep (reporting keeps opportunity versions), so it is not returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from salesplane_forecasting.domain.contributions import DealStatus
+from salesplane_forecasting.domain.deals import Deal
+from salesplane_forecasting.domain.forecast_settings import CommitStage
+from salesplane_forecasting.domain.inspection.deal_flags import (
+    DealFlag,
+    deal_flags,
+    ranked_deal_flags,
+    slipped_minor,
+)
+from salesplane_forecasting.domain.inspection.deal_history import DealFacts
+from salesplane_forecasting.domain.inspection.rep_figures import PastPeriod, RepFigures, team_figures
+from salesplane_forecasting.domain.inspection.rep_flags import RepInspection, inspect_rep
+from salesplane_forecasting.domain.inspection.stage_percentiles import stage_percentiles
+from salesplane_forecasting.domain.inspection.thresholds import InspectionThresholds
+from salesplane_forecasting.domain.periods import FiscalCalendar, Period, PeriodKind, check_period_id
+from salesplane_forecasting.domain.probabilistic import OpenDeal, distribution
+from salesplane_forecasting.domain.quotas import QuotaKind
+from salesplane_forecasting.domain.worksheets import SnapshotKind
+from salesplane_forecasting.service_layer.access import ensure_can_read_user
+from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
+from salesplane_platform.errors import InvalidArgument, NotFound, Validator
+from salesplane_platform.identifiers import check_user_id
+from salesplane_platform.identity import Identity
+
+
+@dataclass(frozen=True)
+class SinceCommit:
+    """current - the last commit's figure; None without a commit (or a quota at either time)."""
+
+    committed_at: datetime
+    closed_won_minor: int
+    quota_minor: int | None
+    live_forecast_vs_committed_minor: int
+
+
+@dataclass(frozen=True)
+class InspectedRow:
+    user_id: str
+    display_name: str
+    # Inspected as a team (a direct report with reports of their own, or the team row).
+    as_team: bool
+    inspection: RepInspection
+    since_commit: SinceCommit | None
+    flagged_deal_count: int
+
+
+@dataclass(frozen=True)
+class TeamInspection:
+    manager_user_id: str
+    period: Period
+    inspected_at: datetime
+    team: InspectedRow
+    # One per direct report, then the manager's own deals; most money at risk first.
+    rows: tuple[InspectedRow, ...]
+
+
+@dataclass(frozen=True)
+class FlaggedDeal:
+    deal: Deal
+    flags: tuple[DealFlag, ...]
+
+    @property
+    def money_at_stake_minor(self) -> int:
+        return max((f.money_at_stake_minor for f in self.flags), default=0)
+
+
+@dataclass(frozen=True)
+class RepDeals:
+    user_id: str
+    period: Period
+    inspected_at: datetime
+    inspection: InspectedRow
+    deals: tuple[FlaggedDeal, ...]
+
+
+@dataclass(frozen=True)
+class _Context:
+    uow: ForecastingUnitOfWork
+    calendar: FiscalCalendar
+    period: Period
+    now: datetime
+    thresholds: InspectionThresholds
+    percentiles: dict[str, int]
+    currency: str
+
+
+def inspect_team(
+    *, manager_user_id: str, period_id: str, caller: Identity, uow: ForecastingUnitOfWork, base_currency: str
+) -> TeamInspection:
+    """The team row and a row per direct report (plus the manager's own), flags ranked."""
+    manager_user_id = manager_user_id or caller.subject
+    _validate(manager_user_id, "manager_user_id", period_id)
+    with uow:
+        ensure_can_read_user(uow.users, caller, manager_user_id)
+        manager = uow.users.get(manager_user_id)
+        if manager is None:
+            raise NotFound("user", manager_user_id)
+        context = _context(uow, period_id, base_currency)
+        reports = uow.users.subtree(manager_user_id, direct_only=True)
+        rows: list[tuple[InspectedRow, RepFigures]] = []
+        for report in reports:
+            as_team = uow.hierarchy.has_reports(report.user_id)
+            rows.append(_row(context, report.user_id, report.display_name, as_team=as_team))
+        own = _row(context, manager_user_id, manager.display_name, as_team=False, own_of_manager=True)
+        team_row = _team_row(context, manager_user_id, manager.display_name, [f for _, f in (*rows, own)])
+    ranked = sorted(
+        [row for row, _ in (*rows, own)],
+        key=lambda r: (-sum(f.money_at_risk_minor for f in r.inspection.flags), r.user_id),
+    )
+    return TeamInspection(manager_user_id, context.period, context.now, team_row, tuple(ranked))
+
+
+def inspect_rep_deals(
+    *, user_id: str, period_id: str, caller: Identity, uow: ForecastingUnitOfWork, base_currency: str
+) -> RepDeals:
+    """The rep's own row and their flagged deals of the period (and pushed out of it), most money first."""
+    user_id = user_id or caller.subject
+    _validate(user_id, "user_id", period_id)
+    with uow:
+        ensure_can_read_user(uow.users, caller, user_id)
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        context = _context(uow, period_id, base_currency)
+        has_reports = uow.hierarchy.has_reports(user_id)
+        row, figures = _row(context, user_id, user.display_name, as_team=False, own_of_manager=has_reports)
+        facts = [f for _, f in uow.deal_facts.facts_of_owners([user_id], closing_from=context.period.start)]
+        flagged = _flagged(context, facts, figures.committed_minor)
+        tracked = uow.rollups.load_tracked(flagged, for_update=False)
+    deals = [FlaggedDeal(tracked[i], tuple(flags)) for i, flags in flagged.items() if flags and i in tracked]
+    deals.sort(key=lambda d: (-d.money_at_stake_minor, d.deal.opportunity_id))
+    return RepDeals(user_id, context.period, context.now, row, tuple(deals))
+
+
+def _validate(user_id: str, user_field: str, period_id: str) -> None:
+    check = Validator()
+    check_user_id(check, user_field, user_id)
+    check_period_id(check, "period_id", period_id)
+    check.raise_if_invalid()
+
+
+def _context(uow: ForecastingUnitOfWork, period_id: str, currency: str) -> _Context:
+    calendar = uow.settings.load().calendar
+    # A well-formed id outside the calendar's years is InvalidArgument on "period_id", as worksheets.
+    period = calendar.period(period_id)
+    thresholds = uow.inspection_settings.load().thresholds
+    percentiles = stage_percentiles(
+        uow.deal_facts.won_durations(),
+        percentile=thresholds.stalled_percentile,
+        min_samples=thresholds.stalled_min_samples,
+    )
+    return _Context(uow, calendar, period, datetime.now(UTC), thresholds, percentiles, currency)
+
+
+def _row(
+    context: _Context, user_id: str, display_name: str, *, as_team: bool, own_of_manager: bool = False
+) -> tuple[InspectedRow, RepFigures]:
+    uow, period = context.uow, context.period
+    owners = (
+        [user.user_id for user in uow.users.subtree(user_id, direct_only=False)] if as_team else [user_id]
+    )
+    if user_id not in owners:
+        owners.append(user_id)
+    deals = uow.rollups.deals_of(owners, period.period_id)
+    quota_kind = QuotaKind.DIRECT if own_of_manager else QuotaKind.ASSIGNED
+    quota = uow.quotas.committed_quota(user_id, period.period_id, quota_kind)
+    # A manager's own deals have no commit of their own: their commit is the team's.
+    kind = SnapshotKind.MANAGER if as_team else SnapshotKind.REP
+    commit = None if own_of_manager else uow.snapshots.latest_commit(user_id, period.period_id, kind)
+    facts = [f for _, f in uow.deal_facts.facts_of_owners(owners, closing_from=period.start)]
+    figures = _figures(
+        context,
+        user_id,
+        deals,
+        quota,
+        commit.figures.likely_minor if commit else None,
+        facts,
+        _history(context, owners, user_id, None if own_of_manager else kind),
+    )
+    inspection = inspect_rep(
+        figures,
+        period_start=_start(period.start),
+        period_end=_start(period.end + timedelta(days=1)),
+        now=context.now,
+        thresholds=context.thresholds,
+    )
+    since = None
+    if commit is not None:
+        since = SinceCommit(
+            committed_at=commit.created_at,
+            closed_won_minor=figures.closed_won_minor - commit.figures.closed_won_minor,
+            quota_minor=None if quota is None or commit.quota_minor is None else quota - commit.quota_minor,
+            live_forecast_vs_committed_minor=figures.live_forecast_minor - commit.figures.likely_minor,
+        )
+    flagged = _flagged(context, facts, figures.committed_minor)
+    count = sum(1 for flags in flagged.values() if flags)
+    return InspectedRow(user_id, display_name, as_team, inspection, since, count), figures
+
+
+def _team_row(
+    context: _Context, manager_user_id: str, display_name: str, members: Sequence[RepFigures]
+) -> InspectedRow:
+    uow, period = context.uow, context.period
+    quota = uow.quotas.committed_quota(manager_user_id, period.period_id, QuotaKind.ASSIGNED)
+    commit = uow.snapshots.latest_commit(manager_user_id, period.period_id, SnapshotKind.MANAGER)
+    deals = uow.rollups.team_deals(manager_user_id, period.period_id)
+    won = sum(d.likely_minor for d in deals if d.status == DealStatus.WON)
+    chance = distribution(
+        open_deals=[OpenDeal(d.likely_minor, d.probability) for d in deals if d.status == DealStatus.OPEN],
+        closed_won_minor=won,
+        quota_minor=quota,
+    ).probability_of_reaching_quota
+    past_commits: dict[str, int | None] = {}
+    for past in _past_periods(context):
+        snapshot = uow.snapshots.latest_commit(manager_user_id, past.period_id, SnapshotKind.MANAGER)
+        past_commits[past.period_id] = snapshot.figures.likely_minor if snapshot else None
+    figures = team_figures(
+        user_id=manager_user_id,
+        currency=context.currency,
+        members=members,
+        quota_minor=quota,
+        committed_minor=commit.figures.likely_minor if commit else None,
+        p_quota=chance,
+        past_commits=past_commits,
+    )
+    inspection = inspect_rep(
+        figures,
+        period_start=_start(period.start),
+        period_end=_start(period.end + timedelta(days=1)),
+        now=context.now,
+        thresholds=context.thresholds,
+    )
+    since = None
+    if commit is not None:
+        since = SinceCommit(
+            committed_at=commit.created_at,
+            closed_won_minor=figures.closed_won_minor - commit.figures.closed_won_minor,
+            quota_minor=None if quota is None or commit.quota_minor is None else quota - commit.quota_minor,
+            live_forecast_vs_committed_minor=figures.live_forecast_minor - commit.figures.likely_minor,
+        )
+    return InspectedRow(manager_user_id, display_name, True, inspection, since, 0)
+
+
+def _figures(
+    context: _Context,
+    user_id: str,
+    deals: Sequence[Deal],
+    quota: int | None,
+    committed: int | None,
+    facts: Sequence[DealFacts],
+    history: tuple[PastPeriod, ...],
+) -> RepFigures:
+    won = sum(d.likely_minor for d in deals if d.status == DealStatus.WON)
+    open_deals = [d for d in deals if d.status == DealStatus.OPEN]
+    included = sum(d.likely_minor for d in open_deals if d.commit_stage is CommitStage.INCLUDE)
+    spread = distribution(
+        open_deals=[OpenDeal(d.likely_minor, d.probability) for d in open_deals],
+        closed_won_minor=won,
+        quota_minor=quota,
+    )
+    since = context.now - timedelta(days=context.thresholds.slipping_lookback_days)
+    pushed_out = sum(slipped_minor(f, period=context.period, since=since, now=context.now) for f in facts)
+    return RepFigures(
+        user_id=user_id,
+        currency=context.currency,
+        quota_minor=quota,
+        closed_won_minor=won,
+        committed_minor=committed,
+        live_forecast_minor=won + included,
+        pipeline_minor=sum(d.likely_minor for d in open_deals),
+        expected_minor=spread.expected_minor,
+        p_quota=spread.probability_of_reaching_quota,
+        pushed_out_minor=pushed_out,
+        history=history,
+    )
+
+
+def _history(
+    context: _Context, owners: Sequence[str], user_id: str, kind: SnapshotKind | None
+) -> tuple[PastPeriod, ...]:
+    """The trailing past periods of the same kind, oldest first: won and lost amounts of the owners'
+    deals that closed in each, and the latest commit made for it (kind None: no commits)."""
+    uow = context.uow
+    found: list[PastPeriod] = []
+    for past in _past_periods(context):
+        deals = uow.rollups.deals_of(list(owners), past.period_id)
+        commit = uow.snapshots.latest_commit(user_id, past.period_id, kind) if kind is not None else None
+        found.append(
+            PastPeriod(
+                past.period_id,
+                won_minor=sum(d.likely_minor for d in deals if d.status == DealStatus.WON),
+                lost_minor=sum(d.likely_minor for d in deals if d.status == DealStatus.LOST),
+                committed_minor=commit.figures.likely_minor if commit else None,
+            )
+        )
+    return tuple(found)
+
+
+def _past_periods(context: _Context) -> list[Period]:
+    """The trailing_periods periods before the inspected one, of its kind, oldest first (fewer at the
+    start of the calendar)."""
+    periods: list[Period] = []
+    day = context.period.start
+    for _ in range(context.thresholds.trailing_periods):
+        day -= timedelta(days=1)
+        try:
+            quarter_id, month_id = context.calendar.periods_of(day)
+            past = context.calendar.period(
+                month_id if context.period.kind is PeriodKind.MONTH else quarter_id
+            )
+        except InvalidArgument:
+            # Before the first fiscal year the calendar knows.
+            break
+        periods.append(past)
+        day = past.start
+    return list(reversed(periods))
+
+
+def _flagged(
+    context: _Context, facts: Sequence[DealFacts], committed: int | None
+) -> dict[str, list[DealFlag]]:
+    return {
+        f.opportunity_id: ranked_deal_flags(
+            deal_flags(
+                f,
+                period=context.period,
+                now=context.now,
+                thresholds=context.thresholds,
+                rep_commit_minor=committed,
+                stage_percentiles=context.percentiles,
+            )
+        )
+        for f in facts
+    }
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
