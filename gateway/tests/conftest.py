@@ -31,7 +31,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from salesplane.common.v1.common_pb2 import Date, Money
-from salesplane.forecasting.v1 import forecasting_pb2, org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
+from salesplane.forecasting.v1 import (
+    forecasting_pb2,
+    inspection_pb2,
+    org_pb2,
+    quotas_pb2,
+    settings_pb2,
+    worksheets_pb2,
+)
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2
@@ -51,6 +58,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"],
     quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"],
     worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"],
+    inspection_pb2.DESCRIPTOR.services_by_name["InspectionService"],
     reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"],
 )
 

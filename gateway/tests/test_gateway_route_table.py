@@ -8,7 +8,14 @@ import dataclasses
 import pytest
 from google.protobuf.descriptor import FieldDescriptor, ServiceDescriptor
 
-from salesplane.forecasting.v1 import forecasting_pb2, org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
+from salesplane.forecasting.v1 import (
+    forecasting_pb2,
+    inspection_pb2,
+    org_pb2,
+    quotas_pb2,
+    settings_pb2,
+    worksheets_pb2,
+)
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2
@@ -25,6 +32,7 @@ SERVED: tuple[ServiceDescriptor, ...] = (
     settings_pb2.DESCRIPTOR.services_by_name["ForecastSettingsService"],
     quotas_pb2.DESCRIPTOR.services_by_name["QuotaService"],
     worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"],
+    inspection_pb2.DESCRIPTOR.services_by_name["InspectionService"],
     reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"],
 )
 

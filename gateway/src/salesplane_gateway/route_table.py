@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from salesplane_gateway.routes_forecasting import FORECASTING_ROUTES, SETTINGS_ROUTES
+from salesplane_gateway.routes_inspection import INSPECTION_ROUTES
 from salesplane_gateway.routes_leads import LEAD_ROUTES
 from salesplane_gateway.routes_opportunities import OPPORTUNITY_ROUTES
 from salesplane_gateway.routes_org import ORG_ROUTES
@@ -19,5 +20,6 @@ ROUTES: tuple[Route, ...] = (
     *SETTINGS_ROUTES,
     *QUOTA_ROUTES,
     *WORKSHEET_ROUTES,
+    *INSPECTION_ROUTES,
     *REPORTING_ROUTES,
 )

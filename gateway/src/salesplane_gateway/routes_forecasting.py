@@ -1,7 +1,8 @@
 """Routes of ForecastingService (rollups, the probabilistic forecast) and ForecastSettingsService (the
 forecast settings and the fiscal calendar). Both are served by the forecasting service, as are
-QuotaService and WorksheetService (routes_quotas, routes_worksheets): their routes name the
-"forecasting" upstream, so they reach its target (SALESPLANE_FORECASTING_TARGET)."""
+QuotaService, WorksheetService and InspectionService (routes_quotas, routes_worksheets,
+routes_inspection): their routes name the "forecasting" upstream, so they reach its target
+(SALESPLANE_FORECASTING_TARGET)."""
 
 from __future__ import annotations
 
