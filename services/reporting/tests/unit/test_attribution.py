@@ -16,9 +16,12 @@ from salesplane_reporting.domain.attribution import (
     Model,
     Touch,
     attribute,
+    attribute_counted,
     counted_touches,
+    credit_columns,
     credits,
     largest_remainder,
+    point_weights,
     split,
     weights,
 )
@@ -214,3 +217,52 @@ def test_split_keeps_every_unit_and_never_moves_one_further_than_a_unit(
     assert sum(parts) == amount
     total = sum(weights_)
     assert all(abs(p - Fraction(amount * w, total)) < 1 for p, w in zip(parts, weights_, strict=True))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    touches=touch_lists,
+    amount=st.integers(0, 10**12),
+    model=st.sampled_from(list(Model)),
+    campaign=st.sampled_from(["", "A", "E"]),
+    lookback_days=st.one_of(st.none(), st.integers(1, 60)),
+    half_life_days=st.integers(1, 90),
+)
+def test_counted_touches_as_plain_lists_credit_exactly_what_the_touches_do(
+    touches: list[Touch],
+    amount: int,
+    model: Model,
+    campaign: str,
+    lookback_days: int | None,
+    half_life_days: int,
+) -> None:
+    # What a report reads from SQL: the counted touches' campaigns, and their instants as integer
+    # microseconds since the Unix epoch.
+    deal = Deal(amount, T0 + 31 * DAY, campaign)
+    lookback = timedelta(days=lookback_days) if lookback_days is not None else None
+    half_life = timedelta(days=half_life_days)
+    counted = counted_touches(touches, deal, lookback)
+    campaigns = [t.campaign_id for t in counted]
+    micros = [(t.at - EPOCH) // timedelta(microseconds=1) for t in counted]
+    expected = attribute(model, touches, deal, lookback=lookback, half_life=half_life)
+    found = attribute_counted(model, campaigns, amount, campaign, micros=micros, half_life=half_life)
+    assert found == expected
+    columns = credit_columns(model, campaigns, amount, campaign, micros=micros, half_life=half_life)
+    assert [Credit(*c) for c in zip(*columns, strict=True)] == expected
+
+
+def test_time_decay_weights_are_the_doubles_of_the_touches_ages_in_half_lives() -> None:
+    # The weights as first computed, timedelta / timedelta: microseconds give the same doubles.
+    touches = [Touch("A", T0 + timedelta(microseconds=7)), Touch("B", T0 + 2 * DAY), Touch("A", T0 + 9 * DAY)]
+    half_life = timedelta(days=2.5)
+    newest = touches[-1].at
+    expected = [int(float(1 << 52) * 2.0 ** -((newest - t.at) / half_life) + 0.5) for t in touches]
+    assert point_weights(Model.TIME_DECAY, touches, DEAL, half_life=half_life) == (["A", "B", "A"], expected)
+
+
+def test_time_decay_needs_an_instant_per_touch() -> None:
+    with pytest.raises(ValueError, match="instant"):
+        attribute_counted(Model.TIME_DECAY, ["A", "B"], 100, micros=[1])

@@ -18,7 +18,9 @@ from salesplane_platform.errors import FailedPrecondition, InvalidArgument, Perm
 from salesplane_platform.identity import Identity
 from salesplane_platform.money import Money
 from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters.attribution_source import summed_by
 from salesplane_reporting.adapters.report_engine import EngineOutput, RunContext, SqlReportEngine
+from salesplane_reporting.domain.attribution import Model
 from salesplane_reporting.domain.builtin_reports import builtin
 from salesplane_reporting.domain.definition import parse_definition
 from salesplane_reporting.domain.report import RowKind
@@ -172,6 +174,51 @@ def test_a_deal_without_a_counted_touch_or_a_campaign_of_its_own_is_unattributed
     assert reports.rows(document, ADMIN, "campaign_id", "credit", "touches") == [
         ("unattributed", eur(40_000), 0)
     ]
+
+
+@pytest.mark.parametrize("model", [m.value for m in Model])
+def test_credits_summed_before_they_are_written_give_the_report_of_every_row(
+    reports: Reports, model: str
+) -> None:
+    # By campaign and status, filtered on the owner: summed by those before the table is written.
+    document = {
+        **by_campaign(model),
+        "dimensions": [{"field": "campaign"}, {"field": "status"}],
+        "filters": {"field": "owner", "op": "in", "values": ["r1", "m1", "r3"]},
+    }
+    assert summed_by(parse_definition(document)) == ["owner", "status"]
+    every_row = reports.run(
+        {
+            "source": "attribution",
+            "layout": "rows_and_columns",
+            "detail_columns": ["campaign", "status", "credit", "won_credit", "deal_share"],
+            "filters": document["filters"],
+            "parameters": document["parameters"],
+        },
+        ADMIN,
+    )
+    expected: dict[tuple[Any, ...], list[Any]] = {}
+    for row in every_row.rows:
+        _, campaign, status, credit, won, share = row.cells
+        total = expected.setdefault((campaign, status), [0, 0, Decimal(0)])
+        total[0] += credit.amount_minor
+        total[1] += won.amount_minor
+        total[2] += share
+    found = groups(reports.run(document, ADMIN), "campaign_id", "status", "credit", "won", "deals")
+    assert {
+        (campaign, status): [credit.amount_minor, won.amount_minor, deals]
+        for kind, campaign, status, credit, won, deals in found
+        if kind == "GROUP"
+    } == expected
+
+
+def test_a_definition_reading_single_rows_is_not_summed_first() -> None:
+    counted = {**by_campaign(), "measures": [{"name": "rows", "aggregate": "count"}]}
+    largest = {**by_campaign(), "measures": [{"name": "top", "aggregate": "max", "field": "credit"}]}
+    on_credit = {**by_campaign(), "filters": {"field": "credit", "op": "gt", "values": [0]}}
+    for document in (credits_of("linear"), counted, largest, on_credit):
+        assert summed_by(parse_definition(document)) is None
+    assert summed_by(parse_definition(by_campaign())) == []
 
 
 def test_the_builtin_attribution_report_charts_credit_beside_won_credit(reports: Reports) -> None:
