@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
-import signal
 import statistics
 import sys
 import time
@@ -46,7 +45,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,6 +60,7 @@ from salesplane_reporting.domain.attribution import Model
 from salesplane_reporting.domain.builtin_reports import builtin
 from salesplane_reporting.domain.definition import ReportSpec, parse_definition
 from salesplane_reporting.domain.report import RowKind
+from salesplane_testing.bench_harness import run_cleanly
 
 BASE = "EUR"
 CHANNELS = ("email", "paid_search", "social", "events", "webinar")
@@ -513,16 +512,7 @@ def main() -> None:
     if options.users < 12 or options.deals < 1 or options.campaigns < 1 or options.runs < 1:
         parser.error("need at least 12 users, one deal, one campaign and one run")
 
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        with contextlib.ExitStack() as stack:
-            run(options, stack)
-    except KeyboardInterrupt:
-        print("interrupted; PostgreSQL stopped and its directory removed", file=sys.stderr)
-        sys.exit(130)
+    run_cleanly(lambda stack: run(options, stack))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,6 @@ import argparse
 import contextlib
 import os
 import random
-import signal
 import statistics
 import sys
 import time
@@ -70,7 +69,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sqlalchemy import Engine, event, text
@@ -103,6 +101,7 @@ from salesplane_reporting.domain.org_closure import closure_of
 from salesplane_reporting.domain.report import RowKind
 from salesplane_reporting.domain.sales_stages import DEFAULT_STAGE_ORDER
 from salesplane_reporting.entrypoints.read_model_consumer import ReadModelProjector
+from salesplane_testing.bench_harness import run_cleanly
 
 LEVELS = 6  # the VP, four levels of managers, the reps
 MIN_REPS_PER_FIRST_LINE = 8
@@ -1126,16 +1125,7 @@ def main() -> None:
     if options.runs < 2:
         parser.error("--runs must be at least 2")
 
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        with contextlib.ExitStack() as stack:
-            run(options, stack)
-    except KeyboardInterrupt:
-        print("interrupted; PostgreSQL stopped and its directory removed", file=sys.stderr)
-        sys.exit(130)
+    run_cleanly(lambda stack: run(options, stack))
 
 
 if __name__ == "__main__":
