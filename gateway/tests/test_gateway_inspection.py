@@ -482,3 +482,53 @@ def test_the_inspection_operations_are_documented_with_their_parameters() -> Non
     assert "ETag" in read["responses"]["200"]["headers"]
     assert {"$ref": "#/components/parameters/IfMatch"} in update["parameters"]
     assert "ETag" in update["responses"]["200"]["headers"]
+
+
+# -- ListRiskAlerts --------------------------------------------------------------------------------
+
+
+def test_risk_alerts_are_listed_by_subtree_and_period_from_the_query(
+    client: FlaskClient, bearer: Any, fake: Any
+) -> None:
+    flag = inspection_pb2.RiskStateFlag(kind="pacing_behind", reason="behind pace", money_at_risk=eur(500))
+    fake.reply(
+        "ListRiskAlerts",
+        inspection_pb2.ListRiskAlertsResponse(
+            alerts=[
+                inspection_pb2.RiskAlert(
+                    subject_kind="rep",
+                    user_id="bob",
+                    period_id="2026-Q4",
+                    sequence=2,
+                    entered=[flag],
+                    current=[flag],
+                    occur_time=at(1_790_000_000),
+                )
+            ],
+            next_page_token="next",
+        ),
+    )
+
+    response = client.get(
+        "/v1/risk-alerts?user_id=carol&period_id=2026-Q4&page_size=10", headers=bearer("carol")
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["next_page_token"] == "next"
+    [alert] = body["alerts"]
+    assert (alert["subject_kind"], alert["user_id"], alert["sequence"]) == ("rep", "bob", 2)
+    assert alert["entered"] == [
+        {"kind": "pacing_behind", "reason": "behind pace", "money_at_risk": eur_json(500)}
+    ]
+    assert fake.last("ListRiskAlerts") == inspection_pb2.ListRiskAlertsRequest(
+        user_id="carol", period_id="2026-Q4", page_size=10
+    )
+
+
+def test_risk_alerts_outside_the_callers_subtree_are_403(client: FlaskClient, bearer: Any, fake: Any) -> None:
+    fake.fail("ListRiskAlerts", code_pb2.PERMISSION_DENIED, "bob may not read the forecast of erin")
+
+    response = client.get("/v1/risk-alerts?user_id=erin", headers=bearer("bob"))
+
+    assert problem(response, 403)["detail"] == "bob may not read the forecast of erin"

@@ -30,6 +30,18 @@ INSPECTION_ROUTES = (
     ),
     Route(
         "GET",
+        "/v1/risk-alerts",
+        rpc("ListRiskAlerts"),
+        "Risk alerts (reps and teams entering or leaving risk) of a user and everyone under them",
+        query={
+            "user_id": "user_id",
+            "period_id": "period_id",
+            "page_size": "page_size",
+            "page_token": "page_token",
+        },
+    ),
+    Route(
+        "GET",
         SETTINGS,
         rpc("GetInspectionSettings"),
         "The inspection thresholds behind every risk flag",

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from salesplane.forecasting.v1 import org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
+from salesplane.forecasting.v1 import inspection_pb2, org_pb2, quotas_pb2, settings_pb2, worksheets_pb2
 from salesplane_forecasting.adapters import settings_store
 from salesplane_forecasting.adapters.org_mapping import user_to_proto
 from salesplane_forecasting.adapters.quota_mapping import change_to_proto, quota_to_proto
+from salesplane_forecasting.adapters.risk_alert_mapping import alert_to_proto
 from salesplane_forecasting.adapters.settings_mapping import settings_to_proto
 from salesplane_forecasting.adapters.worksheet_mapping import snapshot_to_proto
 from salesplane_forecasting.domain.forecast_settings import ForecastSettings, ForecastSettingsChanged
+from salesplane_forecasting.domain.inspection.risk_state import RiskStateChanged, Subject
 from salesplane_forecasting.domain.org import User, UserChanged
 from salesplane_forecasting.domain.quotas import Quota, QuotaChange, QuotaCommitted
 from salesplane_forecasting.domain.worksheets import ForecastCommitted, Snapshot, SnapshotKind
@@ -24,9 +26,12 @@ QUOTA_AGGREGATE = "quota"
 SETTINGS_AGGREGATE = "forecast_settings"
 SETTINGS_AGGREGATE_ID = settings_store.SETTINGS_ROW_ID
 FORECAST_AGGREGATE = "forecast"
+RISK_STATE_AGGREGATE = "risk_state"
 
 
-ForecastingEvent: TypeAlias = UserChanged | QuotaCommitted | ForecastSettingsChanged | ForecastCommitted
+ForecastingEvent: TypeAlias = (
+    UserChanged | QuotaCommitted | ForecastSettingsChanged | ForecastCommitted | RiskStateChanged
+)
 
 
 def outbox_event(event: ForecastingEvent) -> OutboxEvent:
@@ -37,6 +42,8 @@ def outbox_event(event: ForecastingEvent) -> OutboxEvent:
         return quota_committed(event.quota, event.change)
     if isinstance(event, ForecastSettingsChanged):
         return settings_changed(event.settings, base_currency=event.currency_code)
+    if isinstance(event, RiskStateChanged):
+        return risk_state_changed(event)
     return forecast_committed(event.commit)
 
 
@@ -81,3 +88,19 @@ def forecast_aggregate_id(user_id: str, period_id: str, kind: SnapshotKind) -> s
     """The aggregate id of a user's commits of a kind for a period: a UUID derived from the three, so
     it fits the outbox's id column whatever the length of the user id (the payload has the values)."""
     return derived_aggregate_id(FORECAST_AGGREGATE, user_id, period_id, kind.value)
+
+
+def risk_state_changed(event: RiskStateChanged) -> OutboxEvent:
+    alert = event.alert
+    return OutboxEvent(
+        payload=inspection_pb2.RiskStateChanged(alert=alert_to_proto(alert, event.currency_code)),
+        aggregate_type=RISK_STATE_AGGREGATE,
+        aggregate_id=risk_state_aggregate_id(alert.subject),
+        aggregate_version=alert.sequence,
+    )
+
+
+def risk_state_aggregate_id(subject: Subject) -> str:
+    """A UUID derived from "<kind>/<user>/<period>": the plain text can exceed the outbox's 64
+    characters (a 64-character user id), and the payload names the three anyway."""
+    return derived_aggregate_id(RISK_STATE_AGGREGATE, subject.kind.value, subject.user_id, subject.period_id)

@@ -19,6 +19,7 @@ from salesplane_forecasting.adapters import (
     hierarchy,
     inspection_settings_store,
     quota_store,
+    risk_state_store,
     rollup_store,
     settings_store,
     snapshot_store,
@@ -29,6 +30,7 @@ from salesplane_forecasting.domain.contributions import RollupKey
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
 from salesplane_forecasting.domain.inspection.deal_history import DealFacts, StageStay
+from salesplane_forecasting.domain.inspection.risk_state import RiskAlert, RiskState, Subject
 from salesplane_forecasting.domain.inspection.settings import InspectionSettings
 from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.quotas import DraftAllocation, Quota, QuotaChange, QuotaKind
@@ -41,7 +43,7 @@ from salesplane_platform.unit_of_work import OutboxContext, OutboxEvent, SqlUnit
 
 _reach = Reach(user_store.reporting_lines)
 # What raises events: each holds its pending ones in `events`.
-EventSource: TypeAlias = User | Quota | ForecastSettings | Snapshot
+EventSource: TypeAlias = User | Quota | ForecastSettings | Snapshot | RiskState
 Seen: TypeAlias = SeenAggregates[EventSource]
 
 
@@ -182,6 +184,26 @@ class SqlInspectionSettingsStore:
         inspection_settings_store.save(self._session, settings)
 
 
+class SqlRiskStateStore:
+    def __init__(self, session: Session, seen: Seen) -> None:
+        self._session = session
+        self._seen = seen
+
+    def get(self, subject: Subject) -> RiskState:
+        return risk_state_store.load(self._session, subject)
+
+    def save(self, state: RiskState) -> None:
+        risk_state_store.save(self._session, state)
+        self._seen.add(state)
+
+    def alerts_in_subtree(
+        self, root_user_id: str, period_id: str | None, *, before_id: int | None, limit: int
+    ) -> list[tuple[int, RiskAlert]]:
+        # The subtree as a subquery: one query however large the team.
+        owners = user_store.reporting_lines.subtree_select(root_user_id)
+        return risk_state_store.alerts(self._session, owners, period_id, before_id=before_id, limit=limit)
+
+
 class SqlQuotaStore:
     def __init__(self, session: Session, seen: Seen) -> None:
         self._session = session
@@ -301,6 +323,7 @@ class SqlForecastingUnitOfWork(SqlUnitOfWork):
     rollups: SqlRollupStore
     deal_facts: SqlDealFactsStore
     inspection_settings: SqlInspectionSettingsStore
+    risk_states: SqlRiskStateStore
     quotas: SqlQuotaStore
     snapshots: SqlSnapshotStore
     adjustments: SqlAdjustmentStore
@@ -319,6 +342,7 @@ class SqlForecastingUnitOfWork(SqlUnitOfWork):
         self.rollups = SqlRollupStore(session)
         self.deal_facts = SqlDealFactsStore(session)
         self.inspection_settings = SqlInspectionSettingsStore(session)
+        self.risk_states = SqlRiskStateStore(session, self.seen)
         self.quotas = SqlQuotaStore(session, self.seen)
         self.snapshots = SqlSnapshotStore(session, self.seen)
         self.adjustments = SqlAdjustmentStore(session)

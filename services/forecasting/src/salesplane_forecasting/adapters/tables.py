@@ -14,10 +14,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from salesplane_forecasting.domain.contributions import ROLLUP_MEASURES
-from salesplane_platform.platform_tables import define_platform_tables
+from salesplane_platform.platform_tables import BigIntegerId, define_platform_tables
 
 metadata = MetaData()
 platform = define_platform_tables(metadata)
@@ -254,4 +255,36 @@ inspection_settings = Table(
     Column("version", BigInteger, nullable=False),
     Column("updated_by", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Pipeline inspection alerts: the risk state of each rep or team in a period (the flag kinds in
+# force, domain/inspection/risk_state.py), versioned so concurrent evaluators alert once.
+risk_states = Table(
+    "risk_states",
+    metadata,
+    Column("subject_kind", String(8), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("period_id", String(16), primary_key=True),
+    # JSON list of {kind, reason, money_at_risk_minor}.
+    Column("flags", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per change of a risk state, what the console lists; id orders them across subjects.
+risk_alerts = Table(
+    "risk_alerts",
+    metadata,
+    Column("id", BigIntegerId, primary_key=True, autoincrement=True),
+    Column("subject_kind", String(8), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("period_id", String(16), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    # JSON lists of {kind, reason, money_at_risk_minor}.
+    Column("entered", Text, nullable=False),
+    Column("left", Text, nullable=False),
+    Column("current", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("subject_kind", "user_id", "period_id", "sequence", name="uq_risk_alerts_subject"),
+    Index("ix_risk_alerts_user_period", "user_id", "period_id"),
 )

@@ -13,7 +13,8 @@ from salesplane_forecasting.adapters.inspection_mapping import (
     team_to_proto,
     thresholds_from_proto,
 )
-from salesplane_forecasting.service_layer import inspection, inspection_settings
+from salesplane_forecasting.adapters.risk_alert_mapping import alert_to_proto
+from salesplane_forecasting.service_layer import inspection, inspection_settings, risk_alerts
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_platform.grpc_interceptor import current_caller
@@ -75,3 +76,19 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
             base_currency=self._currency,
         )
         return rep_to_proto(rep, self._currency)
+
+    def ListRiskAlerts(
+        self, request: inspection_pb2.ListRiskAlertsRequest, context: grpc.ServicerContext
+    ) -> inspection_pb2.ListRiskAlertsResponse:
+        page = risk_alerts.list_risk_alerts(
+            user_id=request.user_id,
+            period_id=request.period_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            caller=current_caller(),
+            uow=self._uow(),
+        )
+        return inspection_pb2.ListRiskAlertsResponse(
+            alerts=[alert_to_proto(alert, self._currency) for alert in page.alerts],
+            next_page_token=page.next_page_token,
+        )

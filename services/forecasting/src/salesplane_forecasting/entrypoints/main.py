@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,12 +36,15 @@ from salesplane_forecasting.entrypoints.org_api import OrgServicer
 from salesplane_forecasting.entrypoints.quota_api import QuotaServicer
 from salesplane_forecasting.entrypoints.settings_api import ForecastSettingsServicer
 from salesplane_forecasting.entrypoints.worksheet_api import WorksheetServicer
-from salesplane_forecasting.service_layer import org
+from salesplane_forecasting.service_layer import org, risk_alerts
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.service_process import PeriodicJob, ServiceContext, ServiceDefinition, run_service
+from salesplane_platform.settings import bounded_int
 
 TOPIC = topics.FORECASTING
+ALERT_INTERVAL_VARIABLE = "SALESPLANE_INSPECTION_ALERT_INTERVAL_SECONDS"
+DEFAULT_ALERT_INTERVAL_SECONDS = 300
 
 
 def unit_of_work_factory(context: ServiceContext) -> Callable[[], SqlForecastingUnitOfWork]:
@@ -80,6 +84,25 @@ def scheduled_moves(context: ServiceContext) -> Callable[[], object]:
     return lambda: org.apply_due_moves(today=datetime.now(UTC).date(), uow=unit_of_work_factory(context)())
 
 
+def risk_alert_evaluation(context: ServiceContext) -> Callable[[], object]:
+    """Records the risk transitions of the current periods (service_layer/risk_alerts.py)."""
+    return lambda: risk_alerts.evaluate_current_periods(
+        uow_factory=unit_of_work_factory(context),
+        base_currency=context.settings.base_currency,
+        now=datetime.now(UTC),
+    )
+
+
+def periodic_jobs(env: Mapping[str, str]) -> tuple[PeriodicJob, ...]:
+    """The reorganisations every minute; the risk alerts every ALERT_INTERVAL_VARIABLE seconds
+    unless it is 0."""
+    jobs = [PeriodicJob("scheduled-reorganisations", 60.0, scheduled_moves)]
+    interval = bounded_int(env, ALERT_INTERVAL_VARIABLE, DEFAULT_ALERT_INTERVAL_SECONDS, low=0)
+    if interval:
+        jobs.append(PeriodicJob("inspection-risk-alerts", float(interval), risk_alert_evaluation))
+    return tuple(jobs)
+
+
 def make_handler(context: ServiceContext) -> EventHandler:
     return OpportunityRollupHandler(context.settings.base_currency)
 
@@ -94,7 +117,7 @@ DEFINITION = ServiceDefinition(
     register_api=register_api,
     consumes=(OPPORTUNITIES_TOPIC,),
     make_handler=make_handler,
-    periodic_jobs=(PeriodicJob("scheduled-reorganisations", 60.0, scheduled_moves),),
+    periodic_jobs=periodic_jobs(os.environ),
 )
 
 

@@ -11,6 +11,7 @@ from salesplane_forecasting.domain.contributions import RollupKey
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
 from salesplane_forecasting.domain.inspection.deal_history import DealFacts, StageStay
+from salesplane_forecasting.domain.inspection.risk_state import RiskAlert, RiskState, Subject
 from salesplane_forecasting.domain.inspection.settings import InspectionSettings
 from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.quotas import DraftAllocation, Quota, QuotaChange, QuotaKind
@@ -115,6 +116,20 @@ class InspectionSettingsStore(Protocol):
 
     def save(self, settings: InspectionSettings) -> None:
         """Conflict when the stored version is not settings.version - 1."""
+
+
+class RiskStateStore(Protocol):
+    def get(self, subject: Subject) -> RiskState:
+        """The stored state, or the empty one at version 0."""
+
+    def save(self, state: RiskState) -> None:
+        """Writes the state and a record of each pending change (its events on commit); Conflict
+        when another transaction stored a change of it first."""
+
+    def alerts_in_subtree(
+        self, root_user_id: str, period_id: str | None, *, before_id: int | None, limit: int
+    ) -> list[tuple[int, RiskAlert]]:
+        """(id, alert) of root's and everyone under them, newest (highest id) first."""
 
 
 class QuotaStore(Protocol):
@@ -228,6 +243,9 @@ class ForecastingUnitOfWork(Protocol):
     def inspection_settings(self) -> InspectionSettingsStore: ...
 
     @property
+    def risk_states(self) -> RiskStateStore: ...
+
+    @property
     def quotas(self) -> QuotaStore: ...
 
     @property
@@ -247,4 +265,4 @@ class ForecastingUnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Commit the changes together with the events of every user, quota, settings and forecast
-        commit the stores were given, so no use case publishes by hand."""
+        commit and risk state the stores were given, so no use case publishes by hand."""

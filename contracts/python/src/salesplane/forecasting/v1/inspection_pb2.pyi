@@ -607,3 +607,169 @@ class RepInspection(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RepInspection: _TypeAlias = RepInspection  # noqa: Y015
+
+@_typing.final
+class RiskStateFlag(_message.Message):
+    """A rep flag as an alert records it: its kind, reason and money at risk when it was evaluated."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MONEY_AT_RISK_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """low_p_quota, coverage_short, pacing_behind, commit_above_pipeline, slipping, forecast_bias."""
+    reason: _builtins.str
+    @_builtins.property
+    def money_at_risk(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        money_at_risk: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["money_at_risk", b"money_at_risk"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "money_at_risk", b"money_at_risk", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RiskStateFlag: _TypeAlias = RiskStateFlag  # noqa: Y015
+
+@_typing.final
+class RiskAlert(_message.Message):
+    """A rep or a team entered or left risk states in a period. Only the kinds count: the same flag
+    with new numbers is no alert.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_ID_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    ENTERED_FIELD_NUMBER: _builtins.int
+    LEFT_FIELD_NUMBER: _builtins.int
+    CURRENT_FIELD_NUMBER: _builtins.int
+    OCCUR_TIME_FIELD_NUMBER: _builtins.int
+    subject_kind: _builtins.str
+    """"rep" (a user's own deals against their quota) or "team" (a manager's whole team)."""
+    user_id: _builtins.str
+    period_id: _builtins.str
+    sequence: _builtins.int
+    """The subject's state version this alert produced: 1, 2, ... per (subject_kind, user_id, period_id)."""
+    @_builtins.property
+    def entered(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskStateFlag]:
+        """Flagged now and not before, with today's reasons."""
+
+    @_builtins.property
+    def left(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskStateFlag]:
+        """Flagged before and not now, with the reasons they were flagged for."""
+
+    @_builtins.property
+    def current(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskStateFlag]:
+        """Every flag in force after the change; empty when the subject left every risk state."""
+
+    @_builtins.property
+    def occur_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subject_kind: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        period_id: _builtins.str = ...,
+        sequence: _builtins.int = ...,
+        entered: _abc.Iterable[Global___RiskStateFlag] | None = ...,
+        left: _abc.Iterable[Global___RiskStateFlag] | None = ...,
+        current: _abc.Iterable[Global___RiskStateFlag] | None = ...,
+        occur_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occur_time", b"occur_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "entered", b"entered", "left", b"left", "occur_time", b"occur_time", "period_id", b"period_id", "sequence", b"sequence", "subject_kind", b"subject_kind", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RiskAlert: _TypeAlias = RiskAlert  # noqa: Y015
+
+@_typing.final
+class RiskStateChanged(_message.Message):
+    """Published when a rep or a team enters or leaves a risk state (aggregate "risk_state", its id
+    derived from subject kind, user and period, version = sequence).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alert(self) -> Global___RiskAlert: ...
+    def __init__(
+        self,
+        *,
+        alert: Global___RiskAlert | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RiskStateChanged: _TypeAlias = RiskStateChanged  # noqa: Y015
+
+@_typing.final
+class ListRiskAlertsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The root of the subtree whose alerts are listed; empty: the caller."""
+    period_id: _builtins.str
+    """Empty: every period."""
+    page_size: _builtins.int
+    """0: the default (50); at most 500."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        period_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "period_id", b"period_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRiskAlertsRequest: _TypeAlias = ListRiskAlertsRequest  # noqa: Y015
+
+@_typing.final
+class ListRiskAlertsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskAlert]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        alerts: _abc.Iterable[Global___RiskAlert] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRiskAlertsResponse: _TypeAlias = ListRiskAlertsResponse  # noqa: Y015

@@ -58,6 +58,11 @@ class InspectionServiceStub:
                 request_serializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.InspectRepRequest.SerializeToString,
                 response_deserializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.RepInspection.FromString,
                 _registered_method=True)
+        self.ListRiskAlerts = channel.unary_unary(
+                '/salesplane.forecasting.v1.InspectionService/ListRiskAlerts',
+                request_serializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.ListRiskAlertsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.ListRiskAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class InspectionServiceServicer:
@@ -97,6 +102,14 @@ class InspectionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRiskAlerts(self, request, context):
+        """The risk alerts of a user and everyone under them (a rep: their own), newest first.
+        PERMISSION_DENIED outside the caller's subtree; INVALID_ARGUMENT on a bad period_id or page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InspectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -119,6 +132,11 @@ def add_InspectionServiceServicer_to_server(servicer, server):
                     servicer.InspectRep,
                     request_deserializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.InspectRepRequest.FromString,
                     response_serializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.RepInspection.SerializeToString,
+            ),
+            'ListRiskAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRiskAlerts,
+                    request_deserializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.ListRiskAlertsRequest.FromString,
+                    response_serializer=salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.ListRiskAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -233,6 +251,33 @@ class InspectionService:
             '/salesplane.forecasting.v1.InspectionService/InspectRep',
             salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.InspectRepRequest.SerializeToString,
             salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.RepInspection.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRiskAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.forecasting.v1.InspectionService/ListRiskAlerts',
+            salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.ListRiskAlertsRequest.SerializeToString,
+            salesplane_dot_forecasting_dot_v1_dot_inspection__pb2.ListRiskAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,10 @@ class InspectionServiceStub:
     """
     InspectRep: _grpc.UnaryUnaryMultiCallable[_inspection_pb2.InspectRepRequest, _inspection_pb2.RepInspection]
     """A rep's own row and their flagged deals, most money at stake first."""
+    ListRiskAlerts: _grpc.UnaryUnaryMultiCallable[_inspection_pb2.ListRiskAlertsRequest, _inspection_pb2.ListRiskAlertsResponse]
+    """The risk alerts of a user and everyone under them (a rep: their own), newest first.
+    PERMISSION_DENIED outside the caller's subtree; INVALID_ARGUMENT on a bad period_id or page.
+    """
 
 @_typing.type_check_only
 class InspectionServiceAsyncStub(InspectionServiceStub):
@@ -71,6 +75,10 @@ class InspectionServiceAsyncStub(InspectionServiceStub):
     """
     InspectRep: _aio.UnaryUnaryMultiCallable[_inspection_pb2.InspectRepRequest, _inspection_pb2.RepInspection]  # type: ignore[assignment]
     """A rep's own row and their flagged deals, most money at stake first."""
+    ListRiskAlerts: _aio.UnaryUnaryMultiCallable[_inspection_pb2.ListRiskAlertsRequest, _inspection_pb2.ListRiskAlertsResponse]  # type: ignore[assignment]
+    """The risk alerts of a user and everyone under them (a rep: their own), newest first.
+    PERMISSION_DENIED outside the caller's subtree; INVALID_ARGUMENT on a bad period_id or page.
+    """
 
 class InspectionServiceServicer(metaclass=_abc_1.ABCMeta):
     """Pipeline inspection: where a team and each of its reps stand in a period, which of them and of
@@ -114,5 +122,15 @@ class InspectionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_inspection_pb2.RepInspection, _abc.Awaitable[_inspection_pb2.RepInspection]]:
         """A rep's own row and their flagged deals, most money at stake first."""
+
+    @_abc_1.abstractmethod
+    def ListRiskAlerts(
+        self,
+        request: _inspection_pb2.ListRiskAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inspection_pb2.ListRiskAlertsResponse, _abc.Awaitable[_inspection_pb2.ListRiskAlertsResponse]]:
+        """The risk alerts of a user and everyone under them (a rep: their own), newest first.
+        PERMISSION_DENIED outside the caller's subtree; INVALID_ARGUMENT on a bad period_id or page.
+        """
 
 def add_InspectionServiceServicer_to_server(servicer: InspectionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
