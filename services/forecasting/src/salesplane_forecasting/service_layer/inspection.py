@@ -42,7 +42,7 @@ from salesplane_forecasting.domain.inspection.thresholds import InspectionThresh
 from salesplane_forecasting.domain.periods import FiscalCalendar, Period, PeriodKind, check_period_id
 from salesplane_forecasting.domain.probabilistic import OpenDeal, distribution
 from salesplane_forecasting.domain.quotas import QuotaKind
-from salesplane_forecasting.domain.worksheets import SnapshotKind
+from salesplane_forecasting.domain.worksheets import Snapshot, SnapshotKind
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.errors import InvalidArgument, NotFound, Validator
@@ -204,24 +204,34 @@ def _row(
         facts,
         _history(context, owners, user_id, None if own_of_manager else kind),
     )
-    inspection = inspect_rep(
+    inspection = _inspect(context, figures)
+    since = _since_commit(commit, figures, quota)
+    flagged = _flagged(context, facts, figures.committed_minor)
+    count = sum(1 for flags in flagged.values() if flags)
+    return InspectedRow(user_id, display_name, as_team, inspection, since, count), figures
+
+
+def _inspect(context: _Context, figures: RepFigures) -> RepInspection:
+    period = context.period
+    return inspect_rep(
         figures,
         period_start=_start(period.start),
         period_end=_start(period.end + timedelta(days=1)),
         now=context.now,
         thresholds=context.thresholds,
     )
-    since = None
-    if commit is not None:
-        since = SinceCommit(
-            committed_at=commit.created_at,
-            closed_won_minor=figures.closed_won_minor - commit.figures.closed_won_minor,
-            quota_minor=None if quota is None or commit.quota_minor is None else quota - commit.quota_minor,
-            live_forecast_vs_committed_minor=figures.live_forecast_minor - commit.figures.likely_minor,
-        )
-    flagged = _flagged(context, facts, figures.committed_minor)
-    count = sum(1 for flags in flagged.values() if flags)
-    return InspectedRow(user_id, display_name, as_team, inspection, since, count), figures
+
+
+def _since_commit(commit: Snapshot | None, figures: RepFigures, quota: int | None) -> SinceCommit | None:
+    """How the figures moved since the subject's last commit (None before any)."""
+    if commit is None:
+        return None
+    return SinceCommit(
+        committed_at=commit.created_at,
+        closed_won_minor=figures.closed_won_minor - commit.figures.closed_won_minor,
+        quota_minor=None if quota is None or commit.quota_minor is None else quota - commit.quota_minor,
+        live_forecast_vs_committed_minor=figures.live_forecast_minor - commit.figures.likely_minor,
+    )
 
 
 def _team_row(
@@ -250,21 +260,8 @@ def _team_row(
         p_quota=chance,
         past_commits=past_commits,
     )
-    inspection = inspect_rep(
-        figures,
-        period_start=_start(period.start),
-        period_end=_start(period.end + timedelta(days=1)),
-        now=context.now,
-        thresholds=context.thresholds,
-    )
-    since = None
-    if commit is not None:
-        since = SinceCommit(
-            committed_at=commit.created_at,
-            closed_won_minor=figures.closed_won_minor - commit.figures.closed_won_minor,
-            quota_minor=None if quota is None or commit.quota_minor is None else quota - commit.quota_minor,
-            live_forecast_vs_committed_minor=figures.live_forecast_minor - commit.figures.likely_minor,
-        )
+    inspection = _inspect(context, figures)
+    since = _since_commit(commit, figures, quota)
     return InspectedRow(manager_user_id, display_name, True, inspection, since, 0)
 
 
