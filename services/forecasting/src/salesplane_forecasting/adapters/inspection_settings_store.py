@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, fields
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.tables import inspection_settings
+from salesplane_forecasting.adapters.versioned_row import save_versioned_row
 from salesplane_forecasting.domain.inspection.settings import DEFAULT_INSPECTION_SETTINGS, InspectionSettings
 from salesplane_forecasting.domain.inspection.thresholds import InspectionThresholds
 from salesplane_platform.db import as_utc
@@ -51,21 +51,4 @@ def save(session: Session, settings: InspectionSettings) -> None:
         "updated_at": settings.updated_at,
     }
     concurrent = Conflict("the inspection settings were changed concurrently; read them again and retry")
-    if settings.version == 1:
-        # A savepoint keeps the transaction usable when another first save won the primary key.
-        try:
-            with session.begin_nested():
-                session.execute(insert(inspection_settings).values(id=ROW_ID, **values))
-        except IntegrityError:
-            raise concurrent from None
-        return
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            update(inspection_settings)
-            .where(inspection_settings.c.id == ROW_ID, inspection_settings.c.version == settings.version - 1)
-            .values(**values)
-        ),
-    )
-    if result.rowcount != 1:
-        raise concurrent
+    save_versioned_row(session, inspection_settings, ROW_ID, settings.version, values, concurrent)

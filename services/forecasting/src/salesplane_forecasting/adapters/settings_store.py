@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.tables import forecast_settings
+from salesplane_forecasting.adapters.versioned_row import save_versioned_row
 from salesplane_forecasting.domain.forecast_settings import (
     DEFAULT_SETTINGS,
     CommitStage,
@@ -52,29 +52,7 @@ def save(session: Session, settings: ForecastSettings, *, updated_by: str) -> No
         "updated_at": settings.updated_at,
     }
     concurrent = Conflict("the forecast settings were changed concurrently; read them again and retry")
-    if settings.version == 1:
-        # A savepoint keeps the transaction usable when another first save won the primary key.
-        try:
-            with session.begin_nested():
-                session.execute(insert(forecast_settings).values(id=SETTINGS_ROW_ID, **values))
-        except IntegrityError:
-            raise concurrent from None
-        return
-    # The version guard turns a concurrent writer's change into a conflict instead of a lost update.
-    # An UPDATE executes as a CursorResult (it has the row count); Session.execute is typed Result.
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            update(forecast_settings)
-            .where(
-                forecast_settings.c.id == SETTINGS_ROW_ID,
-                forecast_settings.c.version == settings.version - 1,
-            )
-            .values(**values)
-        ),
-    )
-    if result.rowcount != 1:
-        raise concurrent
+    save_versioned_row(session, forecast_settings, SETTINGS_ROW_ID, settings.version, values, concurrent)
 
 
 def _range_to_json(forecast_range: ForecastRange) -> dict[str, Any]:
