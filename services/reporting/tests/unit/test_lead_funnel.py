@@ -578,3 +578,22 @@ def test_the_builtin_lead_funnel_by_month_groups_by_the_month_created(world: Wor
         ("GROUP", "2026-04", 2, 1, d("3.00")),
         ("GRAND_TOTAL", "Total", 5, 3, d("3.00")),
     ]
+
+
+def test_a_reps_lead_whose_deal_went_to_another_team_no_longer_tells_them_it_was_won(world: World) -> None:
+    """The funnel's won flag is read from the converted deal, so it follows that deal's scope: r1
+    still sees their lead L1 converted, but once D1 belongs to r3 (another team) not whether it was
+    won. An admin sees it won as before."""
+    handed_over = deal("D1", "r3", at(3, 8, 10), won_at=at(3, 18, 10), amount=1_000_01)[-1]
+    handed_over.aggregate_version = 3
+    changed = opportunity_events_pb2.OpportunityChanged()
+    handed_over.payload.Unpack(changed)
+    changed.opportunity.version = 3
+    handed_over.payload.Pack(changed)
+    ConsumerRunner(world.sessions, tables.platform, ListSubscriber(), ReadModelProjector()).process(
+        [record(handed_over)]
+    )
+    document = details("lead_id", "converted", "won", lead_id="L1")
+
+    assert view(world.run(document, R1), "lead_id", "converted", "won") == [("DETAIL", "L1", True, False)]
+    assert view(world.run(document, ADMIN), "lead_id", "converted", "won") == [("DETAIL", "L1", True, True)]

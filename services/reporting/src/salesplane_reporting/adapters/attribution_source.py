@@ -41,7 +41,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from salesplane_reporting.adapters import tables
 from salesplane_reporting.adapters.computed_source import computed_table
-from salesplane_reporting.adapters.report_sources import CURRENCY, SourceContext, _in_scope
+from salesplane_reporting.adapters.source_context import CURRENCY, SourceContext, in_scope
 from salesplane_reporting.domain.attribution import UNATTRIBUTED, Credit, Model, credit_columns
 from salesplane_reporting.domain.attribution_parameters import AttributionSettings, attribution_settings
 from salesplane_reporting.domain.definition import Aggregate, Layout, ReportSpec, all_conditions
@@ -411,8 +411,8 @@ def attribution(spec: ReportSpec, context: SourceContext) -> FromClause:
     kept = summed_by(spec)
 
     def deals() -> Iterator[list[tuple[DealRow, list[Credit]]]]:
-        in_scope = _in_scope(tables.opportunity_current.c.owner_user_id, context)
-        return attributed_deals(session, settings, in_scope)
+        scope = in_scope(tables.opportunity_current.c.owner_user_id, context)
+        return attributed_deals(session, settings, scope)
 
     def every_row() -> Iterator[list[tuple[Any, ...]]]:
         campaigns = campaign_details(session)
@@ -440,10 +440,10 @@ def attribution(spec: ReportSpec, context: SourceContext) -> FromClause:
         # Fields the definition does not read stay empty.
         positions = [_DEAL_FIELDS.index(name) for name in kept]
         campaigns = campaign_details(session)
-        in_scope = _in_scope(tables.opportunity_current.c.owner_user_id, context)
+        scope = in_scope(tables.opportunity_current.c.owner_user_id, context)
         # (currency, kept deal fields) -> campaign -> [credit, won credit, share, touches]
         sums: dict[tuple[Any, ...], dict[str, list[int]]] = {}
-        for page in credited_deals(session, settings, in_scope):
+        for page in credited_deals(session, settings, scope):
             for deal, (names, amounts, shares, touched) in page:
                 fields = _deal_fields(deal)
                 group = (deal.base_currency, *(fields[i] for i in positions))

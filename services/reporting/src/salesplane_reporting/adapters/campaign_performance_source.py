@@ -30,7 +30,8 @@ from salesplane_reporting.adapters.attribution_source import (
     utc,
 )
 from salesplane_reporting.adapters.computed_source import computed_table
-from salesplane_reporting.adapters.report_sources import CURRENCY, SourceContext, parameter_interval
+from salesplane_reporting.adapters.report_sources import parameter_interval
+from salesplane_reporting.adapters.source_context import CURRENCY, SourceContext
 from salesplane_reporting.domain.attribution_parameters import (
     AttributionSettings,
     Basis,

@@ -4,20 +4,19 @@ recycled) and how many days each step took.
 The milestones come from the lead's read model (first qualified, convert time) and, for won, from
 the deal it was converted into: won when that deal's status is won, at its close time (its update
 time should it have none). A duplicate merged into another lead is that lead now, not a row of its
-own. Scope follows the lead's assignee, as for the leads source."""
+own. Scope follows the lead's assignee, as for the leads source; whether its deal was won, the
+deal's owner."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, FromClause, and_, case, false, func, null, or_
 
 from salesplane_reporting.adapters import tables
+from salesplane_reporting.adapters.source_context import SourceContext, in_scope, select_source
 from salesplane_reporting.adapters.sql_durations import seconds_between
 from salesplane_reporting.domain.definition import ReportSpec
-
-if TYPE_CHECKING:
-    from salesplane_reporting.adapters.report_sources import SourceContext
 
 # Fields read from the converted deal, and from the campaign and lead source: joined only when used.
 _DEAL_FIELDS = frozenset({"won", "won_leads", "won_time", "days_to_win"})
@@ -38,9 +37,6 @@ def _elapsed(start: ColumnElement[Any], end: ColumnElement[Any]) -> ColumnElemen
 
 
 def lead_funnel(spec: ReportSpec, context: SourceContext) -> FromClause:
-    # report_sources registers this builder, so it is imported by the time a report runs.
-    from salesplane_reporting.adapters.report_sources import _in_scope, _select
-
     lead = tables.lead_view.c
     base: FromClause = tables.lead_view
     if context.used & _CHANNEL_FIELDS:
@@ -59,7 +55,13 @@ def lead_funnel(spec: ReportSpec, context: SourceContext) -> FromClause:
         deal = tables.opportunity_current.c
         base = base.outerjoin(
             tables.opportunity_current,
-            and_(lead.converted_opportunity_id != "", deal.opportunity_id == lead.converted_opportunity_id),
+            # Only a deal the caller may see tells them it was won: a lead's deal handed to
+            # someone outside the caller's scope is no longer theirs to read.
+            and_(
+                lead.converted_opportunity_id != "",
+                deal.opportunity_id == lead.converted_opportunity_id,
+                in_scope(deal.owner_user_id, context),
+            ),
         )
         is_won: ColumnElement[bool] = func.coalesce(deal.status, "") == "won"
         won_time: ColumnElement[Any] = case(
@@ -100,4 +102,6 @@ def lead_funnel(spec: ReportSpec, context: SourceContext) -> FromClause:
         "days_to_convert": _elapsed(func.coalesce(lead.qualified_time, lead.create_time), lead.convert_time),
         "days_to_win": _elapsed(lead.convert_time, won_time),
     }
-    return _select(columns, base, _in_scope(lead.assigned_user_id, context), lead.merged_into_lead_id == "")
+    return select_source(
+        columns, base, in_scope(lead.assigned_user_id, context), lead.merged_into_lead_id == ""
+    )

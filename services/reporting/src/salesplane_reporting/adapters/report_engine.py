@@ -42,13 +42,8 @@ from salesplane_platform.identity import ROLE_MANAGER, ROLE_MARKETING, Identity
 from salesplane_platform.money import Money
 from salesplane_reporting.adapters import tables
 from salesplane_reporting.adapters.computed_source import fill, is_computed
-from salesplane_reporting.adapters.report_sources import (
-    BUILDERS,
-    CURRENCY,
-    ROLLUP_DEALS,
-    SourceContext,
-    pipeline_rollup,
-)
+from salesplane_reporting.adapters.report_sources import BUILDERS, ROLLUP_DEALS, pipeline_rollup
+from salesplane_reporting.adapters.source_context import CURRENCY, SourceContext
 from salesplane_reporting.adapters.sql_dates import period_start
 from salesplane_reporting.adapters.sql_median import ensure_median, median
 from salesplane_reporting.domain.catalogue import MARKETING_ONLY_SOURCES, Field, Label, Source, fields_of

@@ -7,7 +7,6 @@ the owner was in scope at each end)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,18 +24,16 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    true,
     union_all,
 )
-from sqlalchemy.orm import Session
 
 from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_reporting.adapters import tables
 from salesplane_reporting.adapters.funnel_source import lead_funnel
 from salesplane_reporting.adapters.pipeline_rollup import NO_CLOSE_MONTH
+from salesplane_reporting.adapters.source_context import CURRENCY, SourceContext, in_scope, select_source
 from salesplane_reporting.domain.catalogue import Source
 from salesplane_reporting.domain.definition import ReportSpec
-from salesplane_reporting.domain.fiscal_calendar import FiscalCalendar
 from salesplane_reporting.domain.relative_dates import (
     RelativeDate,
     parse_date_value,
@@ -44,31 +41,6 @@ from salesplane_reporting.domain.relative_dates import (
     point_instant,
     start_instant,
 )
-
-CURRENCY = "__currency"
-
-
-@dataclass(frozen=True)
-class SourceContext:
-    session: Session
-    # SELECT of the user ids whose records the caller sees; None: everybody's.
-    visible_users: Select[Any] | None
-    # The user "team" is relative to: a row's team is the viewpoint's direct report above its owner.
-    viewpoint: str
-    today: date
-    now: datetime
-    calendar: FiscalCalendar
-    base_currency: str
-    # Which fields the definition uses (to join only what is needed).
-    used: frozenset[str]
-    # The organisation "team" follows: None as it is now, else as it was at this instant.
-    org_instant: datetime | None = None
-
-
-def _in_scope(column: ColumnElement[Any], context: SourceContext) -> ColumnElement[bool]:
-    if context.visible_users is None:
-        return true()
-    return column.in_(context.visible_users)
 
 
 def _held(closure: Any, instant: datetime | None) -> ColumnElement[bool]:
@@ -148,17 +120,6 @@ def _with_team(
     return {**columns, "team": expression}, base.outerjoin(team, team.c.member == columns["owner"])
 
 
-def _select(
-    columns: dict[str, ColumnElement[Any]], base: FromClause, *where: ColumnElement[bool]
-) -> FromClause:
-    return (
-        select(*(expression.label(name) for name, expression in columns.items()))
-        .select_from(base)
-        .where(*where)
-        .subquery("src")
-    )
-
-
 def opportunities(spec: ReportSpec, context: SourceContext) -> FromClause:
     if spec.as_of is None:
         base: FromClause = tables.opportunity_current
@@ -170,7 +131,7 @@ def opportunities(spec: ReportSpec, context: SourceContext) -> FromClause:
         instant = min(point_instant(spec.as_of, context.today, context.calendar), context.now)
         where = [_held_at(instant)]
     columns, base = _with_team(columns, base, context)
-    return _select(columns, base, _in_scope(columns["owner"], context), *where)
+    return select_source(columns, base, in_scope(columns["owner"], context), *where)
 
 
 def opportunity_history(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -185,7 +146,7 @@ def opportunity_history(spec: ReportSpec, context: SourceContext) -> FromClause:
         "stage_days": v.c.stage_seconds,
     }
     columns, base = _with_team(columns, v, context)
-    return _select(columns, base, _in_scope(columns["owner"], context))
+    return select_source(columns, base, in_scope(columns["owner"], context))
 
 
 def _period_parameter(value: object, context: SourceContext, path: str) -> tuple[str, date, date]:
@@ -257,7 +218,7 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
         v.status == "open",
         v.expected_close_date >= first,
         v.expected_close_date <= last,
-        _in_scope(v.owner_user_id, context),
+        in_scope(v.owner_user_id, context),
     )
     per_deal = (
         select(
@@ -281,7 +242,7 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
             d[f"status{end}"] == "open",
             d[f"close{end}"] >= first,
             d[f"close{end}"] <= last,
-            _in_scope(d[f"owner{end}"], context),
+            in_scope(d[f"owner{end}"], context),
         )
 
     was_in, is_in = in_pipeline("1"), in_pipeline("2")
@@ -293,12 +254,12 @@ def pipeline_movement(spec: ReportSpec, context: SourceContext) -> FromClause:
         (and_(was_in, d.exists2 == 0), "removed"),
         (and_(was_in, d.status2 == "won"), "won"),
         (and_(was_in, d.status2 == "lost"), "lost"),
-        (and_(was_in, ~_in_scope(d.owner2, context)), "reassigned_out"),
+        (and_(was_in, ~in_scope(d.owner2, context)), "reassigned_out"),
         (and_(was_in, d.close2 > last), "pushed_out"),
         (was_in, "moved_earlier"),
         (d.exists1 == 0, "new"),
         (d.status1 != "open", "reopened"),
-        (~_in_scope(d.owner1, context), "reassigned_in"),
+        (~in_scope(d.owner1, context), "reassigned_in"),
         (d.close1 > last, "pulled_in"),
         else_="pushed_in",
     )
@@ -413,7 +374,7 @@ def period_performance(spec: ReportSpec, context: SourceContext) -> FromClause:
         )
     for money in ("live_pipeline", "live_weighted", "live_forecast", "closed_won"):
         columns[money + CURRENCY] = currency
-    return _select(columns, base, _in_scope(users.c.user_id, context))
+    return select_source(columns, base, in_scope(users.c.user_id, context))
 
 
 def forecast_accuracy(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -475,7 +436,7 @@ def forecast_accuracy(spec: ReportSpec, context: SourceContext) -> FromClause:
             latest.c.currency.label("currency"),
         )
         .select_from(base)
-        .where(_in_scope(latest.c.user_id, context))
+        .where(in_scope(latest.c.user_id, context))
         .subquery("accuracy")
     )
     a, f = inner.c.actual, inner.c.committed_likely
@@ -499,7 +460,7 @@ def forecast_accuracy(spec: ReportSpec, context: SourceContext) -> FromClause:
     }
     for money in ("committed_likely", "actual", "error", "abs_error"):
         columns[money + CURRENCY] = inner.c.currency
-    return _select(columns, inner)
+    return select_source(columns, inner)
 
 
 def forecast_commits(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -521,7 +482,7 @@ def forecast_commits(spec: ReportSpec, context: SourceContext) -> FromClause:
     }
     for money in ("likely", "best", "worst", "closed_won", "quota"):
         columns[money + CURRENCY] = c.c.currency
-    return _select(columns, c, _in_scope(c.c.user_id, context))
+    return select_source(columns, c, in_scope(c.c.user_id, context))
 
 
 def quotas(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -534,7 +495,7 @@ def quotas(spec: ReportSpec, context: SourceContext) -> FromClause:
         "amount" + CURRENCY: q.currency,
         "commit_time": q.commit_time,
     }
-    return _select(columns, tables.quota_view, _in_scope(q.user_id, context))
+    return select_source(columns, tables.quota_view, in_scope(q.user_id, context))
 
 
 def leads(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -552,7 +513,7 @@ def leads(spec: ReportSpec, context: SourceContext) -> FromClause:
         "create_time": lead.create_time,
         "convert_time": lead.convert_time,
     }
-    return _select(columns, tables.lead_view, _in_scope(lead.assigned_user_id, context))
+    return select_source(columns, tables.lead_view, in_scope(lead.assigned_user_id, context))
 
 
 def campaigns(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -571,7 +532,7 @@ def campaigns(spec: ReportSpec, context: SourceContext) -> FromClause:
     for money in ("budget", "expected_cost", "expected_revenue", "actual_cost"):
         columns[money + CURRENCY] = c.currency
     # Campaigns belong to no user: the engine lets only marketing and admins read them.
-    return _select(columns, tables.campaign_view)
+    return select_source(columns, tables.campaign_view)
 
 
 def attribution(spec: ReportSpec, context: SourceContext) -> FromClause:
@@ -637,11 +598,11 @@ def pipeline_rollup(
         )
         columns = {**base, "team": r.user_id}
     elif per == "owner" or context.visible_users is None:
-        where = and_(r.own.is_(True), _in_scope(r.user_id, context))
+        where = and_(r.own.is_(True), in_scope(r.user_id, context))
         columns = {**base, "owner": r.user_id}
     else:
         # One row per cell for the whole scope: a manager's team rows, a rep's own.
         where = and_(r.user_id == caller, r.own.is_(not caller_is_manager))
         columns = base
     # A cell every deal has left keeps its row at zero until the next rebuild: not a group.
-    return _select(columns, tables.pipeline_rollup, where, r.deals != 0)
+    return select_source(columns, tables.pipeline_rollup, where, r.deals != 0)

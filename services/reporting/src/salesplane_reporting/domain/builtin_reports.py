@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from salesplane_reporting.domain.definition import ReportSpec, parse_definition
@@ -171,8 +172,9 @@ class BuiltinReport:
     description: str
     document: Mapping[str, Any]
 
-    @property
+    @cached_property
     def spec(self) -> ReportSpec:
+        # Parsed once: listing the reports asks every built-in for its source.
         return parse_definition(self.document)
 
 
