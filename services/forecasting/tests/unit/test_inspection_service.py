@@ -14,9 +14,16 @@ from salesplane.opportunities.v1 import events_pb2, opportunities_pb2
 from salesplane_forecasting.adapters import tables
 from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitOfWork
 from salesplane_forecasting.domain.inspection.deal_flags import DealFlagKind
+from salesplane_forecasting.domain.inspection.recorded_figures import keep_from
 from salesplane_forecasting.domain.inspection.rep_flags import RepFlagKind
 from salesplane_forecasting.entrypoints.opportunity_consumer import OpportunityRollupHandler
-from salesplane_forecasting.service_layer.inspection import inspect_rep_deals, inspect_team
+from salesplane_forecasting.service_layer.inspection import (
+    InspectedRow,
+    TeamInspection,
+    inspect_rep_deals,
+    inspect_team,
+)
+from salesplane_forecasting.service_layer.risk_alerts import EVALUATOR, record_figures
 from salesplane_platform.consumer_runner import ConsumedEvent
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.errors import InvalidArgument, PermissionDenied
@@ -202,3 +209,59 @@ def test_a_malformed_or_unknown_period_is_invalid_argument_on_period_id(uow, per
             base_currency="USD",
         )
     assert [v.field for v in raised.value.violations] == ["period_id"]
+
+
+def row_of(team: TeamInspection, user_id: str) -> InspectedRow:
+    return next(row for row in team.rows if row.user_id == user_id)
+
+
+def test_movement_since_a_week_ago_compares_with_the_figures_recorded_that_day(uow):
+    make, consume = uow
+    period = quarter_of(TODAY)
+
+    def inspect(at: datetime) -> TeamInspection:
+        return inspect_team(
+            manager_user_id="mia", period_id=period, caller=EVALUATOR, uow=make(), base_currency="USD", now=at
+        )
+
+    week_ago = NOW - timedelta(days=7)
+    consume(opportunity("b1", "bob", 1, TODAY, ago_days=0))
+    record_figures(inspect(week_ago), make)
+    # A later run the same day adds nothing: the first record of a day stands.
+    consume(opportunity("b2", "bob", 1, TODAY, ago_days=0, amount=5_000_00))
+    record_figures(inspect(week_ago + timedelta(minutes=5)), make)
+    consume(opportunity("a1", "ann", 1, TODAY, ago_days=0, amount=2_000_00))
+
+    team = inspect(NOW)
+    bob, ann = row_of(team, "bob").since_lookback, row_of(team, "ann").since_lookback
+    assert bob is not None and ann is not None and team.team.since_lookback is not None
+    assert bob.recorded_at == week_ago
+    assert (bob.movement.pipeline_minor, ann.movement.pipeline_minor) == (15_000_00 - 10_000_00, 2_000_00)
+    assert team.team.since_lookback.movement.pipeline_minor == 7_000_00
+    assert bob.movement.quota_minor is None and bob.movement.committed_minor is None
+
+    # Six days after the record, "a week ago" is the day before it: nothing to compare with.
+    sooner = inspect(week_ago + timedelta(days=6))
+    assert all(row.since_lookback is None for row in (sooner.team, *sooner.rows))
+
+
+def test_figures_recorded_before_the_lookback_and_a_week_of_slack_are_pruned(uow):
+    make, consume = uow
+    consume(opportunity("b1", "bob", 1, TODAY, ago_days=0))
+    old = NOW - timedelta(days=30)
+    team = inspect_team(
+        manager_user_id="mia",
+        period_id=quarter_of(TODAY),
+        caller=EVALUATOR,
+        uow=make(),
+        base_currency="USD",
+        now=old,
+    )
+    record_figures(team, make)
+    key = row_of(team, "bob").figures_key(quarter_of(TODAY))
+    with make() as unit:
+        assert key in unit.figure_records.as_of([key], NOW.date())
+        assert unit.figure_records.prune(keep_from(NOW, 7)) == len(team.rows) + 1
+        unit.commit()
+    with make() as unit:
+        assert unit.figure_records.as_of([key], NOW.date()) == {}

@@ -156,6 +156,27 @@ def test_no_commit_is_never_above_the_pipeline():
     assert K.COMMIT_ABOVE_PIPELINE not in flagged(replace(HEALTHY, committed_minor=None, expected_minor=0))
 
 
+@pytest.mark.parametrize(("commit", "flag"), [(76_000_01, False), (76_000_00, False), (75_999_99, True)])
+def test_commit_below_a_fifth_under_what_the_pipeline_is_expected_to_bring(commit, flag):
+    found = flagged(replace(HEALTHY, committed_minor=commit))
+    assert (K.COMMIT_BELOW_PIPELINE in found) is flag
+    if flag:
+        sandbag = found[K.COMMIT_BELOW_PIPELINE]
+        assert sandbag.money_at_risk_minor == 19_000_01
+        assert sandbag.reason == (
+            "commit 75,999.99 USD is below the 95,000.00 USD the closed and open deals are expected to bring"
+        )
+        assert sandbag.numbers == {
+            "committed_minor": 75_999_99,
+            "expected_minor": 95_000_00,
+            "threshold_bp": 2_000,
+        }
+
+
+def test_no_commit_is_never_below_the_pipeline():
+    assert K.COMMIT_BELOW_PIPELINE not in flagged(replace(HEALTHY, committed_minor=None))
+
+
 @pytest.mark.parametrize(("pushed", "flag"), [(49_999_99, False), (50_000_00, False), (50_000_01, True)])
 def test_slipping_above_a_fifth_of_the_pipeline(pushed, flag):
     found = flagged(replace(HEALTHY, pushed_out_minor=pushed))

@@ -15,6 +15,7 @@ from salesplane_forecasting.service_layer.inspection import (
     FlaggedDeal,
     InspectedRow,
     RepDeals,
+    SinceRecorded,
     TeamInspection,
 )
 from salesplane_platform.proto_values import date_to_proto, money_message
@@ -111,6 +112,26 @@ def row_to_proto(row: InspectedRow, currency: str) -> inspection_pb2.InspectionR
         if since.quota_minor is not None:
             message.since_commit.quota.CopyFrom(money_message(since.quota_minor, currency))
         message.since_commit.commit_time.FromDatetime(since.committed_at)
+    if row.since_lookback is not None:
+        message.since_lookback.CopyFrom(_since_recorded(row.since_lookback, currency))
+    return message
+
+
+def _since_recorded(since: SinceRecorded, currency: str) -> inspection_pb2.MovementSinceRecorded:
+    moved = since.movement
+    message = inspection_pb2.MovementSinceRecorded(
+        closed_won=money_message(moved.closed_won_minor, currency),
+        live_forecast=money_message(moved.live_forecast_minor, currency),
+        pipeline=money_message(moved.pipeline_minor, currency),
+        expected=money_message(moved.expected_minor, currency),
+    )
+    message.record_time.FromDatetime(since.recorded_at)
+    if moved.quota_minor is not None:
+        message.quota.CopyFrom(money_message(moved.quota_minor, currency))
+    if moved.committed_minor is not None:
+        message.committed.CopyFrom(money_message(moved.committed_minor, currency))
+    if moved.p_quota_bp is not None:
+        message.p_quota_bp = moved.p_quota_bp
     return message
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesplane_forecasting.adapters import (
     adjustment_store,
     deal_facts_store,
+    figure_record_store,
     hierarchy,
     inspection_settings_store,
     quota_store,
@@ -30,6 +31,7 @@ from salesplane_forecasting.domain.contributions import RollupKey
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
 from salesplane_forecasting.domain.inspection.deal_history import DealFacts, StageStay
+from salesplane_forecasting.domain.inspection.recorded_figures import FiguresKey, RecordedFigures
 from salesplane_forecasting.domain.inspection.risk_state import RiskAlert, RiskState, Subject
 from salesplane_forecasting.domain.inspection.settings import InspectionSettings
 from salesplane_forecasting.domain.org import User
@@ -204,6 +206,20 @@ class SqlRiskStateStore:
         return risk_state_store.alerts(self._session, owners, period_id, before_id=before_id, limit=limit)
 
 
+class SqlFigureRecordStore:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def record(self, records: Iterable[RecordedFigures]) -> None:
+        figure_record_store.record(self._session, records)
+
+    def as_of(self, keys: Sequence[FiguresKey], day: date) -> dict[FiguresKey, RecordedFigures]:
+        return figure_record_store.as_of(self._session, keys, day)
+
+    def prune(self, before: date) -> int:
+        return figure_record_store.prune(self._session, before)
+
+
 class SqlQuotaStore:
     def __init__(self, session: Session, seen: Seen) -> None:
         self._session = session
@@ -324,6 +340,7 @@ class SqlForecastingUnitOfWork(SqlUnitOfWork):
     deal_facts: SqlDealFactsStore
     inspection_settings: SqlInspectionSettingsStore
     risk_states: SqlRiskStateStore
+    figure_records: SqlFigureRecordStore
     quotas: SqlQuotaStore
     snapshots: SqlSnapshotStore
     adjustments: SqlAdjustmentStore
@@ -343,6 +360,7 @@ class SqlForecastingUnitOfWork(SqlUnitOfWork):
         self.deal_facts = SqlDealFactsStore(session)
         self.inspection_settings = SqlInspectionSettingsStore(session)
         self.risk_states = SqlRiskStateStore(session, self.seen)
+        self.figure_records = SqlFigureRecordStore(session)
         self.quotas = SqlQuotaStore(session, self.seen)
         self.snapshots = SqlSnapshotStore(session, self.seen)
         self.adjustments = SqlAdjustmentStore(session)

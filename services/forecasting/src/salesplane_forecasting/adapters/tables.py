@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -269,6 +270,27 @@ risk_states = Table(
     Column("flags", Text, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A subject's inspection figures once a UTC day (the first evaluation of the day), for "a week ago".
+inspection_figures = Table(
+    "inspection_figures",
+    metadata,
+    Column("period_id", String(16), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("team", Boolean, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("quota_minor", BigInteger, nullable=True),
+    Column("closed_won_minor", BigInteger, nullable=False),
+    Column("committed_minor", BigInteger, nullable=True),
+    Column("live_forecast_minor", BigInteger, nullable=False),
+    Column("pipeline_minor", BigInteger, nullable=False),
+    Column("expected_minor", BigInteger, nullable=False),
+    # P(reaching quota): the distribution's float as computed (a double keeps it exactly).
+    Column("p_quota", Float, nullable=True),
+    Index("ix_inspection_figures_day", "day"),
 )
 
 # One row per change of a risk state, what the console lists; id orders them across subjects.

@@ -14,15 +14,15 @@ Approximations, said plainly:
 * "now" is UTC; the organisation has no time zone of its own yet.
 * A past period's "commit in force" is the latest commit made for it (commits are kept, but which
   was in force when the period began is not tracked separately).
-* Movement is computed only against the last commit (closed won, quota, committed, live forecast
-  vs the committed likely); "a week ago" needs the figures as they were, which forecasting does not
-  keep (reporting keeps opportunity versions), so it is not returned.
+* Movement since "a week ago" (movement_lookback_days) compares with the figures the risk-alert
+  job recorded on that day (domain/inspection/recorded_figures.py); without the job running then,
+  there is nothing to compare with and none is returned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from salesplane_forecasting.domain.contributions import DealStatus
@@ -35,7 +35,18 @@ from salesplane_forecasting.domain.inspection.deal_flags import (
     slipped_minor,
 )
 from salesplane_forecasting.domain.inspection.deal_history import DealFacts
-from salesplane_forecasting.domain.inspection.rep_figures import PastPeriod, RepFigures, team_figures
+from salesplane_forecasting.domain.inspection.recorded_figures import (
+    FiguresKey,
+    RecordedFigures,
+    lookback_day,
+)
+from salesplane_forecasting.domain.inspection.rep_figures import (
+    Movement,
+    PastPeriod,
+    RepFigures,
+    movement,
+    team_figures,
+)
 from salesplane_forecasting.domain.inspection.rep_flags import RepInspection, inspect_rep
 from salesplane_forecasting.domain.inspection.stage_percentiles import stage_percentiles
 from salesplane_forecasting.domain.inspection.thresholds import InspectionThresholds
@@ -61,6 +72,14 @@ class SinceCommit:
 
 
 @dataclass(frozen=True)
+class SinceRecorded:
+    """current - the figures recorded movement_lookback_days ago (or the newest record before)."""
+
+    recorded_at: datetime
+    movement: Movement
+
+
+@dataclass(frozen=True)
 class InspectedRow:
     user_id: str
     display_name: str
@@ -69,6 +88,10 @@ class InspectedRow:
     inspection: RepInspection
     since_commit: SinceCommit | None
     flagged_deal_count: int
+    since_lookback: SinceRecorded | None = None
+
+    def figures_key(self, period_id: str) -> FiguresKey:
+        return FiguresKey(self.user_id, self.as_team, period_id)
 
 
 @dataclass(frozen=True)
@@ -112,7 +135,13 @@ class _Context:
 
 
 def inspect_team(
-    *, manager_user_id: str, period_id: str, caller: Identity, uow: ForecastingUnitOfWork, base_currency: str
+    *,
+    manager_user_id: str,
+    period_id: str,
+    caller: Identity,
+    uow: ForecastingUnitOfWork,
+    base_currency: str,
+    now: datetime | None = None,
 ) -> TeamInspection:
     """The team row and a row per direct report (plus the manager's own), flags ranked."""
     manager_user_id = manager_user_id or caller.subject
@@ -122,7 +151,7 @@ def inspect_team(
         manager = uow.users.get(manager_user_id)
         if manager is None:
             raise NotFound("user", manager_user_id)
-        context = _context(uow, period_id, base_currency)
+        context = _context(uow, period_id, base_currency, now)
         reports = uow.users.subtree(manager_user_id, direct_only=True)
         rows: list[tuple[InspectedRow, RepFigures]] = []
         for report in reports:
@@ -130,15 +159,22 @@ def inspect_team(
             rows.append(_row(context, report.user_id, report.display_name, as_team=as_team))
         own = _row(context, manager_user_id, manager.display_name, as_team=False, own_of_manager=True)
         team_row = _team_row(context, manager_user_id, manager.display_name, [f for _, f in (*rows, own)])
+        team_row, *inspected = _with_lookback(context, [team_row, *(row for row, _ in (*rows, own))])
     ranked = sorted(
-        [row for row, _ in (*rows, own)],
+        inspected,
         key=lambda r: (-sum(f.money_at_risk_minor for f in r.inspection.flags), r.user_id),
     )
     return TeamInspection(manager_user_id, context.period, context.now, team_row, tuple(ranked))
 
 
 def inspect_rep_deals(
-    *, user_id: str, period_id: str, caller: Identity, uow: ForecastingUnitOfWork, base_currency: str
+    *,
+    user_id: str,
+    period_id: str,
+    caller: Identity,
+    uow: ForecastingUnitOfWork,
+    base_currency: str,
+    now: datetime | None = None,
 ) -> RepDeals:
     """The rep's own row and their flagged deals of the period (and pushed out of it), most money first."""
     user_id = user_id or caller.subject
@@ -148,9 +184,10 @@ def inspect_rep_deals(
         user = uow.users.get(user_id)
         if user is None:
             raise NotFound("user", user_id)
-        context = _context(uow, period_id, base_currency)
+        context = _context(uow, period_id, base_currency, now)
         has_reports = uow.hierarchy.has_reports(user_id)
         row, figures = _row(context, user_id, user.display_name, as_team=False, own_of_manager=has_reports)
+        (row,) = _with_lookback(context, [row])
         facts = [f for _, f in uow.deal_facts.facts_of_owners([user_id], closing_from=context.period.start)]
         flagged = _flagged(context, facts, figures.committed_minor)
         tracked = uow.rollups.load_tracked(flagged, for_update=False)
@@ -166,7 +203,41 @@ def _validate(user_id: str, user_field: str, period_id: str) -> None:
     check.raise_if_invalid()
 
 
-def _context(uow: ForecastingUnitOfWork, period_id: str, currency: str) -> _Context:
+def recorded_figures(team: TeamInspection) -> list[RecordedFigures]:
+    """What the risk-alert job records of an inspection for later ones' "a week ago": the team row
+    and every row, each under its own key (a report's team row is the same key in their own
+    inspection; the first record of the day stands)."""
+    period_id = team.period.period_id
+    return [
+        RecordedFigures(
+            row.figures_key(period_id),
+            team.inspected_at,
+            replace(row.inspection.figures, history=(), pushed_out_minor=0),
+        )
+        for row in (team.team, *team.rows)
+    ]
+
+
+def _with_lookback(context: _Context, rows: Sequence[InspectedRow]) -> list[InspectedRow]:
+    """The rows with their movement since the figures recorded movement_lookback_days ago."""
+    period_id = context.period.period_id
+    day = lookback_day(context.now, context.thresholds.movement_lookback_days)
+    earlier = context.uow.figure_records.as_of([row.figures_key(period_id) for row in rows], day)
+    found: list[InspectedRow] = []
+    for row in rows:
+        record = earlier.get(row.figures_key(period_id))
+        if record is None or record.figures.currency != context.currency:
+            # Nothing recorded that long ago, or in another base currency: no like-for-like movement.
+            found.append(row)
+            continue
+        since = SinceRecorded(record.recorded_at, movement(record.figures, row.inspection.figures))
+        found.append(replace(row, since_lookback=since))
+    return found
+
+
+def _context(
+    uow: ForecastingUnitOfWork, period_id: str, currency: str, now: datetime | None = None
+) -> _Context:
     calendar = uow.settings.load().calendar
     # A well-formed id outside the calendar's years is InvalidArgument on "period_id", as worksheets.
     period = calendar.period(period_id)
@@ -176,7 +247,7 @@ def _context(uow: ForecastingUnitOfWork, period_id: str, currency: str) -> _Cont
         percentile=thresholds.stalled_percentile,
         min_samples=thresholds.stalled_min_samples,
     )
-    return _Context(uow, calendar, period, datetime.now(UTC), thresholds, percentiles, currency)
+    return _Context(uow, calendar, period, now or datetime.now(UTC), thresholds, percentiles, currency)
 
 
 def _row(

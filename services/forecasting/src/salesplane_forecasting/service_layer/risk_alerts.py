@@ -7,8 +7,9 @@ and the month today falls in, the team of every active manager and the own deals
 user, and records the transitions. The inspection is computed on read from data the consumer keeps
 changing, so there is no single write to hook alerts on; a poll is the simplest trigger that sees
 every cause (a deal event, a quota or forecast commit, time passing, a threshold change) and an
-alert is at most one interval late. InspectTeam reads do not record transitions: reads stay
-read-only, and the job covers the same subjects.
+alert is at most one interval late. The same run records every inspected row's figures once a
+day, which is what "a week ago" compares with (recorded_figures.py). InspectTeam reads do not
+record transitions or figures: reads stay read-only, and the job covers the same subjects.
 
 Subjects: the team row of a manager's own inspection (kind team) and each user's own-deals row
 (kind rep): a direct report's row in their manager's inspection for an individual contributor, the
@@ -29,11 +30,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from salesplane_forecasting.domain.inspection.recorded_figures import keep_from
 from salesplane_forecasting.domain.inspection.rep_flags import RepFlag
 from salesplane_forecasting.domain.inspection.risk_state import RiskAlert, Subject, SubjectKind
 from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
-from salesplane_forecasting.service_layer.inspection import TeamInspection, inspect_team
+from salesplane_forecasting.service_layer.inspection import TeamInspection, inspect_team, recorded_figures
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.errors import Conflict, InvalidArgument, NotFound, Validator
 from salesplane_platform.identifiers import check_user_id
@@ -96,6 +98,14 @@ def record_transitions(
     return Evaluation(recorded, unchanged, lost)
 
 
+def record_figures(team: TeamInspection, uow_factory: Callable[[], ForecastingUnitOfWork]) -> None:
+    """Keep the inspection's figures for "a week ago" (the first record of each day stands)."""
+    uow = uow_factory()
+    with uow:
+        uow.figure_records.record(recorded_figures(team))
+        uow.commit()
+
+
 def evaluate_current_periods(
     *, uow_factory: Callable[[], ForecastingUnitOfWork], base_currency: str, now: datetime
 ) -> Evaluation:
@@ -105,6 +115,9 @@ def evaluate_current_periods(
     with uow:
         users = [user for user in uow.users.everyone() if user.active]
         calendar = uow.settings.load().calendar
+        lookback = uow.inspection_settings.load().thresholds.movement_lookback_days
+        uow.figure_records.prune(keep_from(now, lookback))
+        uow.commit()
     try:
         period_ids = calendar.periods_of(now.date())
     except InvalidArgument:
@@ -125,10 +138,12 @@ def evaluate_current_periods(
                     caller=EVALUATOR,
                     uow=uow_factory(),
                     base_currency=base_currency,
+                    now=now,
                 )
             except NotFound:
                 # Removed since the list was read.
                 continue
+            record_figures(team, uow_factory)
             subjects = subjects_of(team)
             if user_id not in managers:
                 # Inspected for their own row only; an empty team row is no subject.

@@ -11,6 +11,7 @@ from salesplane_forecasting.domain.contributions import RollupKey
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
 from salesplane_forecasting.domain.inspection.deal_history import DealFacts, StageStay
+from salesplane_forecasting.domain.inspection.recorded_figures import FiguresKey, RecordedFigures
 from salesplane_forecasting.domain.inspection.risk_state import RiskAlert, RiskState, Subject
 from salesplane_forecasting.domain.inspection.settings import InspectionSettings
 from salesplane_forecasting.domain.org import User
@@ -116,6 +117,17 @@ class InspectionSettingsStore(Protocol):
 
     def save(self, settings: InspectionSettings) -> None:
         """Conflict when the stored version is not settings.version - 1."""
+
+
+class FigureRecordStore(Protocol):
+    def record(self, records: Iterable[RecordedFigures]) -> None:
+        """Insert each record unless its key already has one for that day."""
+
+    def as_of(self, keys: Sequence[FiguresKey], day: date) -> dict[FiguresKey, RecordedFigures]:
+        """Each key's newest record made on `day` or before."""
+
+    def prune(self, before: date) -> int:
+        """Delete the records of days before `before`; how many."""
 
 
 class RiskStateStore(Protocol):
@@ -244,6 +256,9 @@ class ForecastingUnitOfWork(Protocol):
 
     @property
     def risk_states(self) -> RiskStateStore: ...
+
+    @property
+    def figure_records(self) -> FigureRecordStore: ...
 
     @property
     def quotas(self) -> QuotaStore: ...

@@ -46,6 +46,7 @@ class InspectionThresholds(_message.Message):
     BACKWARD_LOOKBACK_DAYS_FIELD_NUMBER: _builtins.int
     SLIPPING_LOOKBACK_DAYS_FIELD_NUMBER: _builtins.int
     MOVEMENT_LOOKBACK_DAYS_FIELD_NUMBER: _builtins.int
+    COMMIT_SHORTFALL_BP_FIELD_NUMBER: _builtins.int
     low_p_quota_bp: _builtins.int
     coverage_tolerance_bp: _builtins.int
     pacing_tolerance_bp: _builtins.int
@@ -68,6 +69,7 @@ class InspectionThresholds(_message.Message):
     backward_lookback_days: _builtins.int
     slipping_lookback_days: _builtins.int
     movement_lookback_days: _builtins.int
+    commit_shortfall_bp: _builtins.int
     def __init__(
         self,
         *,
@@ -91,10 +93,11 @@ class InspectionThresholds(_message.Message):
         backward_lookback_days: _builtins.int = ...,
         slipping_lookback_days: _builtins.int = ...,
         movement_lookback_days: _builtins.int = ...,
+        commit_shortfall_bp: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_unlikely_max_stage_order", b"_unlikely_max_stage_order", "unlikely_max_stage_order", b"unlikely_max_stage_order"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_unlikely_max_stage_order", b"_unlikely_max_stage_order", "backward_lookback_days", b"backward_lookback_days", "bias_min_periods", b"bias_min_periods", "bias_tolerance_bp", b"bias_tolerance_bp", "commit_excess_bp", b"commit_excess_bp", "coverage_tolerance_bp", b"coverage_tolerance_bp", "default_coverage_needed_bp", b"default_coverage_needed_bp", "large_deal_share_bp", b"large_deal_share_bp", "low_p_quota_bp", b"low_p_quota_bp", "max_coverage_needed_bp", b"max_coverage_needed_bp", "movement_lookback_days", b"movement_lookback_days", "no_change_days", b"no_change_days", "pacing_tolerance_bp", b"pacing_tolerance_bp", "pushes_to_flag", b"pushes_to_flag", "slipping_lookback_days", b"slipping_lookback_days", "slipping_share_bp", b"slipping_share_bp", "stalled_min_samples", b"stalled_min_samples", "stalled_percentile", b"stalled_percentile", "trailing_periods", b"trailing_periods", "unlikely_max_probability", b"unlikely_max_probability", "unlikely_max_stage_order", b"unlikely_max_stage_order"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_unlikely_max_stage_order", b"_unlikely_max_stage_order", "backward_lookback_days", b"backward_lookback_days", "bias_min_periods", b"bias_min_periods", "bias_tolerance_bp", b"bias_tolerance_bp", "commit_excess_bp", b"commit_excess_bp", "commit_shortfall_bp", b"commit_shortfall_bp", "coverage_tolerance_bp", b"coverage_tolerance_bp", "default_coverage_needed_bp", b"default_coverage_needed_bp", "large_deal_share_bp", b"large_deal_share_bp", "low_p_quota_bp", b"low_p_quota_bp", "max_coverage_needed_bp", b"max_coverage_needed_bp", "movement_lookback_days", b"movement_lookback_days", "no_change_days", b"no_change_days", "pacing_tolerance_bp", b"pacing_tolerance_bp", "pushes_to_flag", b"pushes_to_flag", "slipping_lookback_days", b"slipping_lookback_days", "slipping_share_bp", b"slipping_share_bp", "stalled_min_samples", b"stalled_min_samples", "stalled_percentile", b"stalled_percentile", "trailing_periods", b"trailing_periods", "unlikely_max_probability", b"unlikely_max_probability", "unlikely_max_stage_order", b"unlikely_max_stage_order"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__unlikely_max_stage_order: _TypeAlias = _typing.Literal["unlikely_max_stage_order"]  # noqa: Y015
     _WhichOneofArgType__unlikely_max_stage_order: _TypeAlias = _typing.Literal["_unlikely_max_stage_order", b"_unlikely_max_stage_order"]  # noqa: Y015
@@ -248,7 +251,9 @@ class RiskFlag(_message.Message):
     NUMBERS_FIELD_NUMBER: _builtins.int
     MONEY_AT_RISK_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """low_p_quota, coverage_short, pacing_behind, commit_above_pipeline, slipping, forecast_bias."""
+    """low_p_quota, coverage_short, pacing_behind, commit_above_pipeline, commit_below_pipeline,
+    slipping, forecast_bias.
+    """
     reason: _builtins.str
     @_builtins.property
     def numbers(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
@@ -274,9 +279,7 @@ Global___RiskFlag: _TypeAlias = RiskFlag  # noqa: Y015
 
 @_typing.final
 class MovementSinceCommit(_message.Message):
-    """How the figures moved since the last commit. Movement since a week ago is not served:
-    forecasting keeps live figures, not their history.
-    """
+    """How the figures moved since the last commit."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -315,6 +318,74 @@ class MovementSinceCommit(_message.Message):
 Global___MovementSinceCommit: _TypeAlias = MovementSinceCommit  # noqa: Y015
 
 @_typing.final
+class MovementSinceRecorded(_message.Message):
+    """How the figures moved since they were recorded movement_lookback_days ago ("a week ago"): the
+    risk-alert job records every subject's figures once a UTC day, and the newest record at or
+    before the lookback's day is the one compared with (record_time says which).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    QUOTA_FIELD_NUMBER: _builtins.int
+    CLOSED_WON_FIELD_NUMBER: _builtins.int
+    COMMITTED_FIELD_NUMBER: _builtins.int
+    LIVE_FORECAST_FIELD_NUMBER: _builtins.int
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    P_QUOTA_BP_FIELD_NUMBER: _builtins.int
+    p_quota_bp: _builtins.int
+    """Unset without a quota at either time."""
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def quota(self) -> _common_pb2.Money:
+        """Unset when there was no quota at either time."""
+
+    @_builtins.property
+    def closed_won(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def committed(self) -> _common_pb2.Money:
+        """Unset when nothing was committed at either time."""
+
+    @_builtins.property
+    def live_forecast(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def pipeline(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expected(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+        quota: _common_pb2.Money | None = ...,
+        closed_won: _common_pb2.Money | None = ...,
+        committed: _common_pb2.Money | None = ...,
+        live_forecast: _common_pb2.Money | None = ...,
+        pipeline: _common_pb2.Money | None = ...,
+        expected: _common_pb2.Money | None = ...,
+        p_quota_bp: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_p_quota_bp", b"_p_quota_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "expected", b"expected", "live_forecast", b"live_forecast", "p_quota_bp", b"p_quota_bp", "pipeline", b"pipeline", "quota", b"quota", "record_time", b"record_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_p_quota_bp", b"_p_quota_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "expected", b"expected", "live_forecast", b"live_forecast", "p_quota_bp", b"p_quota_bp", "pipeline", b"pipeline", "quota", b"quota", "record_time", b"record_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__committed: _TypeAlias = _typing.Literal["committed"]  # noqa: Y015
+    _WhichOneofArgType__committed: _TypeAlias = _typing.Literal["_committed", b"_committed"]  # noqa: Y015
+    _WhichOneofReturnType__p_quota_bp: _TypeAlias = _typing.Literal["p_quota_bp"]  # noqa: Y015
+    _WhichOneofArgType__p_quota_bp: _TypeAlias = _typing.Literal["_p_quota_bp", b"_p_quota_bp"]  # noqa: Y015
+    _WhichOneofReturnType__quota: _TypeAlias = _typing.Literal["quota"]  # noqa: Y015
+    _WhichOneofArgType__quota: _TypeAlias = _typing.Literal["_quota", b"_quota"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__committed) -> _WhichOneofReturnType__committed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__p_quota_bp) -> _WhichOneofReturnType__p_quota_bp | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__quota) -> _WhichOneofReturnType__quota | None: ...
+
+Global___MovementSinceRecorded: _TypeAlias = MovementSinceRecorded  # noqa: Y015
+
+@_typing.final
 class InspectionRow(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -338,6 +409,7 @@ class InspectionRow(_message.Message):
     FLAGS_FIELD_NUMBER: _builtins.int
     MONEY_AT_RISK_FIELD_NUMBER: _builtins.int
     FLAGGED_DEAL_COUNT_FIELD_NUMBER: _builtins.int
+    SINCE_LOOKBACK_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     display_name: _builtins.str
     team: _builtins.bool
@@ -385,6 +457,10 @@ class InspectionRow(_message.Message):
 
     @_builtins.property
     def money_at_risk(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def since_lookback(self) -> Global___MovementSinceRecorded:
+        """Unset when no figures were recorded that long ago."""
+
     def __init__(
         self,
         *,
@@ -408,10 +484,11 @@ class InspectionRow(_message.Message):
         flags: _abc.Iterable[Global___RiskFlag] | None = ...,
         money_at_risk: _common_pb2.Money | None = ...,
         flagged_deal_count: _builtins.int = ...,
+        since_lookback: Global___MovementSinceRecorded | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "expected", b"expected", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "expected", b"expected", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit", "since_lookback", b"since_lookback"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "coverage_needed_bp", b"coverage_needed_bp", "display_name", b"display_name", "elapsed_bp", b"elapsed_bp", "expected", b"expected", "flagged_deal_count", b"flagged_deal_count", "flags", b"flags", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit", "team", b"team", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "coverage_needed_bp", b"coverage_needed_bp", "display_name", b"display_name", "elapsed_bp", b"elapsed_bp", "expected", b"expected", "flagged_deal_count", b"flagged_deal_count", "flags", b"flags", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit", "since_lookback", b"since_lookback", "team", b"team", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__committed: _TypeAlias = _typing.Literal["committed"]  # noqa: Y015
     _WhichOneofArgType__committed: _TypeAlias = _typing.Literal["_committed", b"_committed"]  # noqa: Y015
@@ -618,7 +695,9 @@ class RiskStateFlag(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     MONEY_AT_RISK_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """low_p_quota, coverage_short, pacing_behind, commit_above_pipeline, slipping, forecast_bias."""
+    """low_p_quota, coverage_short, pacing_behind, commit_above_pipeline, commit_below_pipeline,
+    slipping, forecast_bias.
+    """
     reason: _builtins.str
     @_builtins.property
     def money_at_risk(self) -> _common_pb2.Money: ...

@@ -207,7 +207,8 @@ def movement(earlier: RepFigures, current: RepFigures) -> Movement:
         p_quota_bp=(
             None
             if earlier.p_quota is None or current.p_quota is None
-            else basis_points_of(Fraction(current.p_quota) - Fraction(earlier.p_quota))
+            # The difference of the two figures as shown, so that it adds up on screen.
+            else basis_points_of(Fraction(current.p_quota)) - basis_points_of(Fraction(earlier.p_quota))
         ),
     )
 

@@ -7,6 +7,9 @@ Money at risk, per flag (base-currency minor units, never negative):
   pipeline does not bring in at the trailing win rate.
 * pacing behind: quota x elapsed share - closed won, the distance to a straight-line pace.
 * commit above pipeline: commit - expected closed revenue, the commit the pipeline does not back.
+* commit below pipeline (sandbagging): expected closed revenue - commit, the upside the commit
+  leaves out of the plan. Not revenue lost, but money the manager cannot plan on: it ranks with
+  the others so that a rich pipeline committed low is as visible as a thin one committed high.
 * slipping: the pipeline pushed out of the period within the lookback.
 * forecast bias: how much a past commit missed its actual, on average (rep_figures.mean_miss_minor):
   that much of today's commit is in doubt, whichever way the rep errs.
@@ -46,6 +49,7 @@ class RepFlagKind(StrEnum):
     COVERAGE_SHORT = "coverage_short"
     PACING_BEHIND = "pacing_behind"
     COMMIT_ABOVE_PIPELINE = "commit_above_pipeline"
+    COMMIT_BELOW_PIPELINE = "commit_below_pipeline"
     SLIPPING = "slipping"
     FORECAST_BIAS = "forecast_bias"
 
@@ -105,6 +109,7 @@ def inspect_rep(
         _coverage_short,
         _pacing_behind,
         _commit_above_pipeline,
+        _commit_below_pipeline,
         _slipping,
         _forecast_bias,
     )
@@ -224,6 +229,27 @@ def _commit_above_pipeline(measured: RepInspection, thresholds: InspectionThresh
             "threshold_bp": thresholds.commit_excess_bp,
         },
         commit - figures.expected_minor,
+    )
+
+
+def _commit_below_pipeline(measured: RepInspection, thresholds: InspectionThresholds) -> RepFlag | None:
+    figures = measured.figures
+    commit = figures.committed_minor
+    if commit is None:
+        return None
+    if commit * BASIS_POINTS >= figures.expected_minor * (BASIS_POINTS - thresholds.commit_shortfall_bp):
+        return None
+    return RepFlag(
+        RepFlagKind.COMMIT_BELOW_PIPELINE,
+        figures.user_id,
+        f"commit {_money(commit, figures)} is below the {_money(figures.expected_minor, figures)} "
+        "the closed and open deals are expected to bring",
+        {
+            "committed_minor": commit,
+            "expected_minor": figures.expected_minor,
+            "threshold_bp": thresholds.commit_shortfall_bp,
+        },
+        figures.expected_minor - commit,
     )
 
 

@@ -34,6 +34,9 @@ class InspectionThresholds:
     pacing_tolerance_bp: int = 1_000
     # Rep / team: flag when the commit exceeds the expected closed revenue by more than this share.
     commit_excess_bp: int = 1_000
+    # Rep / team: flag when the commit is below the expected closed revenue by more than this share
+    # (sandbagging: a rich pipeline committed low hides upside the company could plan on).
+    commit_shortfall_bp: int = 2_000
     # Rep / team: flag when more than this share of the pipeline was pushed out of the period
     # within slipping_lookback_days.
     slipping_share_bp: int = 2_000
@@ -77,6 +80,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "coverage_tolerance_bp": (0, BASIS_POINTS - 1),
     "pacing_tolerance_bp": (0, BASIS_POINTS),
     "commit_excess_bp": (0, MAX_EXCESS_BP),
+    "commit_shortfall_bp": (0, BASIS_POINTS),
     "slipping_share_bp": (0, BASIS_POINTS),
     "bias_tolerance_bp": (0, MAX_EXCESS_BP),
     "bias_min_periods": (1, MAX_TRAILING_PERIODS),
