@@ -8,10 +8,7 @@ history shows both of a rep's commits and what changed."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -19,6 +16,7 @@ import pytest
 
 from salesplane_platform.identity import issue_token
 from tests.e2e.conftest import SECRET
+from tests.e2e.story_helpers import HttpGateway
 
 pytestmark = pytest.mark.e2e
 
@@ -30,29 +28,6 @@ MANAGERS = {"vp", "east", "west"}
 def token(user: str) -> str:
     roles = ["admin"] if user == "root" else ["manager"] if user in MANAGERS else ["rep"]
     return issue_token(SECRET, user, roles)
-
-
-class Gateway:
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def call(self, method: str, path: str, user: str, body: dict | None = None) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            f"{self.base}{path}",
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {token(user)}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
-
-    def ok(self, method: str, path: str, user: str, body: dict | None = None) -> dict:
-        status, answer = self.call(method, path, user, body)
-        assert status in (200, 201), (method, path, status, answer)
-        return answer
 
 
 def usd(amount_minor: int) -> dict:
@@ -139,14 +114,15 @@ def eventually(check, timeout: float = 30.0):
 def test_the_sales_plan_goes_down_and_the_forecast_comes_up_the_hierarchy(services, gateway):
     forecasting = services("forecasting")
     opportunities = services("opportunities")
-    api = Gateway(
+    api = HttpGateway(
         gateway(
             {
                 "SALESPLANE_OPPORTUNITIES_TARGET": opportunities.target,
                 "SALESPLANE_FORECASTING_TARGET": forecasting.target,
                 "SALESPLANE_ORG_TARGET": forecasting.target,
             }
-        )
+        ),
+        token,
     )
 
     # The organisation and the forecast settings: include from 70 %, upside from 40 %.
