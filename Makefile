@@ -18,6 +18,7 @@ help:
 	@echo "make proto       regenerate the contracts package from protos/"
 	@echo "make token       print a development bearer token (SUB=alice ROLES=rep)"
 	@echo "make bench       opportunity write benchmark (PostgreSQL + Kafka); see bench/"
+	@echo "make bench-inspection  pipeline inspection benchmark (PostgreSQL + Kafka; BENCH_ARGS=...)"
 	@echo "make test-faults broker and database faults under load, at production timings"
 
 $(UV):
@@ -81,6 +82,14 @@ bench-reporting: sync
 .PHONY: bench-attribution
 bench-attribution: sync
 	$(PY) bench/attribution.py $(BENCH_ARGS)
+
+# The pipeline inspection (inspect_team / inspect_rep_deals, in process and through gRPC) of a
+# first-line manager, a level-2 manager, the VP and a rep on the rollup benchmark's data, with SQL
+# statement counts and the rollup read and one-pass deal reads as ceilings
+# (small run: BENCH_ARGS="--users 1000 --events 40000 --deals 10000").
+.PHONY: bench-inspection
+bench-inspection: sync
+	$(PY) bench/inspection.py $(BENCH_ARGS)
 
 # Broker and database faults at production timings (30 s delivery timeout, a 40 s broker stall);
 # `make test` runs the same tests at short timings.
