@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitO
 from salesplane_forecasting.domain.inspection.deal_flags import DealFlagKind
 from salesplane_forecasting.domain.inspection.recorded_figures import keep_from
 from salesplane_forecasting.domain.inspection.rep_flags import RepFlagKind
+from salesplane_forecasting.domain.worksheets import Figures, Snapshot, SnapshotKind
 from salesplane_forecasting.entrypoints.opportunity_consumer import OpportunityRollupHandler
 from salesplane_forecasting.service_layer.inspection import (
     InspectedRow,
@@ -265,3 +267,86 @@ def test_figures_recorded_before_the_lookback_and_a_week_of_slack_are_pruned(uow
         unit.commit()
     with make() as unit:
         assert unit.figure_records.as_of([key], NOW.date()) == {}
+
+
+def previous_quarter(today: date) -> tuple[str, date, date]:
+    first = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    last = first - timedelta(days=1)
+    start = date(last.year, 3 * ((last.month - 1) // 3) + 1, 1)
+    return quarter_of(last), start, last
+
+
+def commit_for(make, user: str, period_id: str, likely: int, at: datetime, sequence: int) -> None:
+    snapshot = Snapshot(
+        snapshot_id=f"{user}-{period_id}-{sequence}",
+        user_id=user,
+        period_id=period_id,
+        kind=SnapshotKind.REP,
+        sequence=sequence,
+        committed=True,
+        figures=Figures(likely, likely, likely, 0, ()),
+        quota_minor=None,
+        currency="USD",
+        note="",
+        author=user,
+        created_at=at,
+        changes=(),
+    )
+    with make() as unit:
+        unit.snapshots.insert_commit(snapshot)
+        unit.commit()
+
+
+def test_the_trailing_periods_give_the_coverage_needed_and_the_bias_from_commits_made_in_time(uow):
+    make, consume = uow
+    past_id, past_start, past_last = previous_quarter(TODAY)
+    won = opportunities_pb2.OPPORTUNITY_STATUS_WON
+    lost = opportunities_pb2.OPPORTUNITY_STATUS_LOST
+    consume(
+        # Last quarter bob won 40,000.00 and lost 60,000.00: a 40 % win rate, so 2.5x coverage needed.
+        opportunity("p1", "bob", 1, past_last, ago_days=200, amount=40_000_00, status=won, probability=100),
+        opportunity("p2", "bob", 1, past_start, ago_days=200, amount=60_000_00, status=lost, probability=0),
+        opportunity("b1", "bob", 1, TODAY, ago_days=0),
+    )
+    ended = datetime.combine(past_last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    # He committed 60,000.00 during the quarter and "corrected" it to the actual once it was over.
+    commit_for(make, "bob", past_id, 60_000_00, ended - timedelta(days=3), 1)
+    commit_for(make, "bob", past_id, 40_000_00, ended + timedelta(hours=1), 2)
+    team = inspect_team(
+        manager_user_id="mia",
+        period_id=quarter_of(TODAY),
+        caller=who("mia", "manager"),
+        uow=make(),
+        base_currency="USD",
+    )
+    bob = row_of(team, "bob").inspection
+    assert bob.coverage_needed == Fraction(5, 2)
+    history = {p.period_id: p for p in bob.figures.history}
+    assert (history[past_id].won_minor, history[past_id].lost_minor) == (40_000_00, 60_000_00)
+    # The commit in time, not the correction, is what the bias judges.
+    assert history[past_id].committed_minor == 60_000_00
+    # The team row sums its members' past periods.
+    team_history = {p.period_id: p for p in team.team.inspection.figures.history}
+    assert (team_history[past_id].won_minor, team_history[past_id].lost_minor) == (40_000_00, 60_000_00)
+
+
+def test_a_report_who_manages_is_one_row_for_their_whole_team(uow):
+    make, consume = uow
+    consume(
+        opportunity("c1", "cat", 1, TODAY, ago_days=0, amount=7_000_00),
+        opportunity("x1", "max", 1, TODAY, ago_days=0, amount=3_000_00),
+        opportunity("a1", "ann", 1, TODAY, ago_days=0, amount=1_000_00),
+    )
+    team = inspect_team(
+        manager_user_id="vp",
+        period_id=quarter_of(TODAY),
+        caller=who("vp", "manager"),
+        uow=make(),
+        base_currency="USD",
+    )
+    rows = {row.user_id: row for row in team.rows}
+    assert set(rows) == {"mia", "max", "vp"}
+    assert rows["max"].as_team and rows["max"].inspection.figures.pipeline_minor == 10_000_00
+    assert rows["mia"].as_team and rows["mia"].inspection.figures.pipeline_minor == 1_000_00
+    assert not rows["vp"].as_team and rows["vp"].inspection.figures.pipeline_minor == 0
+    assert team.team.inspection.figures.pipeline_minor == 11_000_00

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Select, delete, func, select
+from sqlalchemy import Column, Select, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters import hierarchy, settings_store
@@ -132,6 +132,29 @@ def deals_of(session: Session, owners: Sequence[str] | Select[tuple[str]], perio
         .order_by(t.close_date, t.name, t.opportunity_id)
     )
     return [_deal(row) for row in rows]
+
+
+def closed_sums(
+    session: Session, owners: Sequence[str], period_ids: Sequence[str]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(owner, period) -> (won, lost): the base-currency amounts of the owners' deals closed in each
+    of these periods (all quarters or all months); pairs with neither are absent."""
+    if not owners or not period_ids:
+        return {}
+    t = tracked_opportunities.c
+    column = _period_column(period_ids[0])
+    won = func.sum(case((t.status == DealStatus.WON.value, t.amount_base_minor), else_=0))
+    lost = func.sum(case((t.status == DealStatus.LOST.value, t.amount_base_minor), else_=0))
+    rows = session.execute(
+        select(t.owner_user_id, column, won, lost)
+        .where(
+            t.owner_user_id.in_(owners),
+            column.in_(period_ids),
+            t.status.in_([DealStatus.WON.value, DealStatus.LOST.value]),
+        )
+        .group_by(t.owner_user_id, column)
+    )
+    return {(owner, period): (int(won or 0), int(lost or 0)) for owner, period, won, lost in rows}
 
 
 def team_totals_by_period(session: Session, user_id: str) -> dict[str, tuple[int, ...]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select
@@ -101,21 +102,29 @@ def latest_commit(session: Session, user_id: str, period_id: str, kind: Snapshot
 
 
 def latest_commits(
-    session: Session, wanted: Iterable[tuple[str, SnapshotKind]], period_id: str
+    session: Session,
+    wanted: Iterable[tuple[str, SnapshotKind]],
+    period_id: str,
+    *,
+    made_before: datetime | None = None,
 ) -> dict[tuple[str, SnapshotKind], Snapshot]:
     """The latest commit of each (user, kind) asked for that has one: a manager worksheet's rows
-    in one query rather than one per report."""
+    in one query rather than one per report. With made_before, the latest made before that
+    instant (a past period's forecast as it stood when the period ended, not a later correction)."""
     keys = sorted({(user_id, kind.value) for user_id, kind in wanted})
     found: dict[tuple[str, SnapshotKind], Snapshot] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
+        conditions = [
+            _s.period_id == period_id,
+            _s.user_id.in_({user_id for user_id, _ in chunk}),
+            _s.sequence > DRAFT_SEQUENCE,
+        ]
+        if made_before is not None:
+            conditions.append(_s.created_at < made_before)
         newest = (
             select(_s.user_id, _s.kind, func.max(_s.sequence).label("sequence"))
-            .where(
-                _s.period_id == period_id,
-                _s.user_id.in_({user_id for user_id, _ in chunk}),
-                _s.sequence > DRAFT_SEQUENCE,
-            )
+            .where(*conditions)
             .group_by(_s.user_id, _s.kind)
             .subquery()
         )

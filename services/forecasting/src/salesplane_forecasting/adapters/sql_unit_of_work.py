@@ -142,6 +142,11 @@ class SqlRollupStore:
         owners = user_store.reporting_lines.subtree_select(user_id)
         return rollup_store.deals_of(self._session, owners, period_id)
 
+    def closed_sums(
+        self, owners: Sequence[str], period_ids: Sequence[str]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        return rollup_store.closed_sums(self._session, owners, period_ids)
+
     def team_totals_by_period(self, user_id: str) -> dict[str, tuple[int, ...]]:
         return rollup_store.team_totals_by_period(self._session, user_id)
 
@@ -287,9 +292,13 @@ class SqlSnapshotStore:
         return snapshot_store.latest_commit(self._session, user_id, period_id, kind)
 
     def latest_commits(
-        self, wanted: Iterable[tuple[str, SnapshotKind]], period_id: str
+        self,
+        wanted: Iterable[tuple[str, SnapshotKind]],
+        period_id: str,
+        *,
+        made_before: datetime | None = None,
     ) -> dict[tuple[str, SnapshotKind], Snapshot]:
-        return snapshot_store.latest_commits(self._session, wanted, period_id)
+        return snapshot_store.latest_commits(self._session, wanted, period_id, made_before=made_before)
 
     def commits(self, user_id: str, period_id: str, kind: SnapshotKind | None) -> list[Snapshot]:
         return snapshot_store.commits(self._session, user_id, period_id, kind)

@@ -12,8 +12,8 @@ deals against their direct quota.
 
 Approximations, said plainly:
 * "now" is UTC; the organisation has no time zone of its own yet.
-* A past period's "commit in force" is the latest commit made for it (commits are kept, but which
-  was in force when the period began is not tracked separately).
+* A past period's commit, for the bias, is the latest made for it before it ended: a correction made
+  once the result was known is no forecast.
 * Movement since "a week ago" (movement_lookback_days) compares with the figures the risk-alert
   job recorded on that day (domain/inspection/recorded_figures.py); without the job running then,
   there is nothing to compare with and none is returned.
@@ -50,11 +50,19 @@ from salesplane_forecasting.domain.inspection.rep_figures import (
 from salesplane_forecasting.domain.inspection.rep_flags import RepInspection, inspect_rep
 from salesplane_forecasting.domain.inspection.stage_percentiles import stage_percentiles
 from salesplane_forecasting.domain.inspection.thresholds import InspectionThresholds
+from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.periods import FiscalCalendar, Period, PeriodKind, check_period_id
 from salesplane_forecasting.domain.probabilistic import OpenDeal, distribution
-from salesplane_forecasting.domain.quotas import QuotaKind
-from salesplane_forecasting.domain.worksheets import Snapshot, SnapshotKind
+from salesplane_forecasting.domain.worksheets import Snapshot
 from salesplane_forecasting.service_layer.access import ensure_can_read_user
+from salesplane_forecasting.service_layer.inspection_scope import (
+    RowData,
+    RowSpec,
+    TeamData,
+    load_rows,
+    load_team,
+    team_rows,
+)
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.errors import InvalidArgument, NotFound, Validator
 from salesplane_platform.identifiers import check_user_id
@@ -152,14 +160,18 @@ def inspect_team(
         if manager is None:
             raise NotFound("user", manager_user_id)
         context = _context(uow, period_id, base_currency, now)
-        reports = uow.users.subtree(manager_user_id, direct_only=True)
-        rows: list[tuple[InspectedRow, RepFigures]] = []
-        for report in reports:
-            as_team = uow.hierarchy.has_reports(report.user_id)
-            rows.append(_row(context, report.user_id, report.display_name, as_team=as_team))
-        own = _row(context, manager_user_id, manager.display_name, as_team=False, own_of_manager=True)
-        team_row = _team_row(context, manager_user_id, manager.display_name, [f for _, f in (*rows, own)])
-        team_row, *inspected = _with_lookback(context, [team_row, *(row for row, _ in (*rows, own))])
+        specs = team_rows(manager, uow.users.subtree(manager_user_id, direct_only=False))
+        past = _past_periods(context)
+        loaded = load_rows(uow, context.period, past, specs)
+        rows = [_row(context, spec, loaded[spec.user_id]) for spec in specs]
+        team_row = _team_row(
+            context,
+            manager,
+            load_team(uow, manager_user_id, context.period, past),
+            [figures for _, figures in rows],
+            [deal for spec in specs for deal in loaded[spec.user_id].deals],
+        )
+        team_row, *inspected = _with_lookback(context, [team_row, *(row for row, _ in rows)])
     ranked = sorted(
         inspected,
         key=lambda r: (-sum(f.money_at_risk_minor for f in r.inspection.flags), r.user_id),
@@ -185,11 +197,17 @@ def inspect_rep_deals(
         if user is None:
             raise NotFound("user", user_id)
         context = _context(uow, period_id, base_currency, now)
-        has_reports = uow.hierarchy.has_reports(user_id)
-        row, figures = _row(context, user_id, user.display_name, as_team=False, own_of_manager=has_reports)
+        spec = RowSpec(
+            user_id,
+            user.display_name,
+            as_team=False,
+            own_of_manager=uow.hierarchy.has_reports(user_id),
+            owners=(user_id,),
+        )
+        data = load_rows(uow, context.period, _past_periods(context), [spec])[user_id]
+        row, figures = _row(context, spec, data)
         (row,) = _with_lookback(context, [row])
-        facts = [f for _, f in uow.deal_facts.facts_of_owners([user_id], closing_from=context.period.start)]
-        flagged = _flagged(context, facts, figures.committed_minor)
+        flagged = _flagged(context, data.facts, figures.committed_minor)
         tracked = uow.rollups.load_tracked(flagged, for_update=False)
     deals = [FlaggedDeal(tracked[i], tuple(flags)) for i, flags in flagged.items() if flags and i in tracked]
     deals.sort(key=lambda d: (-d.money_at_stake_minor, d.deal.opportunity_id))
@@ -250,36 +268,17 @@ def _context(
     return _Context(uow, calendar, period, now or datetime.now(UTC), thresholds, percentiles, currency)
 
 
-def _row(
-    context: _Context, user_id: str, display_name: str, *, as_team: bool, own_of_manager: bool = False
-) -> tuple[InspectedRow, RepFigures]:
-    uow, period = context.uow, context.period
-    owners = (
-        [user.user_id for user in uow.users.subtree(user_id, direct_only=False)] if as_team else [user_id]
-    )
-    if user_id not in owners:
-        owners.append(user_id)
-    deals = uow.rollups.deals_of(owners, period.period_id)
-    quota_kind = QuotaKind.DIRECT if own_of_manager else QuotaKind.ASSIGNED
-    quota = uow.quotas.committed_quota(user_id, period.period_id, quota_kind)
-    # A manager's own deals have no commit of their own: their commit is the team's.
-    kind = SnapshotKind.MANAGER if as_team else SnapshotKind.REP
-    commit = None if own_of_manager else uow.snapshots.latest_commit(user_id, period.period_id, kind)
-    facts = [f for _, f in uow.deal_facts.facts_of_owners(owners, closing_from=period.start)]
+def _row(context: _Context, spec: RowSpec, data: RowData) -> tuple[InspectedRow, RepFigures]:
+    committed = data.commit.figures.likely_minor if data.commit else None
     figures = _figures(
-        context,
-        user_id,
-        deals,
-        quota,
-        commit.figures.likely_minor if commit else None,
-        facts,
-        _history(context, owners, user_id, None if own_of_manager else kind),
+        context, spec.user_id, data.deals, data.quota_minor, committed, data.facts, data.history
     )
     inspection = _inspect(context, figures)
-    since = _since_commit(commit, figures, quota)
-    flagged = _flagged(context, facts, figures.committed_minor)
+    since = _since_commit(data.commit, figures, data.quota_minor)
+    flagged = _flagged(context, data.facts, figures.committed_minor)
     count = sum(1 for flags in flagged.values() if flags)
-    return InspectedRow(user_id, display_name, as_team, inspection, since, count), figures
+    row = InspectedRow(spec.user_id, spec.display_name, spec.as_team, inspection, since, count)
+    return row, figures
 
 
 def _inspect(context: _Context, figures: RepFigures) -> RepInspection:
@@ -306,34 +305,26 @@ def _since_commit(commit: Snapshot | None, figures: RepFigures, quota: int | Non
 
 
 def _team_row(
-    context: _Context, manager_user_id: str, display_name: str, members: Sequence[RepFigures]
+    context: _Context, manager: User, team: TeamData, members: Sequence[RepFigures], deals: Sequence[Deal]
 ) -> InspectedRow:
-    uow, period = context.uow, context.period
-    quota = uow.quotas.committed_quota(manager_user_id, period.period_id, QuotaKind.ASSIGNED)
-    commit = uow.snapshots.latest_commit(manager_user_id, period.period_id, SnapshotKind.MANAGER)
-    deals = uow.rollups.team_deals(manager_user_id, period.period_id)
     won = sum(d.likely_minor for d in deals if d.status == DealStatus.WON)
     chance = distribution(
         open_deals=[OpenDeal(d.likely_minor, d.probability) for d in deals if d.status == DealStatus.OPEN],
         closed_won_minor=won,
-        quota_minor=quota,
+        quota_minor=team.quota_minor,
     ).probability_of_reaching_quota
-    past_commits: dict[str, int | None] = {}
-    for past in _past_periods(context):
-        snapshot = uow.snapshots.latest_commit(manager_user_id, past.period_id, SnapshotKind.MANAGER)
-        past_commits[past.period_id] = snapshot.figures.likely_minor if snapshot else None
     figures = team_figures(
-        user_id=manager_user_id,
+        user_id=manager.user_id,
         currency=context.currency,
         members=members,
-        quota_minor=quota,
-        committed_minor=commit.figures.likely_minor if commit else None,
+        quota_minor=team.quota_minor,
+        committed_minor=team.commit.figures.likely_minor if team.commit else None,
         p_quota=chance,
-        past_commits=past_commits,
+        past_commits=team.past_commits,
     )
     inspection = _inspect(context, figures)
-    since = _since_commit(commit, figures, quota)
-    return InspectedRow(manager_user_id, display_name, True, inspection, since, 0)
+    since = _since_commit(team.commit, figures, team.quota_minor)
+    return InspectedRow(manager.user_id, manager.display_name, True, inspection, since, 0)
 
 
 def _figures(
@@ -368,27 +359,6 @@ def _figures(
         pushed_out_minor=pushed_out,
         history=history,
     )
-
-
-def _history(
-    context: _Context, owners: Sequence[str], user_id: str, kind: SnapshotKind | None
-) -> tuple[PastPeriod, ...]:
-    """The trailing past periods of the same kind, oldest first: won and lost amounts of the owners'
-    deals that closed in each, and the latest commit made for it (kind None: no commits)."""
-    uow = context.uow
-    found: list[PastPeriod] = []
-    for past in _past_periods(context):
-        deals = uow.rollups.deals_of(list(owners), past.period_id)
-        commit = uow.snapshots.latest_commit(user_id, past.period_id, kind) if kind is not None else None
-        found.append(
-            PastPeriod(
-                past.period_id,
-                won_minor=sum(d.likely_minor for d in deals if d.status == DealStatus.WON),
-                lost_minor=sum(d.likely_minor for d in deals if d.status == DealStatus.LOST),
-                committed_minor=commit.figures.likely_minor if commit else None,
-            )
-        )
-    return tuple(found)
 
 
 def _past_periods(context: _Context) -> list[Period]:

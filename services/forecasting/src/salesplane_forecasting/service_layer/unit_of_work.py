@@ -82,6 +82,11 @@ class RollupStore(Protocol):
     def team_deals(self, user_id: str, period_id: str) -> list[Deal]:
         """The deals of the user and everyone under them closing in the period."""
 
+    def closed_sums(
+        self, owners: Sequence[str], period_ids: Sequence[str]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """(owner, period) -> (won, lost) amounts of the owners' deals closed in those periods."""
+
     def team_totals_by_period(self, user_id: str) -> dict[str, tuple[int, ...]]: ...
 
     def rebuild(self, *, recompute_contributions: bool) -> int:
@@ -195,8 +200,13 @@ class SnapshotStore(Protocol):
     def latest_commit(self, user_id: str, period_id: str, kind: SnapshotKind) -> Snapshot | None: ...
 
     def latest_commits(
-        self, wanted: Iterable[tuple[str, SnapshotKind]], period_id: str
-    ) -> dict[tuple[str, SnapshotKind], Snapshot]: ...
+        self,
+        wanted: Iterable[tuple[str, SnapshotKind]],
+        period_id: str,
+        *,
+        made_before: datetime | None = None,
+    ) -> dict[tuple[str, SnapshotKind], Snapshot]:
+        """The latest commit of each (user, kind) that has one (made before made_before, if set)."""
 
     def commits(self, user_id: str, period_id: str, kind: SnapshotKind | None) -> list[Snapshot]:
         """Newest first; never drafts."""
