@@ -61,6 +61,11 @@ def test_facts_and_won_stays_survive_a_redelivered_batch_on_postgres(postgres_da
             d1 = deal_facts_store.load(session, ["d1"], for_update=False)["d1"]
             assert (d1.push_count, d1.stage_order) == (1, 3)
             assert deal_facts_store.won_durations(session) == {"Proposal": [3 * 86_400]}
+            # The percentile's integer arithmetic in PostgreSQL's dialect too.
+            assert deal_facts_store.stage_percentiles(session, percentile=75, min_samples=1) == {
+                "Proposal": 3 * 86_400
+            }
+            assert deal_facts_store.stage_percentiles(session, percentile=75, min_samples=2) == {}
             assert deal_facts_store.facts_of_owners(session, ["ann"], closing_from=date(2026, 10, 1)) == [
                 ("ann", d1)
             ]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from salesplane_forecasting.adapters.deal_facts_mapping import facts_from_row, facts_to_json
@@ -89,6 +89,30 @@ def won_durations(session: Session) -> dict[str, list[int]]:
     for stage, seconds in session.execute(select(w.sales_stage, w.seconds).order_by(w.sales_stage)):
         found.setdefault(stage, []).append(int(seconds))
     return found
+
+
+def stage_percentiles(session: Session, *, percentile: int, min_samples: int) -> dict[str, int]:
+    """{stage: seconds}: the nearest-rank percentile of the won deals' stays in each stage with at
+    least min_samples of them, computed in the database (one row per stage comes back rather than
+    every stay). Nearest rank: the ceil(p x n / 100)-th smallest, as stage_percentiles.nearest_rank."""
+    if not 1 <= percentile <= 100:
+        raise ValueError(f"percentile must be 1..100, got {percentile}")
+    w = won_stage_stays.c
+    ranked = select(
+        w.sales_stage,
+        w.seconds,
+        func.row_number()
+        .over(partition_by=w.sales_stage, order_by=(w.seconds, w.opportunity_id))
+        .label("rank"),
+        func.count().over(partition_by=w.sales_stage).label("samples"),
+    ).subquery()
+    wanted_rank = (ranked.c.samples * percentile + 99) // 100  # ceil(n x p / 100) in integers
+    rows = session.execute(
+        select(ranked.c.sales_stage, ranked.c.seconds).where(
+            ranked.c.rank == wanted_rank, ranked.c.samples >= max(1, min_samples)
+        )
+    )
+    return {stage: int(seconds) for stage, seconds in rows}
 
 
 def stage_orders(session: Session) -> tuple[int, dict[str, int]]:

@@ -89,8 +89,9 @@ def row_to_proto(row: InspectedRow, currency: str) -> inspection_pb2.InspectionR
         pushed_out=money_message(figures.pushed_out_minor, currency),
         flags=[_rep_flag(flag, currency) for flag in measured.flags],
         money_at_risk=money_message(sum(f.money_at_risk_minor for f in measured.flags), currency),
-        flagged_deal_count=row.flagged_deal_count,
     )
+    if row.flagged_deal_count is not None:
+        message.flagged_deal_count = row.flagged_deal_count
     if figures.quota_minor is not None:
         message.quota.CopyFrom(money_message(figures.quota_minor, currency))
     if figures.committed_minor is not None:

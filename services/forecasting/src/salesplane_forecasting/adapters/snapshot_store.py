@@ -9,11 +9,11 @@ Conflict (ABORTED: read the worksheet again and retry) instead of a duplicate or
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy import Row, and_, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,21 +111,37 @@ def latest_commits(
     """The latest commit of each (user, kind) asked for that has one: a manager worksheet's rows
     in one query rather than one per report. With made_before, the latest made before that
     instant (a past period's forecast as it stood when the period ended, not a later correction)."""
+    found = latest_commits_of_periods(session, wanted, {period_id: made_before})
+    return {(user_id, kind): snapshot for (user_id, kind, _), snapshot in found.items()}
+
+
+def latest_commits_of_periods(
+    session: Session,
+    wanted: Iterable[tuple[str, SnapshotKind]],
+    periods: Mapping[str, datetime | None],
+) -> dict[tuple[str, SnapshotKind, str], Snapshot]:
+    """latest_commits for several periods at once, each with its own made_before (None: any time),
+    keyed by (user, kind, period): an inspection's current and trailing periods in one query."""
     keys = sorted({(user_id, kind.value) for user_id, kind in wanted})
-    found: dict[tuple[str, SnapshotKind], Snapshot] = {}
+    if not keys or not periods:
+        return {}
+    in_periods = or_(
+        *(
+            and_(_s.period_id == period_id, _s.created_at < before)
+            if before is not None
+            else _s.period_id == period_id
+            for period_id, before in periods.items()
+        )
+    )
+    found: dict[tuple[str, SnapshotKind, str], Snapshot] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        conditions = [
-            _s.period_id == period_id,
-            _s.user_id.in_({user_id for user_id, _ in chunk}),
-            _s.sequence > DRAFT_SEQUENCE,
-        ]
-        if made_before is not None:
-            conditions.append(_s.created_at < made_before)
         newest = (
-            select(_s.user_id, _s.kind, func.max(_s.sequence).label("sequence"))
-            .where(*conditions)
-            .group_by(_s.user_id, _s.kind)
+            select(_s.user_id, _s.kind, _s.period_id, func.max(_s.sequence).label("sequence"))
+            .where(
+                in_periods, _s.user_id.in_({user_id for user_id, _ in chunk}), _s.sequence > DRAFT_SEQUENCE
+            )
+            .group_by(_s.user_id, _s.kind, _s.period_id)
             .subquery()
         )
         rows = session.execute(
@@ -133,15 +149,15 @@ def latest_commits(
                 newest,
                 (newest.c.user_id == _s.user_id)
                 & (newest.c.kind == _s.kind)
-                & (newest.c.sequence == _s.sequence)
-                & (_s.period_id == period_id),
+                & (newest.c.period_id == _s.period_id)
+                & (newest.c.sequence == _s.sequence),
             )
         )
         wanted_here = set(chunk)
         for row in rows:
             if (row.user_id, row.kind) in wanted_here:
                 snapshot = _snapshot(row)
-                found[(snapshot.user_id, snapshot.kind)] = snapshot
+                found[(snapshot.user_id, snapshot.kind, snapshot.period_id)] = snapshot
     return found
 
 

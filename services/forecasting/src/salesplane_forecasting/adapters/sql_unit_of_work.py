@@ -173,6 +173,11 @@ class SqlDealFactsStore:
     def won_durations(self) -> dict[str, list[int]]:
         return deal_facts_store.won_durations(self._session)
 
+    def stage_percentiles(self, *, percentile: int, min_samples: int) -> dict[str, int]:
+        return deal_facts_store.stage_percentiles(
+            self._session, percentile=percentile, min_samples=min_samples
+        )
+
     def stage_orders(self) -> tuple[int, dict[str, int]]:
         return deal_facts_store.stage_orders(self._session)
 
@@ -299,6 +304,11 @@ class SqlSnapshotStore:
         made_before: datetime | None = None,
     ) -> dict[tuple[str, SnapshotKind], Snapshot]:
         return snapshot_store.latest_commits(self._session, wanted, period_id, made_before=made_before)
+
+    def latest_commits_of_periods(
+        self, wanted: Iterable[tuple[str, SnapshotKind]], periods: Mapping[str, datetime | None]
+    ) -> dict[tuple[str, SnapshotKind, str], Snapshot]:
+        return snapshot_store.latest_commits_of_periods(self._session, wanted, periods)
 
     def commits(self, user_id: str, period_id: str, kind: SnapshotKind | None) -> list[Snapshot]:
         return snapshot_store.commits(self._session, user_id, period_id, kind)

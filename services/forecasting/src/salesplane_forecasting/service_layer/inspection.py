@@ -48,7 +48,6 @@ from salesplane_forecasting.domain.inspection.rep_figures import (
     team_figures,
 )
 from salesplane_forecasting.domain.inspection.rep_flags import RepInspection, inspect_rep
-from salesplane_forecasting.domain.inspection.stage_percentiles import stage_percentiles
 from salesplane_forecasting.domain.inspection.thresholds import InspectionThresholds
 from salesplane_forecasting.domain.org import User
 from salesplane_forecasting.domain.periods import FiscalCalendar, Period, PeriodKind, check_period_id
@@ -60,7 +59,6 @@ from salesplane_forecasting.service_layer.inspection_scope import (
     RowSpec,
     TeamData,
     load_rows,
-    load_team,
     team_rows,
 )
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
@@ -95,7 +93,8 @@ class InspectedRow:
     as_team: bool
     inspection: RepInspection
     since_commit: SinceCommit | None
-    flagged_deal_count: int
+    # None for a row inspected as a team (and the team row).
+    flagged_deal_count: int | None
     since_lookback: SinceRecorded | None = None
 
     def figures_key(self, period_id: str) -> FiguresKey:
@@ -161,13 +160,13 @@ def inspect_team(
             raise NotFound("user", manager_user_id)
         context = _context(uow, period_id, base_currency, now)
         specs = team_rows(manager, uow.users.subtree(manager_user_id, direct_only=False))
-        past = _past_periods(context)
-        loaded = load_rows(uow, context.period, past, specs)
+        loaded, team = load_rows(uow, context.period, _past_periods(context), specs, team_of=manager_user_id)
+        assert team is not None
         rows = [_row(context, spec, loaded[spec.user_id]) for spec in specs]
         team_row = _team_row(
             context,
             manager,
-            load_team(uow, manager_user_id, context.period, past),
+            team,
             [figures for _, figures in rows],
             [deal for spec in specs for deal in loaded[spec.user_id].deals],
         )
@@ -204,7 +203,8 @@ def inspect_rep_deals(
             own_of_manager=uow.hierarchy.has_reports(user_id),
             owners=(user_id,),
         )
-        data = load_rows(uow, context.period, _past_periods(context), [spec])[user_id]
+        loaded, _ = load_rows(uow, context.period, _past_periods(context), [spec])
+        data = loaded[user_id]
         row, figures = _row(context, spec, data)
         (row,) = _with_lookback(context, [row])
         flagged = _flagged(context, data.facts, figures.committed_minor)
@@ -260,10 +260,8 @@ def _context(
     # A well-formed id outside the calendar's years is InvalidArgument on "period_id", as worksheets.
     period = calendar.period(period_id)
     thresholds = uow.inspection_settings.load().thresholds
-    percentiles = stage_percentiles(
-        uow.deal_facts.won_durations(),
-        percentile=thresholds.stalled_percentile,
-        min_samples=thresholds.stalled_min_samples,
+    percentiles = uow.deal_facts.stage_percentiles(
+        percentile=thresholds.stalled_percentile, min_samples=thresholds.stalled_min_samples
     )
     return _Context(uow, calendar, period, now or datetime.now(UTC), thresholds, percentiles, currency)
 
@@ -275,8 +273,9 @@ def _row(context: _Context, spec: RowSpec, data: RowData) -> tuple[InspectedRow,
     )
     inspection = _inspect(context, figures)
     since = _since_commit(data.commit, figures, data.quota_minor)
-    flagged = _flagged(context, data.facts, figures.committed_minor)
-    count = sum(1 for flags in flagged.values() if flags)
+    # A team row holds only the facts of deals pushed past the period: its flagged deals are
+    # counted in the inspection of the manager it stands for.
+    count = None if spec.as_team else sum(1 for f in _flagged(context, data.facts, committed).values() if f)
     row = InspectedRow(spec.user_id, spec.display_name, spec.as_team, inspection, since, count)
     return row, figures
 
@@ -324,7 +323,7 @@ def _team_row(
     )
     inspection = _inspect(context, figures)
     since = _since_commit(team.commit, figures, team.quota_minor)
-    return InspectedRow(manager.user_id, manager.display_name, True, inspection, since, 0)
+    return InspectedRow(manager.user_id, manager.display_name, True, inspection, since, None)
 
 
 def _figures(

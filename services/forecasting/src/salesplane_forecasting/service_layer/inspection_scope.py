@@ -104,28 +104,43 @@ def team_rows(manager: User, subtree: Sequence[User]) -> list[RowSpec]:
 
 
 def load_rows(
-    uow: ForecastingUnitOfWork, period: Period, past: Sequence[Period], rows: Sequence[RowSpec]
-) -> dict[str, RowData]:
-    """Every row's data, by row user id."""
+    uow: ForecastingUnitOfWork,
+    period: Period,
+    past: Sequence[Period],
+    rows: Sequence[RowSpec],
+    *,
+    team_of: str | None = None,
+) -> tuple[dict[str, RowData], TeamData | None]:
+    """Every row's data by row user id, and the team's (quota and commits of team_of) when asked."""
     owners = sorted({owner for row in rows for owner in row.owners})
     row_of = {owner: row.user_id for row in rows for owner in row.owners}
     deals: dict[str, list[Deal]] = defaultdict(list)
     for deal in uow.rollups.deals_of(owners, period.period_id):
         deals[row_of[deal.owner_user_id]].append(deal)
-    facts: dict[str, list[DealFacts]] = defaultdict(list)
-    for owner, fact in uow.deal_facts.facts_of_owners(owners, closing_from=period.start):
-        if owner in row_of:
-            facts[row_of[owner]].append(fact)
-    quotas = _quotas(uow, period.period_id, [(row.user_id, row.quota_kind) for row in rows])
+    facts = _facts(uow, period, rows, row_of)
     wanted = [(row.user_id, kind) for row in rows if (kind := row.commit_kind) is not None]
-    commits = uow.snapshots.latest_commits(wanted, period.period_id)
-    past_ids = [p.period_id for p in past]
+    if team_of is not None:
+        wanted.append((team_of, SnapshotKind.MANAGER))
+    # The current period's latest commits, and the trailing periods' as they stood when each ended.
+    commits = uow.snapshots.latest_commits_of_periods(
+        wanted, {period.period_id: None} | {p.period_id: _end_of(p) for p in past}
+    )
+    quota_keys = [(row.user_id, row.quota_kind) for row in rows]
+    if team_of is not None:
+        quota_keys.append((team_of, QuotaKind.ASSIGNED))
+    quotas = _quotas(uow, period.period_id, quota_keys)
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (owner, period_id), (won, lost) in uow.rollups.closed_sums(owners, past_ids).items():
+    for (owner, period_id), (won, lost) in uow.rollups.closed_sums(
+        owners, [p.period_id for p in past]
+    ).items():
         row_sums = sums[(row_of[owner], period_id)]
         row_sums[0] += won
         row_sums[1] += lost
-    past_commits = {p.period_id: _commits_as_it_ended(uow, wanted, p) for p in past}
+
+    def likely(user_id: str, kind: SnapshotKind | None, period_id: str) -> int | None:
+        snapshot = commits.get((user_id, kind, period_id)) if kind is not None else None
+        return snapshot.figures.likely_minor if snapshot is not None else None
+
     found: dict[str, RowData] = {}
     for row in rows:
         kind = row.commit_kind
@@ -134,7 +149,7 @@ def load_rows(
                 p.period_id,
                 won_minor=sums[(row.user_id, p.period_id)][0],
                 lost_minor=sums[(row.user_id, p.period_id)][1],
-                committed_minor=_likely(past_commits[p.period_id].get((row.user_id, kind))) if kind else None,
+                committed_minor=likely(row.user_id, kind, p.period_id),
             )
             for p in past
         )
@@ -142,24 +157,35 @@ def load_rows(
             deals=tuple(deals[row.user_id]),
             facts=tuple(facts[row.user_id]),
             quota_minor=quotas.get((row.user_id, row.quota_kind)),
-            commit=commits.get((row.user_id, kind)) if kind else None,
+            commit=commits.get((row.user_id, kind, period.period_id)) if kind is not None else None,
             history=history,
         )
-    return found
-
-
-def load_team(
-    uow: ForecastingUnitOfWork, manager_user_id: str, period: Period, past: Sequence[Period]
-) -> TeamData:
-    wanted = [(manager_user_id, SnapshotKind.MANAGER)]
-    commit = uow.snapshots.latest_commits(wanted, period.period_id).get(wanted[0])
-    return TeamData(
-        quota_minor=uow.quotas.committed_quota(manager_user_id, period.period_id, QuotaKind.ASSIGNED),
-        commit=commit,
-        past_commits={
-            p.period_id: _likely(_commits_as_it_ended(uow, wanted, p).get(wanted[0])) for p in past
-        },
+    if team_of is None:
+        return found, None
+    team = TeamData(
+        quota_minor=quotas.get((team_of, QuotaKind.ASSIGNED)),
+        commit=commits.get((team_of, SnapshotKind.MANAGER, period.period_id)),
+        past_commits={p.period_id: likely(team_of, SnapshotKind.MANAGER, p.period_id) for p in past},
     )
+    return found, team
+
+
+def _facts(
+    uow: ForecastingUnitOfWork, period: Period, rows: Sequence[RowSpec], row_of: Mapping[str, str]
+) -> dict[str, list[DealFacts]]:
+    """The open deals' facts each row needs: a rep's (or a manager's own) deals closing in the
+    period or later, whose flags the row counts; a team row's deals closing after the period only,
+    for what was pushed out of it (its flagged deals are counted in that manager's own inspection,
+    which keeps the VP's view from judging every deal of the company)."""
+    facts: dict[str, list[DealFacts]] = defaultdict(list)
+    individual = sorted({owner for row in rows if not row.as_team for owner in row.owners})
+    teams = sorted({owner for row in rows if row.as_team for owner in row.owners})
+    after = period.end + timedelta(days=1)
+    for owners, closing_from in ((individual, period.start), (teams, after)):
+        if owners:
+            for owner, fact in uow.deal_facts.facts_of_owners(owners, closing_from=closing_from):
+                facts[row_of[owner]].append(fact)
+    return facts
 
 
 def _direct_report_above(user: User, by_id: Mapping[str, User], manager_user_id: str) -> str | None:
@@ -173,6 +199,10 @@ def _direct_report_above(user: User, by_id: Mapping[str, User], manager_user_id:
     return current.user_id
 
 
+def _end_of(period: Period) -> datetime:
+    return datetime.combine(period.end + timedelta(days=1), time(), tzinfo=UTC)
+
+
 def _quotas(
     uow: ForecastingUnitOfWork, period_id: str, wanted: Sequence[tuple[str, QuotaKind]]
 ) -> dict[tuple[str, QuotaKind], int]:
@@ -182,16 +212,3 @@ def _quotas(
         if users:
             found |= {(u, kind): a for u, a in uow.quotas.committed_quotas(users, period_id, kind).items()}
     return found
-
-
-def _commits_as_it_ended(
-    uow: ForecastingUnitOfWork, wanted: Sequence[tuple[str, SnapshotKind]], period: Period
-) -> Mapping[tuple[str, SnapshotKind], Snapshot]:
-    """The latest commits made before the period ended: what was forecast for it, not a correction
-    made once the result was known."""
-    end = datetime.combine(period.end + timedelta(days=1), time(), tzinfo=UTC)
-    return uow.snapshots.latest_commits(wanted, period.period_id, made_before=end)
-
-
-def _likely(snapshot: Snapshot | None) -> int | None:
-    return snapshot.figures.likely_minor if snapshot is not None else None

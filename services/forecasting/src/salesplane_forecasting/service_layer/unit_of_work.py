@@ -110,6 +110,9 @@ class DealFactsStore(Protocol):
     def won_durations(self) -> dict[str, list[int]]:
         """{stage: seconds} of the won deals' stays."""
 
+    def stage_percentiles(self, *, percentile: int, min_samples: int) -> dict[str, int]:
+        """{stage: seconds}: the percentile of won deals' stays per stage with enough samples."""
+
     def stage_orders(self) -> tuple[int, dict[str, int]]:
         """(catalogue revision, {stage: order}); (0, {}) before any catalogue."""
 
@@ -207,6 +210,11 @@ class SnapshotStore(Protocol):
         made_before: datetime | None = None,
     ) -> dict[tuple[str, SnapshotKind], Snapshot]:
         """The latest commit of each (user, kind) that has one (made before made_before, if set)."""
+
+    def latest_commits_of_periods(
+        self, wanted: Iterable[tuple[str, SnapshotKind]], periods: Mapping[str, datetime | None]
+    ) -> dict[tuple[str, SnapshotKind, str], Snapshot]:
+        """latest_commits of several periods in one go, each with its own made_before."""
 
     def commits(self, user_id: str, period_id: str, kind: SnapshotKind | None) -> list[Snapshot]:
         """Newest first; never drafts."""

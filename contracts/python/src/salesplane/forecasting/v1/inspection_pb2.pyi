@@ -423,6 +423,9 @@ class InspectionRow(_message.Message):
     p_quota_bp: _builtins.int
     """P(closed revenue >= quota); unset without a quota."""
     flagged_deal_count: _builtins.int
+    """The user's flagged deals; unset for a row inspected as a team (and the team row): a team's
+    flagged deals are counted in the inspection of the manager it stands for.
+    """
     @_builtins.property
     def quota(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -483,17 +486,19 @@ class InspectionRow(_message.Message):
         since_commit: Global___MovementSinceCommit | None = ...,
         flags: _abc.Iterable[Global___RiskFlag] | None = ...,
         money_at_risk: _common_pb2.Money | None = ...,
-        flagged_deal_count: _builtins.int = ...,
+        flagged_deal_count: _builtins.int | None = ...,
         since_lookback: Global___MovementSinceRecorded | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "expected", b"expected", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit", "since_lookback", b"since_lookback"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_flagged_deal_count", b"_flagged_deal_count", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "expected", b"expected", "flagged_deal_count", b"flagged_deal_count", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit", "since_lookback", b"since_lookback"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "coverage_needed_bp", b"coverage_needed_bp", "display_name", b"display_name", "elapsed_bp", b"elapsed_bp", "expected", b"expected", "flagged_deal_count", b"flagged_deal_count", "flags", b"flags", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit", "since_lookback", b"since_lookback", "team", b"team", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_committed", b"_committed", "_coverage_bp", b"_coverage_bp", "_flagged_deal_count", b"_flagged_deal_count", "_gap", b"_gap", "_p_quota_bp", b"_p_quota_bp", "_pacing_bp", b"_pacing_bp", "_quota", b"_quota", "closed_won", b"closed_won", "committed", b"committed", "coverage_bp", b"coverage_bp", "coverage_needed_bp", b"coverage_needed_bp", "display_name", b"display_name", "elapsed_bp", b"elapsed_bp", "expected", b"expected", "flagged_deal_count", b"flagged_deal_count", "flags", b"flags", "gap", b"gap", "live_forecast", b"live_forecast", "money_at_risk", b"money_at_risk", "p_quota_bp", b"p_quota_bp", "pacing_bp", b"pacing_bp", "pipeline", b"pipeline", "pushed_out", b"pushed_out", "quota", b"quota", "since_commit", b"since_commit", "since_lookback", b"since_lookback", "team", b"team", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__committed: _TypeAlias = _typing.Literal["committed"]  # noqa: Y015
     _WhichOneofArgType__committed: _TypeAlias = _typing.Literal["_committed", b"_committed"]  # noqa: Y015
     _WhichOneofReturnType__coverage_bp: _TypeAlias = _typing.Literal["coverage_bp"]  # noqa: Y015
     _WhichOneofArgType__coverage_bp: _TypeAlias = _typing.Literal["_coverage_bp", b"_coverage_bp"]  # noqa: Y015
+    _WhichOneofReturnType__flagged_deal_count: _TypeAlias = _typing.Literal["flagged_deal_count"]  # noqa: Y015
+    _WhichOneofArgType__flagged_deal_count: _TypeAlias = _typing.Literal["_flagged_deal_count", b"_flagged_deal_count"]  # noqa: Y015
     _WhichOneofReturnType__gap: _TypeAlias = _typing.Literal["gap"]  # noqa: Y015
     _WhichOneofArgType__gap: _TypeAlias = _typing.Literal["_gap", b"_gap"]  # noqa: Y015
     _WhichOneofReturnType__p_quota_bp: _TypeAlias = _typing.Literal["p_quota_bp"]  # noqa: Y015
@@ -506,6 +511,8 @@ class InspectionRow(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__committed) -> _WhichOneofReturnType__committed | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__coverage_bp) -> _WhichOneofReturnType__coverage_bp | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__flagged_deal_count) -> _WhichOneofReturnType__flagged_deal_count | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__gap) -> _WhichOneofReturnType__gap | None: ...
     @_typing.overload
