@@ -60,7 +60,7 @@ proto-check: sync
 SUB ?= admin
 ROLES ?= admin
 token: sync
-	@.venv/bin/salesplane-token --sub "$(SUB)" --roles "$(ROLES)"
+	@SALESPLANE_ENV=$${SALESPLANE_ENV:-development} .venv/bin/salesplane-token --sub "$(SUB)" --roles "$(ROLES)"
 
 bench: sync
 	$(PY) bench/opportunity_writes.py

@@ -88,6 +88,7 @@ from salesplane_platform.identity import issue_token
 from salesplane_platform.kafka_transport import KafkaSubscriber, ensure_topics
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.settings import DEV_AUTH_SECRET, ServiceSettings
+from salesplane_testing.bench_harness import development_environment
 from salesplane_testing.processes import ServiceHandle, free_port
 
 PERIOD = "2026-Q4"
@@ -1030,6 +1031,7 @@ def print_steps(steps: Steps, max_batch: int) -> None:
 
 
 def main() -> None:
+    development_environment()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -32,6 +32,7 @@ from salesplane.opportunities.v1 import opportunities_pb2_grpc as pb_grpc
 from salesplane_opportunities.adapters.tables import platform
 from salesplane_platform.identity import issue_token
 from salesplane_platform.settings import DEV_AUTH_SECRET
+from salesplane_testing.bench_harness import development_environment
 from salesplane_testing.processes import ServiceHandle
 
 
@@ -159,6 +160,7 @@ def wait_for_empty_outbox(engine: Engine) -> None:
 
 
 def main() -> None:
+    development_environment()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

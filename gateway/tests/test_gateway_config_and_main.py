@@ -17,9 +17,11 @@ from salesplane_gateway.config import GatewayConfig
 from salesplane_platform.errors import ConfigurationError
 from salesplane_platform.settings import DEV_AUTH_SECRET
 
+DEVELOPMENT = {"SALESPLANE_ENV": "development"}
+
 
 def test_defaults_are_the_laptop_ones() -> None:
-    config = GatewayConfig.from_env({})
+    config = GatewayConfig.from_env(DEVELOPMENT)
 
     assert config.port == 8080
     assert config.host == "0.0.0.0"
@@ -38,9 +40,9 @@ def test_defaults_are_the_laptop_ones() -> None:
 
 
 def test_the_org_upstream_follows_forecasting_unless_set() -> None:
-    following = GatewayConfig.from_env({"SALESPLANE_FORECASTING_TARGET": "forecasting:3"})
+    following = GatewayConfig.from_env({**DEVELOPMENT, "SALESPLANE_FORECASTING_TARGET": "forecasting:3"})
     separate = GatewayConfig.from_env(
-        {"SALESPLANE_FORECASTING_TARGET": "forecasting:3", "SALESPLANE_ORG_TARGET": "org:5"}
+        {**DEVELOPMENT, "SALESPLANE_FORECASTING_TARGET": "forecasting:3", "SALESPLANE_ORG_TARGET": "org:5"}
     )
 
     assert following.targets["org"] == "forecasting:3"
@@ -50,6 +52,7 @@ def test_the_org_upstream_follows_forecasting_unless_set() -> None:
 def test_every_setting_is_read_from_the_environment() -> None:
     config = GatewayConfig.from_env(
         {
+            **DEVELOPMENT,
             "SALESPLANE_GATEWAY_PORT": "9000",
             "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
             "SALESPLANE_LEADS_TARGET": "leads:1",
@@ -85,19 +88,37 @@ def test_every_setting_is_read_from_the_environment() -> None:
 @pytest.mark.parametrize(
     "environ",
     [
-        {"SALESPLANE_GATEWAY_PORT": "http"},
-        {"SALESPLANE_GATEWAY_PORT": "70000"},
-        {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "0"},
-        {"SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "nan"},
-        {"SALESPLANE_GATEWAY_DOWNLOAD_RPC_TIMEOUT_SECONDS": "-1"},
-        {"SALESPLANE_GATEWAY_THREADS": "0"},
-        {"SALESPLANE_GATEWAY_MAX_IMPORT_BYTES": "-1"},
+        {**DEVELOPMENT, "SALESPLANE_GATEWAY_PORT": "http"},
+        {**DEVELOPMENT, "SALESPLANE_GATEWAY_PORT": "70000"},
+        {**DEVELOPMENT, "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "0"},
+        {**DEVELOPMENT, "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS": "nan"},
+        {**DEVELOPMENT, "SALESPLANE_GATEWAY_DOWNLOAD_RPC_TIMEOUT_SECONDS": "-1"},
+        {**DEVELOPMENT, "SALESPLANE_GATEWAY_THREADS": "0"},
+        {**DEVELOPMENT, "SALESPLANE_GATEWAY_MAX_IMPORT_BYTES": "-1"},
+        # Without verification keys, or with a shared secret outside development.
+        {},
         {"SALESPLANE_ENV": "production"},
+        {"SALESPLANE_ENV": "production", "SALESPLANE_AUTH_SECRET": "s" * 40},
     ],
 )
 def test_bad_settings_are_refused(environ: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError):
-        GatewayConfig.from_env(environ)
+        GatewayConfig.from_env(
+            {**DEVELOPMENT, **environ} if "SALESPLANE_ENV" not in environ and environ else environ
+        )
+
+
+def test_production_takes_the_providers_settings() -> None:
+    config = GatewayConfig.from_env(
+        {
+            "SALESPLANE_ENV": "production",
+            "SALESPLANE_OIDC_ISSUER": "https://id.example.test/realms/sales",
+            "SALESPLANE_OIDC_AUDIENCE": "salesplane",
+            "SALESPLANE_OIDC_JWKS_URL": "http://127.0.0.1:9/certs",
+        }
+    )
+    assert config.auth_secret == "" and config.oidc is not None
+    assert config.oidc.issuer == "https://id.example.test/realms/sales"
 
 
 def _free_port() -> int:

@@ -70,12 +70,16 @@ ALL_FEATURES = [
     "components.reporting.split.enabled=true",
     "components.leads.roles={api,relay}",
 ]
+ISSUER = "https://id.example.com/realms/sales"
+PROVIDER = [f"auth.oidc.issuer={ISSUER}"]
+ALL_FEATURES += [*PROVIDER, "auth.oidc.serviceClients={salesplane-leads}"]
 EXISTING_SECRET = [
+    *PROVIDER,
     "secrets.existingSecret=salesplane-prod",
     "kafka.bootstrapServers=kafka-0.kafka:9092\\,kafka-1.kafka:9092",
 ]
 SCENARIOS = {
-    "default": [],
+    "default": PROVIDER,
     "all-features": ALL_FEATURES,
     "existing-secret": EXISTING_SECRET,
 }
@@ -362,13 +366,14 @@ def test_workloads_follow_conventions(rendered: dict[str, list[dict]]) -> None:
         assert pod["terminationGracePeriodSeconds"] > grace
         assert pod["enableServiceLinks"] is False
 
-        # shared JWT secret from the Secret
-        ref = env["SALESPLANE_AUTH_SECRET"]["valueFrom"]["secretKeyRef"]
-        assert ref["name"] == secret["metadata"]["name"]
-        assert ref["key"] in secret["data"]
+        # tokens verified by the provider's keys; no shared secret deployed outside development
+        assert env["SALESPLANE_OIDC_ISSUER"]["value"] == ISSUER
+        assert env["SALESPLANE_OIDC_AUDIENCE"]["value"] == "salesplane"
+        assert env["SALESPLANE_OIDC_ALGORITHMS"]["value"] == "RS256,ES256"
+        assert "SALESPLANE_AUTH_SECRET" not in env
+        assert "auth-secret" not in secret["data"]
         assert env["SALESPLANE_SERVICE_NAME"]["value"] == component
-        # outside "dev" a missing auth secret is a start-up error, never the built-in dev secret
-        assert env["SALESPLANE_ENV"]["value"] != "dev"
+        assert env["SALESPLANE_ENV"]["value"] not in ("dev", "development")
 
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         service_ports = {p["name"]: p for p in services[_name(component)]["spec"]["ports"]}
@@ -409,11 +414,34 @@ def test_existing_secret_mode(rendered: dict[str, list[dict]]) -> None:
     for deployment in _by_kind(docs, "Deployment").values():
         env = _env(_container(deployment))
         refs = [e["valueFrom"]["secretKeyRef"] for e in env.values() if "valueFrom" in e]
-        assert refs and all(r["name"] == "salesplane-prod" for r in refs)
+        assert all(r["name"] == "salesplane-prod" for r in refs)
+        if "SALESPLANE_GRPC_PORT" in env:
+            assert refs, "a gRPC component reads its database URL from the existing Secret"
         if "SALESPLANE_KAFKA_BOOTSTRAP_SERVERS" in env:
             assert (
                 env["SALESPLANE_KAFKA_BOOTSTRAP_SERVERS"]["value"] == "kafka-0.kafka:9092,kafka-1.kafka:9092"
             )
+
+
+def test_without_a_provider_the_chart_refuses_to_render_outside_development(helm: str) -> None:
+    proc = subprocess.run(
+        [helm, "template", RELEASE, str(CHART_DIR), "--kube-version", KUBE_VERSION],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode != 0
+    assert "auth.oidc.issuer is required" in proc.stderr
+
+
+def test_development_deploys_the_development_secret_and_no_provider(helm: str) -> None:
+    _, docs = _render(helm, ["config.environment=development"])
+    secret = next(iter(_by_kind(docs, "Secret").values()))
+    assert "auth-secret" in secret["data"]
+    for deployment in _by_kind(docs, "Deployment").values():
+        env = _env(_container(deployment))
+        assert env["SALESPLANE_AUTH_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "auth-secret"
+        assert "SALESPLANE_OIDC_ISSUER" not in env
 
 
 # --------------------------------------------------------------------------- compose

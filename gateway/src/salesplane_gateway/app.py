@@ -20,8 +20,8 @@ from salesplane_gateway.config import UPSTREAMS, GatewayConfig
 from salesplane_gateway.openapi import openapi_json
 from salesplane_gateway.problems import Problem, problem_type
 from salesplane_gateway.request_context import EXTENSION_KEY, GatewayState, state
+from salesplane_platform.authentication import AuthSettings, TokenVerifiers
 from salesplane_platform.errors import FieldViolation
-from salesplane_platform.identity import TokenVerifier
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("salesplane_gateway.access")
@@ -43,7 +43,11 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
     app.extensions[EXTENSION_KEY] = GatewayState(
         config=config,
         clients=clients if clients is not None else ServiceClients(config.targets),
-        verifier=TokenVerifier(config.auth_secret),
+        verifier=TokenVerifiers(
+            AuthSettings(
+                development=bool(config.auth_secret), shared_secret=config.auth_secret, oidc=config.oidc
+            )
+        ),
     )
     app.before_request(_start_request)
     app.after_request(_finish_request)

@@ -7,8 +7,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from salesplane_platform.authentication import auth_settings_from
 from salesplane_platform.errors import ConfigurationError
-from salesplane_platform.settings import auth_secret_from, port_setting
+from salesplane_platform.oidc import OidcSettings
+from salesplane_platform.settings import port_setting
 
 # The upstream services, in the order /readyz reports them. "org" is the OrgService, which the
 # forecasting service serves: its target defaults to forecasting's.
@@ -24,6 +26,7 @@ DEFAULT_TARGETS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class GatewayConfig:
+    # The development HS256 secret; empty outside development (salesplane_platform.authentication).
     auth_secret: str
     leads_target: str = DEFAULT_TARGETS["leads"]
     opportunities_target: str = DEFAULT_TARGETS["opportunities"]
@@ -47,6 +50,8 @@ class GatewayConfig:
     max_import_bytes: int = 20 * 1024 * 1024
     threads: int = 8
     log_level: str = "INFO"
+    # The OpenID Connect provider whose access tokens are accepted.
+    oidc: OidcSettings | None = None
 
     @property
     def targets(self) -> dict[str, str]:
@@ -67,8 +72,10 @@ class GatewayConfig:
             name: env.get(f"SALESPLANE_{name.upper()}_TARGET") or DEFAULT_TARGETS[name]
             for name in DEFAULT_TARGETS
         }
+        auth = auth_settings_from(env)
         return cls(
-            auth_secret=auth_secret_from(env),
+            auth_secret=auth.shared_secret,
+            oidc=auth.oidc,
             leads_target=targets["leads"],
             opportunities_target=targets["opportunities"],
             forecasting_target=targets["forecasting"],

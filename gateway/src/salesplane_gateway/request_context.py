@@ -9,7 +9,8 @@ from flask import current_app, g
 
 from salesplane_gateway.clients import ServiceClients
 from salesplane_gateway.config import GatewayConfig
-from salesplane_platform.identity import Identity, TokenVerifier
+from salesplane_platform.authentication import Verifier
+from salesplane_platform.identity import Identity
 
 EXTENSION_KEY = "salesplane_gateway"
 
@@ -18,7 +19,7 @@ EXTENSION_KEY = "salesplane_gateway"
 class GatewayState:
     config: GatewayConfig
     clients: ServiceClients
-    verifier: TokenVerifier
+    verifier: Verifier
 
 
 def state() -> GatewayState:

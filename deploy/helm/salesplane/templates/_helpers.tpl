@@ -163,3 +163,10 @@ Validate a component entry; fails the render with a clear message. Call with (di
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+"true" when config.environment is a development one (development tokens, a shared secret), else "".
+*/}}
+{{- define "salesplane.development" -}}
+{{- if has (lower (toString .Values.config.environment)) (list "development" "dev") }}true{{- end }}
+{{- end }}

@@ -27,6 +27,22 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- $_ := set $plain "SALESPLANE_ENV" (toString $root.Values.config.environment) }}
 {{- $_ := set $plain "SALESPLANE_LOG_LEVEL" (toString $root.Values.config.logLevel) }}
 {{- $_ := set $plain "SALESPLANE_SHUTDOWN_GRACE_SECONDS" (toString (int $root.Values.config.shutdownGraceSeconds)) }}
+{{- $oidc := $root.Values.auth.oidc }}
+{{- if $oidc.issuer }}
+{{- $_ := set $plain "SALESPLANE_OIDC_ISSUER" (toString $oidc.issuer) }}
+{{- $_ := set $plain "SALESPLANE_OIDC_AUDIENCE" (required "auth.oidc.audience is required" $oidc.audience | toString) }}
+{{- with $oidc.jwksUrl }}
+{{- $_ := set $plain "SALESPLANE_OIDC_JWKS_URL" (toString .) }}
+{{- end }}
+{{- $_ := set $plain "SALESPLANE_OIDC_USER_CLAIM" (toString $oidc.userClaim) }}
+{{- with $oidc.serviceClients }}
+{{- $_ := set $plain "SALESPLANE_OIDC_SERVICE_CLIENTS" (join "," .) }}
+{{- end }}
+{{- $_ := set $plain "SALESPLANE_OIDC_ALGORITHMS" (join "," $oidc.algorithms) }}
+{{- $_ := set $plain "SALESPLANE_OIDC_LEEWAY_SECONDS" (toString (int $oidc.leewaySeconds)) }}
+{{- else if not (include "salesplane.development" $root) }}
+{{- fail "auth.oidc.issuer is required: outside config.environment=development tokens are verified by an OpenID Connect provider's keys" }}
+{{- end }}
 {{- if eq $c.type "grpc" }}
 {{- $_ := set $plain "SALESPLANE_GRPC_PORT" (toString (int $c.ports.grpc)) }}
 {{- if $c.ports.metrics }}
@@ -68,7 +84,7 @@ Plain settings computed by the chart are overridden by config.env, then by the c
       name: {{ include "salesplane.secretName" $root }}
       key: {{ include "salesplane.databaseUrlKey" $name }}
 {{- end }}
-{{- if not (hasKey $plain "SALESPLANE_AUTH_SECRET") }}
+{{- if and (include "salesplane.development" $root) (not (hasKey $plain "SALESPLANE_AUTH_SECRET")) }}
 - name: SALESPLANE_AUTH_SECRET
   valueFrom:
     secretKeyRef:

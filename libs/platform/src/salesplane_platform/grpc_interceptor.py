@@ -13,9 +13,10 @@ import grpc
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from salesplane_platform import metrics
+from salesplane_platform.authentication import Verifier
 from salesplane_platform.errors import DomainError, Unauthenticated
 from salesplane_platform.grpc_errors import grpc_status_for
-from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity, TokenVerifier
+from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def transient_database_code(error: DBAPIError) -> grpc.StatusCode | None:
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(self, verifier: Verifier) -> None:
         self._verifier = verifier
 
     def intercept_service(

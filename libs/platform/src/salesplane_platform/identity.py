@@ -31,6 +31,8 @@ KNOWN_ROLES = frozenset({ROLE_REP, ROLE_MANAGER, ROLE_ADMIN, ROLE_MARKETING, ROL
 class Identity:
     subject: str
     roles: frozenset[str]
+    # As the identity provider vouches for it (empty when it does not, or for a service).
+    email: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -94,9 +96,14 @@ class TokenVerifier:
         return Identity(subject=subject, roles=frozenset(roles) & KNOWN_ROLES), float(claims["exp"])
 
     def verify_header(self, header_value: str | None) -> Identity:
-        if not header_value:
-            raise Unauthenticated("missing bearer token")
-        scheme, _, token = header_value.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("authorization must be 'Bearer <token>'")
-        return self.verify(token.strip())
+        return self.verify(bearer_token(header_value))
+
+
+def bearer_token(header_value: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header; Unauthenticated otherwise."""
+    if not header_value:
+        raise Unauthenticated("missing bearer token")
+    scheme, _, token = header_value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("authorization must be 'Bearer <token>'")
+    return token.strip()

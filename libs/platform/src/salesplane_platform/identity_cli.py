@@ -1,12 +1,16 @@
-"""Print a signed bearer token for development: `salesplane-token --sub alice --roles rep`."""
+"""Print a signed bearer token for development: `salesplane-token --sub alice --roles rep`.
+
+Only in SALESPLANE_ENV=development (what `make token` and `make run` set): elsewhere there is no
+secret to sign with, by design; tokens come from the identity provider."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
+from salesplane_platform.authentication import auth_settings_from
+from salesplane_platform.errors import ConfigurationError
 from salesplane_platform.identity import KNOWN_ROLES, issue_token
-from salesplane_platform.settings import auth_secret_from
 
 
 def main() -> None:
@@ -18,7 +22,13 @@ def main() -> None:
     roles = [r for r in options.roles.split(",") if r]
     if unknown := set(roles) - KNOWN_ROLES:
         parser.error(f"unknown roles {sorted(unknown)}")
-    print(issue_token(auth_secret_from(os.environ), options.sub, roles, ttl_seconds=options.ttl))
+    try:
+        secret = auth_settings_from(os.environ).shared_secret
+    except ConfigurationError as error:
+        parser.error(str(error))
+    if not secret:
+        parser.error("development tokens need SALESPLANE_ENV=development")
+    print(issue_token(secret, options.sub, roles, ttl_seconds=options.ttl))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesplane_platform.authentication import TokenVerifiers
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
 from salesplane_platform.db import make_engine, make_session_factory, ping
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
 from salesplane_platform.health import ReadinessMonitor, TruthfulHealthServicer
-from salesplane_platform.identity import TokenVerifier
 from salesplane_platform.json_logging import configure_logging
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.ops_http import start_ops_server
@@ -177,7 +177,7 @@ class ServiceProcess:
             )
             self._server = grpc.server(
                 self._grpc_workers,
-                interceptors=[ServiceInterceptor(TokenVerifier(settings.auth_secret))],
+                interceptors=[ServiceInterceptor(TokenVerifiers(settings.auth))],
                 options=[("grpc.so_reuseport", 0)],
             )
             services = list(definition.register_api(self._server, self.context))

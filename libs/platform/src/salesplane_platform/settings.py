@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from salesplane_platform.authentication import DEV_AUTH_SECRET, AuthSettings, auth_settings_from
 from salesplane_platform.errors import ConfigurationError
 from salesplane_platform.money import is_currency
+from salesplane_platform.oidc import OidcSettings
 
 ROLES = frozenset({"api", "relay", "consumer"})
-# Only `make run` and tests may fall back to this; a deployment must set SALESPLANE_AUTH_SECRET.
-DEV_AUTH_SECRET = "salesplane-dev-secret-not-for-production"
+__all__ = ["DEV_AUTH_SECRET", "ServiceSettings"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ServiceSettings:
     grpc_port: int
     metrics_port: int
     roles: frozenset[str]
+    # The development HS256 secret; empty outside development (authentication.py).
     auth_secret: str
     # Prepended to every topic and consumer group: lets environments (or test runs) share a cluster.
     topic_prefix: str = ""
@@ -48,6 +50,14 @@ class ServiceSettings:
     # How long the relay's producer keeps trying to deliver a batch before it gives up, closes
     # the producer and starts again with a new one.
     kafka_delivery_timeout_ms: int = 30000
+    # The OpenID Connect provider whose access tokens are accepted.
+    oidc: OidcSettings | None = None
+
+    @property
+    def auth(self) -> AuthSettings:
+        return AuthSettings(
+            development=bool(self.auth_secret), shared_secret=self.auth_secret, oidc=self.oidc
+        )
 
     @property
     def uses_kafka(self) -> bool:
@@ -79,6 +89,7 @@ class ServiceSettings:
             raise ConfigurationError(
                 f"SALESPLANE_ROLES has unknown roles {sorted(unknown)}; use {sorted(ROLES)}"
             )
+        auth = auth_settings_from(env)
         return cls(
             service_name=service_name,
             database_url=env.get("SALESPLANE_DATABASE_URL") or f"sqlite:///{data_dir / service_name}.db",
@@ -87,7 +98,8 @@ class ServiceSettings:
             grpc_port=port_setting(env, "SALESPLANE_GRPC_PORT", default_grpc_port),
             metrics_port=port_setting(env, "SALESPLANE_METRICS_PORT", default_metrics_port),
             roles=roles,
-            auth_secret=auth_secret_from(env),
+            auth_secret=auth.shared_secret,
+            oidc=auth.oidc,
             topic_prefix=env.get("SALESPLANE_TOPIC_PREFIX", ""),
             consumer_instance_id=env.get("SALESPLANE_CONSUMER_INSTANCE_ID") or None,
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
@@ -102,15 +114,6 @@ class ServiceSettings:
                 env, "SALESPLANE_KAFKA_DELIVERY_TIMEOUT_MS", 30000, low=1000
             ),
         )
-
-
-def auth_secret_from(env: Mapping[str, str]) -> str:
-    secret = env.get("SALESPLANE_AUTH_SECRET", "")
-    if secret:
-        return secret
-    if env.get("SALESPLANE_ENV", "dev") == "dev":
-        return DEV_AUTH_SECRET
-    raise ConfigurationError("SALESPLANE_AUTH_SECRET must be set outside SALESPLANE_ENV=dev")
 
 
 BASE_CURRENCY_VARIABLE = "SALESPLANE_BASE_CURRENCY"

@@ -4,14 +4,22 @@ Ctrl-C unwind as well (a benchmark killed half-way must not leave a PostgreSQL r
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable
 from types import FrameType
 
 
+def development_environment() -> None:
+    """The services a benchmark starts are a development deployment: they accept the development
+    tokens the benchmark signs (processes inherit this)."""
+    os.environ.setdefault("SALESPLANE_ENV", "development")
+
+
 def run_cleanly(body: Callable[[contextlib.ExitStack], None]) -> None:
     """Run `body` with an exit stack; on SIGTERM or Ctrl-C unwind it and exit with 130."""
+    development_environment()
 
     def terminate(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -39,7 +39,12 @@ def running_service(
         definition.name,
         default_grpc_port=0,
         default_metrics_port=0,
-        environ={"SALESPLANE_DATA_DIR": str(data_dir), "SALESPLANE_ROLES": roles, **(environ or {})},
+        environ={
+            "SALESPLANE_ENV": "development",
+            "SALESPLANE_DATA_DIR": str(data_dir),
+            "SALESPLANE_ROLES": roles,
+            **(environ or {}),
+        },
     )
     process = ServiceProcess(definition, settings)
     process.start()

@@ -7,6 +7,8 @@ Fixtures (all lazy: nothing starts unless a test asks for it):
 * ``postgres_server`` (session) - a started :class:`~salesplane_testing.postgres_server.PostgresServer`, or an
   :class:`~salesplane_testing.postgres_server.ExternalPostgres` when ``SALESPLANE_TEST_POSTGRES_URL`` is set
   (URL of an existing server's maintenance database).
+* ``keycloak`` (session) - a started :class:`~salesplane_testing.keycloak_server.KeycloakServer`: a real
+  OpenID Connect provider with the test realm.
 * ``postgres_database_url`` (function) - URL of a fresh database created for the test, dropped afterwards.
 * ``unique_topic`` (function) - a factory ``unique_topic(prefix="test", *, create=False, partitions=3)``
   returning a fresh topic name.
@@ -30,6 +32,7 @@ from salesplane_testing._util import is_ci, slug
 
 if TYPE_CHECKING:
     from salesplane_testing.kafka_broker import KafkaEndpoint
+    from salesplane_testing.keycloak_server import KeycloakServer
     from salesplane_testing.postgres_server import PostgresEndpoint
 
 KAFKA_BOOTSTRAP_ENV = "SALESPLANE_TEST_KAFKA_BOOTSTRAP"
@@ -42,6 +45,10 @@ class TopicFactory(Protocol):
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A test run is a development environment: its services (started here or as processes, which
+    # inherit this) accept development tokens. Tests of the production settings pass their own
+    # environment; a deployment never runs this.
+    os.environ.setdefault("SALESPLANE_ENV", "development")
     config.addinivalue_line(
         "markers",
         f"{INTEGRATION_MARKER}: talks to a real PostgreSQL and/or Kafka broker (never skipped in CI)",
@@ -95,6 +102,18 @@ def postgres_server() -> Iterator[PostgresEndpoint]:
         return
     server = PostgresServer()
     server.start()  # raises ServiceStartError with the server's log tail
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeycloakServer]:
+    """A real OpenID Connect provider (Keycloak) with the test realm, for the whole session."""
+    from salesplane_testing.keycloak_server import KeycloakServer
+
+    server = KeycloakServer(tmp_path_factory.mktemp("keycloak")).start()
     try:
         yield server
     finally:

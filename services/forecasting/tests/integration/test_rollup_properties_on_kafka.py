@@ -270,6 +270,7 @@ def running_forecasting(kafka_broker, postgres_server) -> Iterator[tuple[Service
             default_grpc_port=0,
             default_metrics_port=0,
             environ={
+                "SALESPLANE_ENV": "development",
                 "SALESPLANE_DATABASE_URL": url,
                 "SALESPLANE_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
                 "SALESPLANE_TOPIC_PREFIX": prefix,

@@ -165,7 +165,11 @@ def test_incremental_rollups_equal_a_full_rebuild_and_are_served_by_get_rollup(
         "forecasting",
         default_grpc_port=0,
         default_metrics_port=0,
-        environ={"SALESPLANE_DATABASE_URL": postgres_database_url, "SALESPLANE_DATA_DIR": str(tmp_path)},
+        environ={
+            "SALESPLANE_ENV": "development",
+            "SALESPLANE_DATABASE_URL": postgres_database_url,
+            "SALESPLANE_DATA_DIR": str(tmp_path),
+        },
     )
     publisher = LocalLogPublisher(settings.event_log_path)
     deals = [f"deal-{i}" for i in range(40)]

@@ -59,6 +59,7 @@ def settings_for(
         default_grpc_port=0,
         default_metrics_port=0,
         environ={
+            "SALESPLANE_ENV": "development",
             "SALESPLANE_DATABASE_URL": database_url,
             "SALESPLANE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "SALESPLANE_TOPIC_PREFIX": prefix,

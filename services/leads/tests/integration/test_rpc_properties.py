@@ -43,7 +43,11 @@ def leads(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[ServiceProcess, grpc.Channel, ServiceSettings]]:
     # API only: no relay or consumer writing in the background while fingerprints are taken.
-    environ = {"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"}
+    environ = {
+        "SALESPLANE_ENV": "development",
+        "SALESPLANE_DATA_DIR": str(tmp_path),
+        "SALESPLANE_ROLES": "api",
+    }
     if request.param == "postgresql":
         environ["SALESPLANE_DATABASE_URL"] = request.getfixturevalue("postgres_database_url")
     settings = ServiceSettings.from_env("leads", default_grpc_port=0, default_metrics_port=0, environ=environ)

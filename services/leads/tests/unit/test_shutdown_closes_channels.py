@@ -19,7 +19,11 @@ def test_the_opportunities_channel_is_closed_on_stop(tmp_path, monkeypatch):
         "leads",
         default_grpc_port=0,
         default_metrics_port=0,
-        environ={"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_ROLES": "api"},
+        environ={
+            "SALESPLANE_ENV": "development",
+            "SALESPLANE_DATA_DIR": str(tmp_path),
+            "SALESPLANE_ROLES": "api",
+        },
     )
     process = ServiceProcess(make_definition(opportunities=opportunities), settings)
     process.start()

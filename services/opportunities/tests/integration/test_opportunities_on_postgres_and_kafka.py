@@ -100,6 +100,7 @@ def running(postgres_database_url, kafka_broker, tmp_path):
         default_grpc_port=0,
         default_metrics_port=0,
         environ={
+            "SALESPLANE_ENV": "development",
             "SALESPLANE_DATABASE_URL": postgres_database_url,
             "SALESPLANE_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
             "SALESPLANE_TOPIC_PREFIX": f"it-{uuid.uuid4().hex[:8]}.",

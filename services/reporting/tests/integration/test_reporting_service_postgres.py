@@ -44,7 +44,11 @@ MANAGERS = {"vp", "m1", "m2"}
 
 @pytest.fixture
 def environ(postgres_database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {"SALESPLANE_DATA_DIR": str(tmp_path), "SALESPLANE_DATABASE_URL": postgres_database_url}
+    return {
+        "SALESPLANE_ENV": "development",
+        "SALESPLANE_DATA_DIR": str(tmp_path),
+        "SALESPLANE_DATABASE_URL": postgres_database_url,
+    }
 
 
 @pytest.fixture

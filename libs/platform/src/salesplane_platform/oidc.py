@@ -1,0 +1,166 @@
+"""Access tokens of an OpenID Connect provider, verified by the keys it publishes (its JWKS).
+
+PyJWT does the JOSE work (signature, expiry, not-before, issuer, audience) and fetches the key set
+(PyJWKClient: cached, refetched when a token names a key id the cache lacks, at most once per
+cooldown so random key ids cannot make us hammer the provider). What is ours is the policy:
+
+* Only asymmetric algorithms the settings allow (RS256 and ES256 by default). A token's header is
+  never trusted to choose: `alg: none` and HS256 (e.g. "signed" with the provider's public key as an
+  HMAC secret) are refused before any key is looked up.
+* issuer, audience, exp, iat and sub are required; clock skew is bounded by leeway_seconds.
+* Who the caller is comes from one configured claim (`preferred_username` by default, the user id
+  in Salesplane's organisation, or `email`); what they may do is decided elsewhere, from the
+  organisation (org_identity.py). The token's own role claims are ignored for users.
+* A token issued to one of the configured service clients (its `azp`, the OAuth client that asked
+  for it with the client-credentials grant) is a service principal: `service:<client>`, with the
+  service role. It can never name a user, so a service's credentials cannot act as one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from jwt import PyJWKClient
+
+from salesplane_platform.errors import ConfigurationError, Unauthenticated
+from salesplane_platform.identity import ROLE_SERVICE, Identity, bearer_token
+
+ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
+DEFAULT_ALGORITHMS = ("RS256", "ES256")
+MAX_LEEWAY_SECONDS = 300
+SERVICE_PREFIX = "service:"
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    issuer: str
+    audience: str
+    # Empty: discovered from the issuer's /.well-known/openid-configuration at start.
+    jwks_url: str = ""
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    leeway_seconds: int = 30
+    # The claim whose value is the Salesplane user id ("email": the user with that e-mail).
+    user_claim: str = "preferred_username"
+    # OAuth clients whose client-credentials tokens are service principals.
+    service_clients: frozenset[str] = field(default_factory=frozenset)
+    # How long the key set is kept, and the shortest time between two fetches for unknown key ids.
+    jwks_lifespan_seconds: float = 300.0
+    jwks_cooldown_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.issuer or not self.audience:
+            raise ConfigurationError("OpenID Connect needs an issuer and an audience")
+        if unknown := set(self.algorithms) - ALLOWED_ALGORITHMS:
+            raise ConfigurationError(
+                f"token algorithms {sorted(unknown)} are not allowed; "
+                f"use some of {sorted(ALLOWED_ALGORITHMS)}"
+            )
+        if not self.algorithms:
+            raise ConfigurationError("at least one token algorithm is needed")
+        if not 0 <= self.leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise ConfigurationError(f"the clock-skew leeway must be 0..{MAX_LEEWAY_SECONDS} seconds")
+        if not self.user_claim:
+            raise ConfigurationError("the user claim must be named")
+
+
+def discover_jwks_url(issuer: str, *, timeout: float = 10.0) -> str:
+    """The provider's jwks_uri from its discovery document; its issuer must be the one configured
+    (a document that names another issuer is a misconfiguration, or someone else's provider)."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            document = json.loads(response.read())
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(
+            f"cannot read the OpenID Connect discovery document {url}: {error}"
+        ) from error
+    if document.get("issuer") != issuer:
+        raise ConfigurationError(f"{url} names issuer {document.get('issuer')!r}, not {issuer!r}")
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri:
+        raise ConfigurationError(f"{url} has no jwks_uri")
+    return jwks_uri
+
+
+class OidcTokenVerifier:
+    """Verifies the provider's access tokens; remembers each verified token until it expires (a
+    client sends the same one with every call), bounded."""
+
+    CACHE_SIZE = 4096
+
+    def __init__(self, settings: OidcSettings) -> None:
+        self._settings = settings
+        self._algorithms = list(settings.algorithms)
+        self._keys = PyJWKClient(
+            settings.jwks_url or discover_jwks_url(settings.issuer),
+            cache_jwk_set=True,
+            lifespan=settings.jwks_lifespan_seconds,
+            timeout=10,
+            cooldown_duration=settings.jwks_cooldown_seconds,
+        )
+        self._verified: dict[str, tuple[Identity, float]] = {}
+
+    def verify_header(self, header_value: str | None) -> Identity:
+        return self.verify(bearer_token(header_value))
+
+    def verify(self, token: str) -> Identity:
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[1] > time.time():
+            return remembered[0]
+        claims = self.claims(token)
+        identity = self._identity(claims)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (identity, float(claims["exp"]))
+        return identity
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The verified claims of a token; Unauthenticated for anything not issued to us, now, by
+        the provider."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(f"invalid bearer token: {error}") from error
+        algorithm = header.get("alg")
+        if algorithm not in self._algorithms:
+            raise Unauthenticated(f"invalid bearer token: algorithm {algorithm!r} is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthenticated("invalid bearer token: no key id")
+        try:
+            key = self._keys.get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError as error:
+            raise Unauthenticated(f"cannot fetch the provider's keys to verify the token: {error}") from error
+        except jwt.PyJWKClientError as error:
+            raise Unauthenticated(f"invalid bearer token: unknown key id {kid!r}") from error
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=self._algorithms,
+                audience=self._settings.audience,
+                issuer=self._settings.issuer,
+                leeway=self._settings.leeway_seconds,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(f"invalid bearer token: {error}") from error
+        return claims
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        client = claims.get("azp") or claims.get("client_id")
+        if isinstance(client, str) and client in self._settings.service_clients:
+            return Identity(SERVICE_PREFIX + client, frozenset({ROLE_SERVICE}), email="")
+        subject = claims.get(self._settings.user_claim)
+        if not isinstance(subject, str) or not subject:
+            raise Unauthenticated(f"invalid bearer token: no {self._settings.user_claim!r} claim")
+        if subject.startswith(SERVICE_PREFIX):
+            raise Unauthenticated("invalid bearer token: a user cannot be named as a service")
+        email = claims.get("email") if claims.get("email_verified", True) else None
+        # No roles from the token: the organisation decides them.
+        return Identity(subject, frozenset(), email=email if isinstance(email, str) else "")
