@@ -33,6 +33,9 @@ class Identity:
     roles: frozenset[str]
     # As the identity provider vouches for it (empty when it does not, or for a service).
     email: str = ""
+    # Who vouched for it: ISSUER for development tokens (and identities made in code), else the
+    # OpenID Connect provider's issuer.
+    issuer: str = ISSUER
 
     @property
     def is_admin(self) -> bool:

@@ -155,7 +155,7 @@ class OidcTokenVerifier:
     def _identity(self, claims: dict[str, Any]) -> Identity:
         client = claims.get("azp") or claims.get("client_id")
         if isinstance(client, str) and client in self._settings.service_clients:
-            return Identity(SERVICE_PREFIX + client, frozenset({ROLE_SERVICE}), email="")
+            return Identity(SERVICE_PREFIX + client, frozenset({ROLE_SERVICE}), issuer=self._settings.issuer)
         subject = claims.get(self._settings.user_claim)
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated(f"invalid bearer token: no {self._settings.user_claim!r} claim")
@@ -163,4 +163,6 @@ class OidcTokenVerifier:
             raise Unauthenticated("invalid bearer token: a user cannot be named as a service")
         email = claims.get("email") if claims.get("email_verified", True) else None
         # No roles from the token: the organisation decides them.
-        return Identity(subject, frozenset(), email=email if isinstance(email, str) else "")
+        return Identity(
+            subject, frozenset(), email=email if isinstance(email, str) else "", issuer=self._settings.issuer
+        )

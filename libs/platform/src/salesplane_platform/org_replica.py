@@ -50,7 +50,19 @@ def define_reporting_lines_table(metadata: MetaData) -> Table:
         Column("manager_user_id", String(64), nullable=True, index=True),
         Column("active", Boolean, nullable=False),
         Column("version", BigInteger, nullable=False),
+        # What the user may do and their e-mail, for the roles-from-the-organisation check
+        # (org_identity.py).
+        Column("roles", String(255), nullable=False, server_default=""),
+        Column("email", String(254), nullable=False, server_default=""),
     )
+
+
+def add_member_columns_v2() -> None:
+    """Alembic operations adding roles and e-mail to the replica (call from a service migration).
+    Rows replicated before it have none until their user's next UserChanged: a service upgraded in
+    place should replay the organisation topic (its consumer group's offsets reset to the start)."""
+    op.add_column(REPLICA_TABLE, Column("roles", String(255), nullable=False, server_default=""))
+    op.add_column(REPLICA_TABLE, Column("email", String(254), nullable=False, server_default=""))
 
 
 def create_reporting_lines_table_v1() -> None:
@@ -156,11 +168,13 @@ class OrgReplicaHandler:
                     "manager_user_id": user.manager_user_id or None,
                     "active": user.active,
                     "version": consumed.envelope.aggregate_version,
+                    "roles": ",".join(sorted(user.roles))[:255],
+                    "email": user.email[:254],
                 }
             )
         if rows:
             statement = upsert_statement(
-                session, self._table, ["user_id"], ["manager_user_id", "active", "version"]
+                session, self._table, ["user_id"], ["manager_user_id", "active", "version", "roles", "email"]
             )
             session.execute(statement, rows)
         return rejected

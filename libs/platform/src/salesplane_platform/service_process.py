@@ -20,10 +20,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesplane_platform.authentication import TokenVerifiers
+from salesplane_platform.authentication import TokenVerifiers, Verifier
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
 from salesplane_platform.db import make_engine, make_session_factory, ping
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
@@ -31,6 +31,7 @@ from salesplane_platform.health import ReadinessMonitor, TruthfulHealthServicer
 from salesplane_platform.json_logging import configure_logging
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.ops_http import start_ops_server
+from salesplane_platform.org_identity import OrgBoundVerifier, table_directory
 from salesplane_platform.outbox_relay import OutboxRelay
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.settings import ServiceSettings
@@ -88,6 +89,9 @@ class ServiceDefinition:
     consumes: Sequence[str] = ()
     make_handler: Callable[[ServiceContext], EventHandler] | None = None
     periodic_jobs: Sequence[PeriodicJob] = ()
+    # The organisation's members as this service sees them (user_id, roles, active, email): the
+    # roles and active flag of the provider's users come from here (org_identity.py).
+    org_members: Table | None = None
 
 
 class ServiceProcess:
@@ -109,6 +113,16 @@ class ServiceProcess:
         self.grpc_port = 0
         self.metrics_port = 0
         self.context: ServiceContext
+
+    def _verifier(self) -> Verifier:
+        """Tokens verified as the settings say; users' roles from the organisation's members."""
+        settings, members = self.settings, self.definition.org_members
+        verifiers = TokenVerifiers(settings.auth)
+        if members is None:
+            return verifiers
+        by_email = settings.oidc is not None and settings.oidc.user_claim == "email"
+        directory = table_directory(self.context.session_factory, members, by_email=by_email)
+        return OrgBoundVerifier(verifiers, directory, bootstrap_admins=settings.bootstrap_admins)
 
     def start(self) -> None:
         definition, settings = self.definition, self.settings
@@ -177,7 +191,7 @@ class ServiceProcess:
             )
             self._server = grpc.server(
                 self._grpc_workers,
-                interceptors=[ServiceInterceptor(TokenVerifiers(settings.auth))],
+                interceptors=[ServiceInterceptor(self._verifier())],
                 options=[("grpc.so_reuseport", 0)],
             )
             services = list(definition.register_api(self._server, self.context))

@@ -52,6 +52,8 @@ class ServiceSettings:
     kafka_delivery_timeout_ms: int = 30000
     # The OpenID Connect provider whose access tokens are accepted.
     oidc: OidcSettings | None = None
+    # Subjects that are administrators before the organisation knows them (the first users).
+    bootstrap_admins: frozenset[str] = frozenset()
 
     @property
     def auth(self) -> AuthSettings:
@@ -100,6 +102,9 @@ class ServiceSettings:
             roles=roles,
             auth_secret=auth.shared_secret,
             oidc=auth.oidc,
+            bootstrap_admins=frozenset(
+                part.strip() for part in env.get("SALESPLANE_BOOTSTRAP_ADMINS", "").split(",") if part.strip()
+            ),
             topic_prefix=env.get("SALESPLANE_TOPIC_PREFIX", ""),
             consumer_instance_id=env.get("SALESPLANE_CONSUMER_INSTANCE_ID") or None,
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),

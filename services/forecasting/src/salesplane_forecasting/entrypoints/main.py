@@ -118,6 +118,8 @@ DEFINITION = ServiceDefinition(
     consumes=(OPPORTUNITIES_TOPIC,),
     make_handler=make_handler,
     periodic_jobs=periodic_jobs(os.environ),
+    # The organisation itself: its users table.
+    org_members=tables.users,
 )
 
 

@@ -65,6 +65,7 @@ def make_definition(
         register_api=register_api,
         consumes=(ORG_TOPIC,),
         make_handler=make_org_replica_handler,
+        org_members=tables.reporting_lines,
     )
 
 

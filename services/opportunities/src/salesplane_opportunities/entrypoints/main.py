@@ -52,6 +52,7 @@ DEFINITION = ServiceDefinition(
     register_api=register_api,
     consumes=(ORG_TOPIC,),
     make_handler=make_handler,
+    org_members=tables.reporting_lines,
 )
 
 

@@ -128,6 +128,7 @@ org_users = Table(
     Column("active", Boolean, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("update_time", UTC_TIMESTAMP, nullable=False),
+    Column("email", String(254), nullable=False, server_default=""),
 )
 
 # Who is under whom, effective-dated: one row per (ancestor, descendant) pair for as long as it

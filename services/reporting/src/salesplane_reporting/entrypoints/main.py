@@ -59,6 +59,7 @@ DEFINITION = ServiceDefinition(
     register_api=register_api,
     consumes=ReadModelProjector.topics,
     make_handler=make_handler,
+    org_members=tables.org_users,
     periodic_jobs=(
         PeriodicJob(
             "scheduled-reports",
