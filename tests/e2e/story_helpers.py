@@ -6,15 +6,30 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import grpc
+from sqlalchemy import create_engine, text
 
 from salesplane.common.v1.common_pb2 import Date
 
 T = TypeVar("T")
+
+# Forecast settings the stories share: include from 70 %, upside from 40 %, a January fiscal year.
+THREE_BUCKETS: dict[str, object] = {
+    "fiscal_year_start_month": 1,
+    "range_scheme": "three_buckets",
+    "ranges": [
+        {"name": "Include", "min_probability": 70, "max_probability": 100, "commit_stage": "include"},
+        {"name": "Upside", "min_probability": 40, "max_probability": 69, "commit_stage": "upside"},
+        {"name": "Exclude", "min_probability": 0, "max_probability": 39, "commit_stage": "exclude"},
+    ],
+    "show_likely": True,
+    "show_best": True,
+    "show_worst": True,
+}
 
 
 def proto_date(day: date) -> Date:
@@ -62,3 +77,22 @@ class HttpGateway:
         status, answer = self.call(method, path, user, body)
         assert status in (200, 201), (method, path, status, answer)
         return answer
+
+
+def await_organisation(database_url: str, user_ids: Iterable[str], timeout: float = 60.0) -> None:
+    """Wait until a service's replica of the organisation (org_reporting_lines) has these users,
+    active: only they may own deals and leads there, and they arrive by event."""
+    wanted = set(user_ids)
+    engine = create_engine(database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with engine.connect() as connection:
+                rows = connection.execute(text("SELECT user_id FROM org_reporting_lines WHERE active"))
+                missing = wanted - {row[0] for row in rows}
+            if not missing:
+                return
+            assert time.monotonic() < deadline, f"not replicated within {timeout:.0f} s: {sorted(missing)}"
+            time.sleep(0.1)
+    finally:
+        engine.dispose()

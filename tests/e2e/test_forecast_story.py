@@ -16,7 +16,7 @@ import pytest
 
 from salesplane_platform.identity import issue_token
 from tests.e2e.conftest import SECRET
-from tests.e2e.story_helpers import HttpGateway
+from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway
 
 pytestmark = pytest.mark.e2e
 
@@ -142,18 +142,7 @@ def test_the_sales_plan_goes_down_and_the_forecast_comes_up_the_hierarchy(servic
         "PUT",
         "/v1/forecast-settings",
         "root",
-        {
-            "fiscal_year_start_month": 1,
-            "range_scheme": "three_buckets",
-            "ranges": [
-                {"name": "Include", "min_probability": 70, "max_probability": 100, "commit_stage": "include"},
-                {"name": "Upside", "min_probability": 40, "max_probability": 69, "commit_stage": "upside"},
-                {"name": "Exclude", "min_probability": 0, "max_probability": 39, "commit_stage": "exclude"},
-            ],
-            "show_likely": True,
-            "show_best": True,
-            "show_worst": True,
-        },
+        THREE_BUCKETS,
     )
 
     # The plan, top-down: drafts are seen only by their author; commits by the reportees.

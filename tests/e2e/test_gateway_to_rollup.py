@@ -62,18 +62,23 @@ def test_a_deal_created_through_the_gateway_reaches_the_owners_rollup_within_a_s
             except OSError:
                 time.sleep(0.1)
         token = issue_token(SECRET, "alice", ["rep"])
-        status, created = call(
-            "POST",
-            f"{base}/v1/opportunities",
-            token,
-            {
-                "name": "Acme renewal",
-                "owner_user_id": "alice",
-                "amount": {"currency_code": "USD", "amount_minor": 1_250_000},
-                "expected_close_date": "2026-12-15",
-                "sales_stage": "Negotiation/Review",
-            },
-        )
+        admin = issue_token(SECRET, "root", ["admin"])
+        user = {"display_name": "Alice", "roles": ["rep"], "active": True}
+        assert call("PUT", f"{base}/v1/users/alice", admin, user)[0] in (200, 201)
+        deal = {
+            "name": "Acme renewal",
+            "owner_user_id": "alice",
+            "amount": {"currency_code": "USD", "amount_minor": 1_250_000},
+            "expected_close_date": "2026-12-15",
+            "sales_stage": "Negotiation/Review",
+        }
+        # Only a user of the organisation owns deals; she reaches the opportunities service's
+        # replica by event, so a create right after her creation may be asked to retry.
+        deadline = time.monotonic() + 10
+        while (answer := call("POST", f"{base}/v1/opportunities", token, deal))[0] == 422:
+            assert "not a user of the organisation" in answer[1]["detail"] and time.monotonic() < deadline
+            time.sleep(0.1)
+        status, created = answer
         assert status == 201, created
         started = time.monotonic()
         rollup: dict = {}

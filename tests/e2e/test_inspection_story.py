@@ -33,7 +33,7 @@ from salesplane_platform.events import decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
 from tests.e2e import inspection_oracle as oracle
 from tests.e2e.conftest import SECRET
-from tests.e2e.story_helpers import HttpGateway, eventually
+from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -141,18 +141,7 @@ def test_the_inspection_flags_each_risky_rep_for_what_was_seeded_and_the_healthy
         "PUT",
         "/v1/forecast-settings",
         "root",
-        {
-            "fiscal_year_start_month": 1,
-            "range_scheme": "three_buckets",
-            "ranges": [
-                {"name": "Include", "min_probability": 70, "max_probability": 100, "commit_stage": "include"},
-                {"name": "Upside", "min_probability": 40, "max_probability": 69, "commit_stage": "upside"},
-                {"name": "Exclude", "min_probability": 0, "max_probability": 39, "commit_stage": "exclude"},
-            ],
-            "show_likely": True,
-            "show_best": True,
-            "show_worst": True,
-        },
+        THREE_BUCKETS,
     )
 
     # Thresholds: the defaults, but pacing without tolerance and the stalled rule from 3 won stays.

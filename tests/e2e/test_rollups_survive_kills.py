@@ -22,13 +22,14 @@ from tests.e2e.rollup_oracle import (
     expected_rollups,
     version_gaps,
 )
+from tests.e2e.story_helpers import await_organisation
 
 pytestmark = pytest.mark.e2e
 
 USERS = [f"rep{i}" for i in range(6)]
-# The organisation in forecasting (rep5 is in none: a chain of one); team rollups follow it.
+# The organisation in forecasting (rep5 reports to no one: a chain of one); team rollups follow it.
 ORG = [("vp", ""), ("m0", "vp"), ("m1", "vp"), ("rep0", "m0"), ("rep1", "m0"), ("rep2", "m0")]
-ORG += [("rep3", "m1"), ("rep4", "m1")]
+ORG += [("rep3", "m1"), ("rep4", "m1"), ("rep5", "")]
 CURRENCIES = ["EUR", "USD", "JPY"]
 OPEN_STAGES = ["Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review"]
 STAGES = [*OPEN_STAGES, "Closed Won", "Closed Lost"]
@@ -181,6 +182,7 @@ def test_rollups_equal_a_recomputation_after_forecasting_and_opportunities_are_k
     forecasting = services("forecasting")
     for user_id, manager in ORG:
         set_manager(forecasting.target, user_id, manager)
+    await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], USERS)
     progress = [0]
     stop = threading.Event()
     workload = threading.Thread(target=run_workload, args=(opportunities.target, 600, progress, stop, 7))

@@ -28,6 +28,7 @@ from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
 from salesplane_testing.processes import ServiceHandle
 from tests.e2e.conftest import SECRET
 from tests.e2e.rollup_oracle import COLUMNS, actual_rollups, differences, expected_rollups, version_gaps
+from tests.e2e.story_helpers import await_organisation
 from tests.e2e.test_rollups_survive_kills import ORG, set_manager
 from tests.faults.load import Ledger
 
@@ -230,9 +231,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
-def set_organisation(forecasting: ServiceHandle) -> None:
+def set_organisation(forecasting: ServiceHandle, opportunities: ServiceHandle) -> None:
+    """The organisation, and the wait until the opportunities service's replica has it: only its
+    active users own deals."""
     for user_id, manager in ORG:
         set_manager(forecasting.target, user_id, manager)
+    await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], [user for user, _ in ORG])
 
 
 @pytest.fixture
@@ -241,8 +245,8 @@ def stack(tmp_path: Path) -> Iterator[FaultStack]:
     with KafkaBroker() as broker, PostgresServer(settings=DURABLE_SETTINGS) as postgres:
         built = FaultStack(broker, postgres, f"faults-{uuid.uuid4().hex[:8]}.", tmp_path)
         try:
-            built.start("opportunities")
-            set_organisation(built.start("forecasting"))
+            opportunities = built.start("opportunities")
+            set_organisation(built.start("forecasting"), opportunities)
             yield built
         finally:
             broker.resume()  # a test that failed mid-stall leaves it stopped

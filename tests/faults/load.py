@@ -22,6 +22,7 @@ from tests.e2e.conftest import bearer
 from tests.e2e.test_rollups_survive_kills import OPEN_STAGES
 
 # Owners in the e2e organisation and one outside it (a chain of one).
+# Users of the organisation the stack sets up (only they own deals).
 OWNERS = ["rep0", "rep1", "rep2", "rep3", "rep4", "rep5"]
 # Codes a client may see while a dependency is down: it can retry them.
 RETRYABLE = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED"}

@@ -112,6 +112,11 @@ class ReportingLines:
         ).first()
         return found is not None
 
+    def is_active(self, session: Session, user_id: str) -> bool | None:
+        """Whether the user is active; None when the organisation does not know them (yet)."""
+        found = session.execute(select(self._table.c.active).where(self._table.c.user_id == user_id)).first()
+        return None if found is None else bool(found[0])
+
     def manager_of(self, session: Session, user_id: str) -> str | None:
         return session.execute(
             select(self._table.c.manager_user_id).where(self._table.c.user_id == user_id)
@@ -130,6 +135,9 @@ class Reach:
         if ROLE_MANAGER not in caller.roles:
             return False
         return self._lines.is_in_subtree(session, caller.subject, user_id)
+
+    def is_active(self, session: Session, user_id: str) -> bool | None:
+        return self._lines.is_active(session, user_id)
 
     def visible_users(self, caller: Identity) -> Select[tuple[str]] | None:
         """SELECT of the user ids whose records the caller sees; None means everybody's."""

@@ -17,6 +17,7 @@ from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitO
 from salesplane_forecasting.domain.inspection.deal_flags import DealFlagKind
 from salesplane_forecasting.domain.inspection.recorded_figures import keep_from
 from salesplane_forecasting.domain.inspection.rep_flags import RepFlagKind
+from salesplane_forecasting.domain.org import UserValues
 from salesplane_forecasting.domain.worksheets import Figures, Snapshot, SnapshotKind
 from salesplane_forecasting.entrypoints.opportunity_consumer import OpportunityRollupHandler
 from salesplane_forecasting.service_layer.inspection import (
@@ -25,10 +26,11 @@ from salesplane_forecasting.service_layer.inspection import (
     inspect_rep_deals,
     inspect_team,
 )
+from salesplane_forecasting.service_layer.org import upsert_user
 from salesplane_forecasting.service_layer.risk_alerts import EVALUATOR, record_figures
 from salesplane_platform.consumer_runner import ConsumedEvent
 from salesplane_platform.db import make_engine, make_session_factory
-from salesplane_platform.errors import InvalidArgument, PermissionDenied
+from salesplane_platform.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from salesplane_platform.event_transport import IncomingRecord
 from salesplane_platform.events import build_envelope
 from salesplane_platform.identity import Identity
@@ -63,7 +65,7 @@ def uow(tmp_path: Path):
                     updated_at=NOW,
                 )
             )
-    outbox = OutboxContext(tables.platform, "forecasting", None, threading.Event())
+    outbox = OutboxContext(tables.platform, "forecasting", "salesplane.forecasting.v1", threading.Event())
     feed = OpportunityRollupHandler("USD")
 
     def consume(*events: ConsumedEvent) -> None:
@@ -350,3 +352,29 @@ def test_a_report_who_manages_is_one_row_for_their_whole_team(uow):
     assert rows["mia"].as_team and rows["mia"].inspection.figures.pipeline_minor == 1_000_00
     assert not rows["vp"].as_team and rows["vp"].inspection.figures.pipeline_minor == 0
     assert team.team.inspection.figures.pipeline_minor == 11_000_00
+
+
+def test_a_user_who_owns_open_deals_is_not_deactivated_until_they_are_gone(uow):
+    make, consume = uow
+    consume(opportunity("b1", "bob", 1, TODAY, ago_days=0))
+
+    def deactivate_bob():
+        values = UserValues("bob", "Bob", "", frozenset({"rep"}), "mia", active=False)
+        return upsert_user(values=values, expected_version=None, caller=who("root", "admin"), uow=make())
+
+    with pytest.raises(FailedPrecondition, match="still owns 1 open deal") as refused:
+        deactivate_bob()
+    assert refused.value.reason == "OWNS_OPEN_DEALS"
+    # Won (or reassigned, or lost): nothing open is left, and the deactivation goes through.
+    consume(
+        opportunity(
+            "b1",
+            "bob",
+            2,
+            TODAY,
+            ago_days=0,
+            status=opportunities_pb2.OPPORTUNITY_STATUS_WON,
+            probability=100,
+        )
+    )
+    assert deactivate_bob().active is False

@@ -27,6 +27,7 @@ from salesplane_platform.identity import issue_token
 from salesplane_platform.org_replica import ORG_TOPIC
 from salesplane_platform.service_process import ServiceDefinition, ServiceProcess
 from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.organisation import seed_members
 from salesplane_testing.postgres_server import unique_database_name
 
 ADMIN = ("ann", ("admin",))
@@ -74,6 +75,7 @@ def settings_for(
 def running(definition: ServiceDefinition, settings: ServiceSettings) -> Iterator[ServiceProcess]:
     process = ServiceProcess(definition, settings)
     process.start()
+    seed_members(settings.database_url)
     try:
         yield process
     finally:

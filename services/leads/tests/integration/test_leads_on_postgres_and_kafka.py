@@ -16,6 +16,7 @@ from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.leads.v1 import events_pb2, leads_pb2
 from salesplane_leads.entrypoints.main import DEFINITION
 from salesplane_platform.events import unpack_payload
+from salesplane_testing.organisation import seed_members
 from salesplane_testing.postgres_server import unique_database_name
 
 pytestmark = pytest.mark.integration
@@ -240,6 +241,8 @@ def test_a_manager_reaches_reports_leads_once_forecasting_publishes_the_reportin
 ) -> None:
     client = service.client
     manager, rep = f"mia-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+    # The rep is a user (reporting to no one yet): only members of the organisation get leads.
+    seed_members(service.settings.database_url, [rep])
     lead = create(client, company=marker(), assigned_user_id=rep).lead
 
     def manager_reaches() -> bool:

@@ -22,6 +22,7 @@ from salesplane_leads.entrypoints.main import make_definition
 from salesplane_platform.identity import issue_token
 from salesplane_platform.service_process import ServiceProcess
 from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.organisation import seed_members
 from salesplane_testing.rpc_fuzz import Pools, database_fingerprint, fuzz_every_rpc
 
 USERS = ["mia", "bob", "carol"]
@@ -53,6 +54,7 @@ def leads(
     settings = ServiceSettings.from_env("leads", default_grpc_port=0, default_metrics_port=0, environ=environ)
     process = ServiceProcess(make_definition(opportunities=lambda _: AlwaysAnswering()), settings)
     process.start()
+    seed_members(settings.database_url)
     channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
     yield process, channel, settings
     channel.close()

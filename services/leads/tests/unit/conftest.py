@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.message import Message
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
 from salesplane.leads.v1 import events_pb2
 from salesplane_leads.adapters import tables
@@ -23,6 +23,7 @@ from salesplane_platform.identity import Identity
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.unit_of_work import OutboxContext
 
+ORGANISATION = ("ann", "bob", "carol", "dan", "mia", "mo", "x", "svc", "zed")
 PAYLOADS: dict[str, type[Message]] = {
     "salesplane.leads.v1.LeadChanged": events_pb2.LeadChanged,
     "salesplane.leads.v1.LeadSourceChanged": events_pb2.LeadSourceChanged,
@@ -50,11 +51,15 @@ class Store:
     def uow(self) -> SqlLeadsUnitOfWork:
         return SqlLeadsUnitOfWork(self._session_factory, self._outbox)
 
-    def reports_to(self, user_id: str, manager_user_id: str) -> None:
+    def reports_to(self, user_id: str, manager_user_id: str | None, *, active: bool = True) -> None:
+        """The organisation replica's row of a user (as UserChanged events write it)."""
         with self.engine.begin() as connection:
             connection.execute(
+                delete(tables.reporting_lines).where(tables.reporting_lines.c.user_id == user_id)
+            )
+            connection.execute(
                 insert(tables.reporting_lines).values(
-                    user_id=user_id, manager_user_id=manager_user_id, active=True, version=1
+                    user_id=user_id, manager_user_id=manager_user_id, active=active, version=1
                 )
             )
 
@@ -88,7 +93,11 @@ class Store:
 def store(tmp_path: Path) -> Iterator[Store]:
     engine = make_engine(f"sqlite:///{tmp_path / 'leads.db'}")
     upgrade_to_head(engine, DEFINITION.migrations, lock_name="leads")
-    yield Store(engine)
+    store = Store(engine)
+    # The users leads are assigned to, as the organisation knows them (no reporting lines yet).
+    for user in ORGANISATION:
+        store.reports_to(user, None)
+    yield store
     engine.dispose()
 
 

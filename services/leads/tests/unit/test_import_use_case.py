@@ -285,3 +285,14 @@ def test_a_chunk_that_does_not_commit_leaves_nothing_and_its_rerun_imports_it_wh
         lead_filter=LeadFilter(), page_size=0, page_token="", caller=admin, uow=store.uow()
     ).leads
     assert sorted(lead.fields.last_name for lead in listed) == ["A", "B", "C", "D"]
+
+
+def test_rows_for_users_the_organisation_does_not_know_or_has_deactivated_are_reported(
+    store: Any, admin: Identity
+) -> None:
+    store.reports_to("gone", None, active=False)
+    report = run(store, admin, "last_name,assigned_user_id\nA,bob\nB,ghost\nC,gone\n")
+
+    assert [o for _, o in outcomes(report)] == [RowOutcome.IMPORTED, RowOutcome.INVALID, RowOutcome.INVALID]
+    assert "'ghost' is not a user of the organisation" in report.rows[1].reasons[0]
+    assert report.rows[2].reasons == ("assigned_user_id: user 'gone' is deactivated",)

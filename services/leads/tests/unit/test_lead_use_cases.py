@@ -670,3 +670,31 @@ def test_a_rep_merges_only_leads_they_reach(store: Any, create: Any, who: Who) -
         leads.merge_leads(
             primary_lead_id=mine.id, duplicate_lead_ids=[theirs.id], caller=who("bob", "rep"), uow=store.uow()
         )
+
+
+# Ownership follows the organisation
+
+
+@pytest.mark.parametrize(
+    ("assignee", "says"), [("ghost", "not a user of the organisation"), ("gone", "deactivated")]
+)
+def test_a_lead_goes_only_to_an_active_user_of_the_organisation(
+    store: Any, create: Any, admin: Identity, assignee: str, says: str
+) -> None:
+    store.reports_to("gone", None, active=False)
+    with pytest.raises(FailedPrecondition, match=says) as refused:
+        create(assignee=assignee)
+    assert refused.value.reason == "OWNER_NOT_ACTIVE"
+    assert store.count("leads") == 0 and store.events() == []
+
+    lead = created(create(email="ada@example.com"))
+    with pytest.raises(FailedPrecondition, match=says):
+        leads.assign_lead(
+            lead_id=lead.id, assigned_user_id=assignee, expected_version=None, caller=admin, uow=store.uow()
+        )
+    assert (
+        leads.assign_lead(
+            lead_id=lead.id, assigned_user_id="bob", expected_version=None, caller=admin, uow=store.uow()
+        ).assigned_user_id
+        == "bob"
+    )

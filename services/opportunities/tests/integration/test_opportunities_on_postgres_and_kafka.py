@@ -31,6 +31,7 @@ from salesplane_platform.identity import issue_token
 from salesplane_platform.org_replica import ORG_TOPIC
 from salesplane_platform.service_process import ServiceProcess
 from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.organisation import seed_members
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +110,7 @@ def running(postgres_database_url, kafka_broker, tmp_path):
     )
     process = ServiceProcess(DEFINITION, settings)
     process.start()
+    seed_members(settings.database_url)
     channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
     yield Running(pb_grpc.OpportunityServiceStub(channel), settings, kafka_broker, process)
     channel.close()

@@ -19,6 +19,7 @@ from salesplane_opportunities.entrypoints.main import DEFINITION
 from salesplane_platform.identity import issue_token
 from salesplane_platform.service_process import ServiceProcess
 from salesplane_platform.settings import ServiceSettings
+from salesplane_testing.organisation import seed_members
 from salesplane_testing.rpc_fuzz import Pools, database_fingerprint, fuzz_every_rpc
 
 pytestmark = pytest.mark.integration
@@ -44,6 +45,7 @@ def opportunities(
     )
     process = ServiceProcess(DEFINITION, settings)
     process.start()
+    seed_members(settings.database_url)
     channel = grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}")
     yield process, channel, settings
     channel.close()

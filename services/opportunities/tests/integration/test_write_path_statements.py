@@ -24,6 +24,7 @@ from salesplane_platform.identity import Identity
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.org_replica import Reach, ReportingLines
 from salesplane_platform.unit_of_work import OutboxContext
+from salesplane_testing.organisation import seed_members
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +44,7 @@ DRAFT = OpportunityDraft(
 def engine(postgres_database_url: str) -> Iterator[Engine]:
     engine = make_engine(postgres_database_url)
     upgrade_to_head(engine, DEFINITION.migrations, lock_name="opportunities")
+    seed_members(postgres_database_url)
     yield engine
     engine.dispose()
 
@@ -81,9 +83,10 @@ def test_writes_issue_only_the_statements_they_need(engine):
     def create_with_request_id() -> None:
         deals.create_opportunity(draft=DRAFT, request_id="lead-conversion:1", caller=ALICE, uow=uow())
 
-    # Lock, request id, stage revision, rate, key, deal, first stage visit, event.
+    # Lock, request id, stage revision, rate, the owner's membership, key, deal, first stage visit, event.
     assert statement_kinds(engine, create_with_request_id) == [
         "LOCK",
+        "SELECT",
         "SELECT",
         "SELECT",
         "SELECT",

@@ -52,6 +52,9 @@ class Service:
         self.sessions = make_session_factory(self.engine)
         self.stage_cache = SalesStageCatalogCache()
         self.reach = Reach(ReportingLines(tables.reporting_lines))
+        # The users deals are owned by, as the organisation knows them.
+        for user in ("alice", "bob", "mia", "lee"):
+            self.report(user, None)
 
     def uow(self) -> SqlOpportunitiesUnitOfWork:
         return SqlOpportunitiesUnitOfWork(
@@ -70,11 +73,15 @@ class Service:
     def changes(self) -> list[events_pb2.OpportunityChanged]:
         return [unpack_payload(e, events_pb2.OpportunityChanged) for e in self.events()]
 
-    def report(self, user_id: str, manager_user_id: str | None) -> None:
+    def report(self, user_id: str, manager_user_id: str | None, *, active: bool = True) -> None:
+        """The organisation replica's row of a user (as UserChanged events write it)."""
         with self.engine.begin() as connection:
             connection.execute(
+                delete(tables.reporting_lines).where(tables.reporting_lines.c.user_id == user_id)
+            )
+            connection.execute(
                 insert(tables.reporting_lines).values(
-                    user_id=user_id, manager_user_id=manager_user_id, active=True, version=1
+                    user_id=user_id, manager_user_id=manager_user_id, active=active, version=1
                 )
             )
 
@@ -214,6 +221,49 @@ def test_reassigning_needs_reach_of_both_owners(service):
     )
     assert (moved.owner_user_id, moved.version) == ("lee", 2)
     assert service.changes()[-1].kind == events_pb2.CHANGE_KIND_REASSIGNED
+
+
+# --- ownership follows the organisation --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner", "active", "says"), [("ghost", None, "not a user"), ("gone", False, "deactivated")]
+)
+def test_only_an_active_user_of_the_organisation_owns_a_deal(service, owner, active, says):
+    if active is not None:
+        service.report(owner, None, active=active)
+    with pytest.raises(FailedPrecondition, match=says) as refused:
+        service.create(owner_user_id=owner)
+    assert refused.value.reason == "OWNER_NOT_ACTIVE" and owner in str(refused.value)
+    # Nothing stored, nothing published.
+    assert service.list().opportunities == [] and service.changes() == []
+
+
+def test_a_deal_cannot_be_handed_to_an_unknown_or_deactivated_user(service):
+    deal = service.create(owner_user_id="alice")
+    service.report("gone", None, active=False)
+    for owner in ("ghost", "gone"):
+        with pytest.raises(FailedPrecondition, match="new_owner_user_id"):
+            deals.reassign_opportunity(
+                opportunity_id=deal.id,
+                new_owner_user_id=owner,
+                expected_version=0,
+                caller=ADMIN,
+                uow=service.uow(),
+            )
+        with pytest.raises(FailedPrecondition, match=r"opportunity\.owner_user_id"):
+            service.update(deal.id, owner_user_id=owner)
+    assert service.get(deal.id).owner_user_id == "alice" and len(service.changes()) == 1
+
+
+def test_a_deal_of_an_owner_deactivated_since_can_still_be_worked_and_handed_on(service):
+    deal = service.create(owner_user_id="bob")
+    service.report("bob", None, active=False)
+    assert service.update(deal.id, name="Acme 2").name == "Acme 2"
+    moved = deals.reassign_opportunity(
+        opportunity_id=deal.id, new_owner_user_id="alice", expected_version=0, caller=ADMIN, uow=service.uow()
+    )
+    assert moved.owner_user_id == "alice"
 
 
 # --- sales stages -------------------------------------------------------------------------------

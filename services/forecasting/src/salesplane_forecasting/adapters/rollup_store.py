@@ -157,6 +157,16 @@ def closed_sums(
     return {(owner, period): (int(won or 0), int(lost or 0)) for owner, period, won, lost in rows}
 
 
+def open_deal_count(session: Session, owner_user_id: str) -> int:
+    t = tracked_opportunities.c
+    found = session.execute(
+        select(func.count())
+        .select_from(tracked_opportunities)
+        .where(t.owner_user_id == owner_user_id, t.status == DealStatus.OPEN.value)
+    ).scalar_one()
+    return int(found)
+
+
 def team_totals_by_period(session: Session, user_id: str) -> dict[str, tuple[int, ...]]:
     """A user's team totals in every period (what a reorganisation moves)."""
     c = rollup_totals.c

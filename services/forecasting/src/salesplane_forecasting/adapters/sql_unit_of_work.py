@@ -150,6 +150,9 @@ class SqlRollupStore:
     def team_totals_by_period(self, user_id: str) -> dict[str, tuple[int, ...]]:
         return rollup_store.team_totals_by_period(self._session, user_id)
 
+    def open_deal_count(self, owner_user_id: str) -> int:
+        return rollup_store.open_deal_count(self._session, owner_user_id)
+
     def rebuild(self, *, recompute_contributions: bool) -> int:
         return rollup_store.rebuild_rollups(self._session, recompute_contributions=recompute_contributions)
 

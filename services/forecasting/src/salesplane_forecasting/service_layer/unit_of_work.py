@@ -89,6 +89,9 @@ class RollupStore(Protocol):
 
     def team_totals_by_period(self, user_id: str) -> dict[str, tuple[int, ...]]: ...
 
+    def open_deal_count(self, owner_user_id: str) -> int:
+        """How many open deals the user owns."""
+
     def rebuild(self, *, recompute_contributions: bool) -> int:
         """Recompute every rollup from the tracked deals; returns the rows written."""
 

@@ -48,6 +48,9 @@ class SqlOrgChart:
     def in_subtree(self, manager_user_id: str, user_id: str) -> bool:
         return self._lines.is_in_subtree(self._session, manager_user_id, user_id)
 
+    def is_active(self, user_id: str) -> bool | None:
+        return self._lines.is_active(self._session, user_id)
+
 
 class SqlLeadsUnitOfWork(SqlUnitOfWork):
     leads: SqlLeadRepository

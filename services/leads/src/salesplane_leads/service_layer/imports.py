@@ -37,6 +37,7 @@ from salesplane_leads.service_layer.unit_of_work import ImportedRow, LeadsUnitOf
 from salesplane_platform.errors import Validator
 from salesplane_platform.identifiers import is_uuid
 from salesplane_platform.identity import Identity
+from salesplane_platform.org_membership import member_refusal
 from salesplane_platform.text_rules import check_text
 
 MAX_FILE_NAME_LENGTH = 255
@@ -278,5 +279,5 @@ class _ChunkImport:
         if assignee not in self._refusals:
             self._refusals[assignee] = assignment_refusal(
                 self._caller, assignee, subtree_of(self._caller, self._uow)
-            )
+            ) or member_refusal(assignee, self._uow.org.is_active(assignee))
         return self._refusals[assignee]

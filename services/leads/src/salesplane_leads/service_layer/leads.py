@@ -41,6 +41,7 @@ from salesplane_leads.service_layer.unit_of_work import LeadCursor, LeadFilter, 
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound, Validator
 from salesplane_platform.identifiers import is_user_id, is_uuid
 from salesplane_platform.identity import Identity
+from salesplane_platform.org_membership import ensure_active_member
 from salesplane_platform.text_rules import check_text
 
 MAX_MERGED_DUPLICATES = 20
@@ -133,6 +134,10 @@ def _create_lead(
             return CreateResult(CreateOutcome(stored_outcome), load_lead(uow, lead_id))
         in_subtree = subtree_of(caller, uow)
         ensure_can_assign(caller, assigned_user_id, in_subtree)
+        if assigned_user_id:
+            ensure_active_member(
+                assigned_user_id, uow.org.is_active(assigned_user_id), field="assigned_user_id"
+            )
         fields = resolve_references(uow, fields.cleaned(), prefix=LEAD_FIELDS_PREFIX)
         check_campaigns_exist(uow, touches, field_of=lambda index: f"{TOUCHES_FIELD}[{index}].campaign_id")
         rules = uow.scoring_rules.get().rules
@@ -215,7 +220,10 @@ def assign_lead(
     require_uuid("lead_id", lead_id)
     with uow.acting_for(caller.subject):
         lead = load_reachable_lead(uow, lead_id, caller)
-        ensure_can_assign(caller, assigned_user_id.strip(), subtree_of(caller, uow))
+        assignee = assigned_user_id.strip()
+        ensure_can_assign(caller, assignee, subtree_of(caller, uow))
+        if assignee and assignee != lead.assigned_user_id:
+            ensure_active_member(assignee, uow.org.is_active(assignee), field="assigned_user_id")
         ensure_version(lead, expected_version)
         read_version = lead.version
         if lead.assign(assigned_user_id):

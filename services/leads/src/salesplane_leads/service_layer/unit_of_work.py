@@ -147,6 +147,9 @@ class ConversionLog(Protocol):
 class OrgChart(Protocol):
     def in_subtree(self, manager_user_id: str, user_id: str) -> bool: ...
 
+    def is_active(self, user_id: str) -> bool | None:
+        """Whether the user is an active member of the organisation; None when unknown (yet)."""
+
 
 class LeadsUnitOfWork(Protocol):
     # Read-only properties, not plain attributes: the use cases only read them, and a settable

@@ -93,6 +93,9 @@ class SqlOpportunitiesUnitOfWork(SqlUnitOfWork):
     def can_reach(self, caller: Identity, user_id: str) -> bool:
         return self._reach.can_reach(self.session, caller, user_id)
 
+    def member_active(self, user_id: str) -> bool | None:
+        return self._reach.is_active(self.session, user_id)
+
     def collect_new_events(self) -> Iterator[OutboxEvent]:
         """Take the pending events of every aggregate seen in this transaction, in the order they
         were seen; a deal's stage moves enter its stage history on the way, in this transaction."""

@@ -12,7 +12,7 @@ from salesplane_opportunities.domain.opportunity_inputs import (
     check_request_id,
 )
 from salesplane_opportunities.domain.sales_stages import CloseOutcome
-from salesplane_opportunities.service_layer.access import ensure_can_reach
+from salesplane_opportunities.service_layer.access import ensure_can_reach, ensure_owner_is_active
 from salesplane_opportunities.service_layer.unit_of_work import OpportunitiesUnitOfWork
 from salesplane_platform.errors import Conflict, FieldViolation, InvalidArgument, NotFound, Validator
 from salesplane_platform.identifiers import is_uuid
@@ -42,6 +42,7 @@ def create_opportunity(
             return _created_earlier(uow, earlier, caller)
         opportunity = Opportunity.open(draft, uow.sales_stages.current(), uow.converter, now=now)
         ensure_can_reach(uow, caller, draft.owner_user_id)
+        ensure_owner_is_active(uow, opportunity.owner_user_id, field="owner_user_id")
         if request_id and not uow.create_requests.claim(caller.subject, request_id, opportunity.id, now):
             # A concurrent call with the same key committed first: answer as its retry would.
             earlier = uow.create_requests.find(caller.subject, request_id)
@@ -67,6 +68,7 @@ def update_opportunity(
         changed = opportunity.apply(changes, uow.sales_stages.current(), uow.converter, now=now)
         if opportunity.owner_user_id != previous_owner:
             ensure_can_reach(uow, caller, opportunity.owner_user_id)
+            ensure_owner_is_active(uow, opportunity.owner_user_id, field="opportunity.owner_user_id")
         return changed
 
     return _change(uow, opportunity_id, expected_version, caller, update, id_field="opportunity.id")
@@ -125,6 +127,8 @@ def reassign_opportunity(
     def reassign(opportunity: Opportunity, now: datetime) -> bool:
         changed = opportunity.reassign(new_owner_user_id, now=now)
         ensure_can_reach(uow, caller, new_owner_user_id)
+        if changed:
+            ensure_owner_is_active(uow, opportunity.owner_user_id, field="new_owner_user_id")
         return changed
 
     return _change(uow, opportunity_id, expected_version, caller, reassign)

@@ -115,6 +115,9 @@ class OpportunitiesUnitOfWork(Protocol):
     def can_reach(self, caller: Identity, user_id: str) -> bool:
         """Own records; a manager's subtree; everything for admins."""
 
+    def member_active(self, user_id: str) -> bool | None:
+        """Whether the user is an active member of the organisation; None when unknown (yet)."""
+
     def commit(self) -> None:
         """Commit the changes together with the events of every aggregate the repositories handed
         out or were given (and the stage moves among them), so no use case publishes by hand."""
