@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
+import jwt
 import pytest
 
 from salesplane_gateway.config import GatewayConfig
@@ -171,3 +173,24 @@ def test_the_console_script_serves_and_stops_cleanly_on_sigterm(free_target: str
         json.loads(line) for line in output.splitlines() if '"logger": "salesplane_gateway.access"' in line
     ]
     assert access and access[0]["path"] == "/openapi.json" and access[0]["status"] == 200
+
+
+def test_an_unreachable_identity_provider_is_a_retryable_503_not_a_401(make_client: Any, fake: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from salesplane_platform.oidc import OidcSettings
+
+    oidc = OidcSettings(
+        issuer="https://id.example.test/r", audience="salesplane", jwks_url="http://127.0.0.1:9/certs"
+    )
+    client = make_client(auth_secret="", oidc=oidc)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {"iss": oidc.issuer, "aud": "salesplane", "sub": "u", "iat": now, "exp": now + 60}
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+    response = client.get("/v1/sales-stages", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.get_json()["status"] == 503
+    assert fake.calls == []

@@ -422,10 +422,18 @@ def test_the_inspection_flags_each_risky_rep_for_what_was_seeded_and_the_healthy
         return listed
 
     listed = eventually(alerts_settled, timeout=30)
-    published = read_risk_alerts(kafka_broker.bootstrap_servers, f"{topic_prefix}salesplane.forecasting.v1")
-    for alert in listed:
-        key = (alert["subject_kind"], alert["user_id"], alert["period_id"], int(alert["sequence"]))
-        assert published.count(key) == 1, (alert, published)
+
+    # The outbox relay publishes a moment after the record is committed: wait for each one, then
+    # it must be there exactly once.
+    def each_alert_published_once() -> None:
+        published = read_risk_alerts(
+            kafka_broker.bootstrap_servers, f"{topic_prefix}salesplane.forecasting.v1"
+        )
+        for alert in listed:
+            key = (alert["subject_kind"], alert["user_id"], alert["period_id"], int(alert["sequence"]))
+            assert published.count(key) == 1, (alert, published)
+
+    eventually(each_alert_published_once, timeout=30)
 
 
 def read_risk_alerts(bootstrap: str, topic: str) -> list[tuple[str, str, str, int]]:

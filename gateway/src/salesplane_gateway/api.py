@@ -9,12 +9,12 @@ from werkzeug.routing import BaseConverter
 
 from salesplane_gateway.csv_import import csv_import_view
 from salesplane_gateway.downloads import download_view
-from salesplane_gateway.problems import unauthenticated_problem
+from salesplane_gateway.problems import identity_provider_unavailable_problem, unauthenticated_problem
 from salesplane_gateway.request_context import state
 from salesplane_gateway.route_table import ROUTES
 from salesplane_gateway.routing import CsvBody, Route, check_route
 from salesplane_gateway.transcoding import transcoding_view
-from salesplane_platform.errors import Unauthenticated
+from salesplane_platform.errors import Unauthenticated, Unavailable
 
 
 class SegmentConverter(BaseConverter):
@@ -50,6 +50,9 @@ def _authenticate() -> None:
         g.identity = state().verifier.verify_header(header)
     except Unauthenticated as error:
         raise unauthenticated_problem(error.message) from None
+    except Unavailable as error:
+        # The identity provider's keys cannot be fetched: the caller's token may be fine.
+        raise identity_provider_unavailable_problem(error.message) from None
     g.bearer_token = str(header).partition(" ")[2].strip()
 
 

@@ -97,6 +97,16 @@ def unauthenticated_problem(detail: str) -> Problem:
     )
 
 
+def identity_provider_unavailable_problem(detail: str) -> Problem:
+    return Problem(
+        503,
+        "Service unavailable",
+        detail,
+        problem_type("service-unavailable"),
+        headers={"Retry-After": "5"},
+    )
+
+
 @dataclass(frozen=True)
 class _Mapping:
     status: int

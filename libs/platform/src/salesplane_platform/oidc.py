@@ -19,6 +19,7 @@ cooldown so random key ids cannot make us hammer the provider). What is ours is 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 import jwt
 from jwt import PyJWKClient
 
-from salesplane_platform.errors import ConfigurationError, Unauthenticated
+from salesplane_platform.errors import ConfigurationError, Unauthenticated, Unavailable
 from salesplane_platform.identity import ROLE_SERVICE, Identity, bearer_token
 
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
@@ -96,14 +97,27 @@ class OidcTokenVerifier:
     def __init__(self, settings: OidcSettings) -> None:
         self._settings = settings
         self._algorithms = list(settings.algorithms)
-        self._keys = PyJWKClient(
-            settings.jwks_url or discover_jwks_url(settings.issuer),
-            cache_jwk_set=True,
-            lifespan=settings.jwks_lifespan_seconds,
-            timeout=10,
-            cooldown_duration=settings.jwks_cooldown_seconds,
-        )
+        # Made on the first token, not at start: a provider briefly unreachable while pods start
+        # must not keep them from starting (calls are refused with UNAVAILABLE meanwhile).
+        self._keys: PyJWKClient | None = None
+        self._keys_lock = threading.Lock()
         self._verified: dict[str, tuple[Identity, float]] = {}
+
+    def _key_client(self) -> PyJWKClient:
+        with self._keys_lock:
+            if self._keys is None:
+                try:
+                    url = self._settings.jwks_url or discover_jwks_url(self._settings.issuer)
+                except ConfigurationError as error:
+                    raise Unavailable(f"the identity provider cannot be used yet: {error}") from error
+                self._keys = PyJWKClient(
+                    url,
+                    cache_jwk_set=True,
+                    lifespan=self._settings.jwks_lifespan_seconds,
+                    timeout=10,
+                    cooldown_duration=self._settings.jwks_cooldown_seconds,
+                )
+            return self._keys
 
     def verify_header(self, header_value: str | None) -> Identity:
         return self.verify(bearer_token(header_value))
@@ -133,9 +147,10 @@ class OidcTokenVerifier:
         if not isinstance(kid, str) or not kid:
             raise Unauthenticated("invalid bearer token: no key id")
         try:
-            key = self._keys.get_signing_key(kid)
+            key = self._key_client().get_signing_key(kid)
         except jwt.PyJWKClientConnectionError as error:
-            raise Unauthenticated(f"cannot fetch the provider's keys to verify the token: {error}") from error
+            # The provider's outage is not the caller's fault: retryable, not 401.
+            raise Unavailable(f"cannot fetch the identity provider's keys: {error}") from error
         except jwt.PyJWKClientError as error:
             raise Unauthenticated(f"invalid bearer token: unknown key id {kid!r}") from error
         try:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from salesplane_platform.errors import Unauthenticated
+from salesplane_platform.errors import Unauthenticated, Unavailable
 from salesplane_platform.oidc import OidcSettings, OidcTokenVerifier
 
 ISSUER = "https://id.example.test/realms/sales"
@@ -237,3 +237,17 @@ def test_the_bearer_header_is_required(keys: KeySet) -> None:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_an_unreachable_provider_is_unavailable_not_a_bad_token_and_does_not_stop_a_start(
+    keys: KeySet,
+) -> None:
+    token = signed(keys)
+    # Neither the discovery document nor the key set is read before the first token.
+    for settings in (
+        {"jwks_url": "http://127.0.0.1:9/certs"},
+        {"jwks_url": "", "issuer": "http://127.0.0.1:9/r"},
+    ):
+        checker = verifier(keys, **settings)
+        with pytest.raises(Unavailable):
+            checker.verify(token)
