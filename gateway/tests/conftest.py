@@ -30,6 +30,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from salesplane.audit.v1 import audit_pb2
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.forecasting.v1 import (
     forecasting_pb2,
@@ -60,6 +61,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"],
     inspection_pb2.DESCRIPTOR.services_by_name["InspectionService"],
     reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"],
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
 )
 
 Handler = Callable[[Any, grpc.ServicerContext], Message]

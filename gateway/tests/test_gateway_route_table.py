@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 from google.protobuf.descriptor import FieldDescriptor, ServiceDescriptor
 
+from salesplane.audit.v1 import audit_pb2
 from salesplane.forecasting.v1 import (
     forecasting_pb2,
     inspection_pb2,
@@ -34,6 +35,7 @@ SERVED: tuple[ServiceDescriptor, ...] = (
     worksheets_pb2.DESCRIPTOR.services_by_name["WorksheetService"],
     inspection_pb2.DESCRIPTOR.services_by_name["InspectionService"],
     reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"],
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
 )
 
 

@@ -138,12 +138,9 @@ def test_the_sales_plan_goes_down_and_the_forecast_comes_up_the_hierarchy(servic
     assert settings["currency_code"] == "USD"
     status, _ = api.call("PUT", "/v1/forecast-settings", "ann", {"range_scheme": "two_buckets"})
     assert status == 403
-    api.ok(
-        "PUT",
-        "/v1/forecast-settings",
-        "root",
-        THREE_BUCKETS,
-    )
+    changed_settings = api.ok("PUT", "/v1/forecast-settings", "root", THREE_BUCKETS)
+    # The same settings again change nothing, and leave nothing in the audit log.
+    settings_changes = ["root"] if changed_settings.get("version") != settings.get("version") else []
 
     # The plan, top-down: drafts are seen only by their author; commits by the reportees.
     api.ok("PUT", f"/v1/quotas/vp/{PERIOD}", "root", {"amount": usd(100_000_000)})
@@ -332,3 +329,50 @@ def test_the_sales_plan_goes_down_and_the_forecast_comes_up_the_hierarchy(servic
     assert minor(forecast["expected"]) == (exact_expected + 50) // 100
     assert minor(forecast["p10"]) <= minor(forecast["p50"]) <= minor(forecast["p90"])
     assert 0.0 <= float(forecast.get("probability_of_reaching_quota", 0.0)) <= 1.0
+
+    # The audit log holds every change above, each by whom it was made, through its request.
+    audit = audit_entries(api, "forecasting") + audit_entries(api, "opportunities")
+    # (Risk states are the alert job's, made on its own clock: no request.)
+    by_people = [entry for entry in audit if entry["action"] != "RiskStateChanged"]
+    assert all(entry.get("request_id") for entry in by_people), [
+        e for e in by_people if not e.get("request_id")
+    ]
+    made = defaultdict(list)
+    for entry in audit:
+        made[entry["action"]].append(entry["actor"])
+    assert sorted(made["UserChanged"]) == ["root"] * len(ORG)
+    assert made["ForecastSettingsChanged"] == settings_changes
+    assert sorted(made["QuotaCommitted"]) == sorted(["root", "vp", "vp", "vp", "east", "east", "west"])
+    assert sorted(made["QuotaDraftSaved"]) == ["east", "vp", "vp", "west"]
+    assert made["CommitStageSet"] == ["ann"]
+    assert made["ForecastAdjusted"] == ["east"]
+    assert sorted(made["ForecastCommitted"]) == ["ann", "ann", "bob", "bob", "cat", "east"]
+    assert made["ExchangeRateChanged"] == ["root"]
+    # Ten deals created, three of them closed, one changed: each change by the deal's owner.
+    owners = [deal.owner for deal in deals]
+    closers = [deal.owner for deal in deals if deal.outcome != "open"]
+    assert sorted(made["OpportunityChanged"]) == sorted([*owners, *closers, "ann"])
+    # From what, to what: the VP's second draft moved 50,000.00 off their direct quota.
+    second_draft = next(e for e in audit if e["action"] == "QuotaDraftSaved" and e["actor"] == "vp")
+    assert second_draft["has_previous"]
+    (allocations,) = [c for c in second_draft["changes"] if c["path"] == "allocations"]
+    direct = [a for a in allocations["to"] if a["kind"] == "direct"]
+    assert direct == [{"user_id": "vp", "kind": "direct", "amount_minor": 5_000_000}]
+    # Only administrators read it.
+    assert api.call("GET", "/v1/audit-entries?service=forecasting", "vp")[0] == 403
+
+
+def audit_entries(api: HttpGateway, service: str) -> list[dict]:
+    """One service's whole audit log, newest first, read page by page with the cursor."""
+    entries: list[dict] = []
+    query = f"/v1/audit-entries?service={service}&page_size=20"
+    while True:
+        page = api.ok("GET", query, "root")
+        entries.extend(page.get("entries", []))
+        if not page.get("more"):
+            return entries
+        last = entries[-1]
+        query = (
+            f"/v1/audit-entries?service={service}&page_size=20"
+            f"&before_time={last['occurred_at']}&before_entry_id={last['entry_id']}"
+        )

@@ -9,6 +9,7 @@ from werkzeug.routing import BaseConverter
 
 from salesplane_gateway.csv_import import csv_import_view
 from salesplane_gateway.downloads import download_view
+from salesplane_gateway.fan_out import fan_out_view
 from salesplane_gateway.problems import identity_provider_unavailable_problem, unauthenticated_problem
 from salesplane_gateway.request_context import state
 from salesplane_gateway.route_table import ROUTES
@@ -37,6 +38,8 @@ def api_blueprint(routes: Sequence[Route] = ROUTES) -> Blueprint:
 
 
 def _view(route: Route) -> Callable[..., Response]:
+    if route.fan_out is not None:
+        return fan_out_view(route)
     if route.download is not None:
         return download_view(route)
     if isinstance(route.body, CsvBody):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from salesplane_gateway.routes_audit import AUDIT_ROUTES
 from salesplane_gateway.routes_forecasting import FORECASTING_ROUTES, SETTINGS_ROUTES
 from salesplane_gateway.routes_inspection import INSPECTION_ROUTES
 from salesplane_gateway.routes_leads import LEAD_ROUTES
@@ -22,4 +23,5 @@ ROUTES: tuple[Route, ...] = (
     *WORKSHEET_ROUTES,
     *INSPECTION_ROUTES,
     *REPORTING_ROUTES,
+    *AUDIT_ROUTES,
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -132,6 +132,14 @@ class Presenter(Protocol):
 
 
 @dataclass(frozen=True)
+class FanOut:
+    # The upstreams to call for the current request (e.g. all, or the one a query parameter names).
+    upstreams: Callable[[], tuple[str, ...]]
+    # The request (e.g. its page size) and every upstream's answer -> the one answer.
+    merge: Callable[[Message, Sequence[Message]], Message]
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
@@ -162,6 +170,9 @@ class Route:
     description: str | None = None
     # The operation id (and Flask endpoint); None: the RPC's name in lowerCamelCase.
     operation: str | None = None
+    # Called on several upstreams at once (each serves the RPC over its own data) and their answers
+    # folded into one; None: one call to the RPC's upstream.
+    fan_out: FanOut | None = None
 
     @functools.cached_property
     def path_parameters(self) -> tuple[str, ...]:

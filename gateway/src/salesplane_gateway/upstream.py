@@ -4,7 +4,7 @@ whose messages are passed on as they arrive."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -16,10 +16,9 @@ from salesplane_gateway.problems import Problem, problem_from_rpc_error
 from salesplane_gateway.request_context import state
 from salesplane_gateway.routing import Rpc
 from salesplane_platform.identity import AUTHORIZATION_HEADER
+from salesplane_platform.request_ids import REQUEST_ID_METADATA
 
 log = logging.getLogger(__name__)
-
-REQUEST_ID_METADATA = "x-request-id"
 
 HttpName = Callable[[str], str]
 
@@ -39,6 +38,29 @@ def call(
         return method(message, timeout=_timeout(timeout_seconds), metadata=_metadata())
     except grpc.RpcError as error:
         raise _problem(error, rpc, http_name) from None
+
+
+def call_each(rpcs: Sequence[Rpc], message: Message, *, http_name: HttpName | None = None) -> list[Message]:
+    """The same call made on several upstreams at once, as `call` makes one; the first failure
+    (in the order given) becomes the problem: a partial answer would look complete."""
+    pending = [
+        (
+            rpc,
+            state()
+            .clients.unary(rpc.upstream, rpc.method)
+            .future(message, timeout=_timeout(None), metadata=_metadata()),
+        )
+        for rpc in rpcs
+    ]
+    answers: list[Message] = []
+    for rpc, future in pending:
+        try:
+            answers.append(future.result())
+        except grpc.RpcError as error:
+            for _, other in pending:
+                other.cancel()
+            raise _problem(error, rpc, http_name) from None
+    return answers
 
 
 def call_streaming(

@@ -17,6 +17,7 @@ from salesplane_platform.authentication import Verifier
 from salesplane_platform.errors import DomainError, Unauthenticated
 from salesplane_platform.grpc_errors import grpc_status_for
 from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity
+from salesplane_platform.request_ids import REQUEST_ID_METADATA, bind_request_id, unbind_request_id
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             code = grpc.StatusCode.OK
             identity_reset: contextvars.Token[Identity] | None = None
             token_reset: contextvars.Token[str] | None = None
+            request_id_reset = bind_request_id(_metadata_value(context, REQUEST_ID_METADATA))
             try:
                 if not public:
                     header = _authorization(context)
@@ -112,6 +114,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 log.exception("unhandled error in RPC", extra={"rpc": handler_call_details.method})
                 context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
             finally:
+                unbind_request_id(request_id_reset)
                 if identity_reset is not None:
                     _CALLER.reset(identity_reset)
                 if token_reset is not None:
@@ -148,6 +151,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         def streaming_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
             def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
                 tokens = bind(context)
+                request_id = bind_request_id(_metadata_value(context, REQUEST_ID_METADATA))
                 try:
                     yield from behavior(request, context)
                 except DomainError as error:
@@ -161,6 +165,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                         context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
                     context.abort(transient, "the database is briefly unavailable or busy; retry the call")
                 finally:
+                    unbind_request_id(request_id)
                     unbind(tokens)
 
             return wrapped
@@ -168,9 +173,11 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         def single_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
             def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
                 tokens = bind(context)
+                request_id = bind_request_id(_metadata_value(context, REQUEST_ID_METADATA))
                 try:
                     return behavior(request, context)
                 finally:
+                    unbind_request_id(request_id)
                     unbind(tokens)
 
             return wrapped
@@ -194,7 +201,11 @@ class ServiceInterceptor(grpc.ServerInterceptor):
 
 def _authorization(context: grpc.ServicerContext) -> str | None:
     """The authorization header; gRPC metadata values are bytes only for keys ending in -bin."""
-    value = dict(context.invocation_metadata()).get(AUTHORIZATION_HEADER)
+    return _metadata_value(context, AUTHORIZATION_HEADER)
+
+
+def _metadata_value(context: grpc.ServicerContext, key: str) -> str | None:
+    value = dict(context.invocation_metadata()).get(key)
     return value.decode() if isinstance(value, bytes) else value
 
 

@@ -1,5 +1,6 @@
-"""Tables every service database has: the outbox it publishes from, and the consumer bookkeeping
-(last applied version per aggregate, dead letters) written in the same transaction as the effect."""
+"""Tables every service database has: the outbox it publishes from, the consumer bookkeeping
+(last applied version per aggregate, dead letters) written in the same transaction as the effect,
+and the audit log (audit_log.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from salesplane_platform.audit_log import define_audit_table
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for a high-volume table.
 BigIntegerId = BigInteger().with_variant(Integer(), "sqlite")
@@ -59,3 +62,4 @@ class PlatformTables:
             Column("received_at", DateTime(timezone=True), nullable=False),
             Index("ix_dead_letters_position", "topic", "partition", "offset", unique=True),
         )
+        self.audit_log = define_audit_table(metadata)

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Engine, Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesplane_platform.audit_api import add_audit_service
 from salesplane_platform.authentication import TokenVerifiers, Verifier
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
 from salesplane_platform.db import make_engine, make_session_factory, ping
@@ -36,6 +37,7 @@ from salesplane_platform.outbox_relay import OutboxRelay
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.settings import ServiceSettings
 from salesplane_platform.supervision import Heartbeat, Loop, Supervisor
+from salesplane_platform.topics import AUDIT as AUDIT_TOPIC
 from salesplane_platform.transport_factory import (
     consumer_count,
     make_publisher,
@@ -130,7 +132,10 @@ class ServiceProcess:
         self._closables.append(engine.dispose)
         upgrade_to_head(engine, definition.migrations, lock_name=definition.name)
         topic = settings.topic(definition.topic) if definition.topic else None
-        outbox = OutboxContext(definition.tables, definition.name, topic, threading.Event())
+        audit_topic = settings.topic(AUDIT_TOPIC)
+        outbox = OutboxContext(
+            definition.tables, definition.name, topic, threading.Event(), audit_topic=audit_topic
+        )
         self.context = ServiceContext(settings, engine, make_session_factory(engine), outbox)
         checks: dict[str, Callable[[], None]] = {
             "workers": self.supervisor.check_ready,
@@ -145,8 +150,8 @@ class ServiceProcess:
         self.metrics_port = ops_server.server_port
         self._closables.append(ops_server.shutdown)
 
-        if "relay" in settings.roles and topic is not None:
-            prepare_topics(settings, [topic])
+        if "relay" in settings.roles:
+            prepare_topics(settings, [t for t in (topic, audit_topic) if t is not None])
             publisher = make_publisher(settings)
             self._closables.append(publisher.close)
             relay = OutboxRelay(
@@ -195,6 +200,11 @@ class ServiceProcess:
                 options=[("grpc.so_reuseport", 0)],
             )
             services = list(definition.register_api(self._server, self.context))
+            services.append(
+                add_audit_service(
+                    self._server, self.context.session_factory, definition.tables.audit_log, definition.name
+                )
+            )
             for service in services:
                 self._health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

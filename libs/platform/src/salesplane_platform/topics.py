@@ -7,3 +7,5 @@ LEADS = "salesplane.leads.v1"
 OPPORTUNITIES = "salesplane.opportunities.v1"
 # Forecasting's topic carries the organisation too (users, reporting lines, roles).
 FORECASTING = "salesplane.forecasting.v1"
+# Every service's audit entries (audit_log.py), for SIEMs and compliance archives.
+AUDIT = "salesplane.audit.v1"

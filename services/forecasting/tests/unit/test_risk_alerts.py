@@ -73,7 +73,10 @@ def env(tmp_path: Path) -> Any:
 
         def events(self) -> list[tuple[str, str, int, inspection_pb2.RiskStateChanged]]:
             with sessions() as session:
-                rows = session.execute(select(tables.platform.outbox).order_by(tables.platform.outbox.c.id))
+                outbox = tables.platform.outbox
+                rows = session.execute(
+                    select(outbox).where(outbox.c.aggregate_type == "risk_state").order_by(outbox.c.id)
+                )
                 return [
                     (
                         row.aggregate_type,

@@ -963,7 +963,12 @@ def test_malformed_touches_and_exchange_rates_are_dead_lettered(
 
 def test_a_rebuild_empties_every_read_model_and_keeps_reportings_own_tables() -> None:
     own = {tables.saved_reports, tables.report_schedules, tables.report_runs}
-    platform = {tables.platform.outbox, tables.platform.consumed_versions, tables.platform.dead_letters}
+    platform = {
+        tables.platform.outbox,
+        tables.platform.consumed_versions,
+        tables.platform.dead_letters,
+        tables.platform.audit_log,
+    }
 
     assert set(admin.READ_MODELS) == set(tables.metadata.tables.values()) - own - platform
 

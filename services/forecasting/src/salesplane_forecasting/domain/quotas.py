@@ -357,3 +357,17 @@ class QuotaCommitted:
 
     quota: Quota
     change: QuotaChange
+
+
+def draft_state(
+    manager_user_id: str, period_id: str, draft: Sequence[DraftAllocation], currency: str
+) -> dict[str, object]:
+    """A saved draft as the audit log keeps it (JSON values)."""
+    return {
+        "manager_user_id": manager_user_id,
+        "period_id": period_id,
+        "currency_code": currency,
+        "allocations": [
+            {"user_id": a.user_id, "kind": a.kind.value, "amount_minor": a.amount_minor} for a in draft
+        ],
+    }

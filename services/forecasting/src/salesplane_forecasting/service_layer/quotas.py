@@ -107,7 +107,7 @@ def save_quota_draft(
         allocations=allocations,
         base_currency=base_currency,
     )
-    with uow:
+    with uow.acting_for(caller.subject):
         # Locking the manager's row makes their saves and commits take turns.
         manager = _existing_user(uow, manager_user_id, for_update=True)
         reports = [user.user_id for user in uow.users.subtree(manager_user_id, direct_only=True)]
@@ -117,6 +117,12 @@ def save_quota_draft(
                 "; ".join(f"{v.field}: {v.description}" for v in strangers), reason="NOT_A_DIRECT_REPORT"
             )
         uow.quotas.replace_draft(manager_user_id, period_id, draft, _now())
+        uow.audit(
+            action="QuotaDraftSaved",
+            subject_type="quota_draft",
+            subject_id=f"{manager_user_id}/{period_id}",
+            state=quotas.draft_state(manager_user_id, period_id, draft, base_currency),
+        )
         plan = _plan(uow, manager, period_id, show_draft=True)
         uow.commit()
         return plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from salesplane_forecasting.domain.contributions import RollupKey
 from salesplane_forecasting.domain.deals import Deal
@@ -292,6 +292,9 @@ class ForecastingUnitOfWork(Protocol):
 
     def acting_for(self, actor: str) -> Self:
         """Name who makes this transaction's changes: `with uow.acting_for(caller.subject):`."""
+
+    def audit(self, *, action: str, subject_type: str, subject_id: str, state: Mapping[str, Any]) -> None:
+        """Record a planning change that raises no event (a draft, an adjustment) in the audit log."""
 
     def __enter__(self) -> Self: ...
 

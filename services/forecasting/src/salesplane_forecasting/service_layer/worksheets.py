@@ -64,7 +64,7 @@ def set_commit_stage(
         f"must be an opportunity id of 1-{_MAX_OPPORTUNITY_ID} characters",
     )
     check.raise_if_invalid()
-    with uow:
+    with uow.acting_for(caller.subject):
         # The same lock order as an opportunity event's batch (hierarchy shared, then the deal's
         # row), so the two queue behind each other on the row instead of deadlocking.
         uow.hierarchy.lock(exclusive=False)
@@ -82,6 +82,15 @@ def set_commit_stage(
             )
         uow.adjustments.save_commit_stage(
             opportunity_id, commit_stage, set_by=caller.subject, set_at=datetime.now(UTC)
+        )
+        uow.audit(
+            action="CommitStageSet" if commit_stage is not None else "CommitStageCleared",
+            subject_type="commit_stage",
+            subject_id=opportunity_id,
+            state={
+                "opportunity_id": opportunity_id,
+                "commit_stage": commit_stage.value if commit_stage else None,
+            },
         )
         # Re-placed with the override it now has, moving every rollup up the owner's chain.
         apply_deal_states(uow, {opportunity_id: deal})
@@ -128,7 +137,7 @@ def adjust_manager_row(
             value is None or 0 <= value <= MAX_AMOUNT_MINOR, field, f"must be 0..{MAX_AMOUNT_MINOR} when set"
         )
     check.raise_if_invalid()
-    with uow:
+    with uow.acting_for(caller.subject):
         _ensure_has_reports(uow, manager_user_id)
         if user_id != manager_user_id:
             row_user = uow.users.get(user_id)
@@ -145,6 +154,20 @@ def adjust_manager_row(
             user_id=user_id,
             adjustment=adjustment,
             adjusted_by=caller.subject,
+        )
+        uow.audit(
+            action="ForecastAdjusted" if not adjustment.is_empty else "ForecastAdjustmentCleared",
+            subject_type="forecast_adjustment",
+            subject_id=f"{manager_user_id}/{period_id}/{user_id}",
+            state={
+                "manager_user_id": manager_user_id,
+                "period_id": period_id,
+                "user_id": user_id,
+                "currency_code": base_currency,
+                "likely_minor": likely_minor,
+                "best_minor": best_minor,
+                "worst_minor": worst_minor,
+            },
         )
         worksheet = _manager_worksheet(uow, manager_user_id, period_id, caller, base_currency)
         uow.commit()
