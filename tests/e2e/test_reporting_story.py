@@ -30,6 +30,7 @@ import pytest
 from google.protobuf import struct_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from salesplane.audit.v1 import audit_pb2, audit_pb2_grpc
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.forecasting.v1 import (
     org_pb2,
@@ -701,6 +702,18 @@ def test_reports_retell_four_weeks_of_selling_in_each_viewers_scope(services) ->
         ),
         metadata=caller("m1"),
     )
+    # Saving a report is audited in reporting's own log, for administrators only.
+    audit = audit_pb2_grpc.AuditServiceStub(grpc.insecure_channel(reporting.target))
+    logged = audit.ListAuditEntries(
+        audit_pb2.ListAuditEntriesRequest(subject_type="report", subject_id=shared.id),
+        metadata=bearer("root", ("admin",)),
+    ).entries
+    assert [(e.action, e.actor, e.service, e.state["title"]) for e in logged] == [
+        ("ReportCreated", "m1", "reporting", "Deals by owner and status")
+    ]
+    with pytest.raises(grpc.RpcError) as refused:
+        audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(), metadata=caller("m1"))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     globex = deals.ids["globex"]
     m1_team = {"m1", "r1", "r2"}
     runs: dict[str, dict[str, list[oracle.Row]]] = {}

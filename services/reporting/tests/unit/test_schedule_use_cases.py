@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from types import TracebackType
@@ -166,6 +166,8 @@ class FakeDatabase:
     schedules: dict[str, ScheduledReport] = field(default_factory=dict)
     runs: list[ReportRun] = field(default_factory=list)
     saved: dict[str, SavedReport] = field(default_factory=dict)
+    # (actor, action, subject id) of each audited change.
+    audited: list[tuple[str, str, str]] = field(default_factory=list)
     # user id -> (roles, active), as the org replica has them.
     users: dict[str, tuple[frozenset[str], bool]] = field(
         default_factory=lambda: {
@@ -192,6 +194,13 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         self.database.commits += 1
+
+    def acting_for(self, actor: str) -> Self:
+        self.actor = actor
+        return self
+
+    def audit(self, *, action: str, subject_type: str, subject_id: str, state: Mapping[str, Any]) -> None:
+        self.database.audited.append((self.actor, action, subject_id))
 
     def __enter__(self) -> Self:
         return self
@@ -300,6 +309,7 @@ def test_a_new_schedule_belongs_to_its_creator_and_first_runs_at_its_next_local_
     # 08:00 in Warsaw, which is 07:00 UTC in January.
     assert created.next_run_at == FIRST_RUN
     assert database.schedules[created.schedule_id] == created
+    assert database.audited == [("maria", "ReportScheduled", created.schedule_id)]
 
 
 def test_an_invalid_schedule_names_every_bad_field_and_keeps_nothing():

@@ -199,8 +199,9 @@ def create_report(
         create_time=moment,
         update_time=moment,
     )
-    with uow:
+    with uow.acting_for(caller.subject):
         uow.saved_reports.add(report)
+        _audit(uow, "ReportCreated", report)
         uow.commit()
     return ReportDocument(_summary(report), report.document, report.version)
 
@@ -220,7 +221,7 @@ def update_report(
     if builtin(report_id) is not None:
         raise PermissionDenied(f"{report_id} is a built-in report: save a copy to change it")
     level, _ = _checked(title, description, sharing, document)
-    with uow:
+    with uow.acting_for(caller.subject):
         report = _readable(report_id, caller, uow)
         ensure_may_change(caller, report)
         if expected_version and expected_version != report.version:
@@ -235,6 +236,7 @@ def update_report(
             update_time=now or datetime.now(UTC),
         )
         uow.saved_reports.replace(changed)
+        _audit(uow, "ReportChanged", changed)
         uow.commit()
     return ReportDocument(_summary(changed), changed.document, changed.version)
 
@@ -242,8 +244,25 @@ def update_report(
 def delete_report(*, caller: Identity, uow: ReportingUnitOfWork, report_id: str) -> None:
     if builtin(report_id) is not None:
         raise PermissionDenied(f"{report_id} is a built-in report and cannot be deleted")
-    with uow:
+    with uow.acting_for(caller.subject):
         report = _readable(report_id, caller, uow)
         ensure_may_change(caller, report)
         uow.saved_reports.remove(report_id)
+        uow.audit(action="ReportDeleted", subject_type="report", subject_id=report_id, state={})
         uow.commit()
+
+
+def _audit(uow: ReportingUnitOfWork, action: str, report: SavedReport) -> None:
+    uow.audit(
+        action=action,
+        subject_type="report",
+        subject_id=report.report_id,
+        state={
+            "owner_user_id": report.owner_user_id,
+            "sharing": report.sharing.value,
+            "title": report.title,
+            "description": report.description,
+            "version": report.version,
+            "document": dict(report.document),
+        },
+    )

@@ -88,8 +88,24 @@ def create_schedule(
         next_run_at=next_run_after(schedule, now),
         version=1,
     )
-    with uow:
+    with uow.acting_for(caller.subject):
         uow.schedules.add(scheduled)
+        uow.audit(
+            action="ReportScheduled",
+            subject_type="report_schedule",
+            subject_id=scheduled.schedule_id,
+            state={
+                "report_id": scheduled.report_id,
+                "owner_user_id": scheduled.owner_user_id,
+                "frequency": schedule.frequency.value,
+                "time_of_day": schedule.time_of_day.isoformat(),
+                "time_zone": schedule.time_zone,
+                "weekday": schedule.weekday,
+                "day_of_month": schedule.day_of_month,
+                "recipients": list(schedule.recipients),
+                "active": schedule.active,
+            },
+        )
         uow.commit()
     return scheduled
 
@@ -105,10 +121,11 @@ def list_schedules(
 
 def delete_schedule(*, caller: Identity, uow: SchedulingUnitOfWork, schedule_id: str) -> None:
     """Delete a schedule of the caller's (an admin: anyone's) and the runs it kept."""
-    with uow:
+    with uow.acting_for(caller.subject):
         _visible(caller, uow, schedule_id)
         uow.runs.remove_all(schedule_id)
         uow.schedules.remove(schedule_id)
+        uow.audit(action="ScheduleDeleted", subject_type="report_schedule", subject_id=schedule_id, state={})
         uow.commit()
 
 

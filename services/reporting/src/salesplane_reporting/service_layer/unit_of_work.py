@@ -3,10 +3,10 @@ production, in-memory fakes in unit tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from salesplane_platform.identity import Identity
 from salesplane_reporting.domain.definition import ReportSpec
@@ -57,6 +57,12 @@ class ReportingUnitOfWork(Protocol):
     def saved_reports(self) -> SavedReports: ...
 
     def commit(self) -> None: ...
+
+    def acting_for(self, actor: str) -> Self:
+        """Name who makes this transaction's changes (they are audited)."""
+
+    def audit(self, *, action: str, subject_type: str, subject_id: str, state: Mapping[str, Any]) -> None:
+        """Record a change in the audit log (reporting publishes no events of its own)."""
 
     def __enter__(self) -> Self: ...
 
