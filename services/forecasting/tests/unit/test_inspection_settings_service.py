@@ -16,6 +16,7 @@ from salesplane_forecasting.service_layer.inspection_settings import (
     get_inspection_settings,
     update_inspection_settings,
 )
+from salesplane_platform.audit_log import AuditQuery, field_changes, read_entries
 from salesplane_platform.db import make_engine, make_session_factory
 from salesplane_platform.errors import Conflict, InvalidArgument, PermissionDenied
 from salesplane_platform.identity import Identity
@@ -51,6 +52,16 @@ def test_each_change_is_a_new_version_and_reads_back(uow):
     assert stored.version == again.version == 2
     assert (stored.thresholds.no_change_days, stored.thresholds.pushes_to_flag) == (21, 3)
     assert stored.thresholds.unlikely_max_stage_order == 2
+    # Each change is audited (no event carries it), with the one field changed the second time.
+    with uow() as reader:
+        entries, _ = read_entries(reader.session, tables.platform.audit_log, AuditQuery())
+    assert [(e.action, e.actor, e.state["version"]) for e in entries] == [
+        ("InspectionSettingsChanged", "root", 2),
+        ("InspectionSettingsChanged", "root", 1),
+    ]
+    assert entries[0].previous_state is not None
+    changed = {c.path for c in field_changes(entries[0].previous_state, entries[0].state)}
+    assert changed == {"version", "thresholds.pushes_to_flag"}
 
 
 def test_saving_the_stored_thresholds_again_makes_no_version(uow):

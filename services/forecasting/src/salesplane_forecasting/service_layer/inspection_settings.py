@@ -3,6 +3,7 @@ administrators change them, with optimistic concurrency on the stored version.""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from salesplane_forecasting.domain.inspection import settings as inspection_settings
@@ -42,6 +43,12 @@ def update_inspection_settings(
         if changed is None:
             return existing
         uow.inspection_settings.save(changed)
+        uow.audit(
+            action="InspectionSettingsChanged",
+            subject_type="inspection_settings",
+            subject_id="settings",
+            state={"version": changed.version, "thresholds": asdict(thresholds)},
+        )
         uow.commit()
         return changed
 
