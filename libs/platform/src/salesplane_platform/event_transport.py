@@ -13,6 +13,8 @@ class OutgoingRecord:
     topic: str
     key: bytes
     value: bytes
+    # Kafka record headers (record_headers.py); the local log does not keep them.
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,9 @@ class KafkaPublisher:
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         producer = self._producer or self._new_producer()
         try:
-            futures = [producer.send(r.topic, key=r.key, value=r.value) for r in records]
+            futures = [
+                producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers)) for r in records
+            ]
             producer.flush(timeout=self._wait_seconds)
             for future in futures:
                 future.get(timeout=self._wait_seconds)  # raises the delivery error, if any

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram
 
 GRPC_HANDLED = Counter(
@@ -19,6 +21,32 @@ OUTBOX_PUBLISHED = Counter(
     "outbox_events_published_total", "Outbox rows published to the transport.", ["topic"]
 )
 OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows waiting at the last relay pass.")
+# When the oldest unpublished row was written (0: none); the age is computed when scraped.
+OUTBOX_OLDEST_CREATED = Gauge(
+    "outbox_oldest_event_created_timestamp_seconds",
+    "Unix time the oldest unpublished outbox row was written, at the last relay pass (0: none).",
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_event_age_seconds", "Age of the oldest unpublished outbox row (0: none waiting)."
+)
+_oldest_outbox_row = 0.0
+
+
+def set_outbox_oldest(created_epoch_seconds: float) -> None:
+    """The relay's reading of its oldest unpublished row (0: none)."""
+    global _oldest_outbox_row
+    _oldest_outbox_row = created_epoch_seconds
+    OUTBOX_OLDEST_CREATED.set(created_epoch_seconds)
+
+
+OUTBOX_OLDEST_AGE.set_function(
+    lambda: max(0.0, time.time() - _oldest_outbox_row) if _oldest_outbox_row else 0.0
+)
+OUTBOX_PUBLISH_SECONDS = Histogram(
+    "outbox_publish_seconds",
+    "Time for the transport to acknowledge one relay batch (acks=all).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Relay batches that failed to publish.")
 EVENTS_CONSUMED = Counter(
     "consumer_events_total", "Events read by the consumer, by topic and outcome.", ["topic", "outcome"]

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from collections import Counter as Tally
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy import Connection, Engine, delete, func, select, text
 
 from salesplane_platform import metrics
 from salesplane_platform.event_transport import EventPublisher, OutgoingRecord
 from salesplane_platform.platform_tables import PlatformTables
+from salesplane_platform.record_headers import record_headers
 from salesplane_platform.supervision import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._lock_connection: Connection | None = None
+        self._producer_name = lock_name
 
     def run(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
         """Publish until `stop`; a failed pass (broker or database down) backs off and tries again."""
@@ -72,16 +76,43 @@ class OutboxRelay:
         """Publish one batch of the oldest rows; return how many were published."""
         columns = self._outbox.c
         with self._engine.connect() as connection:
+            pending, oldest = connection.execute(
+                select(func.count(), func.min(columns.created_at)).select_from(self._outbox)
+            ).one()
             rows = connection.execute(
-                select(columns.id, columns.topic, columns.aggregate_id, columns.payload)
+                select(
+                    columns.id,
+                    columns.topic,
+                    columns.aggregate_id,
+                    columns.payload,
+                    columns.event_id,
+                    columns.event_type,
+                )
                 .order_by(columns.id)
                 .limit(self._batch_size)
             ).all()
             connection.rollback()
-        metrics.OUTBOX_PENDING.set(len(rows))
+        metrics.OUTBOX_PENDING.set(pending)
+        # The age keeps growing between passes (the gauge is computed when scraped), so a publish
+        # stuck on a broker outage shows as an ageing outbox at once, not when it finally fails.
+        metrics.set_outbox_oldest(_epoch_seconds(oldest) if oldest is not None else 0.0)
         if not rows:
             return 0
-        self._publisher.publish([OutgoingRecord(r.topic, r.aggregate_id.encode(), r.payload) for r in rows])
+        started = time.perf_counter()
+        self._publisher.publish(
+            [
+                OutgoingRecord(
+                    r.topic,
+                    r.aggregate_id.encode(),
+                    r.payload,
+                    record_headers(
+                        event_id=r.event_id, event_type=r.event_type, producer=self._producer_name
+                    ),
+                )
+                for r in rows
+            ]
+        )
+        metrics.OUTBOX_PUBLISH_SECONDS.observe(time.perf_counter() - started)
         with self._engine.begin() as connection:
             connection.execute(delete(self._outbox).where(columns.id.in_([r.id for r in rows])))
         for topic, count in Tally(r.topic for r in rows).items():
@@ -119,3 +150,8 @@ class OutboxRelay:
             connection.invalidate()
         finally:
             connection.close()
+
+
+def _epoch_seconds(moment: datetime) -> float:
+    # SQLite hands back naive datetimes; every outbox row is written in UTC.
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()

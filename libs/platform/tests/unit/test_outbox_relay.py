@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -94,3 +95,29 @@ def test_an_uncommitted_unit_of_work_leaves_no_event_behind(engine):
         )
     assert pending(engine) == 0
     assert not outbox.wakeup.is_set()
+
+
+def test_the_outbox_age_grows_while_the_transport_fails_and_drops_to_zero_once_published(engine):
+    from prometheus_client import REGISTRY
+
+    def sample(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name)
+
+    outbox = write_events(engine, 3)
+    publisher = FlakyPublisher(failures=1)
+    relay = OutboxRelay(engine, platform, publisher, wakeup=outbox.wakeup, lock_name="test", batch_size=2)
+    with pytest.raises(ConnectionError):
+        relay.publish_pending()
+    # Every waiting row counts, not only the batch; the age is read when scraped, so it keeps
+    # growing while a publish hangs.
+    assert sample("outbox_pending_events") == 3
+    first = sample("outbox_oldest_event_age_seconds")
+    assert first is not None and first > 0
+    time.sleep(0.05)
+    assert (sample("outbox_oldest_event_age_seconds") or 0) > first
+
+    while relay.publish_pending():
+        pass
+    assert sample("outbox_oldest_event_age_seconds") == 0
+    assert sample("outbox_pending_events") == 0
+    assert [dict(r.headers)["ce_type"] for r in publisher.published] == [b"salesplane.common.v1.Money"] * 3

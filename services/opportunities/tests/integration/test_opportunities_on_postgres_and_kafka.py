@@ -3,6 +3,7 @@ keeping its reporting-line replica from UserChanged events read from Kafka."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from grpc_status import rpc_status
 from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import func, select
 
+from salesplane.audit.v1 import audit_pb2
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.events.v1.envelope_pb2 import EventEnvelope
 from salesplane.forecasting.v1 import org_pb2
@@ -898,3 +900,53 @@ def test_deal_writes_racing_rate_changes_never_keep_a_stale_rate(running):
     for deal in listed.opportunities:
         assert deal.exchange_rate == "1.0008", deal
         assert deal.amount_base.amount_minor == (deal.amount.amount_minor * 10008 + 5000) // 10000
+
+
+def test_records_carry_their_type_schema_and_content_type_and_each_change_is_audited_on_kafka(running):
+    created = running.create(name="Headers deal")
+    running.outbox_drained()
+
+    # kcat, as an operator would look: the headers of the deal's record, without decoding it.
+    shown = subprocess.run(
+        [
+            "kcat",
+            "-C",
+            "-b",
+            running.broker.bootstrap_servers,
+            "-t",
+            running.settings.topic(OPPORTUNITIES_TOPIC),
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%k %h\\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    (line,) = [line for line in shown.splitlines() if line.startswith(created.id)]
+    headers = dict(pair.split("=", 1) for pair in line.split(" ", 1)[1].split(","))
+    assert headers["ce_type"] == "salesplane.opportunities.v1.OpportunityChanged"
+    assert headers["ce_dataschema"] == "proto:salesplane.opportunities.v1.OpportunityChanged"
+    assert headers["content-type"] == "application/protobuf; proto=salesplane.events.v1.EventEnvelope"
+    assert headers["ce_source"] == "salesplane/opportunities"
+    assert headers["ce_specversion"] == "1.0"
+
+    # The change's audit entry is on the audit topic, joined to the event by its id.
+    consumer = KafkaConsumer(
+        running.settings.topic(topics.AUDIT),
+        bootstrap_servers=running.broker.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=2000,
+    )
+    entries = [
+        unpack_payload(decode_envelope(record.value), audit_pb2.AuditEntryRecorded).entry
+        for record in consumer
+    ]
+    consumer.close()
+    (entry,) = [e for e in entries if e.subject_id == created.id]
+    assert (entry.action, entry.actor, entry.service) == ("OpportunityChanged", "root", "opportunities")
+    assert entry.entry_id == headers["ce_id"]
