@@ -7,7 +7,7 @@ import urllib.request
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
@@ -20,13 +20,31 @@ EXPECTED_SERVICES = {
 }
 
 
-def listed_services(target: str) -> set[str]:
+def listed_services(target: str, version: str = "v1alpha") -> set[str]:
+    """The services reflection lists, asked through reflection v1alpha or v1 (the same messages)."""
     with grpc.insecure_channel(target) as channel:
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        responses = stub.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        info = channel.stream_stream(
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
         )
+        responses = info(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
         return {s.name for r in responses for s in r.list_services_response.service}
+
+
+def watched_statuses(target: str, service: str, seconds: float) -> list[int]:
+    """What a health Watch stream sends in `seconds`."""
+    with grpc.insecure_channel(target) as channel:
+        stream = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=service), timeout=seconds
+        )
+        statuses: list[int] = []
+        try:
+            for response in stream:
+                statuses.append(response.status)
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        return statuses
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_SERVICES))
@@ -38,7 +56,18 @@ def test_each_service_is_healthy_reflective_measurable_and_stops_cleanly(service
         specific = health.Check(health_pb2.HealthCheckRequest(service=EXPECTED_SERVICES[name]), timeout=5)
     assert overall.status == specific.status == health_pb2.HealthCheckResponse.SERVING
 
-    assert {EXPECTED_SERVICES[name], "grpc.health.v1.Health"} <= listed_services(service.target)
+    expected = {
+        EXPECTED_SERVICES[name],
+        "grpc.health.v1.Health",
+        "salesplane.audit.v1.AuditService",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+    assert expected <= listed_services(service.target)
+    assert listed_services(service.target, "v1") == listed_services(service.target)
+    # Readiness is checked every 2 s; a watcher hears the status once, then only changes.
+    serving = health_pb2.HealthCheckResponse.SERVING
+    assert watched_statuses(service.target, EXPECTED_SERVICES[name], 5.0) == [serving]
 
     body = (
         urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5).read().decode()

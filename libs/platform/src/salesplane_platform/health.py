@@ -118,6 +118,17 @@ class TruthfulHealthServicer(health.HealthServicer):  # type: ignore[misc]  # gr
     def __init__(self, live_problem: LiveProblem) -> None:
         super().__init__(experimental_non_blocking=True)
         self._live_problem = live_problem
+        self._statuses: dict[str, int] = {}
+        self._statuses_lock = threading.Lock()
+
+    def set(self, service: str, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        """grpc's servicer sends every set() to every Watch stream, changed or not, and readiness
+        is set every 2 s: only a change is passed on, so a watcher hears of changes only."""
+        with self._statuses_lock:
+            if self._statuses.get(service) == status:
+                return
+            self._statuses[service] = status
+            super().set(service, status)
 
     def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> health_pb2.HealthCheckResponse:
         if request.service == LIVENESS_SERVICE:

@@ -19,7 +19,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from sqlalchemy import Engine, Table
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +34,7 @@ from salesplane_platform.ops_http import start_ops_server
 from salesplane_platform.org_identity import OrgBoundVerifier, table_directory
 from salesplane_platform.outbox_relay import OutboxRelay
 from salesplane_platform.platform_tables import PlatformTables
+from salesplane_platform.server_reflection import enable_reflection
 from salesplane_platform.settings import ServiceSettings
 from salesplane_platform.supervision import Heartbeat, Loop, Supervisor
 from salesplane_platform.topics import AUDIT as AUDIT_TOPIC
@@ -208,13 +208,8 @@ class ServiceProcess:
             for service in services:
                 self._health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-            reflection.enable_server_reflection(
-                [
-                    *services,
-                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                    reflection.SERVICE_NAME,
-                ],
-                self._server,
+            enable_reflection(
+                self._server, [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
             )
             self.grpc_port = self._server.add_insecure_port(f"[::]:{settings.grpc_port}")
             self._server.start()
