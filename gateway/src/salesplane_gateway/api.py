@@ -17,6 +17,9 @@ from salesplane_gateway.routing import CsvBody, Route, check_route
 from salesplane_gateway.transcoding import transcoding_view
 from salesplane_platform.errors import Unauthenticated, Unavailable
 
+# The blueprint's name: its before_request hooks run for its routes only (rate_limits.py adds one).
+API_BLUEPRINT = "v1"
+
 
 class SegmentConverter(BaseConverter):
     """One path segment up to a ":" (which starts a custom method such as `:close`)."""
@@ -26,7 +29,7 @@ class SegmentConverter(BaseConverter):
 
 def api_blueprint(routes: Sequence[Route] = ROUTES) -> Blueprint:
     """The routes as Flask views. The app must register SegmentConverter as "segment" first."""
-    blueprint = Blueprint("v1", __name__)
+    blueprint = Blueprint(API_BLUEPRINT, __name__)
     blueprint.before_request(_authenticate)
     blueprint.after_request(_no_store)
     for route in routes:

@@ -17,9 +17,13 @@ from werkzeug.exceptions import HTTPException
 from salesplane_gateway.api import SegmentConverter, api_blueprint
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
+from salesplane_gateway.cors import install_cors
 from salesplane_gateway.openapi import openapi_json
 from salesplane_gateway.problems import Problem, problem_type
+from salesplane_gateway.rate_limits import install_rate_limits
 from salesplane_gateway.request_context import EXTENSION_KEY, GatewayState, state
+from salesplane_gateway.security_headers import install_security_headers
+from salesplane_gateway.trusted_proxies import install_trusted_proxies
 from salesplane_platform.authentication import AuthSettings, TokenVerifiers
 from salesplane_platform.errors import FieldViolation
 
@@ -59,6 +63,13 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", _readyz, methods=["GET"])
     app.add_url_rule("/openapi.json", "openapi", _openapi, methods=["GET"])
+    # The edge. Order matters: after_request hooks run last installed first, so a 429 of the rate
+    # limit still gets the CORS grant and the security headers, and a granted CORS preflight is
+    # answered before the rate limit (and the API's authentication) see it.
+    install_trusted_proxies(app, config)
+    install_security_headers(app)
+    install_cors(app, config)
+    install_rate_limits(app, config)
     openapi_json()  # built at start: a route the document cannot describe fails here, not on a GET
     return app
 

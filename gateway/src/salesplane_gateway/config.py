@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,6 +53,20 @@ class GatewayConfig:
     log_level: str = "INFO"
     # The OpenID Connect provider whose access tokens are accepted.
     oidc: OidcSettings | None = None
+    # Per-caller token buckets (rate_limits.py, in this process: each replica limits on its own):
+    # a sustained rate and a burst on top; either 0 turns the limit off.
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 40
+    # Proxies in front of the gateway whose X-Forwarded-For and -Proto are believed (an ingress: 1).
+    trusted_proxies: int = 0
+    # Origins whose browser apps may call the API (cors.py); none: CORS is off.
+    cors_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = False
+    cors_max_age_seconds: int = 600
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.rate_limit_per_second > 0 and self.rate_limit_burst > 0
 
     @property
     def targets(self) -> dict[str, str]:
@@ -73,6 +88,13 @@ class GatewayConfig:
             for name in DEFAULT_TARGETS
         }
         auth = auth_settings_from(env)
+        cors_origins = _origins(env, "SALESPLANE_GATEWAY_CORS_ORIGINS")
+        cors_allow_credentials = _boolean(env, "SALESPLANE_GATEWAY_CORS_ALLOW_CREDENTIALS", False)
+        if cors_allow_credentials and "*" in cors_origins:
+            raise ConfigurationError(
+                "SALESPLANE_GATEWAY_CORS_ALLOW_CREDENTIALS=true cannot be combined with "
+                "SALESPLANE_GATEWAY_CORS_ORIGINS='*': list the origins that may send credentials"
+            )
         return cls(
             auth_secret=auth.shared_secret,
             oidc=auth.oidc,
@@ -97,6 +119,12 @@ class GatewayConfig:
             max_import_bytes=_positive_int(env, "SALESPLANE_GATEWAY_MAX_IMPORT_BYTES", 20 * 1024 * 1024),
             threads=_positive_int(env, "SALESPLANE_GATEWAY_THREADS", 8),
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),
+            rate_limit_per_second=_non_negative_float(env, "SALESPLANE_GATEWAY_RATE_LIMIT_PER_SECOND", 20.0),
+            rate_limit_burst=_non_negative_int(env, "SALESPLANE_GATEWAY_RATE_LIMIT_BURST", 40),
+            trusted_proxies=_non_negative_int(env, "SALESPLANE_GATEWAY_TRUSTED_PROXIES", 0),
+            cors_origins=cors_origins,
+            cors_allow_credentials=cors_allow_credentials,
+            cors_max_age_seconds=_positive_int(env, "SALESPLANE_GATEWAY_CORS_MAX_AGE_SECONDS", 600),
         )
 
 
@@ -120,3 +148,56 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ConfigurationError(f"{name}={raw!r} must be a positive number")
     return value
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigurationError(f"{name}={raw!r} must be a whole number (0 or more)")
+    return int(raw)
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigurationError(f"{name}={raw!r} must be a number of 0 or more")
+    return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"{name}={raw!r} must be true or false")
+    return raw == "true"
+
+
+# An origin as browsers send it: lower-case scheme and host, a port only when not the default.
+_ORIGIN = re.compile(
+    r"^(?P<scheme>https?)://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::(?P<port>\d{1,5}))?$"
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated exact origins, or `*` alone for any origin."""
+    origins = tuple(dict.fromkeys(part.strip() for part in env.get(name, "").split(",") if part.strip()))
+    if "*" in origins and len(origins) > 1:
+        raise ConfigurationError(f"{name}: '*' already allows every origin; do not list others with it")
+    for origin in origins:
+        match = _ORIGIN.match(origin)
+        if origin != "*" and (match is None or match["port"] == _DEFAULT_PORTS[match["scheme"]]):
+            raise ConfigurationError(
+                f"{name}: {origin!r} is not an origin as browsers send it: scheme://host[:port] in lower "
+                "case, without a path, a trailing slash or the default port (e.g. https://app.example.com)"
+            )
+    return origins

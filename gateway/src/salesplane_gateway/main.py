@@ -39,7 +39,9 @@ def main() -> None:
         port=config.port,
         threads=config.threads,
         ident="salesplane-gateway",
-        clear_untrusted_proxy_headers=True,
+        # Without trusted proxies waitress drops every X-Forwarded-* header; with them it passes them
+        # on to the app, which believes only the proxies' own entries (trusted_proxies.py).
+        clear_untrusted_proxy_headers=not config.trusted_proxies,
     )
 
     def request_stop(signum: int, _frame: object) -> None:

@@ -208,7 +208,11 @@ PROBLEM_RESPONSES: dict[str, tuple[str, str]] = {
         "UnprocessableContent",
         "Well-formed, but the resource's state does not allow it (FAILED_PRECONDITION); do not retry as is.",
     ),
-    "429": ("TooManyRequests", "A service is overloaded; retry later."),
+    "429": (
+        "TooManyRequests",
+        "The caller's request rate limit is spent (type rate-limited, with Retry-After), or a service is "
+        "overloaded (too-many-requests); retry later.",
+    ),
     "500": ("InternalServerError", "The gateway failed unexpectedly."),
     "502": ("BadGateway", "A service failed to answer; no internals are shown."),
     "503": ("ServiceUnavailable", "A service is unreachable; retry later."),
@@ -275,6 +279,13 @@ class Components:
         responses["Unauthorized"]["headers"] = {
             **self.request_id_header(),
             "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge."},
+        }
+        responses["TooManyRequests"]["headers"] = {
+            **self.request_id_header(),
+            "Retry-After": {
+                "schema": {"type": "integer"},
+                "description": "Seconds until the caller's rate limit lets a request through again.",
+            },
         }
         return {
             "securitySchemes": SECURITY_SCHEMES,

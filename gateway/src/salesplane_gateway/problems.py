@@ -97,6 +97,17 @@ def unauthenticated_problem(detail: str) -> Problem:
     )
 
 
+def rate_limited_problem(retry_after_seconds: int) -> Problem:
+    """The caller has spent their rate limit (rate_limits.py)."""
+    return Problem(
+        429,
+        "Too many requests",
+        f"The request rate limit is spent; retry in {retry_after_seconds} s.",
+        problem_type("rate-limited"),
+        headers={"Retry-After": str(retry_after_seconds)},
+    )
+
+
 def identity_provider_unavailable_problem(detail: str) -> Problem:
     return Problem(
         503,

@@ -59,6 +59,20 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- end }}
 {{- else }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_PORT" (toString (int $c.ports.http)) }}
+{{- with $c.edge }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_RATE_LIMIT_PER_SECOND" (toString .rateLimit.perSecond) }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_RATE_LIMIT_BURST" (toString (int .rateLimit.burst)) }}
+{{- $proxies := ternary 1 0 (and $root.Values.ingress.enabled true) }}
+{{- if not (kindIs "invalid" .trustedProxies) }}
+{{- $proxies = int .trustedProxies }}
+{{- end }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_TRUSTED_PROXIES" (toString $proxies) }}
+{{- with .cors.origins }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_CORS_ORIGINS" (join "," .) }}
+{{- end }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_CORS_ALLOW_CREDENTIALS" (toString .cors.allowCredentials) }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_CORS_MAX_AGE_SECONDS" (toString (int .cors.maxAgeSeconds)) }}
+{{- end }}
 {{- end }}
 {{- /* gRPC targets of other components: the gateway's upstreams, leads' opportunities. */}}
 {{- range $target, $override := ($c.targets | default dict) }}
