@@ -158,9 +158,19 @@ class KafkaSubscriber:
             max_poll_interval_ms=120000,
             **RECONNECT,
         )
+        self._group_id = group_id
+        # Per partition: the offset after the last record whose effect is committed (the lag counts
+        # from there, not from what was merely fetched), and the partitions whose lag is shown.
+        self._done: dict[TopicPartition, int] = {}
+        self._lag_shown: set[TopicPartition] = set()
 
     def poll(self, max_records: int, timeout_seconds: float) -> list[IncomingRecord]:
         batches = self._consumer.poll(timeout_ms=int(timeout_seconds * 1000), max_records=max_records)
+        for tp, records in batches.items():
+            if records and tp not in self._done:
+                # The first record handed to this member: everything before it was applied already.
+                self._done[tp] = records[0].offset
+        self._record_lag()
         return [
             IncomingRecord(r.topic, r.partition, r.offset, r.key, r.value)
             for records in batches.values()
@@ -175,6 +185,9 @@ class KafkaSubscriber:
                 offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
         if not offsets:
             return
+        for tp, position in offsets.items():
+            self._done[tp] = max(self._done.get(tp, 0), position.offset)
+        self._record_lag()
         try:
             # Bounded: without a timeout kafka-python retries a commit forever while the group
             # coordinator is unreachable. Other errors go to the runner, which commits again later.
@@ -183,6 +196,35 @@ class KafkaSubscriber:
             # The group rebalanced while we worked: the new owner re-reads these records, and the
             # version check makes applying them again harmless.
             log.warning("offset commit lost to a rebalance; records will be redelivered")
+
+    def _record_lag(self) -> None:
+        """consumer_lag_records per assigned partition: the broker's high-water mark (from the last
+        fetch) less the position whose effects are committed. A partition no longer assigned
+        drops its series, so a rebalance leaves no stale lag behind."""
+        assigned = self._consumer.assignment() or set()
+        for tp in self._lag_shown - assigned:
+            metrics.CONSUMER_LAG.remove(self._group_id, tp.topic, str(tp.partition))
+            self._done.pop(tp, None)
+        shown: set[TopicPartition] = set()
+        for tp in assigned:
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue  # not fetched yet
+            done = self._done.get(tp)
+            if done is None:
+                # Nothing applied here yet by this member: count from the fetch position (known
+                # once fetched; a lookup that would block is skipped rather than awaited).
+                try:
+                    done = self._consumer.position(tp, timeout_ms=0)
+                except KafkaError:
+                    done = None
+                if done is None:
+                    continue
+            metrics.CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(
+                max(0, highwater - done)
+            )
+            shown.add(tp)
+        self._lag_shown = shown | (self._lag_shown & assigned)
 
     def rewind(self, records: Sequence[IncomingRecord]) -> None:
         """After a failed database commit, read the same records again on the next poll."""

@@ -56,6 +56,12 @@ CONSUMER_BATCH_SECONDS = Histogram(
     "Time to apply and commit one consumed batch.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+CONSUMER_LAG = Gauge(
+    "consumer_lag_records",
+    "Records on a partition not yet applied by this consumer: the high-water mark less the "
+    "committed position.",
+    ["consumer_group", "topic", "partition"],
+)
 CONSUMER_FAILURES = Counter(
     "consumer_batch_failures_total", "Consumed batches whose apply failed and were retried."
 )
