@@ -392,6 +392,10 @@ def test_workloads_follow_conventions(rendered: dict[str, list[dict]]) -> None:
         assert env["SALESPLANE_GRPC_PORT"]["value"] == str(grpc_port)
         assert env["SALESPLANE_METRICS_PORT"]["value"] == str(metrics_port)
         assert env["SALESPLANE_KAFKA_BOOTSTRAP_SERVERS"]["value"]
+        # Static group membership keyed by the pod's name.
+        assert env["SALESPLANE_CONSUMER_INSTANCE_ID"]["valueFrom"] == {
+            "fieldRef": {"fieldPath": "metadata.name"}
+        }
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["grpc"]["port"] == grpc_port, probe
         # A dependency outage must not restart pods: liveness asks the "liveness" health service.
@@ -413,7 +417,9 @@ def test_existing_secret_mode(rendered: dict[str, list[dict]]) -> None:
     assert not _by_kind(docs, "Secret"), "chart must not create a Secret when existingSecret is set"
     for deployment in _by_kind(docs, "Deployment").values():
         env = _env(_container(deployment))
-        refs = [e["valueFrom"]["secretKeyRef"] for e in env.values() if "valueFrom" in e]
+        refs = [
+            e["valueFrom"]["secretKeyRef"] for e in env.values() if "secretKeyRef" in e.get("valueFrom", {})
+        ]
         assert all(r["name"] == "salesplane-prod" for r in refs)
         if "SALESPLANE_GRPC_PORT" in env:
             assert refs, "a gRPC component reads its database URL from the existing Secret"

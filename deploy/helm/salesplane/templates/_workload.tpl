@@ -98,6 +98,14 @@ Plain settings computed by the chart are overridden by config.env, then by the c
       name: {{ include "salesplane.secretName" $root }}
       key: {{ include "salesplane.databaseUrlKey" $name }}
 {{- end }}
+{{- if and (eq $c.type "grpc") (not (hasKey $plain "SALESPLANE_CONSUMER_INSTANCE_ID")) }}
+{{- /* The pod's name as the consumer's static group membership id: a pod restarted in place
+takes its partitions straight back instead of waiting out the session timeout. */}}
+- name: SALESPLANE_CONSUMER_INSTANCE_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
 {{- if and (include "salesplane.development" $root) (not (hasKey $plain "SALESPLANE_AUTH_SECRET")) }}
 - name: SALESPLANE_AUTH_SECRET
   valueFrom:
