@@ -73,7 +73,16 @@ def test_each_service_is_healthy_reflective_measurable_and_stops_cleanly(service
         urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5).read().decode()
     )
     families = {family.name: family for family in text_string_to_metric_families(body)}
-    assert {"grpc_server_handled", "grpc_server_handling_seconds", "service_ready"} <= set(families)
+    assert {
+        "grpc_server_handled",
+        "grpc_server_handling_seconds",
+        "service_ready",
+        "outbox_pending_events",
+        "outbox_oldest_event_age_seconds",
+        "db_pool_connections",
+    } <= set(families)
+    pool = {s.labels["state"]: s.value for s in families["db_pool_connections"].samples}
+    assert set(pool) == {"checked_out", "idle", "size"} and pool["size"] > 0
     health_checks = [
         sample
         for sample in families["grpc_server_handled"].samples

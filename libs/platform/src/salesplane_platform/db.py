@@ -11,7 +11,10 @@ from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.dml import Insert
+
+from salesplane_platform import metrics
 
 
 def is_sqlite(url: str) -> bool:
@@ -80,3 +83,15 @@ def upsert_statement(session: Session, table: Table, keys: Sequence[str], update
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything Salesplane stores is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def observe_pool(engine: Engine) -> None:
+    """Export the engine's pool use (db_pool_connections), read when scraped. A pool at its limit
+    makes calls wait for a connection: the first sign that workers outnumber connections."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return
+    metrics.DB_POOL_CONNECTIONS.labels("checked_out").set_function(pool.checkedout)
+    metrics.DB_POOL_CONNECTIONS.labels("idle").set_function(pool.checkedin)
+    # The pool's steady size; as many again may open as overflow under load (make_engine).
+    metrics.DB_POOL_CONNECTIONS.labels("size").set_function(pool.size)

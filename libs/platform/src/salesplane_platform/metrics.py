@@ -84,3 +84,9 @@ CONSUMER_COMMIT_FAILURES = Counter(
     "consumer_offset_commit_failures_total",
     "Offset commits that failed after the database commit (retried; redelivery is harmless).",
 )
+DB_POOL_CONNECTIONS = Gauge(
+    "db_pool_connections",
+    "The database connection pool: connections checked out (in use), idle in the pool, and its "
+    "steady size (as many again may overflow under load).",
+    ["state"],
+)

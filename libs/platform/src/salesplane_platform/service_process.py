@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesplane_platform.audit_api import add_audit_service
 from salesplane_platform.authentication import TokenVerifiers, Verifier
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
-from salesplane_platform.db import make_engine, make_session_factory, ping
+from salesplane_platform.db import make_engine, make_session_factory, observe_pool, ping
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
 from salesplane_platform.health import ReadinessMonitor, TruthfulHealthServicer
 from salesplane_platform.json_logging import configure_logging
@@ -129,6 +129,7 @@ class ServiceProcess:
     def start(self) -> None:
         definition, settings = self.definition, self.settings
         engine = make_engine(settings.database_url)
+        observe_pool(engine)
         self._closables.append(engine.dispose)
         upgrade_to_head(engine, definition.migrations, lock_name=definition.name)
         topic = settings.topic(definition.topic) if definition.topic else None
