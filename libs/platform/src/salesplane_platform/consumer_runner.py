@@ -42,6 +42,14 @@ class ConsumedEvent:
 
 
 @dataclass(frozen=True)
+class BatchOutcome:
+    # Events that had an effect (the newest unseen version of each aggregate).
+    applied: int
+    # Records set aside in dead letters, with the reason.
+    dead: list[tuple[IncomingRecord, str]]
+
+
+@dataclass(frozen=True)
 class Rejection:
     """An event a handler cannot interpret (retrying will not help): kept in dead letters."""
 
@@ -171,6 +179,10 @@ class ConsumerRunner:
 
     def process(self, records: Sequence[IncomingRecord]) -> int:
         """Apply one batch in one transaction; return how many events had an effect."""
+        return self.process_and_report(records).applied
+
+    def process_and_report(self, records: Sequence[IncomingRecord]) -> BatchOutcome:
+        """Apply one batch in one transaction; what had an effect and what went to dead letters."""
         started = time.perf_counter()
         newest: dict[tuple[str, str], ConsumedEvent] = {}
         every: dict[tuple[str, str, int], ConsumedEvent] = {}
@@ -200,7 +212,10 @@ class ConsumerRunner:
                 rejected = self._handler.apply(session, applied)
                 dead += [(r.event.record, r.reason) for r in rejected]
                 if not own_versions:
-                    self._remember(session, applied)
+                    # A rejected event's version is not remembered: replayed from the dead letters
+                    # once its cause is fixed, it must count as unseen, not as superseded.
+                    refused = {id(r.event.record) for r in rejected}
+                    self._remember(session, [e for e in applied if id(e.record) not in refused])
             if dead:
                 self._bury(session, dead)
         buried = {id(record) for record, _ in dead}
@@ -208,7 +223,7 @@ class ConsumerRunner:
             outcome = "dead_letter" if id(record) in buried else "read"
             metrics.EVENTS_CONSUMED.labels(record.topic, outcome).inc()
         metrics.CONSUMER_BATCH_SECONDS.observe(time.perf_counter() - started)
-        return len(applied)
+        return BatchOutcome(len(applied), dead)
 
     def _unseen(self, session: Session, newest: dict[tuple[str, str], ConsumedEvent]) -> list[ConsumedEvent]:
         if not newest:

@@ -26,6 +26,8 @@ from salesplane_platform.audit_api import add_audit_service
 from salesplane_platform.authentication import TokenVerifiers, Verifier
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
 from salesplane_platform.db import make_engine, make_session_factory, observe_pool, ping
+from salesplane_platform.dead_letters import DeadLetters
+from salesplane_platform.dead_letters_api import add_dead_letter_service
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
 from salesplane_platform.health import ReadinessMonitor, TruthfulHealthServicer
 from salesplane_platform.json_logging import configure_logging
@@ -206,6 +208,12 @@ class ServiceProcess:
                     self._server, self.context.session_factory, definition.tables.audit_log, definition.name
                 )
             )
+            make_handler = definition.make_handler
+            if make_handler is not None:
+                dead_letters = DeadLetters(self.context.session_factory, definition.tables)
+                services.append(
+                    add_dead_letter_service(self._server, dead_letters, lambda: make_handler(self.context))
+                )
             for service in services:
                 self._health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

@@ -141,7 +141,7 @@ def test_undecodable_records_go_to_dead_letters_without_blocking_the_rest(tmp_pa
     assert amounts(sessions) == {"a": 7}
 
 
-def test_events_a_handler_rejects_are_kept_in_dead_letters_and_not_retried(tmp_path: Path, sessions):
+def test_events_a_handler_rejects_are_kept_in_dead_letters_with_their_versions_unseen(tmp_path: Path, sessions):
     log_path = tmp_path / "events.db"
     LocalLogPublisher(log_path).publish([record("a", 1, -1), record("b", 1, 3)])
     subscriber = LocalLogSubscriber(log_path, ["t"], group_id="g")
@@ -151,5 +151,60 @@ def test_events_a_handler_rejects_are_kept_in_dead_letters_and_not_retried(tmp_p
         dead = session.execute(select(platform.dead_letters.c.key, platform.dead_letters.c.error)).all()
         versions = session.execute(select(platform.consumed_versions.c.aggregate_id)).scalars().all()
     assert [(row.key, row.error) for row in dead] == [(b"a", "negative amount")]
-    assert sorted(versions) == ["a", "b"]
+    # The rejected version is not remembered: replayed from the dead letters once its cause is
+    # fixed, it applies rather than counting as already seen.
+    assert sorted(versions) == ["b"]
     assert amounts(sessions) == {"b": 3}
+
+
+class FixableHandler(RecordingHandler):
+    """Refuses negative amounts until `fixed` (a release that understands them)."""
+
+    fixed = False
+
+    def apply(self, session, events: Sequence[ConsumedEvent]) -> list[Rejection]:
+        if not self.fixed:
+            return super().apply(session, events)
+        for event in events:
+            money = Money()
+            event.envelope.payload.Unpack(money)
+            session.execute(seen.delete().where(seen.c.aggregate_id == event.envelope.aggregate_id))
+            session.execute(
+                seen.insert().values(aggregate_id=event.envelope.aggregate_id, amount=abs(money.amount_minor))
+            )
+        return []
+
+
+def test_dead_letters_are_listed_and_replayed_once_the_cause_is_fixed(tmp_path: Path, sessions):
+    from salesplane_platform.dead_letters import DeadLetters, Result
+
+    log_path = tmp_path / "events.db"
+    garbage = OutgoingRecord("t", b"x", b"not an envelope")
+    LocalLogPublisher(log_path).publish([record("a", 1, -5), record("b", 1, -7), garbage, record("b", 2, 9)])
+    handler = FixableHandler()
+    subscriber = LocalLogSubscriber(log_path, ["t"], group_id="g")
+    runner = ConsumerRunner(sessions, platform, subscriber, handler)
+    runner.process(subscriber.poll(100, 0.1))
+    dead_letters = DeadLetters(sessions, platform)
+
+    listed, more = dead_letters.listed()
+    assert not more
+    letters = sorted(listed, key=lambda d: d.key or b"")
+    # b@1 was superseded by b@2 in the same batch, so only a@1 and the garbage were set aside.
+    assert [(d.key, d.error) for d in letters] == [(b"a", "negative amount"), (b"x", letters[1].error)]
+    assert letters[0].envelope_fields()["aggregate_version"] == 1 and letters[1].envelope_fields() == {}
+    assert amounts(sessions) == {"b": 9}
+
+    # Replayed before the fix: refused again and kept, with the reason.
+    (still,) = [o for o in dead_letters.replay(handler, [letters[0].id]) if o.id == letters[0].id]
+    assert still.result is Result.FAILED and still.error == "negative amount"
+
+    handler.fixed = True
+    outcomes = {o.id: o for o in dead_letters.replay(handler, dead_letters.all_ids())}
+    assert outcomes[letters[0].id].result is Result.APPLIED
+    assert outcomes[letters[1].id].result is Result.FAILED  # still not an envelope
+    assert amounts(sessions) == {"a": 5, "b": 9}
+    assert [d.id for d in dead_letters.listed()[0]] == [letters[1].id]
+    # Replaying what was applied is harmless: it is gone, and a copy would be superseded.
+    assert dead_letters.replay(handler, [letters[0].id]) == []
+    assert amounts(sessions) == {"a": 5, "b": 9}
