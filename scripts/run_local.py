@@ -36,7 +36,13 @@ SERVICES = [
     (
         "forecasting",
         "salesplane-forecasting",
-        {"SALESPLANE_GRPC_PORT": "50053", "SALESPLANE_METRICS_PORT": "9103"},
+        {
+            "SALESPLANE_GRPC_PORT": "50053",
+            "SALESPLANE_METRICS_PORT": "9103",
+            # A leaving user's open leads and deals (counted, or handed to their manager).
+            "SALESPLANE_LEADS_TARGET": "127.0.0.1:50051",
+            "SALESPLANE_OPPORTUNITIES_TARGET": "127.0.0.1:50052",
+        },
     ),
     (
         "reporting",

@@ -145,3 +145,19 @@ def test_a_malformed_effective_date_never_reaches_the_service(
         {"field": "manager_effective_date", "description": "must be a date formatted YYYY-MM-DD"}
     ]
     assert fake.calls == []
+
+
+def test_a_deactivation_asks_for_the_open_work_to_go_to_the_manager_in_the_query(
+    client: FlaskClient, bearer: Any, fake: Any
+) -> None:
+    fake.reply("UpsertUser", user(manager_user_id="carol", active=False))
+
+    response = client.put(
+        "/v1/users/bob?reassign_open_work_to_manager=true",
+        json={"display_name": "Bob", "roles": ["rep"], "manager_user_id": "carol", "active": False},
+        headers=bearer("root", "admin"),
+    )
+
+    assert response.status_code == 200
+    sent = fake.last("UpsertUser")
+    assert (sent.reassign_open_work_to_manager, sent.user.active) == (True, False)

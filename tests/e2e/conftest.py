@@ -17,6 +17,8 @@ from salesplane_platform.identity import issue_token
 from salesplane_testing.processes import ServiceHandle, free_port
 
 SECRET = "e2e-secret-of-at-least-thirty-two-bytes"
+# The services that call one another: each is given every one's SALESPLANE_<NAME>_TARGET.
+PEERS = ("leads", "opportunities", "forecasting", "reporting")
 
 
 @pytest.fixture
@@ -29,11 +31,16 @@ def services(
     kafka_broker, postgres_server, topic_prefix: str, tmp_path: Path
 ) -> Iterator[Callable[[str], ServiceHandle]]:
     """Factory: services("opportunities") gives a started service with its own fresh database;
-    `env` adds settings (e.g. the targets of the services it calls)."""
+    `env` adds settings. Every service is told where the others will serve
+    (SALESPLANE_LEADS_TARGET, ...), whichever starts first: the first start of each takes the port
+    reserved for it (a second one of the same name gets its own)."""
     started: list[ServiceHandle] = []
+    reserved = {name: free_port() for name in PEERS}
+    targets = {f"SALESPLANE_{name.upper()}_TARGET": f"127.0.0.1:{port}" for name, port in reserved.items()}
 
     def start(name: str, env: dict[str, str] | None = None) -> ServiceHandle:
         database = postgres_server.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
+        port = reserved.pop(name, None)
         handle = ServiceHandle(
             name=name,
             env={
@@ -45,9 +52,11 @@ def services(
                 "SALESPLANE_SHUTDOWN_GRACE_SECONDS": "5",
                 # As a pod restarted in place keeps its name (set from the downward API in Helm).
                 "SALESPLANE_CONSUMER_INSTANCE_ID": f"{name}-0",
+                **targets,
                 **(env or {}),
             },
             log_dir=tmp_path,
+            **({"grpc_port": port} if port is not None else {}),
         )
         handle.start()
         started.append(handle)
@@ -77,6 +86,7 @@ def gateway(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
             "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
             # The stories drive one user faster than a person would; the limit is tested in gateway/tests.
             "SALESPLANE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+            "SALESPLANE_GATEWAY_METRICS_PORT": str(free_port()),
             **targets,
         }
         log = (tmp_path / f"gateway-{port}.log").open("wb")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -96,3 +99,17 @@ def await_organisation(database_url: str, user_ids: Iterable[str], timeout: floa
             time.sleep(0.1)
     finally:
         engine.dispose()
+
+
+def promtool_problems(exposition: str) -> list[str]:
+    """What `promtool check metrics` says of a /metrics page (naming, units, help, types)."""
+    found = shutil.which("promtool")
+    if found is None:
+        gopath = subprocess.run(["go", "env", "GOPATH"], capture_output=True, text=True).stdout.strip()
+        candidate = Path(gopath.split(":")[0]) / "bin" / "promtool"
+        assert candidate.is_file(), "promtool not found: run tools/install-promtool.sh (make test does)"
+        found = str(candidate)
+    checked = subprocess.run(
+        [found, "check", "metrics"], input=exposition, capture_output=True, text=True, timeout=30
+    )
+    return [line for line in (checked.stdout + checked.stderr).splitlines() if line.strip()]

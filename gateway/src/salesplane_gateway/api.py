@@ -14,6 +14,7 @@ from salesplane_gateway.problems import identity_provider_unavailable_problem, u
 from salesplane_gateway.request_context import state
 from salesplane_gateway.route_table import ROUTES
 from salesplane_gateway.routing import CsvBody, Route, check_route
+from salesplane_gateway.session_authentication import authenticate_by_session
 from salesplane_gateway.transcoding import transcoding_view
 from salesplane_platform.errors import Unauthenticated, Unavailable
 
@@ -52,6 +53,11 @@ def _view(route: Route) -> Callable[..., Response]:
 
 def _authenticate() -> None:
     header = request.headers.get("Authorization")
+    if header is None and (signed_in := authenticate_by_session()) is not None:
+        # A browser signed in to the console: its session's access token stands for a bearer
+        # token (CSRF-checked when the request changes anything).
+        g.identity, g.bearer_token = signed_in
+        return
     try:
         g.identity = state().verifier.verify_header(header)
     except Unauthenticated as error:

@@ -15,9 +15,11 @@ from grpc_health.v1 import health_pb2
 from werkzeug.exceptions import HTTPException
 
 from salesplane_gateway.api import SegmentConverter, api_blueprint
+from salesplane_gateway.browser_login import install_browser_login
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
 from salesplane_gateway.cors import install_cors
+from salesplane_gateway.http_metrics import install_http_metrics
 from salesplane_gateway.openapi import openapi_json
 from salesplane_gateway.problems import Problem, problem_type
 from salesplane_gateway.rate_limits import install_rate_limits
@@ -54,12 +56,16 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
         ),
     )
     app.before_request(_start_request)
+    # First after the request id: a request refused by a later hook (rate limit, CSRF, a bad
+    # token) is still counted, under its route and status.
+    install_http_metrics(app)
     app.after_request(_finish_request)
     app.register_error_handler(Problem, _problem)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.url_map.converters["segment"] = SegmentConverter
     app.register_blueprint(api_blueprint())
+    install_browser_login(app, config)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", _readyz, methods=["GET"])
     app.add_url_rule("/openapi.json", "openapi", _openapi, methods=["GET"])

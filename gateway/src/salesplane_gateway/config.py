@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from salesplane_gateway.login_settings import BrowserLoginSettings, browser_login_settings_from
 from salesplane_platform.authentication import auth_settings_from
 from salesplane_platform.errors import ConfigurationError
 from salesplane_platform.oidc import OidcSettings
@@ -37,6 +38,8 @@ class GatewayConfig:
     org_target: str | None = None
     host: str = "0.0.0.0"
     port: int = 8080
+    # Prometheus metrics (http_metrics.py) on a port of their own; 0: not served.
+    metrics_port: int = 9100
     # Deadline of every gRPC call made for an HTTP request...
     rpc_timeout_seconds: float = 5.0
     # ...but that of each chunk of a CSV import, which writes hundreds of rows...
@@ -53,6 +56,8 @@ class GatewayConfig:
     log_level: str = "INFO"
     # The OpenID Connect provider whose access tokens are accepted.
     oidc: OidcSettings | None = None
+    # The browser login (login_settings.py); None: not configured, its routes answer 404.
+    browser_login: BrowserLoginSettings | None = None
     # Per-caller token buckets (rate_limits.py, in this process: each replica limits on its own):
     # a sustained rate and a burst on top; either 0 turns the limit off.
     rate_limit_per_second: float = 20.0
@@ -98,6 +103,7 @@ class GatewayConfig:
         return cls(
             auth_secret=auth.shared_secret,
             oidc=auth.oidc,
+            browser_login=browser_login_settings_from(env, auth),
             leads_target=targets["leads"],
             opportunities_target=targets["opportunities"],
             forecasting_target=targets["forecasting"],
@@ -105,6 +111,7 @@ class GatewayConfig:
             org_target=env.get("SALESPLANE_ORG_TARGET") or None,
             host=env.get("SALESPLANE_GATEWAY_HOST") or "0.0.0.0",
             port=port_setting(env, "SALESPLANE_GATEWAY_PORT", 8080),
+            metrics_port=port_setting(env, "SALESPLANE_GATEWAY_METRICS_PORT", 9100),
             rpc_timeout_seconds=_positive_float(env, "SALESPLANE_GATEWAY_RPC_TIMEOUT_SECONDS", 5.0),
             import_rpc_timeout_seconds=_positive_float(
                 env, "SALESPLANE_GATEWAY_IMPORT_RPC_TIMEOUT_SECONDS", 60.0

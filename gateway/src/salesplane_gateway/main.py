@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 
+from prometheus_client import start_http_server
 from waitress.server import create_server
 
 from salesplane_gateway.app import create_app
@@ -48,6 +49,8 @@ def main() -> None:
         log.info("stop requested", extra={"signal": signal.Signals(signum).name})
         raise _StopRequested(0)
 
+    if config.metrics_port:
+        start_http_server(config.metrics_port, addr=config.host)
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info(
@@ -55,6 +58,7 @@ def main() -> None:
         extra={
             "host": config.host,
             "port": getattr(server, "effective_port", config.port),
+            "metrics_port": config.metrics_port,
             "upstreams": config.targets,
         },
     )

@@ -13,6 +13,8 @@ from salesplane_gateway.csv_import import CHUNK_ROWS, CSV_MEDIA_TYPE
 from salesplane_gateway.json_to_proto import resolve_field
 from salesplane_gateway.json_values import VALUE_TYPE, map_entry_fields, message_type_name, message_type_of
 from salesplane_gateway.merge_patch import MergePatchBody
+from salesplane_gateway.openapi_browser_login import TAG as BROWSER_LOGIN_TAG
+from salesplane_gateway.openapi_browser_login import browser_login_paths
 from salesplane_gateway.openapi_components import JSON, Components
 from salesplane_gateway.openapi_schemas import nullable
 from salesplane_gateway.proto_comments import load_comments
@@ -31,7 +33,9 @@ DESCRIPTION = (
     "integers, never strings); dates are YYYY-MM-DD; timestamps RFC 3339; enums are lower-case names "
     "without their prefix (`in_process`); unset values are null. Requests may leave members out or "
     "null; unknown members are errors. Custom methods are `<resource>:<verb>`, POST unless they only "
-    "read (GET `/v1/periods:of-date`). Every response carries X-Request-Id (the caller's, or a new one)."
+    "read (GET `/v1/periods:of-date`). Every response carries X-Request-Id (the caller's, or a new one). "
+    "A browser signed in at /auth/login may send its session cookie instead of the bearer token, with "
+    "the session's X-CSRF-Token on POST, PUT, PATCH and DELETE."
 )
 
 TAGS = [
@@ -44,6 +48,7 @@ TAGS = [
         "periods, quotas, forecast worksheets and commits.",
     },
     {"name": "reporting", "description": "Reports over every service's data."},
+    BROWSER_LOGIN_TAG,
     {"name": "probes"},
     {"name": "meta"},
 ]
@@ -308,6 +313,7 @@ def build_document(routes: Sequence[Route]) -> dict[str, Any]:
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = operation(route, components)
     paths.update(_gateway_paths(components))
+    paths.update(browser_login_paths(components))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Salesplane API", "version": API_VERSION, "description": DESCRIPTION},

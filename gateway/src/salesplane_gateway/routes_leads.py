@@ -185,4 +185,19 @@ LEAD_ROUTES = (
         body=JsonBody(),
         etag="version",
     ),
+    Route(
+        "GET",
+        "/v1/leads:count-open",
+        rpc("CountOpenLeads"),
+        "How many open leads a user has (admin)",
+        query={"user_id": "user_id"},
+        required_query=("user_id",),
+    ),
+    Route(
+        "POST",
+        "/v1/leads:reassign-open",
+        rpc("ReassignOpenLeads"),
+        "Hand every open lead of one user to another (admin)",
+        body=JsonBody(),
+    ),
 )

@@ -144,4 +144,11 @@ OPPORTUNITY_ROUTES = (
         "Set the rate of a currency from a date on (admin)",
         body=JsonBody(),
     ),
+    Route(
+        "POST",
+        "/v1/opportunities:reassign-open",
+        rpc("ReassignOpenOpportunities"),
+        "Hand every open deal of one user to another (admin)",
+        body=JsonBody(),
+    ),
 )

@@ -26,8 +26,13 @@ ORG_ROUTES = (
         "Create or change a user and whom they report to (admin)",
         body=JsonBody("user"),
         path_fields={"user_id": "user.user_id"},
-        # ?manager_effective_date=2026-10-01: a new manager from that date on (a scheduled move).
-        query={"manager_effective_date": "manager_effective_date"},
+        # ?manager_effective_date=2026-10-01: a new manager from that date on (a scheduled move);
+        # ?reassign_open_work_to_manager=true with "active": false: hand the user's open deals and
+        # leads to their manager first, then deactivate them.
+        query={
+            "manager_effective_date": "manager_effective_date",
+            "reassign_open_work_to_manager": "reassign_open_work_to_manager",
+        },
         if_match="expected_version",
         etag="version",
     ),

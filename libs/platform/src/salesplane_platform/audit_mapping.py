@@ -65,7 +65,7 @@ def audit_query(request: audit_pb2.ListAuditEntriesRequest) -> AuditQuery:
         has_time == has_id, "before_entry_id", "give both before_time and before_entry_id, or neither"
     )
     for name in ("subject_type", "subject_id", "actor", "action", "request_id", "before_entry_id"):
-        check.require(len(getattr(request, name)) <= 200, name, "must be at most 200 characters")
+        check.require(len(getattr(request, name)) <= 1000, name, "must be at most 1000 characters")
     check.raise_if_invalid()
     return AuditQuery(
         subject_type=request.subject_type,

@@ -15,6 +15,7 @@ start without any verification keys. The development secret is never a default a
     SALESPLANE_OIDC_LEEWAY_SECONDS       optional clock skew, 0..300; 30
     SALESPLANE_OIDC_USER_CLAIM           optional; the claim holding the user id (preferred_username)
     SALESPLANE_OIDC_SERVICE_CLIENTS      optional, comma-separated OAuth clients that are services
+                                         ("client", or "client=name" for the principal service:name)
     SALESPLANE_OIDC_JWKS_COOLDOWN_SECONDS optional; the least time between two key-set fetches (10)
 """
 

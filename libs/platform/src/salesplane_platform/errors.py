@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -38,9 +39,13 @@ class NotFound(DomainError):
 
 
 class FailedPrecondition(DomainError):
-    def __init__(self, message: str, *, reason: str = "FAILED_PRECONDITION") -> None:
+    def __init__(
+        self, message: str, *, reason: str = "FAILED_PRECONDITION", metadata: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        # Machine-readable facts of the refusal (google.rpc.ErrorInfo metadata), e.g. counts.
+        self.metadata: Mapping[str, str] = dict(metadata or {})
 
 
 class Conflict(DomainError):

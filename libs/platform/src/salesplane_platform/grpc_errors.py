@@ -50,7 +50,8 @@ def status_for(error: DomainError) -> status_pb2.Status:
         )
     elif isinstance(error, FailedPrecondition):
         code = code_pb2.FAILED_PRECONDITION
-        details.append(_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)))
+        info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+        details.append(_packed(info))
     elif isinstance(error, Conflict):
         code = code_pb2.ABORTED
         details.append(_packed(error_details_pb2.ErrorInfo(reason="VERSION_MISMATCH", domain=ERROR_DOMAIN)))

@@ -18,6 +18,7 @@ from salesplane_platform.errors import DomainError, Unauthenticated
 from salesplane_platform.grpc_errors import grpc_status_for
 from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity
 from salesplane_platform.request_ids import REQUEST_ID_METADATA, bind_request_id, unbind_request_id
+from salesplane_platform.service_principals import NO_SERVICE_RPCS, ServiceRpcs, ensure_service_may_call
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,10 @@ def transient_database_code(error: DBAPIError) -> grpc.StatusCode | None:
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):
-    def __init__(self, verifier: Verifier) -> None:
+    def __init__(self, verifier: Verifier, service_rpcs: ServiceRpcs = NO_SERVICE_RPCS) -> None:
         self._verifier = verifier
+        # What each service principal may call; every other RPC is refused to it (deny by default).
+        self._service_rpcs = service_rpcs
 
     def intercept_service(
         self,
@@ -71,7 +74,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
         public = service in PUBLIC_SERVICES
         if handler.unary_unary is None:
-            return handler if public else self._authenticated_stream(handler)
+            return handler if public else self._authenticated_stream(handler, handler_call_details.method)
         behavior = handler.unary_unary
 
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
@@ -83,7 +86,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             try:
                 if not public:
                     header = _authorization(context)
-                    identity_reset = _CALLER.set(self._verifier.verify_header(header))
+                    caller = self._verifier.verify_header(header)
+                    ensure_service_may_call(caller, handler_call_details.method, self._service_rpcs)
+                    identity_reset = _CALLER.set(caller)
                     token_reset = _CALLER_TOKEN.set(str(header).partition(" ")[2].strip())
                 return behavior(request, context)
             except DomainError as error:
@@ -130,17 +135,19 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         )
 
     def _authenticated_stream(
-        self, handler: grpc.RpcMethodHandler[Any, Any]
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
         """Streaming RPCs get the same authentication (fail closed); the caller is bound for the
         whole life of a response stream."""
         verify = self._verifier.verify_header
+        service_rpcs = self._service_rpcs
 
         def bind(context: grpc.ServicerContext) -> tuple[contextvars.Token[Identity], contextvars.Token[str]]:
             header = _authorization(context)
             try:
                 identity = verify(header)
-            except Unauthenticated as error:
+                ensure_service_may_call(identity, method, service_rpcs)
+            except DomainError as error:
                 context.abort_with_status(grpc_status_for(error))
             return _CALLER.set(identity), _CALLER_TOKEN.set(str(header).partition(" ")[2].strip())
 

@@ -3,6 +3,10 @@
 The gateway authenticates web clients and forwards their token; other enterprise systems and
 services present their own. Every service verifies the signature itself, so an identity can never
 be forged by writing metadata by hand.
+
+A service principal (`service:<name>`, with only the service role) acts for Salesplane, never as a
+user: it holds no user role, is no admin, and each service lets it call only the RPCs it names for
+it (service_principals.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ ROLE_ADMIN = "admin"
 ROLE_MARKETING = "marketing"
 ROLE_SERVICE = "service"
 KNOWN_ROLES = frozenset({ROLE_REP, ROLE_MANAGER, ROLE_ADMIN, ROLE_MARKETING, ROLE_SERVICE})
+# The subjects of service principals; a user id can never start with it.
+SERVICE_PREFIX = "service:"
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,24 @@ class Identity:
     issuer: str = ISSUER
 
     @property
+    def is_service(self) -> bool:
+        """A service principal: it may call only the RPCs allowed to it, and holds no user role.
+        Either mark makes one, so an identity made carelessly fails closed."""
+        return ROLE_SERVICE in self.roles or self.subject.startswith(SERVICE_PREFIX)
+
+    @property
     def is_admin(self) -> bool:
-        return ROLE_ADMIN in self.roles or ROLE_SERVICE in self.roles
+        return ROLE_ADMIN in self.roles and not self.is_service
 
     def has_any(self, *roles: str) -> bool:
+        if self.is_service:
+            return False
         return bool(self.roles.intersection(roles)) or self.is_admin
+
+
+def service_principal(service_name: str, *, issuer: str = ISSUER) -> Identity:
+    """The identity of a Salesplane service (`service:<name>`), with the service role only."""
+    return Identity(SERVICE_PREFIX + service_name, frozenset({ROLE_SERVICE}), issuer=issuer)
 
 
 def issue_token(secret: str, subject: str, roles: Iterable[str], *, ttl_seconds: int = 8 * 3600) -> str:
@@ -96,10 +115,23 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("invalid bearer token: empty subject")
-        return Identity(subject=subject, roles=frozenset(roles) & KNOWN_ROLES), float(claims["exp"])
+        return _development_identity(subject, frozenset(roles) & KNOWN_ROLES), float(claims["exp"])
 
     def verify_header(self, header_value: str | None) -> Identity:
         return self.verify(bearer_token(header_value))
+
+
+def _development_identity(subject: str, roles: frozenset[str]) -> Identity:
+    """A service principal and nothing else, or a user and never a service: a `service:` subject
+    carries the service role only (whatever else its token claims), and the service role goes with
+    a `service:` subject only."""
+    if subject.startswith(SERVICE_PREFIX):
+        if len(subject) == len(SERVICE_PREFIX):
+            raise Unauthenticated("invalid bearer token: a service principal needs a name")
+        return Identity(subject=subject, roles=frozenset({ROLE_SERVICE}))
+    if ROLE_SERVICE in roles:
+        raise Unauthenticated(f"invalid bearer token: the service role needs a {SERVICE_PREFIX!r} subject")
+    return Identity(subject=subject, roles=roles)
 
 
 def bearer_token(header_value: str | None) -> str:

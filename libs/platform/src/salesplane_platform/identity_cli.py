@@ -10,7 +10,7 @@ import os
 
 from salesplane_platform.authentication import auth_settings_from
 from salesplane_platform.errors import ConfigurationError
-from salesplane_platform.identity import KNOWN_ROLES, issue_token
+from salesplane_platform.identity import KNOWN_ROLES, ROLE_SERVICE, SERVICE_PREFIX, issue_token
 
 
 def main() -> None:
@@ -22,6 +22,8 @@ def main() -> None:
     roles = [r for r in options.roles.split(",") if r]
     if unknown := set(roles) - KNOWN_ROLES:
         parser.error(f"unknown roles {sorted(unknown)}")
+    if (ROLE_SERVICE in roles) != options.sub.startswith(SERVICE_PREFIX):
+        parser.error(f"a service token is for a {SERVICE_PREFIX}<name> subject with the service role only")
     try:
         secret = auth_settings_from(os.environ).shared_secret
     except ConfigurationError as error:

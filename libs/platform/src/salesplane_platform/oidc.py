@@ -13,7 +13,9 @@ cooldown so random key ids cannot make us hammer the provider). What is ours is 
   organisation (org_identity.py). The token's own role claims are ignored for users.
 * A token issued to one of the configured service clients (its `azp`, the OAuth client that asked
   for it with the client-credentials grant) is a service principal: `service:<client>`, with the
-  service role. It can never name a user, so a service's credentials cannot act as one.
+  service role; a client listed as `client=name` (`salesplane-leads=leads`) is `service:<name>`, the
+  name the services' allow-lists use. It can never name a user, so a service's credentials cannot
+  act as one.
 """
 
 from __future__ import annotations
@@ -29,12 +31,11 @@ import jwt
 from jwt import PyJWKClient
 
 from salesplane_platform.errors import ConfigurationError, Unauthenticated, Unavailable
-from salesplane_platform.identity import ROLE_SERVICE, Identity, bearer_token
+from salesplane_platform.identity import SERVICE_PREFIX, Identity, bearer_token, service_principal
 
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
 DEFAULT_ALGORITHMS = ("RS256", "ES256")
 MAX_LEEWAY_SECONDS = 300
-SERVICE_PREFIX = "service:"
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class OidcSettings:
     leeway_seconds: int = 30
     # The claim whose value is the Salesplane user id ("email": the user with that e-mail).
     user_claim: str = "preferred_username"
-    # OAuth clients whose client-credentials tokens are service principals.
+    # OAuth clients whose client-credentials tokens are service principals: "client" (the
+    # principal service:client) or "client=name" (service:name).
     service_clients: frozenset[str] = field(default_factory=frozenset)
     # How long the key set is kept, and the shortest time between two fetches for unknown key ids.
     jwks_lifespan_seconds: float = 300.0
@@ -67,11 +69,27 @@ class OidcSettings:
             raise ConfigurationError(f"the clock-skew leeway must be 0..{MAX_LEEWAY_SECONDS} seconds")
         if not self.user_claim:
             raise ConfigurationError("the user claim must be named")
+        service_names(self.service_clients)
+
+    @property
+    def service_names(self) -> dict[str, str]:
+        """OAuth client id -> the name of the service it is (its principal is service:<name>)."""
+        return service_names(self.service_clients)
 
 
-def discover_jwks_url(issuer: str, *, timeout: float = 10.0) -> str:
-    """The provider's jwks_uri from its discovery document; its issuer must be the one configured
-    (a document that names another issuer is a misconfiguration, or someone else's provider)."""
+def service_names(entries: frozenset[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for entry in entries:
+        client, equals, name = (part.strip() for part in entry.partition("="))
+        if not client or (equals and (not name or ":" in name)):
+            raise ConfigurationError(f"service client {entry!r} is not 'client' or 'client=name'")
+        names[client] = name or client
+    return names
+
+
+def discovery_document(issuer: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """The provider's discovery document; its issuer must be the one configured (a document that
+    names another issuer is a misconfiguration, or someone else's provider)."""
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -80,12 +98,23 @@ def discover_jwks_url(issuer: str, *, timeout: float = 10.0) -> str:
         raise ConfigurationError(
             f"cannot read the OpenID Connect discovery document {url}: {error}"
         ) from error
-    if document.get("issuer") != issuer:
-        raise ConfigurationError(f"{url} names issuer {document.get('issuer')!r}, not {issuer!r}")
-    jwks_uri = document.get("jwks_uri")
-    if not isinstance(jwks_uri, str) or not jwks_uri:
-        raise ConfigurationError(f"{url} has no jwks_uri")
-    return jwks_uri
+    if not isinstance(document, dict) or document.get("issuer") != issuer:
+        named = document.get("issuer") if isinstance(document, dict) else None
+        raise ConfigurationError(f"{url} names issuer {named!r}, not {issuer!r}")
+    return document
+
+
+def discovered_url(issuer: str, name: str, *, timeout: float = 10.0) -> str:
+    """One endpoint of the discovery document (jwks_uri, token_endpoint)."""
+    value = discovery_document(issuer, timeout=timeout).get(name)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"the discovery document of {issuer} has no {name}")
+    return value
+
+
+def discover_jwks_url(issuer: str, *, timeout: float = 10.0) -> str:
+    """The provider's jwks_uri from its discovery document."""
+    return discovered_url(issuer, "jwks_uri", timeout=timeout)
 
 
 class OidcTokenVerifier:
@@ -97,6 +126,7 @@ class OidcTokenVerifier:
     def __init__(self, settings: OidcSettings) -> None:
         self._settings = settings
         self._algorithms = list(settings.algorithms)
+        self._service_names = settings.service_names
         # Made on the first token, not at start: a provider briefly unreachable while pods start
         # must not keep them from starting (calls are refused with UNAVAILABLE meanwhile).
         self._keys: PyJWKClient | None = None
@@ -169,8 +199,8 @@ class OidcTokenVerifier:
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         client = claims.get("azp") or claims.get("client_id")
-        if isinstance(client, str) and client in self._settings.service_clients:
-            return Identity(SERVICE_PREFIX + client, frozenset({ROLE_SERVICE}), issuer=self._settings.issuer)
+        if isinstance(client, str) and client in self._service_names:
+            return service_principal(self._service_names[client], issuer=self._settings.issuer)
         subject = claims.get(self._settings.user_claim)
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated(f"invalid bearer token: no {self._settings.user_claim!r} claim")

@@ -37,6 +37,7 @@ from salesplane_platform.org_identity import OrgBoundVerifier, table_directory
 from salesplane_platform.outbox_relay import OutboxRelay
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.server_reflection import enable_reflection
+from salesplane_platform.service_principals import NO_SERVICE_RPCS, ServiceRpcs
 from salesplane_platform.settings import ServiceSettings
 from salesplane_platform.supervision import Heartbeat, Loop, Supervisor
 from salesplane_platform.topics import AUDIT as AUDIT_TOPIC
@@ -96,6 +97,8 @@ class ServiceDefinition:
     # The organisation's members as this service sees them (user_id, roles, active, email): the
     # roles and active flag of the provider's users come from here (org_identity.py).
     org_members: Table | None = None
+    # The RPCs each service principal may call (service_principals.service_rpcs); none by default.
+    service_rpcs: ServiceRpcs = field(default_factory=lambda: NO_SERVICE_RPCS)
 
 
 class ServiceProcess:
@@ -199,7 +202,7 @@ class ServiceProcess:
             )
             self._server = grpc.server(
                 self._grpc_workers,
-                interceptors=[ServiceInterceptor(self._verifier())],
+                interceptors=[ServiceInterceptor(self._verifier(), definition.service_rpcs)],
                 options=[("grpc.so_reuseport", 0)],
             )
             services = list(definition.register_api(self._server, self.context))

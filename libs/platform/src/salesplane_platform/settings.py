@@ -11,6 +11,12 @@ from salesplane_platform.authentication import DEV_AUTH_SECRET, AuthSettings, au
 from salesplane_platform.errors import ConfigurationError
 from salesplane_platform.money import is_currency
 from salesplane_platform.oidc import OidcSettings
+from salesplane_platform.service_credentials import (
+    ClientCredentialsSettings,
+    ServiceCredentials,
+    client_credentials_from,
+    service_credentials,
+)
 
 ROLES = frozenset({"api", "relay", "consumer"})
 __all__ = ["DEV_AUTH_SECRET", "ServiceSettings"]
@@ -54,12 +60,18 @@ class ServiceSettings:
     oidc: OidcSettings | None = None
     # Subjects that are administrators before the organisation knows them (the first users).
     bootstrap_admins: frozenset[str] = frozenset()
+    # This service's OAuth client, for the tokens it calls other services with (production).
+    service_client: ClientCredentialsSettings | None = None
 
     @property
     def auth(self) -> AuthSettings:
         return AuthSettings(
             development=bool(self.auth_secret), shared_secret=self.auth_secret, oidc=self.oidc
         )
+
+    def service_credentials(self) -> ServiceCredentials:
+        """What this service calls its peers with: its own service principal (service_credentials.py)."""
+        return service_credentials(self.service_name, self.auth, self.service_client)
 
     @property
     def uses_kafka(self) -> bool:
@@ -105,6 +117,7 @@ class ServiceSettings:
             bootstrap_admins=frozenset(
                 part.strip() for part in env.get("SALESPLANE_BOOTSTRAP_ADMINS", "").split(",") if part.strip()
             ),
+            service_client=client_credentials_from(env),
             topic_prefix=env.get("SALESPLANE_TOPIC_PREFIX", ""),
             consumer_instance_id=env.get("SALESPLANE_CONSUMER_INSTANCE_ID") or None,
             log_level=env.get("SALESPLANE_LOG_LEVEL", "INFO").upper(),

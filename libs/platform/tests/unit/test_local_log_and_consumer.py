@@ -141,7 +141,9 @@ def test_undecodable_records_go_to_dead_letters_without_blocking_the_rest(tmp_pa
     assert amounts(sessions) == {"a": 7}
 
 
-def test_events_a_handler_rejects_are_kept_in_dead_letters_with_their_versions_unseen(tmp_path: Path, sessions):
+def test_events_a_handler_rejects_are_kept_in_dead_letters_with_their_versions_unseen(
+    tmp_path: Path, sessions
+):
     log_path = tmp_path / "events.db"
     LocalLogPublisher(log_path).publish([record("a", 1, -1), record("b", 1, 3)])
     subscriber = LocalLogSubscriber(log_path, ["t"], group_id="g")

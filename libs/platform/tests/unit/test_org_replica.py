@@ -46,7 +46,10 @@ def test_subtrees(session):
         ("m1", {"manager"}, "r3", True),
         ("m1", {"manager"}, "r2", False),
         ("anyone", {"admin"}, "r2", True),
-        ("svc", {"service"}, "r2", True),
+        # A service principal is no admin: it reaches no user's records (its allowed RPCs say what
+        # it may do instead).
+        ("service:leads", {"service"}, "r2", False),
+        ("service:leads", {"service", "admin"}, "r2", False),
     ],
 )
 def test_reach(session, subject, roles, target, allowed):

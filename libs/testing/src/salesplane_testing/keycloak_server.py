@@ -11,7 +11,8 @@ document answers; a start takes 30-60 s, so the pytest fixture is session-scoped
 The realm:
 * ``salesplane-console``: confidential, authorization code with PKCE (S256) and, for tests only,
   the password grant; its tokens carry audience ``salesplane``.
-* ``salesplane-leads``: a service account (client-credentials grant), audience ``salesplane``.
+* ``salesplane-leads`` and ``salesplane-forecasting``: service accounts (client-credentials grant),
+  audience ``salesplane``.
 * users ``alice``, ``bob``, ``carol`` (password ``<name>-password``), e-mails verified.
 """
 
@@ -43,6 +44,8 @@ CONSOLE_CLIENT = "salesplane-console"
 CONSOLE_SECRET = "console-secret-for-tests-only"
 SERVICE_CLIENT = "salesplane-leads"
 SERVICE_SECRET = "leads-secret-for-tests-only"
+FORECASTING_CLIENT = "salesplane-forecasting"
+FORECASTING_SECRET = "forecasting-secret-for-tests-only"
 USERS = ("alice", "bob", "carol")
 ADMIN = ("admin", "admin-password-for-tests-only")
 _START_TIMEOUT_S = 180.0
@@ -62,6 +65,19 @@ def _audience_mapper() -> dict[str, Any]:
             "id.token.claim": "false",
             "introspection.token.claim": "true",
         },
+    }
+
+
+def _service_client(client_id: str, secret: str) -> dict[str, Any]:
+    return {
+        "clientId": client_id,
+        "enabled": True,
+        "publicClient": False,
+        "secret": secret,
+        "standardFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": True,
+        "protocolMappers": [_audience_mapper()],
     }
 
 
@@ -85,16 +101,8 @@ def realm_definition() -> dict[str, Any]:
                 "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"},
                 "protocolMappers": [_audience_mapper()],
             },
-            {
-                "clientId": SERVICE_CLIENT,
-                "enabled": True,
-                "publicClient": False,
-                "secret": SERVICE_SECRET,
-                "standardFlowEnabled": False,
-                "directAccessGrantsEnabled": False,
-                "serviceAccountsEnabled": True,
-                "protocolMappers": [_audience_mapper()],
-            },
+            _service_client(SERVICE_CLIENT, SERVICE_SECRET),
+            _service_client(FORECASTING_CLIENT, FORECASTING_SECRET),
         ],
         "users": [
             {

@@ -1,6 +1,7 @@
 """ConvertLead against the real opportunities service (in-process, its own PostgreSQL database, both
-services on Kafka): the opportunity is made on behalf of the caller, a failure between it and the
-local commit is completed by a retry with the same opportunity, and refusals keep their codes."""
+services on Kafka): the opportunity is made by the leads service on behalf of the caller (recorded
+as such), a failure between it and the local commit is completed by a retry with the same
+opportunity, and refusals keep their codes."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from salesplane_leads.entrypoints.main import DEFINITION, OPPORTUNITIES_TARGET_E
 from salesplane_leads.service_layer.conversion import OpportunityServiceUnavailable
 from salesplane_opportunities.entrypoints.main import DEFINITION as OPPORTUNITIES
 from salesplane_platform.events import unpack_payload
+from salesplane_platform.service_credentials import DevelopmentServiceToken
 from salesplane_platform.service_process import ServiceContext
 
 pytestmark = pytest.mark.integration
@@ -90,7 +92,7 @@ def opportunities_of(opportunities: SimpleNamespace, lead_id: str) -> list[oppor
     return list(listed.opportunities)
 
 
-def test_converting_makes_the_opportunity_as_the_caller_and_publishes_converted(
+def test_converting_makes_the_opportunity_on_behalf_of_the_caller_and_publishes_converted(
     leads: Any, opportunities: SimpleNamespace, leads_settings: Any, kafka_broker: Any, it: SimpleNamespace
 ) -> None:
     lead = qualified_lead(leads)
@@ -134,6 +136,11 @@ def test_converting_makes_the_opportunity_as_the_caller_and_publishes_converted(
         opportunity.id,
         lead.version + 1,
     )
+    # Made by the leads service with its own credentials, recorded as done for bob.
+    history = opportunities.client.call(
+        "GetStageHistory", opportunities_pb2.GetStageHistoryRequest(opportunity_id=opportunity.id)
+    )
+    assert [entry.actor for entry in history.entries] == ["service:leads on behalf of bob"]
     assert leads.call("ConvertLead", leads_pb2.ConvertLeadRequest(lead_id=lead.id), "bob", "rep") == converted
     assert len(opportunities_of(opportunities, lead.id)) == 1
     envelopes = it.read_envelopes(
@@ -157,11 +164,11 @@ class AnswerLost:
         self._real = real
         self.made: list[str] = []
 
-    def first_open_stage(self, *, caller_token: str) -> str:
-        return self._real.first_open_stage(caller_token=caller_token)
+    def first_open_stage(self, *, on_behalf_of: str) -> str:
+        return self._real.first_open_stage(on_behalf_of=on_behalf_of)
 
-    def create_opportunity(self, order: OpportunityOrder, *, caller_token: str) -> str:
-        self.made.append(self._real.create_opportunity(order, caller_token=caller_token))
+    def create_opportunity(self, order: OpportunityOrder, *, on_behalf_of: str) -> str:
+        self.made.append(self._real.create_opportunity(order, on_behalf_of=on_behalf_of))
         raise OpportunityServiceUnavailable("deadline exceeded")
 
 
@@ -170,8 +177,12 @@ def test_a_retry_after_a_failure_between_the_opportunity_and_the_local_commit_yi
 ) -> None:
     lost: list[AnswerLost] = []
 
+    def real(context: ServiceContext) -> GrpcOpportunityService:
+        credentials = DevelopmentServiceToken(context.settings.auth, "leads")
+        return GrpcOpportunityService(grpc.insecure_channel(opportunities.address), credentials)
+
     def losing(context: ServiceContext) -> AnswerLost:
-        lost.append(AnswerLost(GrpcOpportunityService(grpc.insecure_channel(opportunities.address))))
+        lost.append(AnswerLost(real(context)))
         return lost[-1]
 
     with (
@@ -200,12 +211,7 @@ def test_a_retry_after_a_failure_between_the_opportunity_and_the_local_commit_yi
 
     # The leads service restarts (a new process on the same database) and the user retries.
     with (
-        it.running(
-            make_definition(
-                opportunities=lambda _: GrpcOpportunityService(grpc.insecure_channel(opportunities.address))
-            ),
-            leads_settings,
-        ) as process,
+        it.running(make_definition(opportunities=real), leads_settings) as process,
         it.channel_to(process) as channel,
     ):
         converted = it.leads_client(channel, leads_settings).call(

@@ -29,10 +29,10 @@ USERS = ["mia", "bob", "carol"]
 
 
 class AlwaysAnswering:
-    def first_open_stage(self, *, caller_token: str) -> str:
+    def first_open_stage(self, *, on_behalf_of: str) -> str:
         return "Prospecting"
 
-    def create_opportunity(self, order: OpportunityOrder, *, caller_token: str) -> str:
+    def create_opportunity(self, order: OpportunityOrder, *, on_behalf_of: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, order.request_id))
 
 

@@ -8,8 +8,10 @@ from salesplane_leads.domain.access import (
     LeadScope,
     assignment_refusal,
     can_reach_lead,
+    deal_owner_refusal,
     ensure_can_create_leads,
     ensure_can_manage_marketing,
+    ensure_can_move_open_work,
     lead_scope,
 )
 from salesplane_platform.errors import PermissionDenied
@@ -38,7 +40,9 @@ def in_mias_subtree(user_id: str) -> bool:
         (caller("mia", "manager"), "zed", False),
         (caller("mo", "marketing"), "zed", True),
         (caller("ann", "admin"), "zed", True),
-        (caller("svc", "service"), "", True),
+        # A service principal reaches no lead as a user would.
+        (caller("service:forecasting", "service"), "", False),
+        (caller("service:forecasting", "service"), "bob", False),
         (caller("nobody"), "nobody", True),
         (caller("nobody"), "bob", False),
     ],
@@ -73,14 +77,50 @@ def test_a_refused_assignment_says_why() -> None:
     )
 
 
-@pytest.mark.parametrize("roles", [("rep",), ("manager",), ("marketing",), ("admin",), ("service",)])
+@pytest.mark.parametrize("roles", [("rep",), ("manager",), ("marketing",), ("admin",)])
 def test_reps_managers_marketing_and_admins_create_leads(roles: tuple[str, ...]) -> None:
     ensure_can_create_leads(caller("x", *roles))
 
 
-def test_a_caller_without_a_role_creates_no_leads() -> None:
+@pytest.mark.parametrize("who", [caller("x"), caller("service:forecasting", "service")])
+def test_a_caller_without_a_role_or_a_service_creates_no_leads(who: Identity) -> None:
     with pytest.raises(PermissionDenied):
-        ensure_can_create_leads(caller("x"))
+        ensure_can_create_leads(who)
+
+
+@pytest.mark.parametrize(
+    ("who", "owner", "allowed"),
+    [
+        (caller("bob", "rep"), "bob", True),
+        (caller("bob", "rep"), "carol", False),
+        (caller("mia", "manager"), "carol", True),
+        (caller("mia", "manager"), "zed", False),
+        # Marketing sees every lead but owns no one's deals, as in the opportunities service.
+        (caller("mo", "marketing"), "bob", False),
+        (caller("ann", "admin"), "zed", True),
+    ],
+)
+def test_a_converted_leads_deal_goes_only_to_an_owner_the_caller_reaches(
+    who: Identity, owner: str, allowed: bool
+) -> None:
+    assert (deal_owner_refusal(who, owner, in_mias_subtree) is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed"),
+    [
+        (caller("ann", "admin"), True),
+        (caller("service:forecasting", "service"), True),
+        (caller("mia", "manager"), False),
+        (caller("mo", "marketing"), False),
+    ],
+)
+def test_only_admins_and_services_move_a_users_open_leads(who: Identity, allowed: bool) -> None:
+    if allowed:
+        ensure_can_move_open_work(who)
+    else:
+        with pytest.raises(PermissionDenied):
+            ensure_can_move_open_work(who)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ asked, a lead that stays put while a conversion is pending, and refusals passed 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -35,11 +36,11 @@ class StandInOpportunities:
         self.fail_before: Exception | None = None
         self.fail_after: Exception | None = None
 
-    def first_open_stage(self, *, caller_token: str) -> str:
+    def first_open_stage(self, *, on_behalf_of: str) -> str:
         return "Prospecting"
 
-    def create_opportunity(self, order: OpportunityOrder, *, caller_token: str) -> str:
-        self.calls.append((order, caller_token))
+    def create_opportunity(self, order: OpportunityOrder, *, on_behalf_of: str) -> str:
+        self.calls.append((order, on_behalf_of))
         if self.fail_before is not None:
             raise self.fail_before
         if order.request_id not in self.created:
@@ -80,7 +81,6 @@ def convert(
         lead_id=lead_id,
         request=request,
         caller=caller,
-        caller_token="token-of-bob",
         uow=store.uow(),
         opportunities=opportunities,
     )
@@ -91,8 +91,9 @@ def test_converting_creates_the_opportunity_and_marks_the_lead_converted(
 ) -> None:
     done = convert(store, opportunities, lead.id, who("bob", "rep"))
 
-    [(order, token)] = opportunities.calls
-    assert token == "token-of-bob"
+    # Asked as the leads service, naming bob for the record.
+    [(order, on_behalf_of)] = opportunities.calls
+    assert on_behalf_of == "bob"
     assert (order.request_id, order.lead_id, order.name, order.account_name, order.owner_user_id) == (
         f"lead-conversion:{lead.id}",
         lead.id,
@@ -242,3 +243,19 @@ def test_only_the_user_who_started_a_pending_conversion_may_complete_it(
 
     assert convert(store, opportunities, lead.id, who("bob", "rep")).lead.status is LeadStatus.CONVERTED
     assert len(opportunities.created) == 1
+
+
+def test_the_deal_goes_only_to_an_owner_the_converting_user_may_give_deals_to(
+    store: Any, opportunities: StandInOpportunities, lead: Lead, who: Any
+) -> None:
+    """Opportunities lets the leads service create a conversion's deal for any active owner, so the
+    leads service checks the user's right to that owner, as opportunities did for the user."""
+    store.reports_to("bob", "mia")
+    with pytest.raises(PermissionDenied, match="may not access opportunities owned by carol"):
+        convert(store, opportunities, lead.id, who("bob", "rep"), replace(REQUEST, owner_user_id="carol"))
+    assert opportunities.calls == [] and store.count("lead_conversions") == 0
+
+    done = convert(store, opportunities, lead.id, who("mia", "manager"))
+
+    [(order, on_behalf_of)] = opportunities.calls
+    assert (order.owner_user_id, on_behalf_of, done.lead.status) == ("bob", "mia", LeadStatus.CONVERTED)

@@ -497,7 +497,7 @@ def test_concurrent_creates_with_one_request_id_make_one_deal_and_one_event(runn
         lead_source_id=str(uuid.uuid4()),
         campaign_id=str(uuid.uuid4()),
     )
-    service = running.auth("leads-service", ("service",))
+    service = running.auth("service:leads", ("service",))
     ids: list[str] = []
 
     def convert() -> None:

@@ -65,7 +65,9 @@ def statement_kinds(engine: Engine, call) -> list[str]:
 
 
 def test_writes_issue_only_the_statements_they_need(engine):
-    outbox = OutboxContext(tables.platform, "opportunities", "opportunities-topic", threading.Event())
+    outbox = OutboxContext(
+        tables.platform, "opportunities", "opportunities-topic", threading.Event(), audit_topic="audit"
+    )
     sessions = make_session_factory(engine)
     cache = SalesStageCatalogCache()
     reach = Reach(ReportingLines(tables.reporting_lines))
@@ -83,13 +85,15 @@ def test_writes_issue_only_the_statements_they_need(engine):
     def create_with_request_id() -> None:
         deals.create_opportunity(draft=DRAFT, request_id="lead-conversion:1", caller=ALICE, uow=uow())
 
-    # Lock, request id, stage revision, rate, the owner's membership, key, deal, first stage visit, event.
+    # Lock, request id, stage revision, rate, the owner's membership, key, deal, first stage visit,
+    # its audit entry, event (the audit entry's own event rides in the same outbox insert).
     assert statement_kinds(engine, create_with_request_id) == [
         "LOCK",
         "SELECT",
         "SELECT",
         "SELECT",
         "SELECT",
+        "INSERT",
         "INSERT",
         "INSERT",
         "INSERT",
@@ -106,8 +110,9 @@ def test_writes_issue_only_the_statements_they_need(engine):
                 uow=uow(),
             )
 
-        # The deal (locked, with the stage revision), its new state, its event: no rate or catalog read.
-        assert statement_kinds(engine, update_amount) == ["SELECT", "UPDATE", "INSERT"]
+        # The deal (locked, with the stage revision), its new state, its audit entry, its event: no
+        # rate or catalog read.
+        assert statement_kinds(engine, update_amount) == ["SELECT", "UPDATE", "INSERT", "INSERT"]
     updated = queries.get_opportunity(opportunity_id=deal.id, caller=ALICE, uow=uow())
     assert (updated.version, updated.valuation.amount_base_minor) == (3, 325_500)
 

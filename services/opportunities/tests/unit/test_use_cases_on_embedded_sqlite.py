@@ -29,7 +29,7 @@ from salesplane_platform.errors import (
     PermissionDenied,
 )
 from salesplane_platform.events import decode_envelope, unpack_payload
-from salesplane_platform.identity import Identity
+from salesplane_platform.identity import Identity, service_principal
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.org_replica import Reach, ReportingLines
 from salesplane_platform.unit_of_work import OutboxContext
@@ -552,3 +552,99 @@ def test_changes_without_an_actor_are_not_committed(service):
         with pytest.raises(RuntimeError, match="acting_for"):
             uow.commit()
     assert (_count(service, tables.opportunities), service.events()) == (0, [])
+
+
+LEADS_SERVICE = service_principal("leads")
+FORECASTING_SERVICE = service_principal("forecasting")
+
+
+def reassign_open(service: Service, caller: Identity = FORECASTING_SERVICE, to_user_id: str = "mia") -> int:
+    return deals.reassign_open_opportunities(
+        from_user_id="alice", to_user_id=to_user_id, caller=caller, acting_for="root", uow=service.uow()
+    )
+
+
+def test_a_leaving_users_open_deals_move_each_with_its_event_and_a_repeat_moves_nothing(service, monkeypatch):
+    monkeypatch.setattr(deals, "REASSIGN_BATCH", 2)
+    open_ones = [service.create(name=f"Open {n}") for n in range(3)]
+    won = service.create(name="Won")
+    deals.close_opportunity(
+        opportunity_id=won.id,
+        outcome=CloseOutcome.WON,
+        reason="",
+        sales_stage="",
+        expected_version=0,
+        caller=ADMIN,
+        uow=service.uow(),
+    )
+    bobs = service.create(owner_user_id="bob")
+    before = len(service.events())
+
+    assert reassign_open(service) == 3
+    assert reassign_open(service) == 0
+
+    assert {service.get(o.id).owner_user_id for o in open_ones} == {"mia"}
+    assert (service.get(won.id).owner_user_id, service.get(bobs.id).owner_user_id) == ("alice", "bob")
+    moved = service.events()[before:]
+    assert sorted(e.aggregate_id for e in moved) == sorted(o.id for o in open_ones)
+    assert {e.actor for e in moved} == {"service:forecasting on behalf of root"}
+    assert {unpack_payload(e, events_pb2.OpportunityChanged).kind for e in moved} == {
+        events_pb2.CHANGE_KIND_REASSIGNED
+    }
+
+
+def test_open_deals_move_only_to_an_active_user_and_only_for_admins_and_services(service):
+    service.create()
+    service.report("gone", None, active=False)
+
+    with pytest.raises(FailedPrecondition, match="deactivated") as refused:
+        reassign_open(service, to_user_id="gone")
+    with pytest.raises(PermissionDenied):
+        reassign_open(service, caller=MANAGER)
+    assert refused.value.reason == "OWNER_NOT_ACTIVE"
+    assert reassign_open(service, caller=ADMIN) == 1
+
+
+def test_a_service_creates_a_deal_only_for_a_lead_conversion_and_records_whom_it_acted_for(service):
+    lead_id = "6b0c5f5e-8a3b-4f3e-9b55-7e2a4c1d9f10"
+    with pytest.raises(PermissionDenied, match="only for a lead conversion"):
+        service.create(caller=LEADS_SERVICE, request_id="r-1")
+    with pytest.raises(PermissionDenied, match="only for a lead conversion"):
+        service.create(caller=LEADS_SERVICE, lead_id=lead_id)
+
+    made = deals.create_opportunity(
+        draft=OpportunityDraft(
+            name="Converted",
+            owner_user_id="bob",
+            amount_minor=100_000,
+            currency="USD",
+            expected_close_date=date(2026, 6, 30),
+            sales_stage="Prospecting",
+            lead_id=lead_id,
+        ),
+        request_id=f"lead-conversion:{lead_id}",
+        caller=LEADS_SERVICE,
+        acting_for="bob",
+        uow=service.uow(),
+    )
+    again = deals.create_opportunity(
+        draft=OpportunityDraft(
+            name="Converted",
+            owner_user_id="bob",
+            amount_minor=100_000,
+            currency="USD",
+            expected_close_date=date(2026, 6, 30),
+            sales_stage="Prospecting",
+            lead_id=lead_id,
+        ),
+        request_id=f"lead-conversion:{lead_id}",
+        caller=LEADS_SERVICE,
+        uow=service.uow(),
+    )
+
+    assert (again.id, made.owner_user_id) == (made.id, "bob")
+    [created] = [e for e in service.events() if e.aggregate_id == made.id]
+    assert created.actor == "service:leads on behalf of bob"
+    # Reading deals stays a user's business: a service reaches none.
+    with pytest.raises(PermissionDenied):
+        service.get(made.id, caller=LEADS_SERVICE)

@@ -25,6 +25,7 @@ from salesplane.forecasting.v1 import (
     worksheets_pb2_grpc,
 )
 from salesplane_forecasting.adapters import tables
+from salesplane_forecasting.adapters.open_work_client import GrpcOpenWork
 from salesplane_forecasting.adapters.sql_unit_of_work import SqlForecastingUnitOfWork
 from salesplane_forecasting.entrypoints.grpc_api import ForecastingServicer
 from salesplane_forecasting.entrypoints.inspection_api import InspectionServicer
@@ -37,6 +38,7 @@ from salesplane_forecasting.entrypoints.quota_api import QuotaServicer
 from salesplane_forecasting.entrypoints.settings_api import ForecastSettingsServicer
 from salesplane_forecasting.entrypoints.worksheet_api import WorksheetServicer
 from salesplane_forecasting.service_layer import org, risk_alerts
+from salesplane_forecasting.service_layer.org import OpenWork
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.service_process import PeriodicJob, ServiceContext, ServiceDefinition, run_service
@@ -45,6 +47,12 @@ from salesplane_platform.settings import bounded_int
 TOPIC = topics.FORECASTING
 ALERT_INTERVAL_VARIABLE = "SALESPLANE_INSPECTION_ALERT_INTERVAL_SECONDS"
 DEFAULT_ALERT_INTERVAL_SECONDS = 300
+# The naming the Helm chart, docker-compose.yml and the gateway use for the targets of gRPC calls;
+# the defaults are where `make run` serves them.
+LEADS_TARGET_ENV = "SALESPLANE_LEADS_TARGET"
+OPPORTUNITIES_TARGET_ENV = "SALESPLANE_OPPORTUNITIES_TARGET"
+DEFAULT_LEADS_ADDRESS = "localhost:50051"
+DEFAULT_OPPORTUNITIES_ADDRESS = "localhost:50052"
 
 
 def unit_of_work_factory(context: ServiceContext) -> Callable[[], SqlForecastingUnitOfWork]:
@@ -52,12 +60,34 @@ def unit_of_work_factory(context: ServiceContext) -> Callable[[], SqlForecasting
     return lambda: SqlForecastingUnitOfWork(context.session_factory, context.outbox)
 
 
-def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
+def peer_address(environ: Mapping[str, str], variable: str, default: str) -> str:
+    """host:port of a service forecasting calls: its SALESPLANE_<NAME>_TARGET, else the default."""
+    return environ.get(variable, "").strip() or default
+
+
+def open_work_from_env(context: ServiceContext) -> OpenWork:
+    """The leads and opportunities services (a leaving user's open work), called with forecasting's
+    own credentials. gRPC connects lazily: forecasting serves while they are down, and only
+    deactivations wait for them."""
+    credentials = context.settings.service_credentials()
+    leads = grpc.insecure_channel(peer_address(os.environ, LEADS_TARGET_ENV, DEFAULT_LEADS_ADDRESS))
+    opportunities = grpc.insecure_channel(
+        peer_address(os.environ, OPPORTUNITIES_TARGET_ENV, DEFAULT_OPPORTUNITIES_ADDRESS)
+    )
+    context.closables.extend([leads.close, opportunities.close])
+    return GrpcOpenWork(leads, opportunities, credentials)
+
+
+def register_api(
+    server: grpc.Server,
+    context: ServiceContext,
+    open_work: Callable[[ServiceContext], OpenWork] = open_work_from_env,
+) -> Sequence[str]:
     unit_of_work = unit_of_work_factory(context)
     forecasting_pb2_grpc.add_ForecastingServiceServicer_to_server(
         ForecastingServicer(unit_of_work, context.settings.base_currency), server
     )
-    org_pb2_grpc.add_OrgServiceServicer_to_server(OrgServicer(unit_of_work), server)
+    org_pb2_grpc.add_OrgServiceServicer_to_server(OrgServicer(unit_of_work, open_work(context)), server)
     settings_pb2_grpc.add_ForecastSettingsServiceServicer_to_server(
         ForecastSettingsServicer(unit_of_work, context.settings.base_currency), server
     )
@@ -107,20 +137,27 @@ def make_handler(context: ServiceContext) -> EventHandler:
     return OpportunityRollupHandler(context.settings.base_currency)
 
 
-DEFINITION = ServiceDefinition(
-    name="forecasting",
-    default_grpc_port=50053,
-    default_metrics_port=9103,
-    tables=tables.platform,
-    migrations=Path(__file__).resolve().parent.parent / "migrations",
-    topic=TOPIC,
-    register_api=register_api,
-    consumes=(OPPORTUNITIES_TOPIC,),
-    make_handler=make_handler,
-    periodic_jobs=periodic_jobs(os.environ),
-    # The organisation itself: its users table.
-    org_members=tables.users,
-)
+def make_definition(
+    open_work: Callable[[ServiceContext], OpenWork] = open_work_from_env,
+) -> ServiceDefinition:
+    """The forecasting service; tests pass another way to reach a user's open work."""
+    return ServiceDefinition(
+        name="forecasting",
+        default_grpc_port=50053,
+        default_metrics_port=9103,
+        tables=tables.platform,
+        migrations=Path(__file__).resolve().parent.parent / "migrations",
+        topic=TOPIC,
+        register_api=lambda server, context: register_api(server, context, open_work),
+        consumes=(OPPORTUNITIES_TOPIC,),
+        make_handler=make_handler,
+        periodic_jobs=periodic_jobs(os.environ),
+        # The organisation itself: its users table.
+        org_members=tables.users,
+    )
+
+
+DEFINITION = make_definition()
 
 
 def main() -> None:

@@ -9,13 +9,15 @@ import grpc
 from salesplane.forecasting.v1 import org_pb2, org_pb2_grpc
 from salesplane_forecasting.adapters.org_mapping import user_to_proto, values_from_proto
 from salesplane_forecasting.service_layer import org
+from salesplane_forecasting.service_layer.org import OpenWork
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.grpc_interceptor import current_caller
 
 
 class OrgServicer(org_pb2_grpc.OrgServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], ForecastingUnitOfWork]) -> None:
+    def __init__(self, unit_of_work: Callable[[], ForecastingUnitOfWork], open_work: OpenWork) -> None:
         self._uow = unit_of_work
+        self._open_work = open_work
 
     def UpsertUser(self, request: org_pb2.UpsertUserRequest, context: grpc.ServicerContext) -> org_pb2.User:
         user = org.upsert_user(
@@ -23,6 +25,8 @@ class OrgServicer(org_pb2_grpc.OrgServiceServicer):
             expected_version=request.expected_version or None,
             caller=current_caller(),
             uow=self._uow(),
+            open_work=self._open_work,
+            reassign_open_work_to_manager=request.reassign_open_work_to_manager,
         )
         return user_to_proto(user)
 

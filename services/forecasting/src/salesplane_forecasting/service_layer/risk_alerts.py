@@ -39,7 +39,7 @@ from salesplane_forecasting.service_layer.inspection import TeamInspection, insp
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork
 from salesplane_platform.errors import Conflict, InvalidArgument, NotFound, Validator
 from salesplane_platform.identifiers import check_user_id
-from salesplane_platform.identity import ROLE_SERVICE, Identity
+from salesplane_platform.identity import ROLE_ADMIN, Identity
 from salesplane_platform.page_tokens import (
     decode_page_token,
     encode_page_token,
@@ -50,8 +50,9 @@ from salesplane_platform.page_tokens import (
 
 log = logging.getLogger(__name__)
 
-# Who the events name as their actor, and who the job inspects as (it reads every subtree).
-EVALUATOR = Identity("forecasting-risk-alerts", frozenset({ROLE_SERVICE}))
+# Who the events name as their actor, and who the job inspects as: an in-process job reading every
+# subtree, so an admin (a service principal reaches no user's records).
+EVALUATOR = Identity("forecasting-risk-alerts", frozenset({ROLE_ADMIN}))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from salesplane_leads.domain.access import LeadScope
 from salesplane_leads.domain.duplicates import MatchingKeys
 from salesplane_leads.domain.lead import Lead
 from salesplane_leads.domain.lead_fields import Address, LeadFields
-from salesplane_leads.domain.lead_status import LeadStatus
+from salesplane_leads.domain.lead_status import OPEN_STATUSES, LeadStatus
 from salesplane_leads.domain.qualification import Authority, Need, Qualification
 from salesplane_leads.domain.scoring import Score, ScoreComponent
 from salesplane_leads.service_layer.unit_of_work import LeadCursor, LeadFilter
@@ -228,6 +228,26 @@ class SqlLeadRepository:
         statement = statement.order_by(_leads.c.created_at.desc(), _leads.c.id.desc()).limit(limit)
         return self._handed_out([_from_row(row) for row in self._session.execute(statement).all()])
 
+    def count_open(self, user_id: str) -> int:
+        found = self._session.execute(
+            select(func.count()).select_from(_leads).where(*_open_of(user_id))
+        ).scalar_one()
+        return int(found)
+
+    def open_assigned_to(self, user_id: str, *, limit: int) -> list[Lead]:
+        rows = self._session.execute(_select().where(*_open_of(user_id)).order_by(_leads.c.id).limit(limit))
+        return self._handed_out([_from_row(row) for row in rows])
+
+    def open_pending_conversion(self, user_id: str, *, limit: int) -> list[str]:
+        return list(
+            self._session.execute(
+                select(_leads.c.id)
+                .where(*_open_of(user_id), _conversion_pending.element)
+                .order_by(_leads.c.id)
+                .limit(limit)
+            ).scalars()
+        )
+
     def _handed_out(self, leads: list[Lead]) -> list[Lead]:
         self._seen.add_all(leads)
         return leads
@@ -243,6 +263,13 @@ class SqlLeadRepository:
         if scope.unassigned:
             reached = or_(reached, _leads.c.assigned_user_id == "")
         return [reached]
+
+
+def _open_of(user_id: str) -> list[ColumnElement[bool]]:
+    return [
+        _leads.c.assigned_user_id == user_id,
+        _leads.c.status.in_(sorted(status.value for status in OPEN_STATUSES)),
+    ]
 
 
 def _filter_conditions(lead_filter: LeadFilter) -> list[ColumnElement[bool]]:

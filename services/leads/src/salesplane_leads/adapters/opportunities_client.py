@@ -1,5 +1,7 @@
-"""The opportunities service over gRPC, called with the caller's own bearer token so it authorises
-the real user; its refusals come back to our caller with the same status code."""
+"""The opportunities service over gRPC, called with the leads service's own credentials (a service
+principal that opportunities lets create deals only for a conversion), naming the user it acts for
+in `x-salesplane-on-behalf-of` for the record; its refusals come back to our caller with the same
+status code."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from salesplane_platform.errors import (
     Unauthenticated,
 )
 from salesplane_platform.identity import AUTHORIZATION_HEADER
+from salesplane_platform.service_credentials import ServiceCredentials
+from salesplane_platform.service_principals import on_behalf_of_metadata
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -35,13 +39,20 @@ DEFAULT_DEADLINE_SECONDS = 5.0
 
 
 class GrpcOpportunityService:
-    def __init__(self, channel: grpc.Channel, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> None:
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        credentials: ServiceCredentials,
+        *,
+        deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    ) -> None:
         self._stub = opportunities_pb2_grpc.OpportunityServiceStub(channel)
+        self._credentials = credentials
         self._deadline = deadline_seconds
 
-    def first_open_stage(self, *, caller_token: str) -> str:
+    def first_open_stage(self, *, on_behalf_of: str) -> str:
         response = self._call(
-            self._stub.ListSalesStages, opportunities_pb2.ListSalesStagesRequest(), caller_token
+            self._stub.ListSalesStages, opportunities_pb2.ListSalesStagesRequest(), on_behalf_of
         )
         open_stages = sorted(
             (stage for stage in response.sales_stages if not stage.is_won and not stage.is_lost),
@@ -53,7 +64,7 @@ class GrpcOpportunityService:
             )
         return open_stages[0].name
 
-    def create_opportunity(self, order: OpportunityOrder, *, caller_token: str) -> str:
+    def create_opportunity(self, order: OpportunityOrder, *, on_behalf_of: str) -> str:
         request = opportunities_pb2.CreateOpportunityRequest(
             name=order.name,
             owner_user_id=order.owner_user_id,
@@ -67,10 +78,15 @@ class GrpcOpportunityService:
             lead_id=order.lead_id,
             request_id=order.request_id,
         )
-        return self._call(self._stub.CreateOpportunity, request, caller_token).id
+        return self._call(self._stub.CreateOpportunity, request, on_behalf_of).id
 
-    def _call(self, method: grpc.UnaryUnaryMultiCallable[R, T], request: R, caller_token: str) -> T:
-        metadata = ((AUTHORIZATION_HEADER, f"Bearer {caller_token}"),) if caller_token else ()
+    def _call(self, method: grpc.UnaryUnaryMultiCallable[R, T], request: R, on_behalf_of: str) -> T:
+        try:
+            token = self._credentials.bearer_token()
+        except DomainError as error:
+            # Nothing was sent, so nothing was created.
+            raise OpportunityRejected(error) from error
+        metadata = ((AUTHORIZATION_HEADER, f"Bearer {token}"), *on_behalf_of_metadata(on_behalf_of))
         try:
             return method(request, metadata=metadata, timeout=self._deadline)
         except grpc.RpcError as error:

@@ -65,6 +65,31 @@ def ensure_can_assign(caller: Identity, assignee: str, in_subtree: InSubtree) ->
         raise PermissionDenied(refusal)
 
 
+def deal_owner_refusal(caller: Identity, owner_user_id: str, in_subtree: InSubtree) -> str | None:
+    """Why the caller may not have a converted lead's opportunity owned by this user, or None when
+    they may: the rule the opportunities service applies to its users (their own deals, a manager's
+    subtree's, an admin's anyone's). Leads checks it because it creates the deal as a service."""
+    if caller.is_admin or owner_user_id == caller.subject:
+        return None
+    if ROLE_MANAGER in caller.roles and in_subtree(owner_user_id):
+        return None
+    return f"{caller.subject} may not access opportunities owned by {owner_user_id}"
+
+
+def ensure_can_give_deal_to(caller: Identity, owner_user_id: str, in_subtree: InSubtree) -> None:
+    if (refusal := deal_owner_refusal(caller, owner_user_id, in_subtree)) is not None:
+        raise PermissionDenied(refusal)
+
+
+def ensure_can_move_open_work(caller: Identity) -> None:
+    """Counting and moving a user's open leads wholesale (a user leaving) is for the services
+    allowed to (forecasting) and admins."""
+    if not (caller.is_service or caller.is_admin):
+        raise PermissionDenied(
+            f"only admins and Salesplane's services may move a user's open leads; {caller.subject} may not"
+        )
+
+
 def ensure_can_manage_marketing(caller: Identity, what: str) -> None:
     """Lead sources, campaigns and scoring rules are marketing's (and admins')."""
     if not (caller.is_admin or ROLE_MARKETING in caller.roles):

@@ -46,6 +46,9 @@ ALLOWED_TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
 REASON_REQUIRED = frozenset({LeadStatus.DEAD, LeadStatus.RECYCLED})
 # Statuses in which somebody must be assigned; New means nobody is.
 NEEDS_ASSIGNEE = frozenset({LeadStatus.ASSIGNED, LeadStatus.IN_PROCESS})
+# Open work: a lead its assignee is working on. New ones are nobody's; Converted ones became
+# deals; Recycled and Dead ones were put aside (and are assigned again before anyone works them).
+OPEN_STATUSES = NEEDS_ASSIGNEE
 
 
 def allowed_targets(current: LeadStatus) -> list[LeadStatus]:

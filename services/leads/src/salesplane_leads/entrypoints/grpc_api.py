@@ -37,13 +37,14 @@ from salesplane_leads.domain.conversion import ConversionRequest
 from salesplane_leads.domain.duplicates import DuplicatePolicy
 from salesplane_leads.domain.lead_fields import ADDRESS_PATHS, EDITABLE_PATHS
 from salesplane_leads.domain.lead_status import LeadStatus
-from salesplane_leads.service_layer import conversion, imports, leads, marketing, scoring, touches
+from salesplane_leads.service_layer import conversion, imports, leads, marketing, open_leads, scoring, touches
 from salesplane_leads.service_layer.conversion import OpportunityService
 from salesplane_leads.service_layer.imports import RowOutcome
 from salesplane_leads.service_layer.request_checks import expected
 from salesplane_leads.service_layer.unit_of_work import LeadFilter, LeadsUnitOfWork
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
-from salesplane_platform.grpc_interceptor import current_caller, current_caller_token
+from salesplane_platform.grpc_interceptor import current_caller
+from salesplane_platform.service_principals import on_behalf_of
 
 _CREATE_OUTCOMES = {
     leads.CreateOutcome.CREATED: leads_pb2.CREATE_LEAD_OUTCOME_CREATED,
@@ -181,7 +182,6 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
             lead_id=request.lead_id,
             request=conversion_request,
             caller=current_caller(),
-            caller_token=current_caller_token(),
             uow=self._uow(),
             opportunities=self._opportunities,
         )
@@ -227,6 +227,27 @@ class LeadServicer(leads_pb2_grpc.LeadServiceServicer):
                 for row in report.rows
             ],
         )
+
+    # A user's open leads as a whole (a user leaving)
+
+    def CountOpenLeads(
+        self, request: leads_pb2.CountOpenLeadsRequest, context: grpc.ServicerContext
+    ) -> leads_pb2.CountOpenLeadsResponse:
+        count = open_leads.count_open_leads(user_id=request.user_id, caller=current_caller(), uow=self._uow())
+        return leads_pb2.CountOpenLeadsResponse(open_leads=count)
+
+    def ReassignOpenLeads(
+        self, request: leads_pb2.ReassignOpenLeadsRequest, context: grpc.ServicerContext
+    ) -> leads_pb2.ReassignOpenLeadsResponse:
+        caller = current_caller()
+        moved = open_leads.reassign_open_leads(
+            from_user_id=request.from_user_id,
+            to_user_id=request.to_user_id,
+            caller=caller,
+            acting_for=on_behalf_of(caller, context.invocation_metadata()),
+            uow=self._uow(),
+        )
+        return leads_pb2.ReassignOpenLeadsResponse(reassigned=moved)
 
     # Touches
 

@@ -17,12 +17,24 @@ from salesplane_leads.service_layer.conversion import OpportunityService
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.org_replica import ORG_TOPIC, OrgReplicaHandler
+from salesplane_platform.service_principals import rpc_name, service_rpcs
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
 TOPIC = topics.LEADS
 # The naming the Helm chart, docker-compose.yml and the gateway use for the targets of gRPC calls.
 OPPORTUNITIES_TARGET_ENV = "SALESPLANE_OPPORTUNITIES_TARGET"
 DEFAULT_OPPORTUNITIES_ADDRESS = "localhost:50052"
+_LEAD_SERVICE = leads_pb2.DESCRIPTOR.services_by_name["LeadService"]
+# What other services may call here; to everything else a service principal is refused.
+SERVICE_RPCS = service_rpcs(
+    {
+        # Before it deactivates a user: their open leads, counted or handed to their manager.
+        "forecasting": {
+            rpc_name(_LEAD_SERVICE, "CountOpenLeads"),
+            rpc_name(_LEAD_SERVICE, "ReassignOpenLeads"),
+        },
+    }
+)
 
 
 def opportunities_address(environ: Mapping[str, str]) -> str:
@@ -33,10 +45,11 @@ def opportunities_address(environ: Mapping[str, str]) -> str:
 
 def opportunities_from_env(context: ServiceContext) -> OpportunityService:
     """gRPC connects lazily, so the leads service starts (and serves everything but conversions)
-    while the opportunities service is down."""
+    while the opportunities service is down. Calls carry the leads service's own credentials."""
+    credentials = context.settings.service_credentials()
     channel = grpc.insecure_channel(opportunities_address(os.environ))
     context.closables.append(channel.close)
-    return GrpcOpportunityService(channel, deadline_seconds=DEFAULT_DEADLINE_SECONDS)
+    return GrpcOpportunityService(channel, credentials, deadline_seconds=DEFAULT_DEADLINE_SECONDS)
 
 
 def make_org_replica_handler(context: ServiceContext) -> EventHandler:
@@ -66,6 +79,7 @@ def make_definition(
         consumes=(ORG_TOPIC,),
         make_handler=make_org_replica_handler,
         org_members=tables.reporting_lines,
+        service_rpcs=SERVICE_RPCS,
     )
 
 

@@ -3,13 +3,16 @@
 1. Record a pending conversion (one transaction). From then on the lead cannot change, except by
    completing the conversion.
 2. Ask the opportunities service for the opportunity, with a request id derived from the lead id:
-   however often this is asked, there is one opportunity.
+   however often this is asked, there is one opportunity. The leads service asks as itself (its
+   service credentials, which opportunities lets create deals only for a conversion), naming the
+   caller only for the record; so it first checks what opportunities would have checked of the
+   caller: that they may have the deal owned by its owner.
 3. Mark the lead Converted with the opportunity id and publish LeadChanged CONVERTED (one
    transaction).
 
 A crash or timeout after 1 or 2 leaves the conversion pending; calling ConvertLead again completes
-it with the same opportunity. Only the user who started it may: the opportunities service keeps
-request ids per caller, so another user's retry would not find the first opportunity. A lead
+it with the same opportunity. Only the user who started it may: the opportunity is made on their
+behalf, after the checks of their rights, and is recorded as theirs. A lead
 already converted answers with its opportunity. If the opportunities service refuses (bad input,
 no permission), nothing was created: the pending record is dropped, unless an earlier attempt
 ended without an answer (it may have created the opportunity, so the lead stays pending until a
@@ -22,9 +25,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from salesplane_leads.domain.access import ensure_can_give_deal_to
 from salesplane_leads.domain.conversion import ConversionRequest, OpportunityOrder, plan_opportunity
 from salesplane_leads.domain.lead import Lead
-from salesplane_leads.service_layer.leads import load_reachable_lead
+from salesplane_leads.service_layer.leads import load_reachable_lead, subtree_of
 from salesplane_leads.service_layer.request_checks import require_uuid
 from salesplane_leads.service_layer.unit_of_work import LeadsUnitOfWork
 from salesplane_platform.errors import Conflict, DomainError, FailedPrecondition, Unavailable
@@ -45,13 +49,13 @@ class OpportunityRejected(Exception):
 
 
 class OpportunityService(Protocol):
-    """The opportunities service, called on behalf of the caller (with their token), so it applies
-    its own authorisation to the real user. Raises OpportunityRejected or
+    """The opportunities service, called with the leads service's own credentials; `on_behalf_of`
+    names the user it acts for, for the record only. Raises OpportunityRejected or
     OpportunityServiceUnavailable."""
 
-    def first_open_stage(self, *, caller_token: str) -> str: ...
+    def first_open_stage(self, *, on_behalf_of: str) -> str: ...
 
-    def create_opportunity(self, order: OpportunityOrder, *, caller_token: str) -> str:
+    def create_opportunity(self, order: OpportunityOrder, *, on_behalf_of: str) -> str:
         """Create (or, for a request id seen before, find) the opportunity; return its id."""
 
 
@@ -66,7 +70,6 @@ def convert_lead(
     lead_id: str,
     request: ConversionRequest,
     caller: Identity,
-    caller_token: str,
     uow: LeadsUnitOfWork,
     opportunities: OpportunityService,
 ) -> Conversion:
@@ -78,8 +81,8 @@ def convert_lead(
             return Conversion(lead, lead.converted_opportunity_id)
         pending = uow.conversions.pending(lead_id)
         if pending is not None and pending.requested_by != caller.subject:
-            # The opportunities service recognises a repeated request id per caller: another
-            # user's retry could create a second opportunity.
+            # The opportunity is made on behalf of whoever started the conversion, after the checks
+            # of their rights, and recorded as theirs: another user's retry would change both.
             raise FailedPrecondition(
                 f"{pending.requested_by} started converting lead {lead_id} and only they can complete it;"
                 " they should call ConvertLead again",
@@ -88,6 +91,7 @@ def convert_lead(
         lead.conversion_pending = False  # resuming one's own pending conversion is what this is for
         lead.ensure_convertible()
         order = plan_opportunity(lead, request)
+        ensure_can_give_deal_to(caller, order.owner_user_id, subtree_of(caller, uow))
         attempts = uow.conversions.start_attempt(
             lead_id, request_id=order.request_id, requested_by=caller.subject, at=datetime.now(UTC)
         )
@@ -95,8 +99,8 @@ def convert_lead(
 
     try:
         if not order.sales_stage:
-            order = replace(order, sales_stage=opportunities.first_open_stage(caller_token=caller_token))
-        opportunity_id = opportunities.create_opportunity(order, caller_token=caller_token)
+            order = replace(order, sales_stage=opportunities.first_open_stage(on_behalf_of=caller.subject))
+        opportunity_id = opportunities.create_opportunity(order, on_behalf_of=caller.subject)
     except OpportunityRejected as refusal:
         if attempts == 1:
             _release_if_only_attempt(uow, lead_id)

@@ -69,6 +69,15 @@ class LeadRepository(Protocol):
         self, *, scope: LeadScope, lead_filter: LeadFilter, after: LeadCursor | None, limit: int
     ) -> list[Lead]: ...
 
+    def count_open(self, user_id: str) -> int:
+        """How many open leads (lead_status.OPEN_STATUSES) are assigned to the user."""
+
+    def open_assigned_to(self, user_id: str, *, limit: int) -> list[Lead]:
+        """Up to `limit` of the user's open leads."""
+
+    def open_pending_conversion(self, user_id: str, *, limit: int) -> list[str]:
+        """Ids of up to `limit` of the user's open leads whose conversion is pending."""
+
 
 class LeadSourceRepository(Protocol):
     def add(self, source: LeadSource) -> None:

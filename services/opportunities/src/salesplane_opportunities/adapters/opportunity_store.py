@@ -139,6 +139,16 @@ class SqlOpportunityRepository:
             [from_row(row) for row in self._session.execute(statement.order_by(_c.id))]
         )
 
+    def open_owned_by(self, owner_user_id: str, *, limit: int) -> builtins.list[Opportunity]:
+        rows = self._session.execute(
+            select(tables.opportunities)
+            .where(_c.owner_user_id == owner_user_id, _c.status == OpportunityStatus.OPEN.value)
+            .order_by(_c.id)
+            .limit(limit)
+            .with_for_update(of=tables.opportunities)
+        )
+        return self._all_handed_out([from_row(row) for row in rows])
+
     def _handed_out(self, opportunity: Opportunity) -> Opportunity:
         self._seen.add(opportunity)
         return opportunity

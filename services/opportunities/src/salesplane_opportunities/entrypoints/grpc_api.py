@@ -19,6 +19,7 @@ from salesplane_opportunities.entrypoints import requests
 from salesplane_opportunities.service_layer import configuration, deals, queries
 from salesplane_opportunities.service_layer.unit_of_work import OpportunitiesUnitOfWork
 from salesplane_platform.grpc_interceptor import current_caller
+from salesplane_platform.service_principals import on_behalf_of
 
 
 class OpportunityServicer(pb_grpc.OpportunityServiceServicer):
@@ -28,11 +29,13 @@ class OpportunityServicer(pb_grpc.OpportunityServiceServicer):
     def CreateOpportunity(
         self, request: pb.CreateOpportunityRequest, context: grpc.ServicerContext
     ) -> pb.Opportunity:
+        caller = current_caller()
         opportunity = deals.create_opportunity(
             draft=requests.draft_from(request),
             request_id=request.request_id,
-            caller=current_caller(),
+            caller=caller,
             uow=self._uow(),
+            acting_for=on_behalf_of(caller, context.invocation_metadata()),
         )
         return opportunity_to_proto(opportunity)
 
@@ -115,6 +118,19 @@ class OpportunityServicer(pb_grpc.OpportunityServiceServicer):
             uow=self._uow(),
         )
         return opportunity_to_proto(opportunity)
+
+    def ReassignOpenOpportunities(
+        self, request: pb.ReassignOpenOpportunitiesRequest, context: grpc.ServicerContext
+    ) -> pb.ReassignOpenOpportunitiesResponse:
+        caller = current_caller()
+        moved = deals.reassign_open_opportunities(
+            from_user_id=request.from_user_id,
+            to_user_id=request.to_user_id,
+            caller=caller,
+            acting_for=on_behalf_of(caller, context.invocation_metadata()),
+            uow=self._uow(),
+        )
+        return pb.ReassignOpenOpportunitiesResponse(reassigned=moved)
 
     def GetStageHistory(
         self, request: pb.GetStageHistoryRequest, context: grpc.ServicerContext

@@ -15,9 +15,23 @@ from salesplane_opportunities.entrypoints.grpc_api import OpportunityServicer
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.org_replica import ORG_TOPIC, OrgReplicaHandler, Reach, ReportingLines
+from salesplane_platform.service_principals import rpc_name, service_rpcs
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
 
 TOPIC = topics.OPPORTUNITIES
+_OPPORTUNITY_SERVICE = opportunities_pb2.DESCRIPTOR.services_by_name["OpportunityService"]
+# What other services may call here; to everything else a service principal is refused.
+SERVICE_RPCS = service_rpcs(
+    {
+        # Converting a lead: the first open stage, and the deal (only for a conversion, see deals.py).
+        "leads": {
+            rpc_name(_OPPORTUNITY_SERVICE, "CreateOpportunity"),
+            rpc_name(_OPPORTUNITY_SERVICE, "ListSalesStages"),
+        },
+        # Before it deactivates a user: their open deals handed to their manager.
+        "forecasting": {rpc_name(_OPPORTUNITY_SERVICE, "ReassignOpenOpportunities")},
+    }
+)
 
 
 def register_api(server: grpc.Server, context: ServiceContext) -> Sequence[str]:
@@ -53,6 +67,7 @@ DEFINITION = ServiceDefinition(
     consumes=(ORG_TOPIC,),
     make_handler=make_handler,
     org_members=tables.reporting_lines,
+    service_rpcs=SERVICE_RPCS,
 )
 
 

@@ -41,6 +41,9 @@ class OpportunityRepository(Protocol):
     def in_currency_closing(self, currency: str, start: date, end: date | None) -> builtins.list[Opportunity]:
         """Deals in `currency` whose expected close date is in [start, end) (end None: open)."""
 
+    def open_owned_by(self, owner_user_id: str, *, limit: int) -> builtins.list[Opportunity]:
+        """Up to `limit` of the owner's open deals, locked until commit."""
+
 
 class CreateRequestLog(Protocol):
     """Idempotency keys of CreateOpportunity: (caller, request id) -> the opportunity created."""

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from salesplane.common.v1 import common_pb2 as salesplane_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#salesplane/forecasting/v1/org.proto\x12\x19salesplane.forecasting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"\x95\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x17\n\x0fmanager_user_id\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x19scheduled_manager_user_id\x18\t \x01(\t\x12:\n\x16scheduled_manager_date\x18\n \x01(\x0b\x32\x1a.salesplane.common.v1.Date\"\x98\x01\n\x11UpsertUserRequest\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x1f.salesplane.forecasting.v1.User\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12:\n\x16manager_effective_date\x18\x03 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"=\n\x10ListUsersRequest\x12\x14\n\x0croot_user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64irect_only\x18\x02 \x01(\x08\"C\n\x11ListUsersResponse\x12.\n\x05users\x18\x01 \x03(\x0b\x32\x1f.salesplane.forecasting.v1.User\"<\n\x0bUserChanged\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x1f.salesplane.forecasting.v1.User2\xa8\x02\n\nOrgService\x12[\n\nUpsertUser\x12,.salesplane.forecasting.v1.UpsertUserRequest\x1a\x1f.salesplane.forecasting.v1.User\x12U\n\x07GetUser\x12).salesplane.forecasting.v1.GetUserRequest\x1a\x1f.salesplane.forecasting.v1.User\x12\x66\n\tListUsers\x12+.salesplane.forecasting.v1.ListUsersRequest\x1a,.salesplane.forecasting.v1.ListUsersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#salesplane/forecasting/v1/org.proto\x12\x19salesplane.forecasting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!salesplane/common/v1/common.proto\"\x95\x02\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x17\n\x0fmanager_user_id\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x19scheduled_manager_user_id\x18\t \x01(\t\x12:\n\x16scheduled_manager_date\x18\n \x01(\x0b\x32\x1a.salesplane.common.v1.Date\"\xbf\x01\n\x11UpsertUserRequest\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x1f.salesplane.forecasting.v1.User\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12:\n\x16manager_effective_date\x18\x03 \x01(\x0b\x32\x1a.salesplane.common.v1.Date\x12%\n\x1dreassign_open_work_to_manager\x18\x04 \x01(\x08\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"=\n\x10ListUsersRequest\x12\x14\n\x0croot_user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64irect_only\x18\x02 \x01(\x08\"C\n\x11ListUsersResponse\x12.\n\x05users\x18\x01 \x03(\x0b\x32\x1f.salesplane.forecasting.v1.User\"<\n\x0bUserChanged\x12-\n\x04user\x18\x01 \x01(\x0b\x32\x1f.salesplane.forecasting.v1.User2\xa8\x02\n\nOrgService\x12[\n\nUpsertUser\x12,.salesplane.forecasting.v1.UpsertUserRequest\x1a\x1f.salesplane.forecasting.v1.User\x12U\n\x07GetUser\x12).salesplane.forecasting.v1.GetUserRequest\x1a\x1f.salesplane.forecasting.v1.User\x12\x66\n\tListUsers\x12+.salesplane.forecasting.v1.ListUsersRequest\x1a,.salesplane.forecasting.v1.ListUsersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,15 +36,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USER']._serialized_start=135
   _globals['_USER']._serialized_end=412
   _globals['_UPSERTUSERREQUEST']._serialized_start=415
-  _globals['_UPSERTUSERREQUEST']._serialized_end=567
-  _globals['_GETUSERREQUEST']._serialized_start=569
-  _globals['_GETUSERREQUEST']._serialized_end=602
-  _globals['_LISTUSERSREQUEST']._serialized_start=604
-  _globals['_LISTUSERSREQUEST']._serialized_end=665
-  _globals['_LISTUSERSRESPONSE']._serialized_start=667
-  _globals['_LISTUSERSRESPONSE']._serialized_end=734
-  _globals['_USERCHANGED']._serialized_start=736
-  _globals['_USERCHANGED']._serialized_end=796
-  _globals['_ORGSERVICE']._serialized_start=799
-  _globals['_ORGSERVICE']._serialized_end=1095
+  _globals['_UPSERTUSERREQUEST']._serialized_end=606
+  _globals['_GETUSERREQUEST']._serialized_start=608
+  _globals['_GETUSERREQUEST']._serialized_end=641
+  _globals['_LISTUSERSREQUEST']._serialized_start=643
+  _globals['_LISTUSERSREQUEST']._serialized_end=704
+  _globals['_LISTUSERSRESPONSE']._serialized_start=706
+  _globals['_LISTUSERSRESPONSE']._serialized_end=773
+  _globals['_USERCHANGED']._serialized_start=775
+  _globals['_USERCHANGED']._serialized_end=835
+  _globals['_ORGSERVICE']._serialized_start=838
+  _globals['_ORGSERVICE']._serialized_end=1134
 # @@protoc_insertion_point(module_scope)

@@ -82,8 +82,14 @@ class UpsertUserRequest(_message.Message):
     USER_FIELD_NUMBER: _builtins.int
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     MANAGER_EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    REASSIGN_OPEN_WORK_TO_MANAGER_FIELD_NUMBER: _builtins.int
     expected_version: _builtins.int
     """When non-zero, rejected with ABORTED unless the stored version equals it."""
+    reassign_open_work_to_manager: _builtins.bool
+    """With active false: first hand the user's open deals and open leads to their manager (as they
+    report now), then deactivate them. A user without a manager is refused (FAILED_PRECONDITION,
+    NO_MANAGER). Safe to repeat after a failure: what was moved stays moved.
+    """
     @_builtins.property
     def user(self) -> Global___User: ...
     @_builtins.property
@@ -99,10 +105,11 @@ class UpsertUserRequest(_message.Message):
         user: Global___User | None = ...,
         expected_version: _builtins.int = ...,
         manager_effective_date: _common_pb2.Date | None = ...,
+        reassign_open_work_to_manager: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["manager_effective_date", b"manager_effective_date", "user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "manager_effective_date", b"manager_effective_date", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "manager_effective_date", b"manager_effective_date", "reassign_open_work_to_manager", b"reassign_open_work_to_manager", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

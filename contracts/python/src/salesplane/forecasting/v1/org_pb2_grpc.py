@@ -62,7 +62,10 @@ class OrgServiceServicer:
         """Admin: create or change a user. A reports-to line that would make a cycle is rejected
         (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
         subtree, and every team rollup follows; with a future manager_effective_date the move is
-        scheduled and takes effect on that date.
+        scheduled and takes effect on that date. Deactivating a user who still owns open deals or
+        has open leads is refused (FAILED_PRECONDITION, OWNS_OPEN_DEALS or OWNS_OPEN_LEADS, naming
+        both counts) unless reassign_open_work_to_manager is set; UNAVAILABLE when the leads (or, to
+        reassign, the opportunities) service cannot be reached, and then nothing is deactivated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,7 +39,10 @@ class OrgServiceStub:
     """Admin: create or change a user. A reports-to line that would make a cycle is rejected
     (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
     subtree, and every team rollup follows; with a future manager_effective_date the move is
-    scheduled and takes effect on that date.
+    scheduled and takes effect on that date. Deactivating a user who still owns open deals or
+    has open leads is refused (FAILED_PRECONDITION, OWNS_OPEN_DEALS or OWNS_OPEN_LEADS, naming
+    both counts) unless reassign_open_work_to_manager is set; UNAVAILABLE when the leads (or, to
+    reassign, the opportunities) service cannot be reached, and then nothing is deactivated.
     """
     GetUser: _grpc.UnaryUnaryMultiCallable[_org_pb2.GetUserRequest, _org_pb2.User]
     ListUsers: _grpc.UnaryUnaryMultiCallable[_org_pb2.ListUsersRequest, _org_pb2.ListUsersResponse]
@@ -56,7 +59,10 @@ class OrgServiceAsyncStub(OrgServiceStub):
     """Admin: create or change a user. A reports-to line that would make a cycle is rejected
     (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
     subtree, and every team rollup follows; with a future manager_effective_date the move is
-    scheduled and takes effect on that date.
+    scheduled and takes effect on that date. Deactivating a user who still owns open deals or
+    has open leads is refused (FAILED_PRECONDITION, OWNS_OPEN_DEALS or OWNS_OPEN_LEADS, naming
+    both counts) unless reassign_open_work_to_manager is set; UNAVAILABLE when the leads (or, to
+    reassign, the opportunities) service cannot be reached, and then nothing is deactivated.
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_org_pb2.GetUserRequest, _org_pb2.User]  # type: ignore[assignment]
     ListUsers: _aio.UnaryUnaryMultiCallable[_org_pb2.ListUsersRequest, _org_pb2.ListUsersResponse]  # type: ignore[assignment]
@@ -76,7 +82,10 @@ class OrgServiceServicer(metaclass=_abc_1.ABCMeta):
         """Admin: create or change a user. A reports-to line that would make a cycle is rejected
         (FAILED_PRECONDITION); an unknown manager is NOT_FOUND. A new manager moves the user's whole
         subtree, and every team rollup follows; with a future manager_effective_date the move is
-        scheduled and takes effect on that date.
+        scheduled and takes effect on that date. Deactivating a user who still owns open deals or
+        has open leads is refused (FAILED_PRECONDITION, OWNS_OPEN_DEALS or OWNS_OPEN_LEADS, naming
+        both counts) unless reassign_open_work_to_manager is set; UNAVAILABLE when the leads (or, to
+        reassign, the opportunities) service cannot be reached, and then nothing is deactivated.
         """
 
     @_abc_1.abstractmethod

@@ -1672,3 +1672,83 @@ class ListLeadTouchesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListLeadTouchesResponse: _TypeAlias = ListLeadTouchesResponse  # noqa: Y015
+
+@_typing.final
+class CountOpenLeadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountOpenLeadsRequest: _TypeAlias = CountOpenLeadsRequest  # noqa: Y015
+
+@_typing.final
+class CountOpenLeadsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPEN_LEADS_FIELD_NUMBER: _builtins.int
+    open_leads: _builtins.int
+    def __init__(
+        self,
+        *,
+        open_leads: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["open_leads", b"open_leads"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountOpenLeadsResponse: _TypeAlias = CountOpenLeadsResponse  # noqa: Y015
+
+@_typing.final
+class ReassignOpenLeadsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_USER_ID_FIELD_NUMBER: _builtins.int
+    TO_USER_ID_FIELD_NUMBER: _builtins.int
+    from_user_id: _builtins.str
+    to_user_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        from_user_id: _builtins.str = ...,
+        to_user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_user_id", b"from_user_id", "to_user_id", b"to_user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReassignOpenLeadsRequest: _TypeAlias = ReassignOpenLeadsRequest  # noqa: Y015
+
+@_typing.final
+class ReassignOpenLeadsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASSIGNED_FIELD_NUMBER: _builtins.int
+    reassigned: _builtins.int
+    """How many leads this call moved (0 on a repeat)."""
+    def __init__(
+        self,
+        *,
+        reassigned: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reassigned", b"reassigned"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReassignOpenLeadsResponse: _TypeAlias = ReassignOpenLeadsResponse  # noqa: Y015

@@ -145,6 +145,16 @@ class LeadServiceStub:
                 request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesRequest.SerializeToString,
                 response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesResponse.FromString,
                 _registered_method=True)
+        self.CountOpenLeads = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/CountOpenLeads',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CountOpenLeadsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CountOpenLeadsResponse.FromString,
+                _registered_method=True)
+        self.ReassignOpenLeads = channel.unary_unary(
+                '/salesplane.leads.v1.LeadService/ReassignOpenLeads',
+                request_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ReassignOpenLeadsRequest.SerializeToString,
+                response_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ReassignOpenLeadsResponse.FromString,
+                _registered_method=True)
 
 
 class LeadServiceServicer:
@@ -297,6 +307,24 @@ class LeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountOpenLeads(self, request, context):
+        """Admins and allowed services (forecasting, before it deactivates a user): how many open leads
+        (Assigned or In Process: not New, Converted, Recycled or Dead) are assigned to the user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReassignOpenLeads(self, request, context):
+        """Admins and allowed services: give every open lead of from_user_id to to_user_id (an active
+        user), each with its own LeadChanged (ASSIGNED). Idempotent: a repeat finds nothing left to move.
+        A lead whose conversion is pending is not moved (FAILED_PRECONDITION, CONVERSION_PENDING), and
+        then none is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -404,6 +432,16 @@ def add_LeadServiceServicer_to_server(servicer, server):
                     servicer.ListLeadTouches,
                     request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesRequest.FromString,
                     response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesResponse.SerializeToString,
+            ),
+            'CountOpenLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountOpenLeads,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CountOpenLeadsRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.CountOpenLeadsResponse.SerializeToString,
+            ),
+            'ReassignOpenLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignOpenLeads,
+                    request_deserializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ReassignOpenLeadsRequest.FromString,
+                    response_serializer=salesplane_dot_leads_dot_v1_dot_leads__pb2.ReassignOpenLeadsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -979,6 +1017,60 @@ class LeadService:
             '/salesplane.leads.v1.LeadService/ListLeadTouches',
             salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesRequest.SerializeToString,
             salesplane_dot_leads_dot_v1_dot_leads__pb2.ListLeadTouchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountOpenLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/CountOpenLeads',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.CountOpenLeadsRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.CountOpenLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignOpenLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.leads.v1.LeadService/ReassignOpenLeads',
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ReassignOpenLeadsRequest.SerializeToString,
+            salesplane_dot_leads_dot_v1_dot_leads__pb2.ReassignOpenLeadsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,6 +78,16 @@ class LeadServiceStub:
     """
     ListLeadTouches: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ListLeadTouchesRequest, _leads_pb2.ListLeadTouchesResponse]
     """A lead's touches, oldest first, with its first and last touch; whoever may read the lead."""
+    CountOpenLeads: _grpc.UnaryUnaryMultiCallable[_leads_pb2.CountOpenLeadsRequest, _leads_pb2.CountOpenLeadsResponse]
+    """Admins and allowed services (forecasting, before it deactivates a user): how many open leads
+    (Assigned or In Process: not New, Converted, Recycled or Dead) are assigned to the user.
+    """
+    ReassignOpenLeads: _grpc.UnaryUnaryMultiCallable[_leads_pb2.ReassignOpenLeadsRequest, _leads_pb2.ReassignOpenLeadsResponse]
+    """Admins and allowed services: give every open lead of from_user_id to to_user_id (an active
+    user), each with its own LeadChanged (ASSIGNED). Idempotent: a repeat finds nothing left to move.
+    A lead whose conversion is pending is not moved (FAILED_PRECONDITION, CONVERSION_PENDING), and
+    then none is.
+    """
 
 @_typing.type_check_only
 class LeadServiceAsyncStub(LeadServiceStub):
@@ -129,6 +139,16 @@ class LeadServiceAsyncStub(LeadServiceStub):
     """
     ListLeadTouches: _aio.UnaryUnaryMultiCallable[_leads_pb2.ListLeadTouchesRequest, _leads_pb2.ListLeadTouchesResponse]  # type: ignore[assignment]
     """A lead's touches, oldest first, with its first and last touch; whoever may read the lead."""
+    CountOpenLeads: _aio.UnaryUnaryMultiCallable[_leads_pb2.CountOpenLeadsRequest, _leads_pb2.CountOpenLeadsResponse]  # type: ignore[assignment]
+    """Admins and allowed services (forecasting, before it deactivates a user): how many open leads
+    (Assigned or In Process: not New, Converted, Recycled or Dead) are assigned to the user.
+    """
+    ReassignOpenLeads: _aio.UnaryUnaryMultiCallable[_leads_pb2.ReassignOpenLeadsRequest, _leads_pb2.ReassignOpenLeadsResponse]  # type: ignore[assignment]
+    """Admins and allowed services: give every open lead of from_user_id to to_user_id (an active
+    user), each with its own LeadChanged (ASSIGNED). Idempotent: a repeat finds nothing left to move.
+    A lead whose conversion is pending is not moved (FAILED_PRECONDITION, CONVERSION_PENDING), and
+    then none is.
+    """
 
 class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
     """Leads: prospective customers before they become opportunities, their qualification and conversion,
@@ -303,5 +323,27 @@ class LeadServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_leads_pb2.ListLeadTouchesResponse, _abc.Awaitable[_leads_pb2.ListLeadTouchesResponse]]:
         """A lead's touches, oldest first, with its first and last touch; whoever may read the lead."""
+
+    @_abc_1.abstractmethod
+    def CountOpenLeads(
+        self,
+        request: _leads_pb2.CountOpenLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.CountOpenLeadsResponse, _abc.Awaitable[_leads_pb2.CountOpenLeadsResponse]]:
+        """Admins and allowed services (forecasting, before it deactivates a user): how many open leads
+        (Assigned or In Process: not New, Converted, Recycled or Dead) are assigned to the user.
+        """
+
+    @_abc_1.abstractmethod
+    def ReassignOpenLeads(
+        self,
+        request: _leads_pb2.ReassignOpenLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_leads_pb2.ReassignOpenLeadsResponse, _abc.Awaitable[_leads_pb2.ReassignOpenLeadsResponse]]:
+        """Admins and allowed services: give every open lead of from_user_id to to_user_id (an active
+        user), each with its own LeadChanged (ASSIGNED). Idempotent: a repeat finds nothing left to move.
+        A lead whose conversion is pending is not moved (FAILED_PRECONDITION, CONVERSION_PENDING), and
+        then none is.
+        """
 
 def add_LeadServiceServicer_to_server(servicer: LeadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -598,6 +598,48 @@ class ReassignOpportunityRequest(_message.Message):
 Global___ReassignOpportunityRequest: _TypeAlias = ReassignOpportunityRequest  # noqa: Y015
 
 @_typing.final
+class ReassignOpenOpportunitiesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_USER_ID_FIELD_NUMBER: _builtins.int
+    TO_USER_ID_FIELD_NUMBER: _builtins.int
+    from_user_id: _builtins.str
+    to_user_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        from_user_id: _builtins.str = ...,
+        to_user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_user_id", b"from_user_id", "to_user_id", b"to_user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReassignOpenOpportunitiesRequest: _TypeAlias = ReassignOpenOpportunitiesRequest  # noqa: Y015
+
+@_typing.final
+class ReassignOpenOpportunitiesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASSIGNED_FIELD_NUMBER: _builtins.int
+    reassigned: _builtins.int
+    """How many deals this call moved (0 on a repeat)."""
+    def __init__(
+        self,
+        *,
+        reassigned: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reassigned", b"reassigned"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReassignOpenOpportunitiesResponse: _TypeAlias = ReassignOpenOpportunitiesResponse  # noqa: Y015
+
+@_typing.final
 class StageHistoryEntry(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -79,6 +79,11 @@ class OpportunityServiceStub:
                 request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpportunityRequest.SerializeToString,
                 response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
                 _registered_method=True)
+        self.ReassignOpenOpportunities = channel.unary_unary(
+                '/salesplane.opportunities.v1.OpportunityService/ReassignOpenOpportunities',
+                request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpenOpportunitiesRequest.SerializeToString,
+                response_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpenOpportunitiesResponse.FromString,
+                _registered_method=True)
         self.GetStageHistory = channel.unary_unary(
                 '/salesplane.opportunities.v1.OpportunityService/GetStageHistory',
                 request_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.GetStageHistoryRequest.SerializeToString,
@@ -169,6 +174,15 @@ class OpportunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReassignOpenOpportunities(self, request, context):
+        """Admins and allowed services (forecasting, before it deactivates a user): hand every open deal
+        of from_user_id to to_user_id (an active user), each with its own OpportunityChanged
+        (REASSIGNED). Idempotent: a repeat finds nothing left to move.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStageHistory(self, request, context):
         """Every stage the opportunity has been in, with the time spent there.
         """
@@ -247,6 +261,11 @@ def add_OpportunityServiceServicer_to_server(servicer, server):
                     servicer.ReassignOpportunity,
                     request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpportunityRequest.FromString,
                     response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.SerializeToString,
+            ),
+            'ReassignOpenOpportunities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignOpenOpportunities,
+                    request_deserializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpenOpportunitiesRequest.FromString,
+                    response_serializer=salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpenOpportunitiesResponse.SerializeToString,
             ),
             'GetStageHistory': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStageHistory,
@@ -495,6 +514,33 @@ class OpportunityService:
             '/salesplane.opportunities.v1.OpportunityService/ReassignOpportunity',
             salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpportunityRequest.SerializeToString,
             salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignOpenOpportunities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/salesplane.opportunities.v1.OpportunityService/ReassignOpenOpportunities',
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpenOpportunitiesRequest.SerializeToString,
+            salesplane_dot_opportunities_dot_v1_dot_opportunities__pb2.ReassignOpenOpportunitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,

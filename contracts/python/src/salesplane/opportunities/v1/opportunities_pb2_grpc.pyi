@@ -54,6 +54,11 @@ class OpportunityServiceStub:
     """Move a closed opportunity back into an open stage."""
     ReassignOpportunity: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ReassignOpportunityRequest, _opportunities_pb2.Opportunity]
     """Hand the opportunity to another owner (the caller must be able to reach both)."""
+    ReassignOpenOpportunities: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ReassignOpenOpportunitiesRequest, _opportunities_pb2.ReassignOpenOpportunitiesResponse]
+    """Admins and allowed services (forecasting, before it deactivates a user): hand every open deal
+    of from_user_id to to_user_id (an active user), each with its own OpportunityChanged
+    (REASSIGNED). Idempotent: a repeat finds nothing left to move.
+    """
     GetStageHistory: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.GetStageHistoryRequest, _opportunities_pb2.GetStageHistoryResponse]
     """Every stage the opportunity has been in, with the time spent there."""
     ListSalesStages: _grpc.UnaryUnaryMultiCallable[_opportunities_pb2.ListSalesStagesRequest, _opportunities_pb2.ListSalesStagesResponse]
@@ -94,6 +99,11 @@ class OpportunityServiceAsyncStub(OpportunityServiceStub):
     """Move a closed opportunity back into an open stage."""
     ReassignOpportunity: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ReassignOpportunityRequest, _opportunities_pb2.Opportunity]  # type: ignore[assignment]
     """Hand the opportunity to another owner (the caller must be able to reach both)."""
+    ReassignOpenOpportunities: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ReassignOpenOpportunitiesRequest, _opportunities_pb2.ReassignOpenOpportunitiesResponse]  # type: ignore[assignment]
+    """Admins and allowed services (forecasting, before it deactivates a user): hand every open deal
+    of from_user_id to to_user_id (an active user), each with its own OpportunityChanged
+    (REASSIGNED). Idempotent: a repeat finds nothing left to move.
+    """
     GetStageHistory: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.GetStageHistoryRequest, _opportunities_pb2.GetStageHistoryResponse]  # type: ignore[assignment]
     """Every stage the opportunity has been in, with the time spent there."""
     ListSalesStages: _aio.UnaryUnaryMultiCallable[_opportunities_pb2.ListSalesStagesRequest, _opportunities_pb2.ListSalesStagesResponse]  # type: ignore[assignment]
@@ -179,6 +189,17 @@ class OpportunityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_opportunities_pb2.Opportunity, _abc.Awaitable[_opportunities_pb2.Opportunity]]:
         """Hand the opportunity to another owner (the caller must be able to reach both)."""
+
+    @_abc_1.abstractmethod
+    def ReassignOpenOpportunities(
+        self,
+        request: _opportunities_pb2.ReassignOpenOpportunitiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunities_pb2.ReassignOpenOpportunitiesResponse, _abc.Awaitable[_opportunities_pb2.ReassignOpenOpportunitiesResponse]]:
+        """Admins and allowed services (forecasting, before it deactivates a user): hand every open deal
+        of from_user_id to to_user_id (an active user), each with its own OpportunityChanged
+        (REASSIGNED). Idempotent: a repeat finds nothing left to move.
+        """
 
     @_abc_1.abstractmethod
     def GetStageHistory(
