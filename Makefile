@@ -9,7 +9,7 @@ endif
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-unit lint proto proto-check token bench sync helm clean
+.PHONY: help run test test-unit lint proto proto-check token bench sync helm promtool clean
 
 help:
 	@echo "make run         every service and the gateway on SQLite and the local event log"
@@ -30,12 +30,16 @@ sync: $(UV)
 run: sync
 	$(PY) scripts/run_local.py
 
-test: sync proto-check lint helm
+test: sync proto-check lint helm promtool
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # helm (built from source through the Go module proxy) for the chart's lint and render tests.
 helm:
 	@tools/install-helm.sh >/dev/null
+
+# promtool (built the same way) for the alert rules' tests and the dashboard's queries.
+promtool:
+	@tools/install-promtool.sh >/dev/null
 
 test-unit: sync
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)

@@ -54,7 +54,7 @@ DOCKERFILES = {
 
 # Custom resources kubernetes-validate has no schema for. ONLY these are left out
 # of its input; every other rendered kind must be validated.
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
 
 ALL_FEATURES = [
     "autoscaling.enabled=true",
@@ -62,6 +62,8 @@ ALL_FEATURES = [
     "podDisruptionBudget.enabled=true",
     "serviceMonitor.enabled=true",
     "serviceMonitor.labels.release=kube-prometheus-stack",
+    "prometheusRule.enabled=true",
+    "grafanaDashboard.enabled=true",
     "ingress.enabled=true",
     "ingress.className=nginx",
     "ingress.tls[0].secretName=salesplane-tls",
@@ -253,9 +255,9 @@ def test_rendered_manifests_pass_kubernetes_validate(
     passed = [line for line in lines if " passed for resource " in line]
     assert len(passed) == len(builtin), output
 
-    # The CRD resources left out get a structural check here instead.
-    for sm in crds:
-        assert sm["kind"] == "ServiceMonitor"
+    # The CRD resources left out get a structural check here instead (the PrometheusRule's rules
+    # are checked by promtool in test_monitoring.py).
+    for sm in (d for d in crds if d["kind"] == "ServiceMonitor"):
         endpoints = sm["spec"]["endpoints"]
         assert [e["port"] for e in endpoints] == ["metrics"]
         assert sm["spec"]["selector"]["matchLabels"]["salesplane.io/metrics"] == "true"
@@ -378,13 +380,16 @@ def test_workloads_follow_conventions(rendered: dict[str, list[dict]]) -> None:
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         service_ports = {p["name"]: p for p in services[_name(component)]["spec"]["ports"]}
         if component == "gateway":
-            assert ports == {"http": GATEWAY_PORT}
+            assert ports == {"http": GATEWAY_PORT, "metrics": 9100}
             assert env["SALESPLANE_GATEWAY_PORT"]["value"] == str(GATEWAY_PORT)
+            assert env["SALESPLANE_GATEWAY_METRICS_PORT"]["value"] == "9100"
             assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
             assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
             for target, (grpc_port, _) in SERVICES.items():
                 assert env[f"SALESPLANE_{target.upper()}_TARGET"]["value"] == f"{_name(target)}:{grpc_port}"
-            assert set(service_ports) == {"http"}
+            assert set(service_ports) == {"http", "metrics"}
+            # The ServiceMonitor selects it like the services, by this label and the metrics port.
+            assert services[_name(component)]["metadata"]["labels"]["salesplane.io/metrics"] == "true"
             continue
 
         grpc_port, metrics_port = SERVICES[component]
@@ -565,3 +570,52 @@ def test_dockerignore_and_install_script() -> None:
     if shutil.which("bash"):
         proc = _run(["bash", "-n", str(script)])
         assert proc.returncode == 0, proc.stderr
+
+
+def test_forecasting_reaches_leads_and_opportunities_and_services_get_their_own_clients(helm: str) -> None:
+    _, docs = _render(
+        helm,
+        [
+            *PROVIDER,
+            "components.leads.serviceClient.clientId=salesplane-leads",
+            "components.leads.serviceClient.secretName=leads-oidc-client",
+            "components.forecasting.serviceClient.clientId=salesplane-forecasting",
+            "components.forecasting.serviceClient.secretName=forecasting-oidc-client",
+        ],
+    )
+    deployments = _by_kind(docs, "Deployment")
+    forecasting = _env(_container(deployments[_name("forecasting")]))
+    leads = _env(_container(deployments[_name("leads")]))
+    opportunities = _env(_container(deployments[_name("opportunities")]))
+
+    assert forecasting["SALESPLANE_LEADS_TARGET"]["value"] == f"{_name('leads')}:50051"
+    assert forecasting["SALESPLANE_OPPORTUNITIES_TARGET"]["value"] == f"{_name('opportunities')}:50052"
+    assert forecasting["SALESPLANE_OIDC_CLIENT_ID"]["value"] == "salesplane-forecasting"
+    assert forecasting["SALESPLANE_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "forecasting-oidc-client",
+        "key": "client-secret",
+    }
+    assert leads["SALESPLANE_OIDC_CLIENT_ID"]["value"] == "salesplane-leads"
+    # Every service knows both clients as the services they are; only the callers hold a client.
+    for env in (forecasting, leads, opportunities):
+        assert env["SALESPLANE_OIDC_SERVICE_CLIENTS"]["value"] == (
+            "salesplane-forecasting=forecasting,salesplane-leads=leads"
+        )
+    assert "SALESPLANE_OIDC_CLIENT_ID" not in opportunities
+    assert "SALESPLANE_AUTH_SECRET" not in forecasting
+
+
+def test_a_service_client_needs_its_secret(helm: str) -> None:
+    proc = _run(
+        [
+            helm,
+            "template",
+            RELEASE,
+            str(CHART_DIR),
+            "--kube-version",
+            KUBE_VERSION,
+            *_set_args([*PROVIDER, "components.leads.serviceClient.clientId=salesplane-leads"]),
+        ]
+    )
+    assert proc.returncode != 0
+    assert "components.leads.serviceClient.secretName is required" in proc.stderr

@@ -13,10 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from salesplane_platform.identity import issue_token
 from salesplane_testing.processes import free_port
 from tests.e2e.conftest import SECRET
+from tests.e2e.story_helpers import promtool_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +50,7 @@ def test_a_deal_created_through_the_gateway_reaches_the_owners_rollup_within_a_s
         "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
         # The stories drive one user faster than a person would; the limit is tested in gateway/tests.
         "SALESPLANE_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+        "SALESPLANE_GATEWAY_METRICS_PORT": str(metrics_port := free_port()),
         "SALESPLANE_OPPORTUNITIES_TARGET": opportunities.target,
         "SALESPLANE_FORECASTING_TARGET": forecasting.target,
     }
@@ -106,6 +109,23 @@ def test_a_deal_created_through_the_gateway_reaches_the_owners_rollup_within_a_s
         assert status == 400
         status, problem = call("GET", f"{base}/v1/opportunities/{'0' * 8}-0000-4000-8000-{'0' * 12}", token)
         assert status == 404
+
+        # The edge's RED metrics, by route template (never by id), on the gateway's metrics port.
+        scraped = (
+            urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        )
+        assert promtool_problems(scraped) == []
+        requests = {
+            (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+            for family in text_string_to_metric_families(scraped)
+            if family.name == "http_server_requests"
+            for s in family.samples
+            if s.name == "http_server_requests_total"
+        }
+        assert requests[("POST", "/v1/opportunities", "201")] == 1
+        assert requests[("GET", "/v1/opportunities/<segment:opportunity_id>", "404")] == 1
+        assert requests[("GET", "/v1/opportunities/<segment:opportunity_id>", "400")] == 1
+        assert not [route for _, route, _ in requests if "0000" in route]
     finally:
         gateway.terminate()
         gateway.wait(timeout=15)

@@ -10,6 +10,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.story_helpers import promtool_problems
+
 pytestmark = pytest.mark.e2e
 
 EXPECTED_SERVICES = {
@@ -72,6 +74,7 @@ def test_each_service_is_healthy_reflective_measurable_and_stops_cleanly(service
     body = (
         urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5).read().decode()
     )
+    assert promtool_problems(body) == []
     families = {family.name: family for family in text_string_to_metric_families(body)}
     assert {
         "grpc_server_handled",

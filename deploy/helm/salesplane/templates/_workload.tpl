@@ -35,7 +35,19 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- $_ := set $plain "SALESPLANE_OIDC_JWKS_URL" (toString .) }}
 {{- end }}
 {{- $_ := set $plain "SALESPLANE_OIDC_USER_CLAIM" (toString $oidc.userClaim) }}
-{{- with $oidc.serviceClients }}
+{{- /* Service clients: those listed, and each enabled component's own (its principal is
+service:<component>, the name the services' allow-lists use). */}}
+{{- $serviceClients := list }}
+{{- range $oidc.serviceClients }}
+{{- $serviceClients = append $serviceClients (toString .) }}
+{{- end }}
+{{- range $component, $other := $root.Values.components }}
+{{- $otherClient := ($other.serviceClient | default dict) }}
+{{- if and $other.enabled $otherClient.clientId }}
+{{- $serviceClients = append $serviceClients (printf "%s=%s" (toString $otherClient.clientId) $component) }}
+{{- end }}
+{{- end }}
+{{- with $serviceClients }}
 {{- $_ := set $plain "SALESPLANE_OIDC_SERVICE_CLIENTS" (join "," .) }}
 {{- end }}
 {{- $_ := set $plain "SALESPLANE_OIDC_ALGORITHMS" (join "," $oidc.algorithms) }}
@@ -59,6 +71,7 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- end }}
 {{- else }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_PORT" (toString (int $c.ports.http)) }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_METRICS_PORT" (toString (int ($c.ports.metrics | default 0))) }}
 {{- with $c.edge }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_RATE_LIMIT_PER_SECOND" (toString .rateLimit.perSecond) }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_RATE_LIMIT_BURST" (toString (int .rateLimit.burst)) }}
@@ -74,7 +87,8 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- $_ := set $plain "SALESPLANE_GATEWAY_CORS_MAX_AGE_SECONDS" (toString (int .cors.maxAgeSeconds)) }}
 {{- end }}
 {{- end }}
-{{- /* gRPC targets of other components: the gateway's upstreams, leads' opportunities. */}}
+{{- /* gRPC targets of other components: the gateway's upstreams, leads' opportunities,
+forecasting's leads and opportunities. */}}
 {{- range $target, $override := ($c.targets | default dict) }}
 {{- $envName := printf "SALESPLANE_%s_TARGET" (upper (replace "-" "_" $target)) }}
 {{- if $override }}
@@ -85,6 +99,11 @@ Plain settings computed by the chart are overridden by config.env, then by the c
 {{- $_ := set $plain $envName (printf "%s:%d" (include "salesplane.workloadName" (dict "root" $root "workload" $target)) (int $backend.ports.grpc)) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- /* The component's own OAuth client, for the tokens it calls other components with. */}}
+{{- $client := ($c.serviceClient | default dict) }}
+{{- with $client.clientId }}
+{{- $_ := set $plain "SALESPLANE_OIDC_CLIENT_ID" (toString .) }}
 {{- end }}
 {{- $plain = mergeOverwrite $plain (deepCopy ($root.Values.config.env | default dict)) (deepCopy ($c.env | default dict)) }}
 {{- range $key := keys $plain | sortAlpha }}
@@ -112,6 +131,13 @@ takes its partitions straight back instead of waiting out the session timeout. *
     secretKeyRef:
       name: {{ include "salesplane.secretName" $root }}
       key: auth-secret
+{{- end }}
+{{- if and $client.clientId (not (hasKey $plain "SALESPLANE_OIDC_CLIENT_SECRET")) }}
+- name: SALESPLANE_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ required (printf "components.%s.serviceClient.secretName is required with a clientId" $name) $client.secretName }}
+      key: {{ $client.secretKey | default "client-secret" }}
 {{- end }}
 {{- with $c.extraEnv }}
 {{ toYaml . }}
@@ -247,6 +273,11 @@ spec:
             - name: http
               containerPort: {{ int $c.ports.http }}
               protocol: TCP
+            {{- if $c.ports.metrics }}
+            - name: metrics
+              containerPort: {{ int $c.ports.metrics }}
+              protocol: TCP
+            {{- end }}
             {{- end }}
           env:
             {{- include "salesplane.env" (dict "root" $root "name" .name "component" $c "roles" .roles) | nindent 12 }}
@@ -349,5 +380,12 @@ spec:
       targetPort: http
       protocol: TCP
       appProtocol: http
+    {{- if $c.ports.metrics }}
+    - name: metrics
+      port: {{ int $c.ports.metrics }}
+      targetPort: metrics
+      protocol: TCP
+      appProtocol: http
+    {{- end }}
     {{- end }}
 {{- end }}
