@@ -21,24 +21,9 @@ fi
 
 log() { echo "install-helm: $*" >&2; }
 
-find_helm() {
-  if command -v helm >/dev/null 2>&1; then
-    command -v helm
-    return 0
-  fi
-  if command -v go >/dev/null 2>&1; then
-    local gobin gopath
-    gobin="$(go env GOBIN)"
-    gopath="$(go env GOPATH)"
-    for candidate in "${gobin:+$gobin/helm}" "${gopath%%:*}/bin/helm"; do
-      if [[ -n "$candidate" && -x "$candidate" ]]; then
-        echo "$candidate"
-        return 0
-      fi
-    done
-  fi
-  return 1
-}
+# shellcheck source=tools/find-go-tool.sh
+source "$(dirname "${BASH_SOURCE[0]}")/find-go-tool.sh"
+find_helm() { find_go_tool helm; }
 
 if [[ "$FORCE" -eq 0 ]] && existing="$(find_helm)"; then
   log "helm already installed: $("$existing" version --short 2>/dev/null || echo unknown version)"

@@ -13,24 +13,9 @@ PROMETHEUS_MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"
 
 log() { echo "install-promtool: $*" >&2; }
 
-find_promtool() {
-  if command -v promtool >/dev/null 2>&1; then
-    command -v promtool
-    return 0
-  fi
-  if command -v go >/dev/null 2>&1; then
-    local gobin gopath
-    gobin="$(go env GOBIN)"
-    gopath="$(go env GOPATH)"
-    for candidate in "${gobin:+$gobin/promtool}" "${gopath%%:*}/bin/promtool"; do
-      if [[ -n "$candidate" && -x "$candidate" ]]; then
-        echo "$candidate"
-        return 0
-      fi
-    done
-  fi
-  return 1
-}
+# shellcheck source=tools/find-go-tool.sh
+source "$(dirname "${BASH_SOURCE[0]}")/find-go-tool.sh"
+find_promtool() { find_go_tool promtool; }
 
 if existing="$(find_promtool)"; then
   echo "$existing"

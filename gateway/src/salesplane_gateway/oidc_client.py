@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
@@ -31,7 +30,7 @@ from jwt import PyJWKClient
 
 from salesplane_gateway.login_settings import BrowserLoginSettings
 from salesplane_platform.errors import Unauthenticated, Unavailable
-from salesplane_platform.oidc import OidcSettings
+from salesplane_platform.oidc import OidcSettings, verified_claims
 
 log = logging.getLogger(__name__)
 
@@ -118,34 +117,15 @@ class OidcClient:
     def verify_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, Any]:
         """The ID token's verified claims: signed by the provider, issued by it to our client, not
         expired, and carrying the login's nonce (when `nonce` is given: a refresh has none)."""
-        try:
-            header = jwt.get_unverified_header(id_token)
-        except jwt.PyJWTError as error:
-            raise Unauthenticated(f"invalid ID token: {error}") from error
-        algorithms = list(self._provider.algorithms)
-        if header.get("alg") not in algorithms:
-            raise Unauthenticated(f"invalid ID token: algorithm {header.get('alg')!r} is not accepted")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise Unauthenticated("invalid ID token: no key id")
-        try:
-            key = self._key_client().get_signing_key(kid)
-        except jwt.PyJWKClientConnectionError as error:
-            raise Unavailable(f"cannot fetch the identity provider's keys: {error}") from error
-        except jwt.PyJWKClientError as error:
-            raise Unauthenticated(f"invalid ID token: unknown key id {kid!r}") from error
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                id_token,
-                key.key,
-                algorithms=algorithms,
-                audience=self._settings.client_id,
-                issuer=self._provider.issuer,
-                leeway=self._provider.leeway_seconds,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-            )
-        except jwt.PyJWTError as error:
-            raise Unauthenticated(f"invalid ID token: {error}") from error
+        claims = verified_claims(
+            id_token,
+            what="ID token",
+            algorithms=list(self._provider.algorithms),
+            key_client=self._key_client(),
+            audience=self._settings.client_id,
+            issuer=self._provider.issuer,
+            leeway_seconds=self._provider.leeway_seconds,
+        )
         authorized_party = claims.get("azp")
         if authorized_party is not None and authorized_party != self._settings.client_id:
             raise Unauthenticated("invalid ID token: issued to another client (azp)")

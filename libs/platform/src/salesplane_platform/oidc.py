@@ -24,6 +24,7 @@ import json
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,36 +167,15 @@ class OidcTokenVerifier:
     def claims(self, token: str) -> dict[str, Any]:
         """The verified claims of a token; Unauthenticated for anything not issued to us, now, by
         the provider."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as error:
-            raise Unauthenticated(f"invalid bearer token: {error}") from error
-        algorithm = header.get("alg")
-        if algorithm not in self._algorithms:
-            raise Unauthenticated(f"invalid bearer token: algorithm {algorithm!r} is not accepted")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise Unauthenticated("invalid bearer token: no key id")
-        try:
-            key = self._key_client().get_signing_key(kid)
-        except jwt.PyJWKClientConnectionError as error:
-            # The provider's outage is not the caller's fault: retryable, not 401.
-            raise Unavailable(f"cannot fetch the identity provider's keys: {error}") from error
-        except jwt.PyJWKClientError as error:
-            raise Unauthenticated(f"invalid bearer token: unknown key id {kid!r}") from error
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=self._algorithms,
-                audience=self._settings.audience,
-                issuer=self._settings.issuer,
-                leeway=self._settings.leeway_seconds,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-            )
-        except jwt.PyJWTError as error:
-            raise Unauthenticated(f"invalid bearer token: {error}") from error
-        return claims
+        return verified_claims(
+            token,
+            what="bearer token",
+            algorithms=self._algorithms,
+            key_client=self._key_client(),
+            audience=self._settings.audience,
+            issuer=self._settings.issuer,
+            leeway_seconds=self._settings.leeway_seconds,
+        )
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         client = claims.get("azp") or claims.get("client_id")
@@ -211,3 +191,48 @@ class OidcTokenVerifier:
         return Identity(
             subject, frozenset(), email=email if isinstance(email, str) else "", issuer=self._settings.issuer
         )
+
+
+def verified_claims(
+    token: str,
+    *,
+    what: str,
+    algorithms: Sequence[str],
+    key_client: jwt.PyJWKClient,
+    audience: str,
+    issuer: str,
+    leeway_seconds: int,
+) -> dict[str, Any]:
+    """The claims of a JWT the provider signed (by the key its header names, with one of the
+    configured algorithms only), issued by `issuer` to `audience`, not expired. Unauthenticated
+    naming `what` for anything else; Unavailable when the provider's keys cannot be fetched."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise Unauthenticated(f"invalid {what}: {error}") from error
+    algorithm = header.get("alg")
+    if algorithm not in algorithms:
+        raise Unauthenticated(f"invalid {what}: algorithm {algorithm!r} is not accepted")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise Unauthenticated(f"invalid {what}: no key id")
+    try:
+        key = key_client.get_signing_key(kid)
+    except jwt.PyJWKClientConnectionError as error:
+        # The provider's outage is not the caller's fault: retryable, not 401.
+        raise Unavailable(f"cannot fetch the identity provider's keys: {error}") from error
+    except jwt.PyJWKClientError as error:
+        raise Unauthenticated(f"invalid {what}: unknown key id {kid!r}") from error
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.key,
+            algorithms=list(algorithms),
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway_seconds,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
+    except jwt.PyJWTError as error:
+        raise Unauthenticated(f"invalid {what}: {error}") from error
+    return claims
