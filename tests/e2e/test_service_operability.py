@@ -77,7 +77,10 @@ def test_each_service_is_healthy_reflective_measurable_and_stops_cleanly(service
     assert promtool_problems(body) == []
     families = {family.name: family for family in text_string_to_metric_families(body)}
     assert {
+        "grpc_server_started",
         "grpc_server_handled",
+        "grpc_server_msg_received",
+        "grpc_server_msg_sent",
         "grpc_server_handling_seconds",
         "service_ready",
         "outbox_pending_events",
@@ -86,13 +89,33 @@ def test_each_service_is_healthy_reflective_measurable_and_stops_cleanly(service
     } <= set(families)
     pool = {s.labels["state"]: s.value for s in families["db_pool_connections"].samples}
     assert set(pool) == {"checked_out", "idle", "size"} and pool["size"] > 0
-    health_checks = [
-        sample
-        for sample in families["grpc_server_handled"].samples
-        if sample.labels
-        == {"grpc_service": "grpc.health.v1.Health", "grpc_method": "Check", "grpc_code": "OK"}
-    ]
-    assert health_checks and health_checks[0].value >= 2
+    handled = {
+        (
+            s.labels["grpc_type"],
+            s.labels["grpc_service"],
+            s.labels["grpc_method"],
+            s.labels["grpc_code"],
+        ): s.value
+        for s in families["grpc_server_handled"].samples
+    }
+    assert handled[("unary", "grpc.health.v1.Health", "Check", "OK")] >= 2
+    # Every method of the service's API has its series from the start, every code at zero until
+    # it happens (the grpc-ecosystem convention), so rate() sees a first failure.
+    api_methods = {(t, m) for (t, s, m, _) in handled if s == EXPECTED_SERVICES[name]}
+    assert api_methods and all(t in ("unary", "server_stream") for t, _ in api_methods)
+    assert {c for (_, s, _, c) in handled if s == EXPECTED_SERVICES[name]} >= {
+        "OK",
+        "INTERNAL",
+        "UNAVAILABLE",
+    }
+    started = {
+        (s.labels["grpc_service"], s.labels["grpc_method"]): s.value
+        for s in families["grpc_server_started"].samples
+    }
+    assert (
+        started[("grpc.health.v1.Health", "Check")]
+        == handled[("unary", "grpc.health.v1.Health", "Check", "OK")]
+    )
     assert families["service_ready"].samples[0].value == 1
 
     assert service.stop() == 0

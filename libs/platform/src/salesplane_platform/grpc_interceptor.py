@@ -12,10 +12,10 @@ from typing import Any, cast
 import grpc
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from salesplane_platform import metrics
 from salesplane_platform.authentication import Verifier
 from salesplane_platform.errors import DomainError, Unauthenticated
 from salesplane_platform.grpc_errors import grpc_status_for
+from salesplane_platform.grpc_metrics import UNARY, RpcMeter, rpc_type
 from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity
 from salesplane_platform.request_ids import REQUEST_ID_METADATA, bind_request_id, unbind_request_id
 from salesplane_platform.service_principals import NO_SERVICE_RPCS, ServiceRpcs, ensure_service_may_call
@@ -74,11 +74,21 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         service, _, method = handler_call_details.method.lstrip("/").rpartition("/")
         public = service in PUBLIC_SERVICES
         if handler.unary_unary is None:
-            return handler if public else self._authenticated_stream(handler, handler_call_details.method)
+            if public:
+                return handler
+            kind = rpc_type(
+                client_streaming=handler.stream_unary is not None or handler.stream_stream is not None,
+                server_streaming=handler.unary_stream is not None or handler.stream_stream is not None,
+            )
+            meter = RpcMeter(kind, service, method)
+            return self._authenticated_stream(handler, handler_call_details.method, meter)
         behavior = handler.unary_unary
+        meter = RpcMeter(UNARY, service, method)
 
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
+            meter.started()
+            meter.received()
             code = grpc.StatusCode.OK
             identity_reset: contextvars.Token[Identity] | None = None
             token_reset: contextvars.Token[str] | None = None
@@ -90,7 +100,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                     ensure_service_may_call(caller, handler_call_details.method, self._service_rpcs)
                     identity_reset = _CALLER.set(caller)
                     token_reset = _CALLER_TOKEN.set(str(header).partition(" ")[2].strip())
-                return behavior(request, context)
+                response = behavior(request, context)
+                meter.sent()
+                return response
             except DomainError as error:
                 status = grpc_status_for(error)
                 code = status.code
@@ -124,9 +136,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                     _CALLER.reset(identity_reset)
                 if token_reset is not None:
                     _CALLER_TOKEN.reset(token_reset)
-                elapsed = time.perf_counter() - started
-                metrics.GRPC_HANDLED.labels(service, method, code.name).inc()
-                metrics.GRPC_LATENCY.labels(service, method, code.name).observe(elapsed)
+                meter.handled(code, time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
@@ -135,7 +145,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         )
 
     def _authenticated_stream(
-        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str, meter: RpcMeter
     ) -> grpc.RpcMethodHandler[Any, Any]:
         """Streaming RPCs get the same authentication (fail closed); the caller is bound for the
         whole life of a response stream."""
@@ -155,37 +165,81 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             _CALLER.reset(tokens[0])
             _CALLER_TOKEN.reset(tokens[1])
 
-        def streaming_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(requests: Any) -> Any:
+            # A client stream's messages, counted as the handler takes them.
+            for message in requests:
+                meter.received()
+                yield message
+
+        def streaming_response(behavior: Callable[..., Any], client_streaming: bool) -> Callable[..., Any]:
             def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-                tokens = bind(context)
-                request_id = bind_request_id(_metadata_value(context, REQUEST_ID_METADATA))
+                started = time.perf_counter()
+                meter.started()
+                code = grpc.StatusCode.OK
                 try:
-                    yield from behavior(request, context)
+                    tokens = bind(context)
+                except Exception:
+                    code = _status_code(context) or grpc.StatusCode.UNAUTHENTICATED
+                    meter.handled(code, time.perf_counter() - started)
+                    raise
+                request_id = bind_request_id(_metadata_value(context, REQUEST_ID_METADATA))
+                if not client_streaming:
+                    meter.received()
+                try:
+                    for response in behavior(counted(request) if client_streaming else request, context):
+                        meter.sent()
+                        yield response
                 except DomainError as error:
                     # Raised before the first message or while streaming: either way the client
                     # gets the status a unary call would, not UNKNOWN.
-                    context.abort_with_status(grpc_status_for(error))
+                    status = grpc_status_for(error)
+                    code = status.code
+                    context.abort_with_status(status)
                 except DBAPIError as error:
                     transient = transient_database_code(error)
                     if transient is None:
+                        code = grpc.StatusCode.INTERNAL
                         log.exception("unhandled database error in a streaming RPC")
                         context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
+                    code = transient
                     context.abort(transient, "the database is briefly unavailable or busy; retry the call")
+                except GeneratorExit:
+                    code = grpc.StatusCode.CANCELLED  # the client went away mid-stream
+                    raise
+                except Exception:
+                    code = _status_code(context) or grpc.StatusCode.UNKNOWN
+                    if code is grpc.StatusCode.OK:
+                        code = grpc.StatusCode.UNKNOWN
+                    raise
                 finally:
                     unbind_request_id(request_id)
                     unbind(tokens)
+                    meter.handled(code, time.perf_counter() - started)
 
             return wrapped
 
         def single_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
             def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-                tokens = bind(context)
+                started = time.perf_counter()
+                meter.started()
+                code = grpc.StatusCode.OK
+                try:
+                    tokens = bind(context)
+                except Exception:
+                    meter.handled(_status_code(context) or grpc.StatusCode.UNAUTHENTICATED, 0.0)
+                    raise
                 request_id = bind_request_id(_metadata_value(context, REQUEST_ID_METADATA))
                 try:
-                    return behavior(request, context)
+                    response = behavior(counted(request), context)
+                    meter.sent()
+                    return response
+                except Exception:
+                    code = _status_code(context) or grpc.StatusCode.UNKNOWN
+                    raise
                 finally:
                     unbind_request_id(request_id)
                     unbind(tokens)
+                    meter.handled(code, time.perf_counter() - started)
 
             return wrapped
 
@@ -195,11 +249,11 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         }
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                streaming_response(handler.unary_stream), **serializers
+                streaming_response(handler.unary_stream, client_streaming=False), **serializers
             )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
-                streaming_response(handler.stream_stream), **serializers
+                streaming_response(handler.stream_stream, client_streaming=True), **serializers
             )
         if handler.stream_unary is None:
             raise ValueError("a method handler without a behaviour")

@@ -6,17 +6,7 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-GRPC_HANDLED = Counter(
-    "grpc_server_handled_total",
-    "RPCs completed on the server, by method and status code.",
-    ["grpc_service", "grpc_method", "grpc_code"],
-)
-GRPC_LATENCY = Histogram(
-    "grpc_server_handling_seconds",
-    "Time to handle an RPC, by method and status code.",
-    ["grpc_service", "grpc_method", "grpc_code"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
+# The gRPC server's series are in grpc_metrics.py.
 OUTBOX_PUBLISHED = Counter(
     "outbox_events_published_total", "Outbox rows published to the transport.", ["topic"]
 )

@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import Engine, Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesplane_platform import grpc_metrics
 from salesplane_platform.audit_api import add_audit_service
 from salesplane_platform.authentication import TokenVerifiers, Verifier
 from salesplane_platform.consumer_runner import ConsumerRunner, EventHandler
@@ -217,6 +218,7 @@ class ServiceProcess:
                 services.append(
                     add_dead_letter_service(self._server, dead_letters, lambda: make_handler(self.context))
                 )
+            grpc_metrics.initialise(services)
             for service in services:
                 self._health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

@@ -122,3 +122,47 @@ def test_an_unavailable_dependency_is_unavailable():
     from salesplane_platform.grpc_errors import status_for
 
     assert status_for(Unavailable("opportunities did not answer")).code == 14  # UNAVAILABLE
+
+
+def test_rpcs_are_measured_in_the_grpc_ecosystem_shape(channel: grpc.Channel):
+    from prometheus_client import REGISTRY
+
+    def value(name: str, kind: str, method: str, code: str | None = None) -> float:
+        labels = {"grpc_type": kind, "grpc_service": "test.v1.Test", "grpc_method": method}
+        if code is not None:
+            labels["grpc_code"] = code
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    stream = channel.unary_stream("/test.v1.Test/Stream")
+    validate_rpc = channel.unary_unary("/test.v1.Test/Validate")
+    before = {
+        "stream_sent": value("grpc_server_msg_sent_total", "server_stream", "Stream"),
+        "stream_ok": value("grpc_server_handled_total", "server_stream", "Stream", "OK"),
+        "stream_unauthenticated": value(
+            "grpc_server_handled_total", "server_stream", "Stream", "UNAUTHENTICATED"
+        ),
+        "invalid": value("grpc_server_handled_total", "unary", "Validate", "INVALID_ARGUMENT"),
+        "started": value("grpc_server_started_total", "unary", "Validate"),
+        "sent": value("grpc_server_msg_sent_total", "unary", "Validate"),
+    }
+
+    assert list(stream(b"", metadata=token(), timeout=5)) == [b"alice", b"alice"]
+    with pytest.raises(grpc.RpcError):
+        list(stream(b"", timeout=5))
+    with pytest.raises(grpc.RpcError):
+        validate_rpc(b"", metadata=token(), timeout=5)
+    assert validate_rpc(b"x", metadata=token(), timeout=5) == b"alice"
+
+    assert value("grpc_server_msg_sent_total", "server_stream", "Stream") == before["stream_sent"] + 2
+    assert value("grpc_server_handled_total", "server_stream", "Stream", "OK") == before["stream_ok"] + 1
+    assert (
+        value("grpc_server_handled_total", "server_stream", "Stream", "UNAUTHENTICATED")
+        == before["stream_unauthenticated"] + 1
+    )
+    assert (
+        value("grpc_server_handled_total", "unary", "Validate", "INVALID_ARGUMENT") == before["invalid"] + 1
+    )
+    assert value("grpc_server_started_total", "unary", "Validate") == before["started"] + 2
+    assert (
+        value("grpc_server_msg_sent_total", "unary", "Validate") == before["sent"] + 1
+    )  # the refusal sent none
