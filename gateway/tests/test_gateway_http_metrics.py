@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 
-OPPORTUNITY = "/v1/opportunities/<segment:opportunity_id>"
+OPPORTUNITY = "/v1/opportunities/{opportunity_id}"
 
 
 def count(method: str, route: str, status: str) -> float:

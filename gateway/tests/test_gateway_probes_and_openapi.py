@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import openapi_spec_validator
@@ -14,6 +13,7 @@ from salesplane_gateway.app import create_app
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
 from salesplane_gateway.openapi import openapi_document
+from salesplane_gateway.path_shadows import route_label
 from salesplane_gateway.route_table import ROUTES
 
 HTTP_METHODS = {"get", "put", "post", "patch", "delete"}
@@ -97,7 +97,7 @@ def test_the_openapi_document_describes_every_route_and_method(client: FlaskClie
 
     described = {(path, method) for path, method, _ in operations(document)}
     served = {
-        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+        (route_label(rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
         for method in rule.methods or ()
         if method not in {"HEAD", "OPTIONS"}

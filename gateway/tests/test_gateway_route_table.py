@@ -197,3 +197,45 @@ def test_a_query_parameter_must_fill_something_url_text_can_carry() -> None:
     assert route_of("QualifyLead").rpc.method.input_type.fields_by_name["qualification"].type == (
         FieldDescriptor.TYPE_MESSAGE
     )
+
+
+def test_a_path_parameter_never_takes_another_routes_word(client, bearer) -> None:
+    # /v1/quotas/{user_id}/changes is GET only: a PUT there is not the quota of period "changes".
+    response = client.put("/v1/quotas/alice/changes", headers=bearer("root", "admin"), json={})
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"] and "PUT" not in response.headers["Allow"]
+
+
+def test_no_path_is_matched_by_two_routes() -> None:
+    import itertools
+
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+    from werkzeug.routing import Map, Rule
+
+    from salesplane_gateway.path_shadows import SegmentConverter, flask_rules
+
+    rules = flask_rules([route.path for route in ROUTES])
+    # One map per template, so that each answers for itself whether it matches a path.
+    maps = {
+        path: Map([Rule(rule, endpoint=path)], converters={"segment": SegmentConverter}).bind("gateway")
+        for path, rule in rules.items()
+    }
+    # Every template with its parameters filled by a plain value or by any route's literal words.
+    words = sorted({s.partition(":")[0] for r in ROUTES for s in r.path.split("/") if s and "{" not in s})
+    checked = 0
+    for path in rules:
+        names = [segment for segment in path.split("/") if segment.startswith("{")]
+        for filling in itertools.islice(itertools.product(["x1", *words], repeat=len(names)), 400):
+            concrete = path
+            for name, value in zip(names, filling, strict=True):
+                concrete = concrete.replace(name, value, 1)
+            matching = []
+            for template, adapter in maps.items():
+                try:
+                    adapter.match(concrete, method="GET")
+                    matching.append(template)
+                except (NotFound, MethodNotAllowed):
+                    pass
+            assert len(matching) <= 1, (concrete, matching)
+            checked += 1
+    assert checked > len(rules)

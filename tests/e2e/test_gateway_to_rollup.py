@@ -123,8 +123,8 @@ def test_a_deal_created_through_the_gateway_reaches_the_owners_rollup_within_a_s
             if s.name == "http_server_requests_total"
         }
         assert requests[("POST", "/v1/opportunities", "201")] == 1
-        assert requests[("GET", "/v1/opportunities/<segment:opportunity_id>", "404")] == 1
-        assert requests[("GET", "/v1/opportunities/<segment:opportunity_id>", "400")] == 1
+        assert requests[("GET", "/v1/opportunities/{opportunity_id}", "404")] == 1
+        assert requests[("GET", "/v1/opportunities/{opportunity_id}", "400")] == 1
         assert not [route for _, route, _ in requests if "0000" in route]
     finally:
         gateway.terminate()

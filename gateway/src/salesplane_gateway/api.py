@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from flask import Blueprint, Response, g, request
-from werkzeug.routing import BaseConverter
 
 from salesplane_gateway.csv_import import csv_import_view
 from salesplane_gateway.downloads import download_view
 from salesplane_gateway.fan_out import fan_out_view
+from salesplane_gateway.path_shadows import flask_rules
 from salesplane_gateway.problems import identity_provider_unavailable_problem, unauthenticated_problem
 from salesplane_gateway.request_context import state
 from salesplane_gateway.route_table import ROUTES
@@ -22,21 +22,16 @@ from salesplane_platform.errors import Unauthenticated, Unavailable
 API_BLUEPRINT = "v1"
 
 
-class SegmentConverter(BaseConverter):
-    """One path segment up to a ":" (which starts a custom method such as `:close`)."""
-
-    regex = r"[^/:]+"
-
-
 def api_blueprint(routes: Sequence[Route] = ROUTES) -> Blueprint:
     """The routes as Flask views. The app must register SegmentConverter as "segment" first."""
     blueprint = Blueprint(API_BLUEPRINT, __name__)
     blueprint.before_request(_authenticate)
     blueprint.after_request(_no_store)
+    rules = flask_rules([route.path for route in routes])
     for route in routes:
         check_route(route)
         blueprint.add_url_rule(
-            route.flask_rule, endpoint=route.operation_id, view_func=_view(route), methods=[route.method]
+            rules[route.path], endpoint=route.operation_id, view_func=_view(route), methods=[route.method]
         )
     return blueprint
 

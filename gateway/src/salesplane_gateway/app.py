@@ -14,13 +14,14 @@ from flask.json.provider import DefaultJSONProvider
 from grpc_health.v1 import health_pb2
 from werkzeug.exceptions import HTTPException
 
-from salesplane_gateway.api import SegmentConverter, api_blueprint
+from salesplane_gateway.api import api_blueprint
 from salesplane_gateway.browser_login import install_browser_login
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
 from salesplane_gateway.cors import install_cors
 from salesplane_gateway.http_metrics import install_http_metrics
 from salesplane_gateway.openapi import openapi_json
+from salesplane_gateway.path_shadows import SegmentConverter
 from salesplane_gateway.problems import Problem, problem_type
 from salesplane_gateway.rate_limits import install_rate_limits
 from salesplane_gateway.request_context import EXTENSION_KEY, GatewayState, state

@@ -1,6 +1,6 @@
 """The HTTP edge's RED metrics (rate, errors, duration) for Prometheus.
 
-Series are labelled by the route's template (`/v1/opportunities/<segment:opportunity_id>`), never by
+Series are labelled by the route's template (`/v1/opportunities/{opportunity_id}`), never by
 the path a caller sent: ids in paths would give every deal its own series. A request no route
 matched is counted as route "unmatched". The metrics are served on a port of their own
 (SALESPLANE_GATEWAY_METRICS_PORT), not beside the API: the API port is what the Ingress exposes."""
@@ -11,6 +11,8 @@ import time
 
 from flask import Flask, Response, g, request
 from prometheus_client import Counter, Gauge, Histogram
+
+from salesplane_gateway.path_shadows import route_label
 
 REQUESTS = Counter(
     "http_server_requests",
@@ -41,7 +43,7 @@ def _started() -> None:
 def _answered(response: Response) -> Response:
     started = g.get("metrics_started")
     if started is not None:
-        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+        route = route_label(request.url_rule.rule) if request.url_rule is not None else UNMATCHED
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         DURATION.labels(request.method, route).observe(time.perf_counter() - started)
     return response

@@ -190,12 +190,6 @@ class Route:
         return self.rpc.upstream
 
     @property
-    def flask_rule(self) -> str:
-        """The path as a Flask rule; parameters match one segment without ":" so that
-        `/v1/leads/{lead_id}:assign` and `/v1/leads/{lead_id}` never capture each other's paths."""
-        return _PATH_PARAMETER.sub(r"<segment:\1>", self.path)
-
-    @property
     def body_field(self) -> str | None:
         """The request field the body fills, or None when the body is the whole request (or absent)."""
         if isinstance(self.body, JsonBody):
