@@ -105,3 +105,37 @@ def test_every_value_is_read_by_a_template() -> None:
         )
     ]
     assert dead == []
+
+
+def gateway_env(helm: str, *settings: str) -> dict[str, dict[str, object]]:
+    rendered = template(helm, *settings)
+    assert rendered.returncode == 0, rendered.stderr
+    (gateway,) = [
+        d
+        for d in yaml.safe_load_all(rendered.stdout)
+        if d and d["kind"] == "Deployment" and d["metadata"]["name"].endswith("gateway")
+    ]
+    return {e["name"]: e for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_the_browser_login_reads_its_client_secret_and_session_keys_from_a_secret(helm: str) -> None:
+    login = [
+        "components.gateway.browserLogin.clientId=salesplane-console",
+        "components.gateway.browserLogin.publicUrl=https://sales.example.com",
+        "components.gateway.browserLogin.secretName=gateway-login",
+    ]
+    env = gateway_env(helm, *login)
+    assert env["SALESPLANE_OIDC_CLIENT_ID"]["value"] == "salesplane-console"
+    assert env["SALESPLANE_GATEWAY_PUBLIC_URL"]["value"] == "https://sales.example.com"
+    assert env["SALESPLANE_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "gateway-login",
+        "key": "client-secret",
+    }
+    assert env["SALESPLANE_GATEWAY_SESSION_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "gateway-login",
+        "key": "session-keys",
+    }
+    # Off by default; and a client without the Secret is refused rather than a gateway that cannot start.
+    assert not {"SALESPLANE_OIDC_CLIENT_ID", "SALESPLANE_GATEWAY_SESSION_KEY"} & set(gateway_env(helm))
+    refused = template(helm, *login[:2])
+    assert refused.returncode != 0 and "browserLogin.secretName is required" in refused.stderr

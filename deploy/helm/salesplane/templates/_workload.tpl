@@ -72,6 +72,12 @@ service:<component>, the name the services' allow-lists use). */}}
 {{- else }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_PORT" (toString (int $c.ports.http)) }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_METRICS_PORT" (toString (int ($c.ports.metrics | default 0))) }}
+{{- with ($c.browserLogin | default dict) }}
+{{- if .clientId }}
+{{- $_ := set $plain "SALESPLANE_OIDC_CLIENT_ID" (toString .clientId) }}
+{{- $_ := set $plain "SALESPLANE_GATEWAY_PUBLIC_URL" (required "components.gateway.browserLogin.publicUrl is required with a clientId" .publicUrl | toString) }}
+{{- end }}
+{{- end }}
 {{- with $c.edge }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_RATE_LIMIT_PER_SECOND" (toString .rateLimit.perSecond) }}
 {{- $_ := set $plain "SALESPLANE_GATEWAY_RATE_LIMIT_BURST" (toString (int .rateLimit.burst)) }}
@@ -138,6 +144,20 @@ takes its partitions straight back instead of waiting out the session timeout. *
     secretKeyRef:
       name: {{ required (printf "components.%s.serviceClient.secretName is required with a clientId" $name) $client.secretName }}
       key: {{ $client.secretKey | default "client-secret" }}
+{{- end }}
+{{- $login := ($c.browserLogin | default dict) }}
+{{- if $login.clientId }}
+{{- $loginSecret := required "components.gateway.browserLogin.secretName is required with a clientId" $login.secretName }}
+- name: SALESPLANE_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $loginSecret }}
+      key: {{ $login.clientSecretKey | default "client-secret" }}
+- name: SALESPLANE_GATEWAY_SESSION_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $loginSecret }}
+      key: {{ $login.sessionKeysKey | default "session-keys" }}
 {{- end }}
 {{- with $c.extraEnv }}
 {{ toYaml . }}
