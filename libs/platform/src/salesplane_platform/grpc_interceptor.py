@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from salesplane_platform.authentication import Verifier
 from salesplane_platform.errors import DomainError, Unauthenticated
 from salesplane_platform.grpc_errors import grpc_status_for
-from salesplane_platform.grpc_metrics import UNARY, RpcMeter, rpc_type
+from salesplane_platform.grpc_metrics import UNARY, RpcMeter, meter_for, rpc_type
 from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity
 from salesplane_platform.request_ids import REQUEST_ID_METADATA, bind_request_id, unbind_request_id
 from salesplane_platform.service_principals import NO_SERVICE_RPCS, ServiceRpcs, ensure_service_may_call
@@ -80,10 +80,10 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 client_streaming=handler.stream_unary is not None or handler.stream_stream is not None,
                 server_streaming=handler.unary_stream is not None or handler.stream_stream is not None,
             )
-            meter = RpcMeter(kind, service, method)
+            meter = meter_for(kind, service, method)
             return self._authenticated_stream(handler, handler_call_details.method, meter)
         behavior = handler.unary_unary
-        meter = RpcMeter(UNARY, service, method)
+        meter = meter_for(UNARY, service, method)
 
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()

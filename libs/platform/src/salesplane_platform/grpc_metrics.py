@@ -8,6 +8,7 @@ cannot be told from a method that is never called."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import grpc
@@ -64,6 +65,13 @@ class RpcMeter:
     def handled(self, code: grpc.StatusCode, seconds: float) -> None:
         HANDLED.labels(*self._labels, code.name).inc()
         self._handling.observe(seconds)
+
+
+@functools.cache
+def meter_for(kind: str, service: str, method: str) -> RpcMeter:
+    """One meter per method, made once: intercept_service runs for every call, and label lookups
+    would otherwise be repeated on each."""
+    return RpcMeter(kind, service, method)
 
 
 def initialise(service_names: Iterable[str]) -> None:
