@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2
 from werkzeug.exceptions import HTTPException
 
 from salesplane_gateway.api import api_blueprint
+from salesplane_gateway.api_docs import install_api_docs
 from salesplane_gateway.browser_login import install_browser_login
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
@@ -67,6 +68,7 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
     app.url_map.converters["segment"] = SegmentConverter
     app.register_blueprint(api_blueprint())
     install_browser_login(app, config)
+    install_api_docs(app)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", _readyz, methods=["GET"])
     app.add_url_rule("/openapi.json", "openapi", _openapi, methods=["GET"])

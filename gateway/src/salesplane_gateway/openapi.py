@@ -13,6 +13,7 @@ from salesplane_gateway.csv_import import CHUNK_ROWS, CSV_MEDIA_TYPE
 from salesplane_gateway.json_to_proto import resolve_field
 from salesplane_gateway.json_values import VALUE_TYPE, map_entry_fields, message_type_name, message_type_of
 from salesplane_gateway.merge_patch import MergePatchBody
+from salesplane_gateway.openapi_api_docs import api_docs_paths
 from salesplane_gateway.openapi_browser_login import TAG as BROWSER_LOGIN_TAG
 from salesplane_gateway.openapi_browser_login import browser_login_paths
 from salesplane_gateway.openapi_components import JSON, Components
@@ -314,6 +315,7 @@ def build_document(routes: Sequence[Route]) -> dict[str, Any]:
         paths.setdefault(route.path, {})[route.method.lower()] = operation(route, components)
     paths.update(_gateway_paths(components))
     paths.update(browser_login_paths(components))
+    paths.update(api_docs_paths(components))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Salesplane API", "version": API_VERSION, "description": DESCRIPTION},

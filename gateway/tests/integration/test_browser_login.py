@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import threading
 import time
 import urllib.error
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from salesplane_gateway.app import create_app
@@ -35,34 +34,8 @@ from salesplane_testing.keycloak_server import AUDIENCE, CONSOLE_CLIENT, CONSOLE
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 SESSION_PREFIX = "__Host-salesplane-session."
 LOGIN_COOKIE = "__Host-salesplane-login"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        message = (
-            "the browser tests need Debian's chromium (apt-get install --no-install-recommends "
-            "chromium; .ci/run installs it)"
-        )
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @dataclasses.dataclass
@@ -70,17 +43,6 @@ class RunningGateway:
     base_url: str
     app: Flask
     config: GatewayConfig
-
-
-@pytest.fixture(scope="session")  # as Keycloak's: each test names it first, so it is checked first
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
