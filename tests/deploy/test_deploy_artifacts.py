@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from salesplane_testing.go_tools import go_tool
+
 pytestmark = pytest.mark.integration
 
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
@@ -98,33 +100,7 @@ def _unavailable(reason: str) -> None:
 
 
 def _find_helm() -> str | None:
-    explicit = os.environ.get("HELM")
-    if explicit and Path(explicit).is_file():
-        return explicit
-    found = shutil.which("helm")
-    if found:
-        return found
-    go = shutil.which("go")
-    if not go:
-        return None
-    candidates: list[Path] = []
-    for var in ("GOBIN", "GOPATH"):
-        try:
-            out = subprocess.run(
-                [go, "env", var], capture_output=True, text=True, timeout=60, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if not out:
-            continue
-        if var == "GOBIN":
-            candidates.append(Path(out) / "helm")
-        else:
-            candidates.extend(Path(p) / "bin" / "helm" for p in out.split(os.pathsep) if p)
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
+    return go_tool("helm", env_var="HELM")
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:

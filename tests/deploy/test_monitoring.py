@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +13,7 @@ from types import ModuleType
 import pytest
 import yaml
 
+from salesplane_testing.go_tools import go_tool
 from tests.deploy.test_deploy_artifacts import _find_helm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +39,7 @@ build_dashboard = _builder()
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if not found:
-        gopath = subprocess.run(["go", "env", "GOPATH"], capture_output=True, text=True).stdout.strip()
-        candidate = Path(gopath.split(":")[0]) / "bin" / "promtool" if gopath else None
-        found = str(candidate) if candidate and candidate.is_file() else None
+    found = go_tool("promtool")
     if not found:
         reason = "promtool not found; run tools/install-promtool.sh"
         if IN_CI:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 from sqlalchemy import create_engine, text
 
 from salesplane.common.v1.common_pb2 import Date
+from salesplane_testing.go_tools import go_tool
 
 T = TypeVar("T")
 
@@ -103,12 +102,8 @@ def await_organisation(database_url: str, user_ids: Iterable[str], timeout: floa
 
 def promtool_problems(exposition: str) -> list[str]:
     """What `promtool check metrics` says of a /metrics page (naming, units, help, types)."""
-    found = shutil.which("promtool")
-    if found is None:
-        gopath = subprocess.run(["go", "env", "GOPATH"], capture_output=True, text=True).stdout.strip()
-        candidate = Path(gopath.split(":")[0]) / "bin" / "promtool"
-        assert candidate.is_file(), "promtool not found: run tools/install-promtool.sh (make test does)"
-        found = str(candidate)
+    found = go_tool("promtool")
+    assert found, "promtool not found: run tools/install-promtool.sh (make test does)"
     checked = subprocess.run(
         [found, "check", "metrics"], input=exposition, capture_output=True, text=True, timeout=30
     )

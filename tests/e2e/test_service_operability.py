@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
+from salesplane_platform.health import EVENTS_SERVICE
 from tests.e2e.story_helpers import promtool_problems
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +57,8 @@ def test_each_service_is_healthy_reflective_measurable_and_stops_cleanly(service
         health = health_pb2_grpc.HealthStub(channel)
         overall = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
         specific = health.Check(health_pb2.HealthCheckRequest(service=EXPECTED_SERVICES[name]), timeout=5)
-    assert overall.status == specific.status == health_pb2.HealthCheckResponse.SERVING
+        events = health.Check(health_pb2.HealthCheckRequest(service=EVENTS_SERVICE), timeout=5)
+    assert overall.status == specific.status == events.status == health_pb2.HealthCheckResponse.SERVING
 
     expected = {
         EXPECTED_SERVICES[name],

@@ -35,7 +35,8 @@ from tests.faults.load import Ledger
 LONG = os.environ.get("SALESPLANE_FAULT_LONG", "") == "1"
 DELIVERY_TIMEOUT_S = 30.0 if LONG else 8.0
 BROKER_STALL_S = 40.0 if LONG else 14.0
-BROKER_DOWN_S = 10.0
+# A minute: long enough for the stale-outbox alert (15 s for 30 s) to fire.
+BROKER_DOWN_S = 60.0
 LOAD_SECONDS = 20.0 if LONG else 4.0
 # Every check of "recovered" must hold within this many seconds of the fault's end.
 RECOVERY_LIMIT_S = 90.0

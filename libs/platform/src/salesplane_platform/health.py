@@ -1,11 +1,21 @@
-"""Health that tells the truth: ready (SERVING) only while the database, the event transport and
-every worker loop answer; live unless a worker loop is stuck or keeps crashing."""
+"""Health that tells the truth, as three answers of the gRPC health service:
+
+* a served API (each service name, and "" for the whole server: what Kubernetes' readiness probe
+  asks) is SERVING while this process can serve a call now: its own dependencies answer (the
+  database). Not the broker: writes still commit, their events wait in the outbox, and reads are
+  served; taking every pod out of its Service because the shared broker is away would turn a
+  delay of events into an outage of the API.
+* "events" is SERVING while the event side works too: the event transport answers and every
+  worker loop (relay, consumers, periodic jobs) runs. Split-mode worker pods' readiness (/readyz on
+  the operations port) is this answer, as is the `service_ready` gauge.
+* "liveness" unless a worker loop is stuck or keeps crashing: a dependency outage never restarts
+  a pod."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from grpc_health.v1 import health, health_pb2
@@ -25,12 +35,16 @@ class ReadinessMonitor:
         services: Sequence[str],
         checks: dict[str, Check],
         *,
+        serving_checks: Collection[str] | None = None,
         check_timeout_seconds: float = 10.0,
     ) -> None:
+        """`serving_checks` names the checks the API's readiness needs (all of them when None);
+        the others only gate EVENTS_SERVICE."""
         self._servicer = servicer
         # The whole server ("") last: whoever sees it SERVING sees every service SERVING too.
         self._services = [*services, ""]
         self._checks = checks
+        self._serving_checks = frozenset(checks if serving_checks is None else serving_checks)
         self._timeout = check_timeout_seconds
         self._failing: str | None = "starting"
         # A check still waiting on a dependency that does not answer (a stalled database): asked
@@ -38,23 +52,28 @@ class ReadinessMonitor:
         self._waiting: dict[str, tuple[threading.Thread, list[BaseException | None]]] = {}
 
     def check_once(self) -> bool:
-        failing = None
-        for name, check in self._checks.items():
+        """Run every check; True when all passed (the API's and the event side's readiness)."""
+        # The API's checks first; the first failure ends the round, so one hung dependency costs
+        # one deadline per round (the readiness loop's heartbeat must keep beating).
+        ordered = sorted(self._checks.items(), key=lambda item: item[0] not in self._serving_checks)
+        failing: str | None = None
+        serving_failing: str | None = None
+        for name, check in ordered:
             error = self._run_check(name, check)
             if error is not None:
                 failing = f"{name}: {error}"
+                if name in self._serving_checks:
+                    serving_failing = failing
                 break
         if failing != self._failing:
             if failing:
-                log.warning("not ready", extra={"reason": failing})
+                log.warning("not ready", extra={"reason": failing, "api_ready": serving_failing is None})
             else:
                 log.info("ready")
         self._failing = failing
-        status = (
-            health_pb2.HealthCheckResponse.NOT_SERVING if failing else health_pb2.HealthCheckResponse.SERVING
-        )
         for service in self._services:
-            self._servicer.set(service, status)
+            self._servicer.set(service, _status(serving_failing is None))
+        self._servicer.set(EVENTS_SERVICE, _status(failing is None))
         metrics.READY.set(0 if failing else 1)
         return failing is None
 
@@ -82,7 +101,7 @@ class ReadinessMonitor:
 
     @property
     def failing(self) -> str | None:
-        """Why the process is not ready at the last check, or None when it is."""
+        """Why the process (its event side included) is not ready at the last check, or None."""
         return self._failing
 
     def run(
@@ -103,6 +122,8 @@ class ReadinessMonitor:
             changed.wait(interval_seconds)
 
 
+# The health-service name of the event side: transport and worker loops (see the module's text).
+EVENTS_SERVICE = "events"
 # The health-service name Kubernetes' liveness probe asks for. It is about being stuck only: a
 # database or broker outage leaves it SERVING (a restart would not bring them back), while a
 # worker loop that is stuck or keeps crashing makes it NOT_SERVING, so the pod is restarted.
@@ -143,3 +164,7 @@ def liveness_status(live_problem: LiveProblem) -> health_pb2.HealthCheckResponse
         log.error("not live", extra={"reason": problem})
         return health_pb2.HealthCheckResponse.NOT_SERVING
     return health_pb2.HealthCheckResponse.SERVING
+
+
+def _status(ok: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    return health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING

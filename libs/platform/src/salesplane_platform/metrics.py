@@ -55,7 +55,10 @@ CONSUMER_LAG = Gauge(
 CONSUMER_FAILURES = Counter(
     "consumer_batch_failures_total", "Consumed batches whose apply failed and were retried."
 )
-READY = Gauge("service_ready", "1 when the database and the event transport answer, else 0.")
+READY = Gauge(
+    "service_ready",
+    "1 when the database, the event transport and every worker loop answer (health \"events\"), else 0.",
+)
 WORKER_UP = Gauge(
     "worker_up", "1 while a worker loop (consumer, relay, job) runs and beats, else 0.", ["worker"]
 )

@@ -2,7 +2,8 @@
 consumer, health, metrics, graceful shutdown. A service supplies a ServiceDefinition.
 
 Every background loop runs under a Supervisor (restarted if it dies, its heartbeat watched);
-readiness covers the database, the transport and those loops; liveness only the loops."""
+the API's readiness covers its database, the event side's (health "events") also the transport
+and those loops; liveness only the loops."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from salesplane_platform.db import make_engine, make_session_factory, observe_po
 from salesplane_platform.dead_letters import DeadLetters
 from salesplane_platform.dead_letters_api import add_dead_letter_service
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
-from salesplane_platform.health import ReadinessMonitor, TruthfulHealthServicer
+from salesplane_platform.health import EVENTS_SERVICE, ReadinessMonitor, TruthfulHealthServicer
 from salesplane_platform.json_logging import configure_logging
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.ops_http import start_ops_server
@@ -117,6 +118,7 @@ class ServiceProcess:
         # grpc's servicer starts out SERVING for the whole server; nothing is ready until the
         # first readiness check has passed.
         self._health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._health.set(EVENTS_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         self._closables: list[Callable[[], None]] = []
         self.grpc_port = 0
         self.metrics_port = 0
@@ -228,7 +230,10 @@ class ServiceProcess:
             self.grpc_port = self._server.add_insecure_port(f"[::]:{settings.grpc_port}")
             self._server.start()
 
-        monitor = self._monitor = ReadinessMonitor(self._health, services, checks)
+        # The API is ready while its database answers; the broker and the loops gate "events".
+        monitor = self._monitor = ReadinessMonitor(
+            self._health, services, checks, serving_checks={"database"}
+        )
         monitor.check_once()
         self.supervisor.spawn(
             "readiness", lambda stop, beat: monitor.run(stop, beat, changed=self.supervisor.changed)

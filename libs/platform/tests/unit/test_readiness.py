@@ -6,7 +6,12 @@ import threading
 
 from grpc_health.v1 import health, health_pb2
 
-from salesplane_platform.health import LIVENESS_SERVICE, ReadinessMonitor, TruthfulHealthServicer
+from salesplane_platform.health import (
+    EVENTS_SERVICE,
+    LIVENESS_SERVICE,
+    ReadinessMonitor,
+    TruthfulHealthServicer,
+)
 
 
 def status(servicer: health.HealthServicer, service: str = "") -> int:
@@ -44,3 +49,41 @@ def test_liveness_is_computed_when_asked_and_ignores_readiness() -> None:
     assert status(servicer, LIVENESS_SERVICE) == health_pb2.HealthCheckResponse.SERVING
     problem[0] = "event-consumer-0 is stuck"
     assert status(servicer, LIVENESS_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_the_api_stays_ready_while_only_the_event_side_fails() -> None:
+    broker_down: list[bool] = [True]
+
+    def broker() -> None:
+        if broker_down[0]:
+            raise ConnectionError("no broker")
+
+    servicer = TruthfulHealthServicer(lambda: None)
+    monitor = ReadinessMonitor(
+        servicer,
+        ["salesplane.x.v1.X"],
+        {"database": lambda: None, "event transport": broker},
+        serving_checks={"database"},
+    )
+    assert not monitor.check_once()
+    assert monitor.failing == "event transport: no broker"
+    assert status(servicer) == health_pb2.HealthCheckResponse.SERVING
+    assert status(servicer, "salesplane.x.v1.X") == health_pb2.HealthCheckResponse.SERVING
+    assert status(servicer, EVENTS_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
+    broker_down[0] = False
+    assert monitor.check_once()
+    assert status(servicer, EVENTS_SERVICE) == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_failing_database_takes_the_api_and_the_event_side_out() -> None:
+    def database() -> None:
+        raise ConnectionError("no database")
+
+    servicer = TruthfulHealthServicer(lambda: None)
+    monitor = ReadinessMonitor(
+        servicer, [], {"event transport": lambda: None, "database": database}, serving_checks={"database"}
+    )
+    assert not monitor.check_once()
+    assert monitor.failing == "database: no database"
+    assert status(servicer) == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert status(servicer, EVENTS_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING

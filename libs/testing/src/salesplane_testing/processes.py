@@ -14,6 +14,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from salesplane_platform.health import EVENTS_SERVICE
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -60,8 +62,12 @@ class ServiceHandle:
                         f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                     )
                 try:
-                    reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    # Started means the API serves and so does the event side (relay, consumers).
+                    replies = [
+                        stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=1)
+                        for name in ("", EVENTS_SERVICE)
+                    ]
+                    if all(r.status == health_pb2.HealthCheckResponse.SERVING for r in replies):
                         return
                 except grpc.RpcError:
                     pass
