@@ -595,3 +595,27 @@ def test_a_service_client_needs_its_secret(helm: str) -> None:
     )
     assert proc.returncode != 0
     assert "components.leads.serviceClient.secretName is required" in proc.stderr
+
+
+def test_tracing_is_off_unless_an_endpoint_is_set_and_then_on_in_every_component(helm: str) -> None:
+    _, off = _render(helm, PROVIDER)
+    for deployment in _by_kind(off, "Deployment").values():
+        assert not [name for name in _env(_container(deployment)) if name.startswith("OTEL_")]
+
+    _, on = _render(
+        helm,
+        [
+            *PROVIDER,
+            "tracing.otlpEndpoint=http://otel-collector.observability:4318",
+            "tracing.sampleRatio=0.25",
+            "components.forecasting.split.enabled=true",
+        ],
+    )
+    deployments = _by_kind(on, "Deployment")
+    for component in ("leads", "opportunities", "forecasting", "forecasting-relay", "reporting", "gateway"):
+        env = _env(_container(deployments[_name(component)]))
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability:4318"
+        # A split component's workers are the same service, told apart by their instance ids.
+        assert env["OTEL_SERVICE_NAME"]["value"] == component.removesuffix("-relay")
+        assert env["OTEL_TRACES_SAMPLER"]["value"] == "parentbased_traceidratio"
+        assert env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.25"

@@ -51,7 +51,7 @@ OPEN = {
     "probes.*.*",
 }
 # Numbers that may have a fraction.
-NUMBERS = {"components.*.edge.rateLimit.perSecond"}
+NUMBERS = {"components.*.edge.rateLimit.perSecond", "tracing.sampleRatio"}
 # Keys the templates read that values.yaml does not set, with their schema.
 _OBJECT: dict[str, Any] = {"type": "object"}
 OPTIONAL: dict[str, dict[str, Any]] = {

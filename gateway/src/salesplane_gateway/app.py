@@ -1,4 +1,4 @@
-"""The Flask application: request ids, access log, problem+json errors, probes and the API."""
+"""The Flask application: request ids, access log, traces, problem+json errors, probes and the API."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
 from salesplane_gateway.cors import install_cors
 from salesplane_gateway.http_metrics import install_http_metrics
+from salesplane_gateway.http_tracing import install_http_tracing
 from salesplane_gateway.openapi import openapi_json
 from salesplane_gateway.path_shadows import SegmentConverter
 from salesplane_gateway.problems import Problem, problem_type
@@ -57,6 +58,7 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
             )
         ),
     )
+    install_http_tracing(app)
     app.before_request(_start_request)
     # First after the request id: a request refused by a later hook (rate limit, CSRF, a bad
     # token) is still counted, under its route and status.

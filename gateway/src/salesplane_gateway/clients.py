@@ -1,6 +1,6 @@
 """gRPC clients of the upstream services: one channel per target address, created on first use, and
 one generic callable per RPC, unary or server-streaming (the route table names RPCs by descriptor,
-so no stubs are needed)."""
+so no stubs are needed). Calls are traced: a client span each, its context in the metadata."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from salesplane.forecasting.v1 import forecasting_pb2, org_pb2
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
 from salesplane.reporting.v1 import reporting_pb2
+from salesplane_platform.grpc_tracing import traced_channel
 
 # The gRPC service each upstream must serve; /readyz asks the health service about exactly these,
 # so a target that points at the wrong service is not reported ready.
@@ -43,7 +44,7 @@ _CHANNEL_OPTIONS = [
 
 
 def insecure_channel(target: str) -> grpc.Channel:
-    return grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    return traced_channel(grpc.insecure_channel(target, options=_CHANNEL_OPTIONS))
 
 
 class ServiceClients:

@@ -14,6 +14,7 @@ from salesplane_gateway.clients import ServiceClients
 from salesplane_gateway.config import GatewayConfig
 from salesplane_platform.errors import ConfigurationError
 from salesplane_platform.json_logging import configure_logging
+from salesplane_platform.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "gateway"
@@ -32,6 +33,7 @@ def main() -> None:
         log.error("invalid configuration", extra={"error": str(error)})
         sys.exit(2)
     configure_logging(SERVICE_NAME, config.log_level)
+    stop_tracing = configure_tracing(SERVICE_NAME)
     clients = ServiceClients(config.targets)
     app = create_app(config, clients)
     server = create_server(
@@ -67,6 +69,7 @@ def main() -> None:
     finally:
         server.close()
         clients.close()
+        stop_tracing()
         log.info("gateway stopped")
 
 

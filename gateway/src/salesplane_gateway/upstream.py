@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from salesplane_gateway.problems import Problem, problem_from_rpc_error
 from salesplane_gateway.request_context import state
 from salesplane_gateway.routing import Rpc
+from salesplane_platform.grpc_tracing import trace_metadata
 from salesplane_platform.identity import AUTHORIZATION_HEADER
 from salesplane_platform.request_ids import REQUEST_ID_METADATA
 
@@ -134,7 +135,13 @@ class ResponseStream(Iterator[Message]):
 
 
 def _metadata() -> tuple[tuple[str, str], ...]:
-    return ((AUTHORIZATION_HEADER, f"Bearer {g.bearer_token}"), (REQUEST_ID_METADATA, g.request_id))
+    # The HTTP request's trace context: a unary call's client span replaces it with its own, a
+    # streaming call (which has none, grpc_tracing.py) passes it on as it is.
+    return (
+        (AUTHORIZATION_HEADER, f"Bearer {g.bearer_token}"),
+        (REQUEST_ID_METADATA, g.request_id),
+        *trace_metadata(),
+    )
 
 
 def _timeout(timeout_seconds: float | None) -> float:

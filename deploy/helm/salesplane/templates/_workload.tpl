@@ -55,6 +55,12 @@ service:<component>, the name the services' allow-lists use). */}}
 {{- else if not (include "salesplane.development" $root) }}
 {{- fail "auth.oidc.issuer is required: outside config.environment=development tokens are verified by an OpenID Connect provider's keys" }}
 {{- end }}
+{{- with $root.Values.tracing.otlpEndpoint }}
+{{- $_ := set $plain "OTEL_EXPORTER_OTLP_ENDPOINT" (toString .) }}
+{{- $_ := set $plain "OTEL_SERVICE_NAME" $name }}
+{{- $_ := set $plain "OTEL_TRACES_SAMPLER" "parentbased_traceidratio" }}
+{{- $_ := set $plain "OTEL_TRACES_SAMPLER_ARG" (toString $root.Values.tracing.sampleRatio) }}
+{{- end }}
 {{- if eq $c.type "grpc" }}
 {{- $_ := set $plain "SALESPLANE_GRPC_PORT" (toString (int $c.ports.grpc)) }}
 {{- if $c.ports.metrics }}

@@ -7,6 +7,10 @@ applied (applied now): nothing is lost, nothing counts twice.
 
 Because events carry the aggregate's full state, only the newest version of each aggregate in a
 batch matters; older ones, duplicates and late arrivals are skipped.
+
+A batch is applied inside a `process <topic>` span that continues the trace its records carry in
+their headers (messaging_spans.py), so the transaction shows in the trace of the request that
+caused the event.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from opentelemetry import trace
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +34,7 @@ from salesplane_platform.bulk_writes import REPLACE, bulk_lookup, bulk_upsert
 from salesplane_platform.db import upsert_statement
 from salesplane_platform.event_transport import EventSubscriber, IncomingRecord
 from salesplane_platform.events import MalformedEvent, decode_envelope
+from salesplane_platform.messaging_spans import KAFKA, process_span
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.supervision import Heartbeat
 
@@ -121,6 +127,8 @@ class ConsumerRunner:
         *,
         max_batch: int = 1000,
         poll_timeout_seconds: float = 0.5,
+        messaging_system: str = KAFKA,
+        consumer_group: str | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._tables = tables
@@ -128,6 +136,9 @@ class ConsumerRunner:
         self._handler = handler
         self._max_batch = max_batch
         self._poll_timeout = poll_timeout_seconds
+        self._messaging_system = messaging_system
+        self._consumer_group = consumer_group
+        self._tracer = trace.get_tracer(__name__)
 
     def run(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
         """Poll, apply, commit until `stop`. Nothing the transport or the database raises ends the
@@ -183,6 +194,12 @@ class ConsumerRunner:
 
     def process_and_report(self, records: Sequence[IncomingRecord]) -> BatchOutcome:
         """Apply one batch in one transaction; what had an effect and what went to dead letters."""
+        with process_span(
+            self._tracer, records, system=self._messaging_system, consumer_group=self._consumer_group
+        ):
+            return self._apply(records)
+
+    def _apply(self, records: Sequence[IncomingRecord]) -> BatchOutcome:
         started = time.perf_counter()
         newest: dict[tuple[str, str], ConsumedEvent] = {}
         every: dict[tuple[str, str, int], ConsumedEvent] = {}

@@ -13,7 +13,7 @@ class OutgoingRecord:
     topic: str
     key: bytes
     value: bytes
-    # Kafka record headers (record_headers.py); the local log does not keep them.
+    # Record headers (record_headers.py): CloudEvents attributes and the W3C trace context.
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
@@ -24,6 +24,8 @@ class IncomingRecord:
     offset: int
     key: bytes | None
     value: bytes
+    # As published (the trace context the consumer's span continues, messaging_spans.py).
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class EventPublisher(Protocol):

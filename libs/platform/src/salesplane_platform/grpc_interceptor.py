@@ -1,5 +1,6 @@
 """One server interceptor for every Salesplane service: authenticates the caller, times and counts
-each RPC, and turns domain errors into rich gRPC statuses (never a bare INTERNAL for bad input)."""
+each RPC, and turns domain errors into rich gRPC statuses (never a bare INTERNAL for bad input),
+which it also notes on the RPC's span (grpc_tracing.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from salesplane_platform.authentication import Verifier
 from salesplane_platform.errors import DomainError, Unauthenticated
 from salesplane_platform.grpc_errors import grpc_status_for
 from salesplane_platform.grpc_metrics import UNARY, RpcMeter, meter_for, rpc_type
+from salesplane_platform.grpc_tracing import record_rpc_status
 from salesplane_platform.identity import AUTHORIZATION_HEADER, Identity
 from salesplane_platform.request_ids import REQUEST_ID_METADATA, bind_request_id, unbind_request_id
 from salesplane_platform.service_principals import NO_SERVICE_RPCS, ServiceRpcs, ensure_service_may_call
@@ -137,6 +139,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 if token_reset is not None:
                     _CALLER_TOKEN.reset(token_reset)
                 meter.handled(code, time.perf_counter() - started)
+                record_rpc_status(code)
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
@@ -181,6 +184,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 except Exception:
                     code = _status_code(context) or grpc.StatusCode.UNAUTHENTICATED
                     meter.handled(code, time.perf_counter() - started)
+                    record_rpc_status(code)
                     raise
                 request_id = bind_request_id(_metadata_value(context, REQUEST_ID_METADATA))
                 if not client_streaming:
@@ -215,6 +219,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                     unbind_request_id(request_id)
                     unbind(tokens)
                     meter.handled(code, time.perf_counter() - started)
+                    record_rpc_status(code)
 
             return wrapped
 
@@ -240,6 +245,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                     unbind_request_id(request_id)
                     unbind(tokens)
                     meter.handled(code, time.perf_counter() - started)
+                    record_rpc_status(code)
 
             return wrapped
 

@@ -1,4 +1,8 @@
-"""One JSON object per log line on stdout, for log shippers."""
+"""One JSON object per log line on stdout, for log shippers.
+
+A line logged inside a span carries its `trace_id` and `span_id` (W3C hex), so a log search and a
+trace view lead to each other; with export off the ids still tie a request's lines together
+across services (tracing.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from opentelemetry import trace
 
 _STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -23,6 +29,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = trace.format_trace_id(span.trace_id)
+            entry["span_id"] = trace.format_span_id(span.span_id)
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRIBUTES})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -172,7 +172,7 @@ class KafkaSubscriber:
                 self._done[tp] = records[0].offset
         self._record_lag()
         return [
-            IncomingRecord(r.topic, r.partition, r.offset, r.key, r.value)
+            IncomingRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
             for records in batches.values()
             for r in records
         ]

@@ -1,9 +1,11 @@
 """The embedded event transport: a durable, ordered log in one SQLite file that every local
 process shares, with consumer-group positions stored beside it. Same guarantees as the Kafka
-transport for one machine: at-least-once, ordered, positions committed only when asked."""
+transport for one machine: at-least-once, ordered, positions committed only when asked, and the
+records' headers kept with them."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -12,13 +14,17 @@ from pathlib import Path
 
 from salesplane_platform.event_transport import IncomingRecord, OutgoingRecord
 
+# The messaging.system of the spans of records on this log (messaging_spans.py).
+LOCAL_LOG_SYSTEM = "salesplane_local_log"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     "offset" INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
     key BLOB,
     value BLOB NOT NULL,
-    appended_at REAL NOT NULL
+    appended_at REAL NOT NULL,
+    headers TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_records_topic_offset ON records (topic, "offset");
 CREATE TABLE IF NOT EXISTS group_positions (
@@ -38,7 +44,29 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA busy_timeout=30000")
     connection.executescript(_SCHEMA)
+    _add_headers_column(connection)
     return connection
+
+
+def _add_headers_column(connection: sqlite3.Connection) -> None:
+    """Logs written before records kept their headers get the column (their records have none)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(records)")}
+    if "headers" in columns:
+        return
+    try:
+        connection.execute("ALTER TABLE records ADD COLUMN headers TEXT")
+    except sqlite3.OperationalError as error:
+        if "duplicate column" not in str(error):  # another process added it first
+            raise
+
+
+def _encoded_headers(headers: Sequence[tuple[str, bytes]]) -> str | None:
+    # Latin-1 maps every byte to one character: any value survives JSON, ASCII ones stay readable.
+    return json.dumps([[name, value.decode("latin-1")] for name, value in headers]) if headers else None
+
+
+def _decoded_headers(text: str | None) -> tuple[tuple[str, bytes], ...]:
+    return tuple((name, value.encode("latin-1")) for name, value in json.loads(text)) if text else ()
 
 
 class LocalLogPublisher:
@@ -52,8 +80,8 @@ class LocalLogPublisher:
             self._connection.execute("BEGIN IMMEDIATE")
             try:
                 self._connection.executemany(
-                    "INSERT INTO records (topic, key, value, appended_at) VALUES (?, ?, ?, ?)",
-                    [(r.topic, r.key, r.value, now) for r in records],
+                    "INSERT INTO records (topic, key, value, appended_at, headers) VALUES (?, ?, ?, ?, ?)",
+                    [(r.topic, r.key, r.value, now, _encoded_headers(r.headers)) for r in records],
                 )
             except BaseException:
                 self._connection.execute("ROLLBACK")
@@ -94,10 +122,14 @@ class LocalLogSubscriber:
         clauses = " OR ".join('(topic = ? AND "offset" >= ?)' for _ in self._topics)
         parameters: list[object] = [v for t in self._topics for v in (t, self._positions[t])]
         rows = self._connection.execute(
-            f'SELECT topic, "offset", key, value FROM records WHERE {clauses} ORDER BY "offset" LIMIT ?',
+            f'SELECT topic, "offset", key, value, headers FROM records WHERE {clauses} '
+            'ORDER BY "offset" LIMIT ?',
             [*parameters, max_records],
         ).fetchall()
-        return [IncomingRecord(topic, 0, offset, key, value) for topic, offset, key, value in rows]
+        return [
+            IncomingRecord(topic, 0, offset, key, value, _decoded_headers(headers))
+            for topic, offset, key, value, headers in rows
+        ]
 
     def commit(self, records: Sequence[IncomingRecord]) -> None:
         latest: dict[str, int] = {}

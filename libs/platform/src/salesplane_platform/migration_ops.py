@@ -90,3 +90,14 @@ def drop_audit_log_v1() -> None:
         op.execute("DROP FUNCTION audit_log_append_only()")
     else:
         op.drop_table("audit_log")
+
+
+def add_outbox_trace_context_v1() -> None:
+    """The outbox row's W3C trace context (trace_context.py): nullable, rows written before have none."""
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("trace_context", sa.Text, nullable=True))
+
+
+def drop_outbox_trace_context_v1() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("trace_context")

@@ -3,6 +3,11 @@
 A row is deleted only after the transport acknowledged it (acks=all), so a crash between the two
 publishes it again; consumers drop the duplicate by its version. One relay per service database
 publishes at a time (a PostgreSQL advisory lock), so replicas never interleave one aggregate's events.
+
+Each record is sent in a `publish <topic>` span, child of the transaction that wrote its row (the
+trace context stored with it), and carries that span's context in its headers to the consumer.
+When spans are exported nowhere, the record carries the stored context as it is: a span per record
+nobody sees would cost more than the rest of the relay's work for it.
 """
 
 from __future__ import annotations
@@ -12,15 +17,22 @@ import threading
 import time
 import zlib
 from collections import Counter as Tally
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import StatusCode
+from sqlalchemy import Connection, Engine, Row, delete, func, select, text
 
 from salesplane_platform import metrics
 from salesplane_platform.event_transport import EventPublisher, OutgoingRecord
+from salesplane_platform.messaging_spans import KAFKA, start_publish_span
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.record_headers import record_headers
 from salesplane_platform.supervision import Heartbeat
+from salesplane_platform.trace_context import stored_carrier, stored_context, trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +48,8 @@ class OutboxRelay:
         lock_name: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
+        messaging_system: str = KAFKA,
+        publish_spans: bool = True,
     ) -> None:
         self._engine = engine
         self._outbox = tables.outbox
@@ -46,6 +60,9 @@ class OutboxRelay:
         self._idle_poll_seconds = idle_poll_seconds
         self._lock_connection: Connection | None = None
         self._producer_name = lock_name
+        self._messaging_system = messaging_system
+        self._publish_spans = publish_spans
+        self._tracer = trace.get_tracer(__name__)
 
     def run(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
         """Publish until `stop`; a failed pass (broker or database down) backs off and tries again."""
@@ -87,6 +104,7 @@ class OutboxRelay:
                     columns.payload,
                     columns.event_id,
                     columns.event_type,
+                    columns.trace_context,
                 )
                 .order_by(columns.id)
                 .limit(self._batch_size)
@@ -99,25 +117,61 @@ class OutboxRelay:
         if not rows:
             return 0
         started = time.perf_counter()
-        self._publisher.publish(
-            [
-                OutgoingRecord(
-                    r.topic,
-                    r.aggregate_id.encode(),
-                    r.payload,
-                    record_headers(
-                        event_id=r.event_id, event_type=r.event_type, producer=self._producer_name
-                    ),
-                )
-                for r in rows
-            ]
-        )
+        if self._publish_spans:
+            self._publish_in_spans(rows)
+        else:
+            self._publisher.publish([self._record(r, stored_carrier(r.trace_context)) for r in rows])
         metrics.OUTBOX_PUBLISH_SECONDS.observe(time.perf_counter() - started)
         with self._engine.begin() as connection:
             connection.execute(delete(self._outbox).where(columns.id.in_([r.id for r in rows])))
         for topic, count in Tally(r.topic for r in rows).items():
             metrics.OUTBOX_PUBLISHED.labels(topic).inc(count)
         return len(rows)
+
+    def _publish_in_spans(self, rows: Sequence[Row[*tuple[Any, ...]]]) -> None:
+        sends = [self._send_context(r) for r in rows]
+        spans = [trace.get_current_span(send) for send in sends]
+        try:
+            self._publisher.publish(
+                [self._record(r, trace_carrier(send)) for r, send in zip(rows, sends, strict=True)]
+            )
+        except Exception as error:
+            for span in spans:
+                span.record_exception(error)
+                span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+            raise
+        finally:
+            # Every span ends when the whole batch is acknowledged (or failed): that is when each
+            # of its records was known to be stored.
+            for span in spans:
+                span.end()
+
+    def _send_context(self, row: Row[*tuple[Any, ...]]) -> Context:
+        """The context a row's record is sent in: its publish span, in the context the row was
+        written in (whose baggage, if any, travels on)."""
+        parent = stored_context(row.trace_context)
+        span = start_publish_span(
+            self._tracer,
+            system=self._messaging_system,
+            topic=row.topic,
+            key=row.aggregate_id,
+            event_id=row.event_id,
+            parent=parent,
+        )
+        return trace.set_span_in_context(span, parent or Context())
+
+    def _record(self, row: Row[*tuple[Any, ...]], trace_context: dict[str, str]) -> OutgoingRecord:
+        return OutgoingRecord(
+            row.topic,
+            row.aggregate_id.encode(),
+            row.payload,
+            record_headers(
+                event_id=row.event_id,
+                event_type=row.event_type,
+                producer=self._producer_name,
+                trace_context=trace_context,
+            ),
+        )
 
     def _hold_leadership(self) -> bool:
         if self._engine.dialect.name != "postgresql":

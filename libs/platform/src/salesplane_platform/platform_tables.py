@@ -41,6 +41,9 @@ class PlatformTables:
             Column("event_type", String(200), nullable=False),
             Column("payload", LargeBinary, nullable=False),
             Column("created_at", DateTime(timezone=True), nullable=False),
+            # The W3C trace context of the transaction that wrote the row (trace_context.py), so
+            # the relay's publish span continues its trace; NULL outside any trace.
+            Column("trace_context", Text),
         )
         self.consumed_versions = Table(
             "consumed_versions",

@@ -3,7 +3,8 @@ consumer, health, metrics, graceful shutdown. A service supplies a ServiceDefini
 
 Every background loop runs under a Supervisor (restarted if it dies, its heartbeat watched);
 the API's readiness covers its database, the event side's (health "events") also the transport
-and those loops; liveness only the loops."""
+and those loops; liveness only the loops. Every RPC, published record and consumed batch has its
+span (tracing.py says where they are exported)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ from salesplane_platform.db import make_engine, make_session_factory, observe_po
 from salesplane_platform.dead_letters import DeadLetters
 from salesplane_platform.dead_letters_api import add_dead_letter_service
 from salesplane_platform.grpc_interceptor import ServiceInterceptor
+from salesplane_platform.grpc_tracing import tracing_server_interceptor
 from salesplane_platform.health import EVENTS_SERVICE, ReadinessMonitor, TruthfulHealthServicer
 from salesplane_platform.json_logging import configure_logging
+from salesplane_platform.local_log import LOCAL_LOG_SYSTEM
+from salesplane_platform.messaging_spans import KAFKA
 from salesplane_platform.migrations import upgrade_to_head
 from salesplane_platform.ops_http import start_ops_server
 from salesplane_platform.org_identity import OrgBoundVerifier, table_directory
@@ -43,6 +47,7 @@ from salesplane_platform.service_principals import NO_SERVICE_RPCS, ServiceRpcs
 from salesplane_platform.settings import ServiceSettings
 from salesplane_platform.supervision import Heartbeat, Loop, Supervisor
 from salesplane_platform.topics import AUDIT as AUDIT_TOPIC
+from salesplane_platform.tracing import configure_tracing, exporting
 from salesplane_platform.transport_factory import (
     consumer_count,
     make_publisher,
@@ -159,12 +164,20 @@ class ServiceProcess:
         self.metrics_port = ops_server.server_port
         self._closables.append(ops_server.shutdown)
 
+        # The messaging.system of the transport's spans.
+        messaging_system = KAFKA if settings.uses_kafka else LOCAL_LOG_SYSTEM
         if "relay" in settings.roles:
             prepare_topics(settings, [t for t in (topic, audit_topic) if t is not None])
             publisher = make_publisher(settings)
             self._closables.append(publisher.close)
             relay = OutboxRelay(
-                engine, definition.tables, publisher, wakeup=outbox.wakeup, lock_name=definition.name
+                engine,
+                definition.tables,
+                publisher,
+                wakeup=outbox.wakeup,
+                lock_name=definition.name,
+                messaging_system=messaging_system,
+                publish_spans=exporting(),
             )
             self.supervisor.spawn("outbox-relay", relay.run)
         if "consumer" in settings.roles and definition.make_handler is not None:
@@ -182,6 +195,8 @@ class ServiceProcess:
                     # The local log is polled every 20 ms whatever the timeout; a short one only
                     # lets a stop end sooner.
                     poll_timeout_seconds=0.5 if settings.uses_kafka else 0.1,
+                    messaging_system=messaging_system,
+                    consumer_group=settings.consumer_group,
                 )
                 self.supervisor.spawn(f"event-consumer-{member}", runner.run)
 
@@ -205,7 +220,10 @@ class ServiceProcess:
             )
             self._server = grpc.server(
                 self._grpc_workers,
-                interceptors=[ServiceInterceptor(self._verifier(), definition.service_rpcs)],
+                interceptors=[
+                    tracing_server_interceptor(),
+                    ServiceInterceptor(self._verifier(), definition.service_rpcs),
+                ],
                 options=[("grpc.so_reuseport", 0)],
             )
             services = list(definition.register_api(self._server, self.context))
@@ -309,6 +327,7 @@ def run_service(definition: ServiceDefinition) -> None:
     """Console entry point: run until SIGTERM or SIGINT, then shut down gracefully."""
     settings = settings_from_env(definition)
     configure_logging(definition.name, settings.log_level)
+    stop_tracing = configure_tracing(definition.name)
     process = ServiceProcess(definition, settings)
     stopping = threading.Event()
 
@@ -321,6 +340,7 @@ def run_service(definition: ServiceDefinition) -> None:
     process.start()
     stopping.wait()
     process.stop()
+    stop_tracing()
     # A call still running on a dead dependency must not hold the pod past its grace period:
     # grpc's worker threads are not daemons, and the interpreter would wait for them at exit.
     others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]

@@ -1,4 +1,7 @@
-"""A unit of work commits a state change and the events it raises in one database transaction."""
+"""A unit of work commits a state change and the events it raises in one database transaction.
+
+Each outbox row keeps the trace context it was written in, so the event's trace goes on from the
+request (or the consumed event) that caused it, through the relay, to its consumers."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from salesplane_platform.audit_mapping import AUDIT_AGGREGATE, audit_entry_proto
 from salesplane_platform.events import build_envelope
 from salesplane_platform.platform_tables import PlatformTables
 from salesplane_platform.request_ids import current_request_id
+from salesplane_platform.trace_context import current_trace_context
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,9 @@ class SqlUnitOfWork:
         if self._audit:
             self._write_audit()
         if self._pending:
+            trace_context = current_trace_context()
+            for row in self._pending:
+                row["trace_context"] = trace_context
             self.session.execute(self._outbox.tables.outbox.insert(), self._pending)
         self.session.commit()
         if self._pending:

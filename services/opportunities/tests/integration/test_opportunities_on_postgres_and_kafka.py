@@ -902,8 +902,15 @@ def test_deal_writes_racing_rate_changes_never_keep_a_stale_rate(running):
         assert deal.amount_base.amount_minor == (deal.amount.amount_minor * 10008 + 5000) // 10000
 
 
-def test_records_carry_their_type_schema_and_content_type_and_each_change_is_audited_on_kafka(running):
-    created = running.create(name="Headers deal")
+def test_records_carry_their_type_schema_content_type_and_trace_context_and_each_change_is_audited_on_kafka(
+    running,
+):
+    # The call comes from a traced caller (the gateway): its trace goes on in the record's headers.
+    caller_trace = uuid.uuid4().hex
+    created = running.stub.CreateOpportunity(
+        create_request(name="Headers deal"),
+        metadata=[*running.auth(), ("traceparent", f"00-{caller_trace}-{uuid.uuid4().hex[:16]}-01")],
+    )
     running.outbox_drained()
 
     # kcat, as an operator would look: the headers of the deal's record, without decoding it.
@@ -934,6 +941,8 @@ def test_records_carry_their_type_schema_and_content_type_and_each_change_is_aud
     assert headers["content-type"] == "application/protobuf; proto=salesplane.events.v1.EventEnvelope"
     assert headers["ce_source"] == "salesplane/opportunities"
     assert headers["ce_specversion"] == "1.0"
+    version, trace_id, span_id, flags = headers["traceparent"].split("-")
+    assert (version, trace_id, len(span_id), len(flags)) == ("00", caller_trace, 16, 2)
 
     # The change's audit entry is on the audit topic, joined to the event by its id.
     consumer = KafkaConsumer(

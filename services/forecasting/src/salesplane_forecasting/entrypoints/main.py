@@ -41,6 +41,7 @@ from salesplane_forecasting.service_layer import org, risk_alerts
 from salesplane_forecasting.service_layer.org import OpenWork
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
+from salesplane_platform.grpc_tracing import traced_channel
 from salesplane_platform.service_process import PeriodicJob, ServiceContext, ServiceDefinition, run_service
 from salesplane_platform.settings import bounded_int
 
@@ -70,9 +71,13 @@ def open_work_from_env(context: ServiceContext) -> OpenWork:
     own credentials. gRPC connects lazily: forecasting serves while they are down, and only
     deactivations wait for them."""
     credentials = context.settings.service_credentials()
-    leads = grpc.insecure_channel(peer_address(os.environ, LEADS_TARGET_ENV, DEFAULT_LEADS_ADDRESS))
-    opportunities = grpc.insecure_channel(
-        peer_address(os.environ, OPPORTUNITIES_TARGET_ENV, DEFAULT_OPPORTUNITIES_ADDRESS)
+    leads = traced_channel(
+        grpc.insecure_channel(peer_address(os.environ, LEADS_TARGET_ENV, DEFAULT_LEADS_ADDRESS))
+    )
+    opportunities = traced_channel(
+        grpc.insecure_channel(
+            peer_address(os.environ, OPPORTUNITIES_TARGET_ENV, DEFAULT_OPPORTUNITIES_ADDRESS)
+        )
     )
     context.closables.extend([leads.close, opportunities.close])
     return GrpcOpenWork(leads, opportunities, credentials)

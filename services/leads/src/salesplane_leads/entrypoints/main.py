@@ -16,6 +16,7 @@ from salesplane_leads.entrypoints.grpc_api import LeadServicer
 from salesplane_leads.service_layer.conversion import OpportunityService
 from salesplane_platform import topics
 from salesplane_platform.consumer_runner import EventHandler
+from salesplane_platform.grpc_tracing import traced_channel
 from salesplane_platform.org_replica import ORG_TOPIC, OrgReplicaHandler
 from salesplane_platform.service_principals import rpc_name, service_rpcs
 from salesplane_platform.service_process import ServiceContext, ServiceDefinition, run_service
@@ -47,7 +48,7 @@ def opportunities_from_env(context: ServiceContext) -> OpportunityService:
     """gRPC connects lazily, so the leads service starts (and serves everything but conversions)
     while the opportunities service is down. Calls carry the leads service's own credentials."""
     credentials = context.settings.service_credentials()
-    channel = grpc.insecure_channel(opportunities_address(os.environ))
+    channel = traced_channel(grpc.insecure_channel(opportunities_address(os.environ)))
     context.closables.append(channel.close)
     return GrpcOpportunityService(channel, credentials, deadline_seconds=DEFAULT_DEADLINE_SECONDS)
 
