@@ -57,7 +57,7 @@ CONSUMER_FAILURES = Counter(
 )
 READY = Gauge(
     "service_ready",
-    "1 when the database, the event transport and every worker loop answer (health \"events\"), else 0.",
+    '1 when the database, the event transport and every worker loop answer (health "events"), else 0.',
 )
 WORKER_UP = Gauge(
     "worker_up", "1 while a worker loop (consumer, relay, job) runs and beats, else 0.", ["worker"]
