@@ -29,6 +29,7 @@ from salesplane.opportunities.v1 import opportunities_pb2, opportunities_pb2_grp
 from salesplane_platform.events import decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
 from tests.e2e.conftest import SECRET, bearer
+from tests.e2e.story_helpers import await_organisation
 
 pytestmark = pytest.mark.e2e
 
@@ -150,6 +151,11 @@ def test_leads_imported_qualified_converted_and_closed_tell_their_story_on_kafka
             ),
             metadata=admin,
         )
+
+    # The reps reach leads and opportunities by event; an import assigning leads to reps those
+    # replicas do not know yet would rightly refuse the rows.
+    for service in (leads, opportunities):
+        await_organisation(service.env["SALESPLANE_DATABASE_URL"], ["vp", "mgr-1", *REPS])
 
     lead_api = leads_pb2_grpc.LeadServiceStub(grpc.insecure_channel(leads.target))
     opportunity_api = opportunities_pb2_grpc.OpportunityServiceStub(
