@@ -16,7 +16,7 @@ import pytest
 
 from salesplane_platform.identity import issue_token
 from tests.e2e.conftest import SECRET
-from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway
+from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway, await_organisation
 
 pytestmark = pytest.mark.e2e
 
@@ -134,6 +134,8 @@ def test_the_sales_plan_goes_down_and_the_forecast_comes_up_the_hierarchy(servic
             "root",
             {"display_name": user.title(), "roles": roles, "manager_user_id": manager or "", "active": True},
         )
+    # The users reach the other services by event: wait for them before giving them deals.
+    await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], ORG)
     settings = api.ok("GET", "/v1/forecast-settings", "ann")
     assert settings["currency_code"] == "USD"
     status, _ = api.call("PUT", "/v1/forecast-settings", "ann", {"range_scheme": "two_buckets"})

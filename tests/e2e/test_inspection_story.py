@@ -33,7 +33,7 @@ from salesplane_platform.events import decode_envelope, unpack_payload
 from salesplane_platform.identity import issue_token
 from tests.e2e import inspection_oracle as oracle
 from tests.e2e.conftest import SECRET
-from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway, eventually
+from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway, await_organisation, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -137,6 +137,8 @@ def test_the_inspection_flags_each_risky_rep_for_what_was_seeded_and_the_healthy
         roles = ["manager"] if user in MANAGERS else ["rep"]
         body = {"display_name": user.title(), "roles": roles, "manager_user_id": manager, "active": True}
         api.ok("PUT", f"/v1/users/{user}", "root", body)
+    # The users reach the other services by event: wait for them before giving them deals.
+    await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], ORG)
     api.ok(
         "PUT",
         "/v1/forecast-settings",

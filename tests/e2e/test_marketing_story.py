@@ -34,7 +34,7 @@ from salesplane.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from salesplane_platform.identity import issue_token
 from tests.e2e import marketing_oracle as oracle
 from tests.e2e.conftest import SECRET, bearer
-from tests.e2e.story_helpers import eventually, instant, proto_date
+from tests.e2e.story_helpers import await_organisation, eventually, instant, proto_date
 
 pytestmark = pytest.mark.e2e
 
@@ -169,6 +169,9 @@ def test_campaign_roi_attribution_and_funnel_agree_with_an_oracle(services, gate
             ),
             metadata=admin,
         )
+    # The users reach the other services by event: wait for them before giving them deals.
+    for service in (leads, opportunities):
+        await_organisation(service.env["SALESPLANE_DATABASE_URL"], ORG)
     lead_api = leads_pb2_grpc.LeadServiceStub(grpc.insecure_channel(leads.target))
     opportunity_api = opportunities_pb2_grpc.OpportunityServiceStub(
         grpc.insecure_channel(opportunities.target)

@@ -47,7 +47,7 @@ from salesplane.opportunities.v1 import opportunities_pb2_grpc
 from salesplane.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from tests.e2e import reporting_oracle as oracle
 from tests.e2e.conftest import bearer
-from tests.e2e.story_helpers import eventually, instant, proto_date
+from tests.e2e.story_helpers import await_organisation, eventually, instant, proto_date
 
 pytestmark = pytest.mark.e2e
 
@@ -328,6 +328,8 @@ def test_reports_retell_four_weeks_of_selling_in_each_viewers_scope(services) ->
             metadata=admin,
         )
     org = oracle.Org(ORG, NAMES)
+    # The users reach the other services by event: wait for them before giving them deals.
+    await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], ORG)
     settings = settings_api.GetForecastSettings(settings_pb2.GetForecastSettingsRequest(), metadata=admin)
     assert settings.currency_code == "USD"  # the services' default base currency
     settings.fiscal_year_start_month = FISCAL_START_MONTH
