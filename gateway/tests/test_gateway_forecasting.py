@@ -267,16 +267,26 @@ def test_the_forecast_settings_are_replaced_with_if_match_as_the_expected_versio
     )
 
 
+# A whole settings document: PUT replaces every member, so the service requires the scheme as well.
+SETTINGS_JSON: dict[str, Any] = {
+    "fiscal_year_start_month": 1,
+    "range_scheme": "two_buckets",
+    "ranges": [
+        {"name": "In", "min_probability": 50, "max_probability": 100, "commit_stage": "include"},
+        {"name": "Out", "min_probability": 0, "max_probability": 49, "commit_stage": "exclude"},
+    ],
+    "show_likely": True,
+}
+
+
 def test_replacing_the_settings_without_if_match_is_unconditional(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
     fake.reply("UpdateForecastSettings", stored_settings(version=4))
 
-    response = client.put(
-        "/v1/forecast-settings", json={"fiscal_year_start_month": 1}, headers=bearer("root", "admin")
-    )
+    response = client.put("/v1/forecast-settings", json=SETTINGS_JSON, headers=bearer("root", "admin"))
 
-    assert response.status_code == 200
+    assert response.status_code == 200, response.get_json()
     assert fake.last("UpdateForecastSettings").expected_version == 0
 
 
@@ -292,7 +302,7 @@ def test_a_stale_if_match_on_the_settings_is_a_409_version_mismatch(
 
     response = client.put(
         "/v1/forecast-settings",
-        json={"fiscal_year_start_month": 1},
+        json=SETTINGS_JSON,
         headers={**bearer("root", "admin"), "If-Match": '"3"'},
     )
 
@@ -316,21 +326,39 @@ def test_a_malformed_if_match_on_the_settings_never_reaches_the_service(
 def test_invalid_settings_are_400_with_fields_named_within_the_body(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
-    fake.invalid(
-        "UpdateForecastSettings",
-        ("settings.ranges[1].min_probability", "the ranges overlap at 49"),
-        ("settings.fiscal_year_start_month", "must be between 1 and 12"),
-    )
+    fake.invalid("UpdateForecastSettings", ("settings.ranges[1].min_probability", "the ranges overlap at 49"))
+    overlapping = {
+        **SETTINGS_JSON,
+        "ranges": [
+            {"name": "In", "min_probability": 49, "max_probability": 100, "commit_stage": "include"},
+            {"name": "Out", "min_probability": 0, "max_probability": 49, "commit_stage": "exclude"},
+        ],
+    }
 
-    response = client.put(
-        "/v1/forecast-settings", json={"fiscal_year_start_month": 13}, headers=bearer("root", "admin")
-    )
+    response = client.put("/v1/forecast-settings", json=overlapping, headers=bearer("root", "admin"))
 
-    body = problem(response, 400)
-    assert body["errors"] == [
+    assert problem(response, 400)["errors"] == [
         {"field": "ranges[1].min_probability", "description": "the ranges overlap at 49"},
-        {"field": "fiscal_year_start_month", "description": "must be between 1 and 12"},
     ]
+
+
+def test_every_broken_rule_of_the_settings_is_reported_at_once_before_the_call(
+    client: FlaskClient, bearer: Any, fake: Any
+) -> None:
+    response = client.put(
+        "/v1/forecast-settings",
+        json={"fiscal_year_start_month": 13, "ranges": [{"name": " ", "max_probability": 101}]},
+        headers=bearer("root", "admin"),
+    )
+
+    assert {error["field"]: error["description"] for error in problem(response, 400)["errors"]} == {
+        "fiscal_year_start_month": "must be at most 12",
+        "ranges[0].name": "must not be empty or contain control characters",
+        "ranges[0].max_probability": "must be at most 100",
+        "range_scheme": "is required",
+        "ranges[0].commit_stage": "is required",
+    }
+    assert fake.calls == []
 
 
 def test_a_settings_body_of_the_wrong_shape_never_reaches_the_service(
@@ -877,16 +905,16 @@ def test_committing_someone_elses_worksheet_is_403_and_a_closed_period_422(
 
 
 def test_an_invalid_commit_names_the_path_parameter(client: FlaskClient, bearer: Any, fake: Any) -> None:
-    fake.invalid(
-        "CommitForecast", ("period_id", "must look like 2026-Q4 or 2026-11"), ("note", "is too long")
-    )
-
     response = client.post("/v1/worksheets/bob/Q4:commit", json={"note": "x" * 5000}, headers=bearer("bob"))
 
     assert problem(response, 400)["errors"] == [
-        {"field": "period_id", "description": "must look like 2026-Q4 or 2026-11"},
-        {"field": "note", "description": "is too long"},
+        {"field": "note", "description": "must be at most 2000 characters"},
+        {
+            "field": "period_id",
+            "description": "must be a fiscal quarter like 2026-Q4 or a calendar month like 2026-11",
+        },
     ]
+    assert fake.calls == []
 
 
 def test_forecast_commits_are_listed_by_kind_and_accuracy_is_read(

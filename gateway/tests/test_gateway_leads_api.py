@@ -12,6 +12,9 @@ from salesplane.leads.v1 import leads_pb2
 PROBLEM = "application/problem+json"
 LEAD_ID = "0f5a3c1e-8d1b-4b8e-9a51-3f6f0a0c2d11"
 LEAD = f"/v1/leads/{LEAD_ID}"
+SOURCE_ID = "5b1e7c2a-3d4f-4a6b-8c9d-0e1f2a3b4c5d"
+CAMPAIGN_ID = "9c8b7a6d-5e4f-4321-8765-43210fedcba9"
+DUPLICATE_IDS = ["1a2b3c4d-0000-4000-8000-000000000002", "1a2b3c4d-0000-4000-8000-000000000003"]
 
 
 def errors_of(response: Any) -> dict[str, str]:
@@ -89,7 +92,7 @@ def test_lead_list_filters_and_pagination_come_from_the_query(
 
     response = client.get(
         "/v1/leads?status=new&status=in_process&assigned_user_id=alice&assigned_user_id=bob"
-        "&lead_source_id=s1&campaign_id=c1&text=ada&min_score=0&page_size=10&page_token=p2",
+        f"&lead_source_id={SOURCE_ID}&campaign_id={CAMPAIGN_ID}&text=ada&min_score=0&page_size=10&page_token=p2",
         headers=bearer(),
     )
 
@@ -101,8 +104,8 @@ def test_lead_list_filters_and_pagination_come_from_the_query(
         page_token="p2",
         statuses=[leads_pb2.LEAD_STATUS_NEW, leads_pb2.LEAD_STATUS_IN_PROCESS],
         assigned_user_ids=["alice", "bob"],
-        lead_source_id="s1",
-        campaign_id="c1",
+        lead_source_id=SOURCE_ID,
+        campaign_id=CAMPAIGN_ID,
         text="ada",
         min_score=0,
     )
@@ -211,11 +214,11 @@ def test_converting_a_lead_answers_the_lead_and_the_new_opportunity_id(
 
 
 def test_merging_leads_takes_the_primary_from_the_path(client: FlaskClient, bearer: Any, fake: Any) -> None:
-    response = client.post(f"{LEAD}:merge", json={"duplicate_lead_ids": ["l-2", "l-3"]}, headers=bearer())
+    response = client.post(f"{LEAD}:merge", json={"duplicate_lead_ids": DUPLICATE_IDS}, headers=bearer())
 
     assert response.status_code == 200
     assert fake.last("MergeLeads") == leads_pb2.MergeLeadsRequest(
-        primary_lead_id=LEAD_ID, duplicate_lead_ids=["l-2", "l-3"]
+        primary_lead_id=LEAD_ID, duplicate_lead_ids=DUPLICATE_IDS
     )
 
 
@@ -287,7 +290,7 @@ def test_lead_sources_are_created_with_201_and_listed(client: FlaskClient, beare
 
 
 def campaign(**fields: Any) -> leads_pb2.Campaign:
-    return leads_pb2.Campaign(**{"id": "c1", "name": "Spring", "version": 1, **fields})
+    return leads_pb2.Campaign(**{"id": CAMPAIGN_ID, "name": "Spring", "version": 1, **fields})
 
 
 def test_campaigns_are_created_read_listed_patched_and_charged(
@@ -303,20 +306,22 @@ def test_campaigns_are_created_read_listed_patched_and_charged(
         "/v1/campaigns",
         json={
             "name": "Spring",
+            "lead_source_id": SOURCE_ID,
             "budget": {"currency_code": "EUR", "amount_minor": 100},
             "start_date": "2026-03-01",
+            "end_date": "2026-05-31",
         },
         headers=bearer(),
     )
-    read = client.get("/v1/campaigns/c1", headers=bearer())
-    listed = client.get("/v1/campaigns?lead_source_id=s1", headers=bearer())
+    read = client.get(f"/v1/campaigns/{CAMPAIGN_ID}", headers=bearer())
+    listed = client.get(f"/v1/campaigns?lead_source_id={SOURCE_ID}", headers=bearer())
     patched = client.patch(
-        "/v1/campaigns/c1",
+        f"/v1/campaigns/{CAMPAIGN_ID}",
         json={"budget": {"currency_code": "EUR", "amount_minor": 200}, "end_date": None},
         headers={**bearer(), "If-Match": '"1"'},
     )
     charged = client.post(
-        "/v1/campaigns/c1:record-cost",
+        f"/v1/campaigns/{CAMPAIGN_ID}:record-cost",
         json={
             "incurred_on": "2026-03-05",
             "amount": {"currency_code": "EUR", "amount_minor": 40},
@@ -327,25 +332,25 @@ def test_campaigns_are_created_read_listed_patched_and_charged(
 
     assert (created.status_code, created.headers["Location"], created.headers["ETag"]) == (
         201,
-        "/v1/campaigns/c1",
+        f"/v1/campaigns/{CAMPAIGN_ID}",
         '"1"',
     )
     assert fake.last("CreateCampaign").start_date == Date(year=2026, month=3, day=1)
     assert (read.status_code, read.headers["ETag"]) == (200, '"1"')
-    assert fake.last("GetCampaign").campaign_id == "c1"
-    assert fake.last("ListCampaigns").lead_source_id == "s1"
+    assert fake.last("GetCampaign").campaign_id == CAMPAIGN_ID
+    assert fake.last("ListCampaigns").lead_source_id == SOURCE_ID
     assert len(listed.get_json()["campaigns"]) == 1
     assert patched.headers["ETag"] == '"2"'
     update = fake.last("UpdateCampaign")
     assert (update.campaign.id, list(update.update_mask.paths), update.expected_version) == (
-        "c1",
+        CAMPAIGN_ID,
         ["budget", "end_date"],
         1,
     )
     assert update.campaign.budget == Money(currency_code="EUR", amount_minor=200)
     assert charged.headers["ETag"] == '"3"'
     assert fake.last("RecordCampaignCost") == leads_pb2.RecordCampaignCostRequest(
-        campaign_id="c1",
+        campaign_id=CAMPAIGN_ID,
         incurred_on=Date(year=2026, month=3, day=5),
         amount=Money(currency_code="EUR", amount_minor=40),
         request_id="x",
@@ -356,7 +361,9 @@ def test_a_campaign_patch_replaces_money_whole_and_refuses_other_fields(
     client: FlaskClient, bearer: Any
 ) -> None:
     response = client.patch(
-        "/v1/campaigns/c1", json={"channel": "web", "actual_cost": {"amount_minor": 1}}, headers=bearer()
+        f"/v1/campaigns/{CAMPAIGN_ID}",
+        json={"channel": "web", "actual_cost": {"amount_minor": 1}},
+        headers=bearer(),
     )
 
     assert set(errors_of(response)) == {"channel", "actual_cost"}

@@ -37,11 +37,11 @@ def test_creating_a_lead_answers_201_with_its_location(client: FlaskClient, bear
     )
 
 
-def test_a_lead_the_service_rejects_is_400_with_its_field(client: FlaskClient, bearer: Any) -> None:
+def test_a_lead_without_its_required_last_name_is_400_naming_it(client: FlaskClient, bearer: Any) -> None:
     response = client.post("/v1/leads", json={"lead": {"first_name": "Ada"}}, headers=bearer())
 
     assert response.status_code == 400
-    assert response.get_json()["errors"] == [{"field": "lead.last_name", "description": "must not be empty"}]
+    assert response.get_json()["errors"] == [{"field": "lead.last_name", "description": "is required"}]
 
 
 def test_a_lead_with_a_wrong_type_never_reaches_the_service(
@@ -70,7 +70,9 @@ def test_reading_a_lead_shows_its_status_by_name(client: FlaskClient, bearer: An
 
 
 def test_an_unknown_lead_is_404(client: FlaskClient, bearer: Any) -> None:
-    assert client.get("/v1/leads/nope", headers=bearer()).status_code == 404
+    unknown = "00000000-0000-4000-8000-000000000000"
+
+    assert client.get(f"/v1/leads/{unknown}", headers=bearer()).status_code == 404
 
 
 def test_a_rollup_carries_amounts_as_json_integers(client: FlaskClient, bearer: Any, fake: Any) -> None:
@@ -111,7 +113,12 @@ def test_a_bad_period_is_reported_under_the_query_parameters_name(client: FlaskC
     response = client.get("/v1/rollups/alice?period=Q4", headers=bearer())
 
     assert response.status_code == 400
-    assert response.get_json()["errors"] == [{"field": "period", "description": "must look like 2026-Q4"}]
+    assert response.get_json()["errors"] == [
+        {
+            "field": "period",
+            "description": "must be a fiscal quarter like 2026-Q4 or a calendar month like 2026-11",
+        }
+    ]
 
 
 def test_reports_are_listed(client: FlaskClient, bearer: Any) -> None:

@@ -13,6 +13,9 @@ from salesplane.opportunities.v1 import opportunities_pb2
 
 PROBLEM = "application/problem+json"
 OPPORTUNITY_ID = "6c1f2e4a-3b5d-4c7e-8f90-a1b2c3d4e5f6"  # the one the fake knows
+SOURCE_ID = "5b1e7c2a-3d4f-4a6b-8c9d-0e1f2a3b4c5d"
+CAMPAIGN_ID = "9c8b7a6d-5e4f-4321-8765-43210fedcba9"
+LEAD_ID = "0f5a3c1e-8d1b-4b8e-9a51-3f6f0a0c2d11"
 
 
 def errors_of(response: Any) -> dict[str, str]:
@@ -69,11 +72,11 @@ def test_every_create_member_reaches_the_service(client: FlaskClient, bearer: An
             probability=42,
             account_name="Acme",
             best_case_minor=150000,
-            worst_case_minor=2**62,
+            worst_case_minor=10**16,
             next_step="Call",
-            lead_source_id="src",
-            campaign_id="cmp",
-            lead_id="lead",
+            lead_source_id=SOURCE_ID,
+            campaign_id=CAMPAIGN_ID,
+            lead_id=LEAD_ID,
             request_id="retry-key-1",
         ),
         headers=bearer("alice", "manager"),
@@ -83,9 +86,9 @@ def test_every_create_member_reaches_the_service(client: FlaskClient, bearer: An
     sent = fake.last("CreateOpportunity")
     assert sent.owner_user_id == "bob"
     assert sent.HasField("probability") and sent.probability == 42
-    assert (sent.best_case_minor, sent.worst_case_minor) == (150000, 2**62)
+    assert (sent.best_case_minor, sent.worst_case_minor) == (150000, 10**16)
     assert (sent.account_name, sent.next_step, sent.request_id) == ("Acme", "Call", "retry-key-1")
-    assert (sent.lead_source_id, sent.campaign_id, sent.lead_id) == ("src", "cmp", "lead")
+    assert (sent.lead_source_id, sent.campaign_id, sent.lead_id) == (SOURCE_ID, CAMPAIGN_ID, LEAD_ID)
 
 
 def test_an_absent_or_null_probability_is_left_unset_so_it_follows_the_stage(
@@ -238,19 +241,42 @@ def test_if_match_and_expected_version_that_disagree_are_a_400(client: FlaskClie
 def test_values_the_service_rejects_come_back_as_400_with_its_field_violations(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
+    # Checks only the service can make (the best case against the amount, say) arrive as it words them.
     fake.invalid(
         "CreateOpportunity",
-        ("name", "must not be blank"),
-        ("amount.currency_code", "is not a known currency"),
+        ("best_case_minor", "must not be below the worst case"),
+        ("worst_case_minor", "must not be above the best case"),
     )
 
-    response = client.post("/v1/opportunities", json=new_deal(name="  "), headers=bearer())
+    response = client.post(
+        "/v1/opportunities", json=new_deal(best_case_minor=1, worst_case_minor=2), headers=bearer()
+    )
 
     assert errors_of(response) == {
-        "name": "must not be blank",
-        "amount.currency_code": "is not a known currency",
+        "best_case_minor": "must not be below the worst case",
+        "worst_case_minor": "must not be above the best case",
     }
     assert response.get_json()["type"].endswith("/invalid-request")
+
+
+def test_every_documented_rule_a_body_breaks_is_named_at_once_before_the_call(
+    client: FlaskClient, bearer: Any, fake: Any
+) -> None:
+    response = client.post(
+        "/v1/opportunities",
+        json=new_deal(
+            name="  ", amount={"currency_code": "XXY", "amount_minor": 1}, probability=101, lead_id="lead"
+        ),
+        headers=bearer(),
+    )
+
+    assert errors_of(response) == {
+        "name": "must not be empty or contain control characters",
+        "amount.currency_code": "must be one of the list in the API document",
+        "probability": "must be at most 100",
+        "lead_id": "must be empty or a UUID (lower-case, canonical form)",
+    }
+    assert fake.calls == []
 
 
 def test_violations_of_a_patch_are_named_as_in_the_patch_document(
@@ -258,13 +284,16 @@ def test_violations_of_a_patch_are_named_as_in_the_patch_document(
 ) -> None:
     fake.invalid(
         "UpdateOpportunity",
-        ("opportunity.amount.amount_minor", "must not be negative"),
+        ("opportunity.amount.amount_minor", "is implausibly large once converted"),
         ("update_mask", "bad path"),
     )
 
-    response = patch(client, bearer, {"amount": {"amount_minor": -5}})
+    response = patch(client, bearer, {"amount": {"amount_minor": 5}})
 
-    assert errors_of(response) == {"amount.amount_minor": "must not be negative", "body": "bad path"}
+    assert errors_of(response) == {
+        "amount.amount_minor": "is implausibly large once converted",
+        "body": "bad path",
+    }
 
 
 def test_wrong_json_types_are_400_with_every_field_named_and_never_reach_the_service(
@@ -289,16 +318,22 @@ def test_wrong_json_types_are_400_with_every_field_named_and_never_reach_the_ser
     assert fake.calls == []
 
 
-def test_a_float_amount_is_rejected(client: FlaskClient, bearer: Any) -> None:
-    response = client.post(
-        "/v1/opportunities",
-        data='{"name": "x", "amount": {"currency_code": "EUR", "amount_minor": 1000.0},'
-        ' "expected_close_date": "2026-12-31", "sales_stage": "Prospecting"}',
-        content_type="application/json",
-        headers=bearer(),
-    )
+def test_an_amount_with_a_fraction_is_rejected_and_a_whole_float_is_an_integer(
+    client: FlaskClient, bearer: Any, fake: Any
+) -> None:
+    def post(amount: str) -> Any:
+        return client.post(
+            "/v1/opportunities",
+            data='{"name": "x", "amount": {"currency_code": "EUR", "amount_minor": ' + amount + "},"
+            ' "expected_close_date": "2026-12-31", "sales_stage": "Prospecting"}',
+            content_type="application/json",
+            headers=bearer(),
+        )
 
-    assert errors_of(response)["amount.amount_minor"] == "must be an integer, not number"
+    assert errors_of(post("1000.5"))["amount.amount_minor"] == "must be an integer, not number"
+    # JSON Schema, which the document speaks, counts 1000.0 as the integer 1000.
+    assert post("1000.0").status_code == 201
+    assert fake.last("CreateOpportunity").amount.amount_minor == 1000
 
 
 def test_an_amount_beyond_int64_is_a_400_not_a_crash(client: FlaskClient, bearer: Any) -> None:

@@ -12,6 +12,8 @@ from salesplane.opportunities.v1 import opportunities_pb2
 PROBLEM = "application/problem+json"
 OPPORTUNITY_ID = "6c1f2e4a-3b5d-4c7e-8f90-a1b2c3d4e5f6"
 ITEM = f"/v1/opportunities/{OPPORTUNITY_ID}"
+LEAD_ID = "0f5a3c1e-8d1b-4b8e-9a51-3f6f0a0c2d11"
+CAMPAIGN_ID = "9c8b7a6d-5e4f-4321-8765-43210fedcba9"
 
 
 def errors_of(response: Any) -> dict[str, str]:
@@ -26,8 +28,8 @@ def test_list_filters_come_from_query_parameters_repeated_ones_included(
     response = client.get(
         "/v1/opportunities?sales_stage=Prospecting&sales_stage=Negotiation%2FReview&status=open&status=won"
         "&owner_user_id=alice&close_date_from=2026-01-01&close_date_to=2026-12-31&amount_base_min=0"
-        "&amount_base_max=9007199254740993&text=acme&order_by=amount_base&descending=true&lead_id=l1"
-        "&campaign_id=c1&page_size=25&page_token=tok-2",
+        "&amount_base_max=9007199254740993&text=acme&order_by=amount_base&descending=true"
+        f"&lead_id={LEAD_ID}&campaign_id={CAMPAIGN_ID}&page_size=25&page_token=tok-2",
         headers=bearer(),
     )
 
@@ -45,8 +47,8 @@ def test_list_filters_come_from_query_parameters_repeated_ones_included(
         text="acme",
         order_by=opportunities_pb2.OPPORTUNITY_ORDER_FIELD_AMOUNT_BASE,
         descending=True,
-        lead_id="l1",
-        campaign_id="c1",
+        lead_id=LEAD_ID,
+        campaign_id=CAMPAIGN_ID,
     )
 
 
@@ -160,10 +162,17 @@ def test_reopen_and_reassign_take_their_members_from_the_body(
 def test_a_body_naming_another_resource_than_the_path_is_a_400(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
-    same = client.post(f"{ITEM}:reopen", json={"opportunity_id": OPPORTUNITY_ID}, headers=bearer())
-    other = client.post(f"{ITEM}:reopen", json={"opportunity_id": "another"}, headers=bearer())
+    another = "00000000-0000-4000-8000-000000000000"
+    same = client.post(
+        f"{ITEM}:reopen",
+        json={"opportunity_id": OPPORTUNITY_ID, "sales_stage": "Prospecting"},
+        headers=bearer(),
+    )
+    other = client.post(
+        f"{ITEM}:reopen", json={"opportunity_id": another, "sales_stage": "Prospecting"}, headers=bearer()
+    )
 
-    assert same.status_code == 200
+    assert same.status_code == 200, same.get_json()
     assert errors_of(other) == {"opportunity_id": "disagrees with the URL path (opportunity_id)"}
 
 

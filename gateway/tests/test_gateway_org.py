@@ -75,7 +75,11 @@ def test_a_user_is_put_with_the_id_from_the_path_and_if_match_as_its_version(
 
 
 def test_a_put_body_naming_another_user_is_a_400(client: FlaskClient, bearer: Any, fake: Any) -> None:
-    response = client.put("/v1/users/bob", json={"user_id": "mallory"}, headers=bearer())
+    response = client.put(
+        "/v1/users/bob",
+        json={"user_id": "mallory", "display_name": "Bob", "roles": ["rep"]},
+        headers=bearer(),
+    )
 
     assert response.status_code == 400
     assert response.get_json()["errors"] == [
@@ -108,11 +112,11 @@ def test_a_change_of_manager_is_scheduled_with_a_date_in_the_query(
 
     response = client.put(
         "/v1/users/bob?manager_effective_date=2026-10-01",
-        json={"display_name": "Bob", "manager_user_id": "dave"},
+        json={"display_name": "Bob", "roles": ["rep"], "manager_user_id": "dave"},
         headers=bearer("root", "admin"),
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert (body["manager_user_id"], body["scheduled_manager_user_id"], body["scheduled_manager_date"]) == (
         "carol",
@@ -120,7 +124,7 @@ def test_a_change_of_manager_is_scheduled_with_a_date_in_the_query(
         "2026-10-01",
     )
     assert fake.last("UpsertUser") == org_pb2.UpsertUserRequest(
-        user=org_pb2.User(user_id="bob", display_name="Bob", manager_user_id="dave"),
+        user=org_pb2.User(user_id="bob", display_name="Bob", roles=["rep"], manager_user_id="dave"),
         manager_effective_date=Date(year=2026, month=10, day=1),
     )
 
@@ -137,7 +141,9 @@ def test_a_malformed_effective_date_never_reaches_the_service(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
     response = client.put(
-        "/v1/users/bob?manager_effective_date=next-monday", json={}, headers=bearer("root", "admin")
+        "/v1/users/bob?manager_effective_date=next-monday",
+        json={"display_name": "Bob", "roles": ["rep"]},
+        headers=bearer("root", "admin"),
     )
 
     assert response.status_code == 400

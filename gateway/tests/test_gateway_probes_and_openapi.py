@@ -12,9 +12,11 @@ from grpc_health.v1 import health_pb2
 from salesplane_gateway.app import create_app
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
+from salesplane_gateway.field_rules import UUID
 from salesplane_gateway.openapi import openapi_document
 from salesplane_gateway.path_shadows import route_label
 from salesplane_gateway.route_table import ROUTES
+from salesplane_platform.money import MAX_AMOUNT_MINOR
 
 HTTP_METHODS = {"get", "put", "post", "patch", "delete"}
 
@@ -144,7 +146,12 @@ def test_operations_describe_their_parameters_bodies_and_headers() -> None:
     assert parameter(listing, "status")["schema"]["items"] == {
         "$ref": "#/components/schemas/OpportunityStatus"
     }
-    assert parameter(listing, "amount_base_min")["schema"] == {"type": "integer", "format": "int64"}
+    assert parameter(listing, "amount_base_min")["schema"] == {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 0,
+        "maximum": MAX_AMOUNT_MINOR,
+    }
     assert parameter(listing, "close_date_from")["schema"] == {"$ref": "#/components/schemas/Date"}
     assert parameter(paths["/v1/rollups/{user_id}"]["get"], "period")["required"] is True
     assert parameter(paths["/v1/reports/{report_id}"]["get"], "format")["schema"]["enum"] == ["json", "csv"]
@@ -154,7 +161,7 @@ def test_operations_describe_their_parameters_bodies_and_headers() -> None:
         "name": "opportunity_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", **UUID},
     }
     assert {"$ref": "#/components/parameters/IfMatch"} in close["parameters"]
     assert close["description"] == "Close as won or lost; a reason is required for lost."

@@ -345,7 +345,11 @@ def test_saving_a_report_answers_201_with_its_location_and_version(
 
 
 def test_saving_a_report_takes_no_id_or_expected_version(client: FlaskClient, bearer: Any, fake: Any) -> None:
-    response = client.post("/v1/reports", json={"report_id": "r-1", "expected_version": 2}, headers=bearer())
+    response = client.post(
+        "/v1/reports",
+        json={"title": "Won", "definition": {"source": "leads"}, "report_id": "r-1", "expected_version": 2},
+        headers=bearer(),
+    )
 
     found = errors_of(response)
     assert set(found) == {"report_id", "expected_version"}
@@ -360,7 +364,9 @@ def test_an_invalid_definition_is_400_with_one_violation_per_problem(
 ) -> None:
     fake.invalid("CreateReport", ("definition.dimensions[3]", "is not a field of opportunities"))
 
-    response = client.post("/v1/reports", json={"definition": {"dimensions": []}}, headers=bearer())
+    response = client.post(
+        "/v1/reports", json={"title": "Won", "definition": {"dimensions": []}}, headers=bearer()
+    )
 
     assert errors_of(response) == {"definition.dimensions[3]": "is not a field of opportunities"}
 
@@ -384,14 +390,15 @@ def test_replacing_a_report_is_conditional_on_if_match(client: FlaskClient, bear
 def test_replacing_a_report_the_path_and_body_must_agree_and_a_stale_version_is_409(
     client: FlaskClient, bearer: Any, fake: Any
 ) -> None:
-    disagreeing = client.put("/v1/reports/r-1", json={"report_id": "r-2"}, headers=bearer())
+    whole = {"title": "x", "definition": {"source": "leads"}}
+    disagreeing = client.put("/v1/reports/r-1", json={**whole, "report_id": "r-2"}, headers=bearer())
     fake.fail(
         "UpdateReport",
         code_pb2.ABORTED,
         "the report changed",
         error_details_pb2.ErrorInfo(reason="VERSION_MISMATCH", domain="salesplane.dev"),
     )
-    stale = client.put("/v1/reports/r-1", json={"title": "x"}, headers={**bearer(), "If-Match": '"2"'})
+    stale = client.put("/v1/reports/r-1", json=whole, headers={**bearer(), "If-Match": '"2"'})
 
     assert errors_of(disagreeing) == {"report_id": "disagrees with the URL path (report_id)"}
     assert stale.status_code == 409

@@ -16,6 +16,7 @@ from salesplane_gateway.json_to_proto import JsonDecoder
 from salesplane_gateway.json_values import enum_json_names, enum_prefix
 from salesplane_gateway.merge_patch import Companion, MergePatchBody, apply_merge_patch
 from salesplane_gateway.proto_to_json import message_json
+from salesplane_platform.money import MAX_AMOUNT_MINOR
 
 
 def qualified_lead() -> leads_pb2.Lead:
@@ -95,7 +96,9 @@ def test_every_field_type_survives_a_round_trip() -> None:
             order_by=opportunities_pb2.OPPORTUNITY_ORDER_FIELD_AMOUNT_BASE,
             descending=True,
         ),
-        opportunities_pb2.CreateOpportunityRequest(name="x", probability=0, best_case_minor=-(2**63)),
+        opportunities_pb2.CreateOpportunityRequest(
+            name="x", sales_stage="Prospecting", probability=0, best_case_minor=MAX_AMOUNT_MINOR
+        ),
     ):
         assert decoded(type(original), message_json(original)) == original
 
@@ -177,7 +180,7 @@ def test_an_empty_object_still_sets_a_message_field() -> None:
     [
         ({"name": 5}, "name", "must be a string, not integer"),
         ({"name": "\ud800"}, "name", "must be valid Unicode text (no lone surrogates)"),
-        ({"probability": 1.0}, "probability", "must be an integer, not number"),
+        ({"probability": 1.5}, "probability", "must be an integer, not number"),
         ({"probability": "5"}, "probability", "must be an integer, not string"),
         ({"probability": False}, "probability", "must be an integer, not boolean"),
         ({"probability": 2**31}, "probability", "must be between -2147483648 and 2147483647"),
@@ -250,7 +253,7 @@ def test_url_text_is_read_as_the_fields_type() -> None:
     decoder.set_text(request, "page_size", ["25"], "page_size")
     decoder.set_text(request, "statuses", ["won", "lost"], "status")
     decoder.set_text(request, "close_date_to", ["2026-12-31"], "close_date_to")
-    decoder.set_text(request, "amount_base_min", ["-5"], "amount_base_min")
+    decoder.set_text(request, "amount_base_min", ["5"], "amount_base_min")
     decoder.set_text(request, "descending", ["true"], "descending")
 
     assert decoder.errors == []
@@ -260,7 +263,7 @@ def test_url_text_is_read_as_the_fields_type() -> None:
         opportunities_pb2.OPPORTUNITY_STATUS_LOST,
     ]
     assert request.close_date_to == Date(year=2026, month=12, day=31)
-    assert request.HasField("amount_base_min") and request.amount_base_min == -5
+    assert request.HasField("amount_base_min") and request.amount_base_min == 5
     assert request.descending is True
 
 

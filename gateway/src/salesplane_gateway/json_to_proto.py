@@ -1,12 +1,15 @@
 """JSON (and URL text) -> protobuf messages, strictly: every value that cannot be carried by its field
-becomes a FieldViolation naming it, never a 500. Value rules (lengths, ranges, known stages, currencies)
-stay with the services; this module only makes sure each value fits the field it is meant for.
+becomes a FieldViolation naming it, never a 500. Besides the type, each value must meet
+its field's rule (field_rules: patterns, ranges, enum values, required fields), so that every broken
+rule of a request is reported at once; rules that need stored data (known stages, exchange rates)
+stay with the services.
 
 Rules (conventions in json_values): unknown members are errors, not ignored (a typo must not pass
-silently); null leaves a field unset; integers must be JSON integers (1.0 is not one) within the
-field's range; an enum is one of its JSON names; a map is an object (null values are errors); a
-Struct, Value or ListValue takes free-form JSON, but only integers a double carries exactly and at
-most MAX_FREE_FORM_DEPTH levels of nesting (a deeper message would fail to parse upstream)."""
+silently); null leaves a field unset; integers must be JSON numbers without a fraction (1.0 is
+one, as JSON Schema has it) within the field's range; an enum is one of its JSON names; a map is
+an object (null values are errors); a Struct, Value or ListValue takes free-form JSON, but only
+integers a double carries exactly and at most MAX_FREE_FORM_DEPTH levels of nesting (a deeper
+message would fail to parse upstream)."""
 
 from __future__ import annotations
 
@@ -15,13 +18,15 @@ import binascii
 import functools
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import NULL_VALUE, Value
 
+from salesplane_gateway.field_rule_table import rule_of
+from salesplane_gateway.field_rules import check, check_items
 from salesplane_gateway.json_values import (
     DATE_TYPE,
     FLOATING,
@@ -159,6 +164,8 @@ class JsonDecoder:
         if not isinstance(value, list):
             self.fail(path, f"must be an array, not {json_type(value)}")
             return
+        if why := check_items(rule_of(field).items, len(value)):
+            self.fail(path, why)
         container = getattr(message, field.name)
         del container[:]
         is_object = _is_object(field)
@@ -192,11 +199,21 @@ class JsonDecoder:
 
     def scalar(self, field: FieldDescriptor, value: Any, path: str) -> Any:
         """A JSON value as the Python value of a non-object field (Date and Timestamp included; a
-        Struct, Value or ListValue as its message), or _INVALID after reporting why."""
+        Struct, Value or ListValue as its message), or _INVALID after reporting why: it must have
+        the field's type and meet the field's rule."""
+        converted = self._typed(field, value, path)
+        if converted is not _INVALID and (why := check(rule_of(field).value, value)):
+            self.fail(path, why)
+            return _INVALID
+        return converted
+
+    def _typed(self, field: FieldDescriptor, value: Any, path: str) -> Any:
         kind = field.type
         if (type_name := message_type_name(field)) in JSON_VALUE_MESSAGES:
             return self._free_form(type_name, value, path)
         if kind in INTEGER_RANGES:
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # 1.0 is an integer to JSON Schema, as to the document
             if isinstance(value, bool) or not isinstance(value, int):
                 return self._wrong(path, "an integer", value)
             low, high = INTEGER_RANGES[kind]
@@ -300,6 +317,27 @@ class JsonDecoder:
         self.fail(path, f"must be {expected}, not {json_type(value)}")
         return _INVALID
 
+    def require_fields(
+        self, message: Message, name_of: Callable[[str], str], skip: Callable[[str], bool], path: str = ""
+    ) -> None:
+        """Reports each required field (field_rules) left unset in `message` and the messages set in
+        it, under `name_of` its dotted path; `skip` names the paths not to look into (a merge patch
+        changes some members only)."""
+        for field in descriptor_of(message).fields:
+            field_path = member_path(path, field.name)
+            rule = rule_of(field)
+            if skip(field_path):
+                continue
+            if rule.required and not _is_set(message, field):
+                named = name_of(field_path)
+                if all(error.field != named for error in self.errors):  # not already reported as invalid
+                    self.fail(named, "is required")
+            elif field.is_repeated and _is_object(field) and not is_map(field):
+                for index, item in enumerate(getattr(message, field.name)):
+                    self.require_fields(item, name_of, skip, f"{field_path}[{index}]")
+            elif not field.is_repeated and _is_object(field) and message.HasField(field.name):
+                self.require_fields(getattr(message, field.name), name_of, skip, field_path)
+
     # -- URL text (path segments, query parameters) ----------------------------------------------
 
     def set_text(self, message: Message, path: str, texts: Sequence[str], name: str) -> None:
@@ -337,6 +375,16 @@ class JsonDecoder:
         value = self.scalar(value_field, _json_like(value_field, texts[0]), name)
         if value is not _INVALID:
             _put(container, converted_key, value_field, value)
+
+
+def _is_set(message: Message, field: FieldDescriptor) -> bool:
+    """Whether a field holds a value: protobuf cannot tell an empty string, a zero or the zero enum
+    value from an absent one, so those count as unset."""
+    if field.is_repeated:
+        return len(getattr(message, field.name)) > 0
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return message.HasField(field.name)
+    return bool(getattr(message, field.name) != field.default_value)
 
 
 def _is_unicode(text: str) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from salesplane_gateway.csv_import import CHUNK_ROWS, CSV_MEDIA_TYPE
+from salesplane_gateway.field_rule_table import rule_of
 from salesplane_gateway.json_to_proto import resolve_field
 from salesplane_gateway.json_values import VALUE_TYPE, map_entry_fields, message_type_name, message_type_of
 from salesplane_gateway.merge_patch import MergePatchBody
@@ -143,7 +144,7 @@ def _path_parameters(route: Route, components: Components) -> list[dict[str, Any
             "name": name,
             "in": "path",
             "required": True,
-            "schema": components.schemas.value(field, output=False),
+            "schema": components.schemas.ruled_value(field),
         }
         if (text := components.schemas.comment(field.full_name)) is not None:
             parameter["description"] = text
@@ -156,12 +157,13 @@ def _query_parameters(route: Route, components: Components) -> list[dict[str, An
     parameters = []
     for name, path in route.query.items():
         field = resolve_field(request, path)[1]
-        item = components.schemas.value(field, output=False)
+        item = components.schemas.ruled_value(field)
+        rule = rule_of(field)
         parameter: dict[str, Any] = {
             "name": name,
             "in": "query",
-            "required": name in route.required_query,
-            "schema": {"type": "array", "items": item} if field.is_repeated else item,
+            "required": name in route.required_query or rule.required,
+            "schema": {"type": "array", "items": item, **rule.items} if field.is_repeated else item,
         }
         description = components.schemas.comment(field.full_name) or ""
         if field.is_repeated:
@@ -269,7 +271,7 @@ def _merge_patch_schema(route: Route, spec: MergePatchBody, components: Componen
                 schema = level(field.message_type, path + ".")
                 properties[member] = nullable(schema) if spec.is_whole_path(path) else schema
             else:
-                properties[member] = components.schemas.input_field(field)
+                properties[member] = components.schemas.input_field(field, in_patch=True)
             if (companion := spec.companions.get(path)) is not None:
                 properties[member] = {
                     **properties[member],
@@ -288,7 +290,7 @@ def _merge_patch_schema(route: Route, spec: MergePatchBody, components: Componen
         if route.if_match is not None:
             version = route.rpc.method.input_type.fields_by_name[route.if_match]
             schema["properties"][route.if_match] = {
-                **components.schemas.input_field(version),
+                **components.schemas.input_field(version, in_patch=True),
                 "description": "The version the change is based on; If-Match does the same.",
             }
         return schema
@@ -298,11 +300,10 @@ def _merge_patch_schema(route: Route, spec: MergePatchBody, components: Componen
 
 
 def _problem_statuses(route: Route) -> list[str]:
-    statuses = {"400", "401", "403", "429", "500", "502", "503", "504"}
-    if route.path_parameters:
-        statuses.add("404")
-    if route.method != "GET":
-        statuses |= {"409", "422"}
+    """Every status the gateway may answer the route with. Any RPC may end in any gRPC status, and a
+    read refers to things too (a user, a period, a report), so 404, 409 and 422 are possible on
+    every operation (problems.py maps the codes)."""
+    statuses = {"400", "401", "403", "404", "409", "422", "429", "500", "502", "503", "504"}
     if route.body is not None:
         statuses |= {"413", "415"}
     return sorted(statuses)

@@ -173,7 +173,11 @@ PARAMETERS: dict[str, Any] = {
         "name": "If-Match",
         "in": "header",
         "required": False,
-        "schema": {"type": "string", "examples": ['"3"']},
+        "schema": {
+            "type": "string",
+            "pattern": '^(?:\\*|"[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$',
+            "examples": ['"3"'],
+        },
         "description": "The version (or revision) the change is based on, as sent in ETag; a stale one "
         "gives 409 with reason VERSION_MISMATCH. The body may carry the same number instead.",
     }

@@ -3,8 +3,9 @@ in json_values), generated from the descriptors and registered under components/
 
 Output schemas (`Opportunity`) list every field as required, because every field is always present,
 null when unset. Input schemas (`MoneyInput`, request messages such as `CreateOpportunityRequest`)
-make every member optional and nullable (null leaves the field unset) and forbid unknown members,
-as the gateway does."""
+state each field's rule (field_rules: required members, which are then not nullable, patterns,
+ranges, the enum values taken); other members are optional and nullable (null leaves the field
+unset). Unknown members are forbidden, as the gateway does."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
+from salesplane_gateway.field_rule_table import rule_of
 from salesplane_gateway.json_values import (
     DATE_TYPE,
     INTEGER_RANGES,
@@ -143,13 +145,28 @@ class SchemaRegistry:
             return dict(FREE_FORM_SCHEMAS[type_name])
         return self.output(message) if output else self.input(message)
 
+    def ruled_value(self, field: FieldDescriptor) -> dict[str, Any]:
+        """The schema of one value the caller sends for `field`, with the field's rule."""
+        schema = self.value(field, output=False)
+        rule = rule_of(field)
+        if not rule.value:
+            return schema
+        if "$ref" in schema and "enum" in rule.value:  # some of an enum's values: listed here
+            return {"type": "string", **rule.value}
+        if "$ref" in schema:
+            return {"allOf": [schema], **rule.value}
+        description = " ".join(filter(None, [schema.get("description"), rule.value.get("description")]))
+        return {**schema, **rule.value, **({"description": description} if description else {})}
+
     def _container(self, field: FieldDescriptor, *, output: bool) -> dict[str, Any]:
         """The schema of a whole field: a map as an object, a repeated field as an array."""
         if is_map(field):
             value_field = map_entry_fields(field)[1]
             return {"type": "object", "additionalProperties": self.value(value_field, output=output)}
-        item = self.value(field, output=output)
-        return {"type": "array", "items": item} if field.is_repeated else item
+        item = self.value(field, output=output) if output else self.ruled_value(field)
+        if not field.is_repeated:
+            return item
+        return {"type": "array", "items": item, **({} if output else rule_of(field).items)}
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -177,16 +194,23 @@ class SchemaRegistry:
         schema_name = name or (message.name if is_request else f"{message.name}Input")
 
         def build() -> dict[str, Any]:
-            properties = {f.name: self.input_field(f) for f in message.fields if f.name not in exclude}
+            fields = [f for f in message.fields if f.name not in exclude]
             schema: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": properties,
+                "properties": {f.name: self.input_field(f) for f in fields},
             }
+            if required := [f.name for f in fields if rule_of(f).required]:
+                schema["required"] = required
             return self._describe(schema, message.full_name)
 
         owner = f"{message.full_name} without {sorted(exclude)}" if exclude else message.full_name
         return self._register(schema_name, owner, build)
 
-    def input_field(self, field: FieldDescriptor) -> dict[str, Any]:
-        return self._describe(nullable(self._container(field, output=False)), field.full_name)
+    def input_field(self, field: FieldDescriptor, *, in_patch: bool = False) -> dict[str, Any]:
+        """A member the caller sends; null (unset) is allowed unless the field is required, which
+        in a merge patch (`in_patch`) it is not: the member is then left out."""
+        schema = self._container(field, output=False)
+        if in_patch or not rule_of(field).required:
+            schema = nullable(schema)
+        return self._describe(schema, field.full_name)

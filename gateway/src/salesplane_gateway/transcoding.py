@@ -3,6 +3,7 @@ body and the If-Match header; the call; the answer as JSON with its status, ETag
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -58,8 +59,18 @@ def build_request(route: Route, path_arguments: Mapping[str, str]) -> Message:
         if getattr(holder, field.name) not in (0, version):
             decoder.fail(route.if_match, "disagrees with the If-Match header")
         setattr(holder, field.name, version)
+    decoder.require_fields(message, route.http_name, functools.partial(_not_wholly_sent, route))
     decoder.raise_if_invalid()
     return message
+
+
+def _not_wholly_sent(route: Route, path: str) -> bool:
+    """A merge patch's resource need not carry its required fields, nor a member it merges member by
+    member (`amount` in `{"amount": {"amount_minor": 5}}`) its own."""
+    if not isinstance(route.body, MergePatchBody):
+        return False
+    resource = route.body.field
+    return path == resource or route.body.has_member_paths(path.removeprefix(resource + "."))
 
 
 def _bind_merge_patch(route: Route, spec: MergePatchBody, message: Message, decoder: JsonDecoder) -> None:

@@ -40,12 +40,20 @@ class NotFound(DomainError):
 
 class FailedPrecondition(DomainError):
     def __init__(
-        self, message: str, *, reason: str = "FAILED_PRECONDITION", metadata: Mapping[str, str] | None = None
+        self,
+        message: str,
+        *,
+        reason: str = "FAILED_PRECONDITION",
+        metadata: Mapping[str, str] | None = None,
+        violations: list[FieldViolation] | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
         # Machine-readable facts of the refusal (google.rpc.ErrorInfo metadata), e.g. counts.
         self.metadata: Mapping[str, str] = dict(metadata or {})
+        # The fields whose well-formed values the stored data refuses (a sales stage that is not
+        # configured), so that a caller can point at them as at invalid ones.
+        self.violations: list[FieldViolation] = list(violations or [])
 
 
 class Conflict(DomainError):
@@ -81,3 +89,11 @@ class Validator:
     def raise_if_invalid(self) -> None:
         if self.violations:
             raise InvalidArgument(self.violations)
+
+    def raise_if_refused(self, reason: str) -> None:
+        """For checks of well-formed values against stored data or configuration (a lead source
+        that does not exist, a currency other than the base one): FAILED_PRECONDITION naming every
+        refused field, since the request's form is sound and only the data refuses it."""
+        if self.violations:
+            message = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
+            raise FailedPrecondition(message, reason=reason, violations=self.violations)

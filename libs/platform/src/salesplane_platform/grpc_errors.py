@@ -12,6 +12,7 @@ from salesplane_platform.errors import (
     Conflict,
     DomainError,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -28,15 +29,22 @@ def _packed(message: object) -> any_pb2.Any:
     return wrapped
 
 
+def _bad_request(violations: list[FieldViolation]) -> any_pb2.Any:
+    return _packed(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in violations
+            ]
+        )
+    )
+
+
 def status_for(error: DomainError) -> status_pb2.Status:
     details: list[any_pb2.Any] = []
     if isinstance(error, InvalidArgument):
         code = code_pb2.INVALID_ARGUMENT
-        violations = [
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in error.violations
-        ]
-        details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
+        details.append(_bad_request(error.violations))
     elif isinstance(error, NotFound):
         code = code_pb2.NOT_FOUND
         details.append(
@@ -52,6 +60,8 @@ def status_for(error: DomainError) -> status_pb2.Status:
         code = code_pb2.FAILED_PRECONDITION
         info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
         details.append(_packed(info))
+        if error.violations:
+            details.append(_bad_request(error.violations))
     elif isinstance(error, Conflict):
         code = code_pb2.ABORTED
         details.append(_packed(error_details_pb2.ErrorInfo(reason="VERSION_MISMATCH", domain=ERROR_DOMAIN)))

@@ -18,7 +18,7 @@ from salesplane_forecasting.domain.quotas import (
     plan_members,
     validate_draft,
 )
-from salesplane_platform.errors import InvalidArgument
+from salesplane_platform.errors import FailedPrecondition, InvalidArgument
 from salesplane_platform.money import MAX_AMOUNT_MINOR, MoneyInput
 
 ASSIGNED, DIRECT = QuotaKind.ASSIGNED, QuotaKind.DIRECT
@@ -146,10 +146,10 @@ def test_a_valid_draft_is_returned_in_order():
     ) == [DraftAllocation("east", ASSIGNED, 5), DraftAllocation("vp", DIRECT, 0)]
 
 
-def test_draft_amounts_must_be_given_in_the_base_currency_and_within_bounds():
+def test_draft_amounts_must_be_given_in_a_currency_and_within_bounds():
     assert violations(
         [
-            AllocationInput("east", ASSIGNED, MoneyInput("EUR", 5)),
+            AllocationInput("east", ASSIGNED, MoneyInput("EURO", 5)),
             AllocationInput("west", ASSIGNED, usd(-1)),
             AllocationInput("north", ASSIGNED, usd(MAX_AMOUNT_MINOR + 1)),
             AllocationInput("south", ASSIGNED, None),
@@ -160,6 +160,18 @@ def test_draft_amounts_must_be_given_in_the_base_currency_and_within_bounds():
         "allocations[2].amount.amount_minor",
         "allocations[3].amount",
     ]
+
+
+def test_a_draft_in_another_currency_than_the_base_one_is_refused_by_the_configuration():
+    with pytest.raises(FailedPrecondition) as raised:
+        validate_draft(
+            manager_user_id="vp",
+            period_id="2026-Q4",
+            allocations=[AllocationInput("east", ASSIGNED, MoneyInput("EUR", 5))],
+            base_currency="USD",
+        )
+    assert raised.value.reason == "NOT_BASE_CURRENCY"
+    assert [v.field for v in raised.value.violations] == ["allocations[0].amount.currency_code"]
 
 
 def test_a_direct_row_is_the_managers_own_and_an_assigned_row_is_someone_elses():

@@ -143,10 +143,11 @@ def test_a_lead_source_and_campaign_must_exist_and_fit_together(
     fair = marketing.create_lead_source(name="Fair", channel=Channel.EVENT, caller=marketer, uow=store.uow())
     spring = _campaign(store, marketer, web.id, "Spring")
 
-    with pytest.raises(InvalidArgument) as unknown:
+    # Well-formed ids the stored data refuses: FAILED_PRECONDITION, still naming every field.
+    with pytest.raises(FailedPrecondition) as unknown:
         create(lead_source_id=MISSING_ID, campaign_id=MISSING_ID)
     assert [v.field for v in unknown.value.violations] == ["lead.lead_source_id", "lead.campaign_id"]
-    with pytest.raises(InvalidArgument, match=f"belongs to lead source {web.id}"):
+    with pytest.raises(FailedPrecondition, match=f"belongs to lead source {web.id}"):
         create(lead_source_id=fair.id, campaign_id=spring.id)
 
     lead = created(create(campaign_id=spring.id))

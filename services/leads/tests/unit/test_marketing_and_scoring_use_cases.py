@@ -71,7 +71,7 @@ def test_only_marketing_and_admins_manage_sources_campaigns_costs_and_rules(
 def test_a_campaign_needs_an_existing_lead_source_and_a_free_name(
     store: Any, marketer: Identity, web: Any
 ) -> None:
-    with pytest.raises(InvalidArgument, match="lead_source_id"):
+    with pytest.raises(FailedPrecondition, match="lead_source_id"):
         marketing.create_campaign(
             plan=plan(), lead_source_id=MISSING_ID, channel=None, caller=marketer, uow=store.uow()
         )

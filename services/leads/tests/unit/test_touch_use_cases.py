@@ -126,13 +126,13 @@ def test_the_same_key_on_another_lead_is_another_touch(
     assert record(store, two.id, touch(campaign), admin).created
 
 
-def test_an_unknown_lead_is_not_found_and_an_unknown_campaign_invalid(
+def test_an_unknown_lead_is_not_found_and_an_unknown_campaign_a_failed_precondition(
     store: Any, campaign: Campaign, admin: Identity
 ) -> None:
     with pytest.raises(NotFound):
         record(store, MISSING_ID, touch(campaign), admin)
     lead = new_lead(store, admin)
-    with pytest.raises(InvalidArgument) as error:
+    with pytest.raises(FailedPrecondition) as error:
         record(store, lead.id, TouchInput(MISSING_ID, TouchKind.AD, EARLIER), admin)
     assert [(v.field, v.description) for v in error.value.violations] == [
         ("touch.campaign_id", "no campaign has this id")
@@ -249,7 +249,7 @@ def test_touches_given_with_a_new_lead_are_recorded_and_published_after_it(
 def test_a_bad_touch_on_create_stores_nothing_and_names_the_touch(
     store: Any, campaign: Campaign, admin: Identity
 ) -> None:
-    with pytest.raises(InvalidArgument) as error:
+    with pytest.raises(FailedPrecondition) as error:
         create(store, admin, [touch(campaign), TouchInput(MISSING_ID, TouchKind.AD, EARLIER)])
     assert [v.field for v in error.value.violations] == ["touches[1].campaign_id"]
     future = datetime.now(UTC) + timedelta(hours=1)

@@ -135,7 +135,7 @@ def test_every_invalid_field_is_reported_at_once():
                 amount_minor=-1,
                 currency="EURO",
                 expected_close_date=None,
-                sales_stage="Dreaming",
+                sales_stage=" ",
                 probability=101,
                 account_name="x" * 256,
                 best_case_minor=-5,
@@ -167,10 +167,17 @@ def test_every_invalid_field_is_reported_at_once():
 
 
 def test_a_deal_cannot_be_created_in_a_won_or_lost_stage():
-    with pytest.raises(InvalidArgument) as raised:
+    with pytest.raises(FailedPrecondition) as raised:
         Opportunity.open(draft(sales_stage="Closed Won"), STAGES, converter())
     assert raised.value.violations[0].field == "sales_stage"
     assert "CloseOpportunity" in raised.value.violations[0].description
+
+
+def test_a_well_formed_stage_the_catalog_lacks_is_refused_by_the_data_naming_the_field():
+    with pytest.raises(FailedPrecondition) as raised:
+        Opportunity.open(draft(sales_stage="Dreaming"), STAGES, converter())
+    assert raised.value.reason == "UNKNOWN_SALES_STAGE"
+    assert [v.field for v in raised.value.violations] == ["sales_stage"]
 
 
 def test_an_amount_too_large_once_converted_is_invalid():
@@ -387,12 +394,11 @@ def test_the_close_stage_must_carry_the_outcome():
         [*DEFAULT_SALES_STAGES, SalesStage("Won via partner", 100, is_won=True)], revision=2
     )
     opportunity = Opportunity.open(draft(), stages, converter())
-    with pytest.raises(InvalidArgument):
-        opportunity.close(CloseOutcome.WON, "", "Closed Lost", stages)
-    with pytest.raises(InvalidArgument):
-        opportunity.close(CloseOutcome.WON, "", "Prospecting", stages)
-    with pytest.raises(InvalidArgument):
-        opportunity.close(CloseOutcome.WON, "", "Nowhere", stages)
+    # Well-formed names the catalog refuses: the data's answer, naming the field.
+    for stage in ("Closed Lost", "Prospecting", "Nowhere"):
+        with pytest.raises(FailedPrecondition) as raised:
+            opportunity.close(CloseOutcome.WON, "", stage, stages)
+        assert [v.field for v in raised.value.violations] == ["sales_stage"]
     opportunity.close(CloseOutcome.WON, "", "Won via partner", stages)
     assert opportunity.sales_stage == "Won via partner"
 
@@ -422,9 +428,12 @@ def test_only_a_closed_deal_is_reopened_and_only_into_an_open_stage():
     with pytest.raises(FailedPrecondition):
         opportunity.reopen("Prospecting", STAGES)
     opportunity.close(CloseOutcome.WON, "", "", STAGES)
-    for stage in ("Closed Lost", "", "Nowhere"):
-        with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument):
+        opportunity.reopen("", STAGES)
+    for stage in ("Closed Lost", "Nowhere"):
+        with pytest.raises(FailedPrecondition) as raised:
             opportunity.reopen(stage, STAGES)
+        assert raised.value.reason == "UNKNOWN_SALES_STAGE"
 
 
 # --- reassign and delete ------------------------------------------------------------------------

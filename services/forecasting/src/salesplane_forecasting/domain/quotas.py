@@ -17,7 +17,7 @@ from salesplane_forecasting.domain.amounts import basis_points
 from salesplane_forecasting.domain.periods import check_period_id
 from salesplane_platform.errors import FieldViolation, InvalidArgument, Validator
 from salesplane_platform.identifiers import check_user_id, derived_aggregate_id
-from salesplane_platform.money import MAX_AMOUNT_MINOR, MoneyInput
+from salesplane_platform.money import MAX_AMOUNT_MINOR, MoneyInput, is_currency
 
 # A manager's direct reports plus their own row; far above any real span of control, and a bound
 # on what one request may make the server write.
@@ -158,22 +158,28 @@ def quota_aggregate_id(user_id: str, period_id: str, kind: QuotaKind) -> str:
     return derived_aggregate_id("quota", user_id, period_id, kind.value)
 
 
-def check_amount(check: Validator, field: str, value: MoneyInput | None, base_currency: str) -> int | None:
-    """The amount in minor units when it is given, in the base currency and within bounds."""
+def check_amount(
+    check: Validator, refusals: Validator, field: str, value: MoneyInput | None, base_currency: str
+) -> int | None:
+    """The amount in minor units when it is given, in the base currency and within bounds; a
+    currency other than the configured base one goes to `refusals` (the request's form is sound)."""
     if value is None:
         check.fail(field, f"is required (an amount in {base_currency})")
         return None
-    valid_currency = check.require(
+    known_currency = check.require(
+        is_currency(value.currency), f"{field}.currency_code", "must be an ISO 4217 currency code"
+    )
+    base = not known_currency or refusals.require(
         value.currency == base_currency,
         f"{field}.currency_code",
-        f"must be the base currency {base_currency}, got {value.currency or 'none'}",
+        f"must be the base currency {base_currency}, got {value.currency}",
     )
     valid_amount = check.require(
         0 <= value.amount_minor <= MAX_AMOUNT_MINOR,
         f"{field}.amount_minor",
         f"must be between 0 and {MAX_AMOUNT_MINOR} minor units",
     )
-    return value.amount_minor if valid_currency and valid_amount else None
+    return value.amount_minor if known_currency and base and valid_amount else None
 
 
 def validate_quota_request(
@@ -183,8 +189,10 @@ def validate_quota_request(
     check = Validator()
     check_user_id(check, "user_id", user_id)
     check_period_id(check, "period_id", period_id)
-    amount_minor = check_amount(check, "amount", amount, base_currency)
+    refusals = Validator()
+    amount_minor = check_amount(check, refusals, "amount", amount, base_currency)
     check.raise_if_invalid()
+    refusals.raise_if_refused("NOT_BASE_CURRENCY")
     assert amount_minor is not None
     return amount_minor
 
@@ -203,9 +211,10 @@ def validate_draft(
         raise InvalidArgument(FieldViolation("allocations", f"at most {MAX_ALLOCATIONS} allocations"))
     valid: list[DraftAllocation] = []
     seen: set[tuple[str, QuotaKind]] = set()
+    refusals = Validator()
     for index, allocation in enumerate(allocations):
         field = f"allocations[{index}]"
-        amount_minor = check_amount(check, f"{field}.amount", allocation.amount, base_currency)
+        amount_minor = check_amount(check, refusals, f"{field}.amount", allocation.amount, base_currency)
         if not check_user_id(check, f"{field}.user_id", allocation.user_id):
             continue
         kind = allocation.kind
@@ -236,6 +245,7 @@ def validate_draft(
         if amount_minor is not None:
             valid.append(DraftAllocation(allocation.user_id, kind, amount_minor))
     check.raise_if_invalid()
+    refusals.raise_if_refused("NOT_BASE_CURRENCY")
     return valid
 
 

@@ -15,7 +15,7 @@ from salesplane_leads.domain.marketing import (
 )
 from salesplane_leads.service_layer.request_checks import require_uuid, retry_lost_races
 from salesplane_leads.service_layer.unit_of_work import AlreadyStored, LeadsUnitOfWork
-from salesplane_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from salesplane_platform.errors import FailedPrecondition, FieldViolation, NotFound
 from salesplane_platform.identity import Identity
 from salesplane_platform.money import MoneyInput
 
@@ -62,7 +62,11 @@ def create_campaign(
     with uow.acting_for(caller.subject):
         source = uow.lead_sources.get(lead_source_id)
         if source is None:
-            raise InvalidArgument(FieldViolation("lead_source_id", "no lead source has this id"))
+            raise FailedPrecondition(
+                "lead_source_id: no lead source has this id",
+                reason="UNKNOWN_REFERENCE",
+                violations=[FieldViolation("lead_source_id", "no lead source has this id")],
+            )
         campaign = Campaign.create(plan=plan, source=source, channel=channel)
         try:
             uow.campaigns.add(campaign)

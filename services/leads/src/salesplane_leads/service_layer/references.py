@@ -12,7 +12,8 @@ from salesplane_platform.identifiers import is_uuid
 
 def resolve_references(uow: LeadsUnitOfWork, fields: LeadFields, *, prefix: str) -> LeadFields:
     """Check the referenced source and campaign (ids already well-formed, or reported elsewhere);
-    a campaign without a source brings its own source along."""
+    a campaign without a source brings its own source along. A missing or mismatched one is the
+    stored data refusing a well-formed request: FAILED_PRECONDITION naming the field."""
     check = Validator()
     source_id, campaign_id = fields.lead_source_id, fields.campaign_id
     if source_id and is_uuid(source_id):
@@ -32,5 +33,5 @@ def resolve_references(uow: LeadsUnitOfWork, fields: LeadFields, *, prefix: str)
                 f"{prefix}campaign_id",
                 f"belongs to lead source {campaign.lead_source_id}, not to {source_id}",
             )
-    check.raise_if_invalid()
+    check.raise_if_refused("UNKNOWN_REFERENCE")
     return fields

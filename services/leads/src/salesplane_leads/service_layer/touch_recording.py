@@ -22,14 +22,14 @@ class RecordedTouch:
 def check_campaigns_exist(
     uow: LeadsUnitOfWork, touches: Sequence[CheckedTouch], *, field_of: Callable[[int], str]
 ) -> None:
-    """INVALID_ARGUMENT on `field_of(i)` for every touch whose campaign does not exist."""
+    """FAILED_PRECONDITION on `field_of(i)` for every touch whose campaign does not exist."""
     check = Validator()
     exists: dict[str, bool] = {}
     for index, touch in enumerate(touches):
         if touch.campaign_id not in exists:
             exists[touch.campaign_id] = uow.campaigns.get(touch.campaign_id) is not None
         check.require(exists[touch.campaign_id], field_of(index), "no campaign has this id")
-    check.raise_if_invalid()
+    check.raise_if_refused("UNKNOWN_REFERENCE")
 
 
 def record_touches(

@@ -26,6 +26,8 @@ from salesplane_opportunities.domain.opportunity_inputs import (
     check_changes,
     check_draft,
     check_owner,
+    check_stage_name,
+    ensure_stage,
 )
 from salesplane_opportunities.domain.sales_stages import CloseOutcome, SalesStage, SalesStageCatalog
 from salesplane_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
@@ -117,7 +119,11 @@ class Opportunity:
         check_draft(check, draft, stages)
         check.raise_if_invalid()
         assert draft.expected_close_date is not None
-        stage = _stage(stages, draft.sales_stage)
+        named = stages.get(draft.sales_stage)
+        stage = ensure_stage(
+            named if named is not None and not named.is_closed else None,
+            f"must be an open stage, one of {stages.open_names()}; deals are closed with CloseOpportunity",
+        )
         amount = Money(draft.currency, draft.amount_minor)
         best = draft.best_case_minor if draft.best_case_minor is not None else amount.amount_minor
         worst = draft.worst_case_minor if draft.worst_case_minor is not None else amount.amount_minor
@@ -177,6 +183,8 @@ class Opportunity:
             check, "worst_case", changes.worst_case, amount, self.worst_case_minor, self.worst_case_manual
         )
         check.raise_if_invalid()
+        if changes.sales_stage is not None:
+            ensure_stage(stages.get(changes.sales_stage), f"must be one of {stages.names()}")
         stage = _stage(stages, changes.sales_stage if changes.sales_stage is not None else self.sales_stage)
         if stage.name != self.sales_stage:
             if stage.is_closed:
@@ -248,14 +256,12 @@ class Opportunity:
             f"must be at most {MAX_CLOSE_REASON_LENGTH} characters",
         )
         check.require(is_text(reason), "reason", "must not contain control characters")
-        stage = stages.get(stage_name) if stage_name else stages.first_closing_as(outcome)
-        if stage is None or not stage.closes_as(outcome):
-            check.fail(
-                "sales_stage",
-                f"must be empty or a {outcome.value} stage, one of {stages.names_closing_as(outcome)}",
-            )
         check.raise_if_invalid()
-        assert stage is not None
+        named = stages.get(stage_name) if stage_name else stages.first_closing_as(outcome)
+        stage = ensure_stage(
+            named if named is not None and named.closes_as(outcome) else None,
+            f"must be empty or a {outcome.value} stage, one of {stages.names_closing_as(outcome)}",
+        )
         if self.status is not OpportunityStatus.OPEN:
             if (self.sales_stage, self.close_reason) == (stage.name, reason):
                 return False
@@ -272,11 +278,14 @@ class Opportunity:
 
     def reopen(self, stage_name: str, stages: SalesStageCatalog, *, now: datetime | None = None) -> bool:
         """Move a closed deal back into an open stage; it forgets why and when it was closed."""
-        stage = stages.get(stage_name)
-        if stage is None or stage.is_closed:
-            raise InvalidArgument(
-                FieldViolation("sales_stage", f"must be an open stage, one of {stages.open_names()}")
-            )
+        check = Validator()
+        check_stage_name(check, stage_name)
+        check.raise_if_invalid()
+        named = stages.get(stage_name)
+        stage = ensure_stage(
+            named if named is not None and not named.is_closed else None,
+            f"must be an open stage, one of {stages.open_names()}",
+        )
         if self.status is OpportunityStatus.OPEN:
             raise FailedPrecondition(
                 f"opportunity {self.id} is open; only closed opportunities are reopened",

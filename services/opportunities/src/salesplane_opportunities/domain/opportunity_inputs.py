@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from salesplane_opportunities.domain.sales_stages import SalesStageCatalog
-from salesplane_platform.errors import Validator
+from salesplane_opportunities.domain.sales_stages import MAX_STAGE_NAME_LENGTH, SalesStage, SalesStageCatalog
+from salesplane_platform.errors import FailedPrecondition, FieldViolation, Validator
 from salesplane_platform.identifiers import check_user_id, is_uuid
 from salesplane_platform.money import MAX_AMOUNT_MINOR, is_currency
 from salesplane_platform.text_rules import is_single_line, is_text
@@ -80,12 +80,7 @@ def check_draft(check: Validator, draft: OpportunityDraft, stages: SalesStageCat
     check_amount(check, "amount.amount_minor", draft.amount_minor)
     check.require(is_currency(draft.currency), "amount.currency_code", "must be an ISO 4217 currency code")
     check_close_date(check, draft.expected_close_date)
-    stage = stages.get(draft.sales_stage)
-    if stage is None or stage.is_closed:
-        check.fail(
-            "sales_stage",
-            f"must be an open stage, one of {stages.open_names()}; deals are closed with CloseOpportunity",
-        )
+    check_stage_name(check, draft.sales_stage)
     if draft.probability is not None:
         check_probability(check, draft.probability)
     check_text(check, "account_name", draft.account_name, MAX_ACCOUNT_NAME_LENGTH)
@@ -118,9 +113,7 @@ def check_changes(check: Validator, changes: OpportunityChanges, stages: SalesSt
     if changes.expected_close_date is not None:
         check_close_date(check, changes.expected_close_date)
     if changes.sales_stage is not None:
-        check.require(
-            stages.get(changes.sales_stage) is not None, "sales_stage", f"must be one of {stages.names()}"
-        )
+        check_stage_name(check, changes.sales_stage)
     if changes.probability is not None:
         check_probability(check, changes.probability)
         if changes.probability_follows_stage:
@@ -134,6 +127,24 @@ def check_changes(check: Validator, changes: OpportunityChanges, stages: SalesSt
         check_optional_uuid(check, "lead_source_id", changes.lead_source_id)
     if changes.campaign_id is not None:
         check_optional_uuid(check, "campaign_id", changes.campaign_id)
+
+
+def check_stage_name(check: Validator, name: str) -> None:
+    """The format of a stage name; whether it is configured is ensure_stage's."""
+    check.require(bool(name.strip()), "sales_stage", "must not be empty")
+    check_text(check, "sales_stage", name, MAX_STAGE_NAME_LENGTH)
+
+
+def ensure_stage(stage: SalesStage | None, description: str) -> SalesStage:
+    """A well-formed stage name the configured catalog lacks (or one of the wrong kind) is refused
+    by the data, not by the request's form: FAILED_PRECONDITION naming the field."""
+    if stage is None:
+        raise FailedPrecondition(
+            f"sales_stage: {description}",
+            reason="UNKNOWN_SALES_STAGE",
+            violations=[FieldViolation("sales_stage", description)],
+        )
+    return stage
 
 
 def check_name(check: Validator, name: str) -> None:
