@@ -138,7 +138,8 @@ def test_the_sales_plan_goes_down_and_the_forecast_comes_up_the_hierarchy(servic
     await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], ORG)
     settings = api.ok("GET", "/v1/forecast-settings", "ann")
     assert settings["currency_code"] == "USD"
-    status, _ = api.call("PUT", "/v1/forecast-settings", "ann", {"range_scheme": "two_buckets"})
+    # A rep may not change them (a whole, valid body: one the gateway itself would refuse is a 400).
+    status, _ = api.call("PUT", "/v1/forecast-settings", "ann", THREE_BUCKETS)
     assert status == 403
     changed_settings = api.ok("PUT", "/v1/forecast-settings", "root", THREE_BUCKETS)
     # The same settings again change nothing, and leave nothing in the audit log.

@@ -346,7 +346,8 @@ def test_campaign_roi_attribution_and_funnel_agree_with_an_oracle(services, gate
                     touch_time=_timestamp(touched(1)),
                 ),
             ),
-            grpc.StatusCode.INVALID_ARGUMENT,
+            # A well-formed id of no campaign: the stored data refuses it, not the request's shape.
+            grpc.StatusCode.FAILED_PRECONDITION,
         ),
         (
             leads_pb2.RecordLeadTouchRequest(

@@ -63,10 +63,10 @@ _THRESHOLDS = {
     "unlikely_max_probability": (0, 100),
     "unlikely_max_stage_order": (0, 1_000),
     "pushes_to_flag": (1, 100),
-    "no_change_days": (1, 3_650),
-    "backward_lookback_days": (1, 3_650),
-    "slipping_lookback_days": (1, 3_650),
-    "movement_lookback_days": (1, 3_650),
+    "no_change_days": (1, 366),
+    "backward_lookback_days": (1, 366),
+    "slipping_lookback_days": (1, 366),
+    "movement_lookback_days": (1, 366),
 }
 
 
