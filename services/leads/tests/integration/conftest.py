@@ -155,9 +155,11 @@ def publish_reporting_line(kafka: Any, settings: ServiceSettings, user_id: str, 
         producer.close()
 
 
-def field_violations(error: grpc.RpcError) -> list[str]:
+def field_violations(error: grpc.RpcError, code: int = code_pb2.INVALID_ARGUMENT) -> list[str]:
+    """The fields a refusal of `code` names; FAILED_PRECONDITION carries them too when a well-formed
+    value is refused by the stored data (a campaign that does not exist)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None and status.code == code_pb2.INVALID_ARGUMENT
+    assert status is not None and status.code == code
     fields = []
     for detail in status.details:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):

@@ -122,13 +122,14 @@ def _refusal(code: grpc.StatusCode, details: str, error: grpc.RpcError) -> Domai
     message = f"opportunities service: {details}"
     status = rpc_status.from_call(error)
     attached = status.details if status else []
+    # Both an invalid request and one the stored data refuses (a stage it lacks) name their fields.
+    violations = [
+        FieldViolation(VIOLATION_PREFIX + violation.field, violation.description)
+        for detail in attached
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR)
+        for violation in _unpacked(detail, error_details_pb2.BadRequest()).field_violations
+    ]
     if code is grpc.StatusCode.INVALID_ARGUMENT:
-        violations = [
-            FieldViolation(VIOLATION_PREFIX + violation.field, violation.description)
-            for detail in attached
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR)
-            for violation in _unpacked(detail, error_details_pb2.BadRequest()).field_violations
-        ]
         return InvalidArgument(violations or [FieldViolation("opportunity", message)])
     if code is grpc.StatusCode.PERMISSION_DENIED:
         return PermissionDenied(message)
@@ -144,7 +145,7 @@ def _refusal(code: grpc.StatusCode, details: str, error: grpc.RpcError) -> Domai
     for detail in attached:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             reason = _unpacked(detail, error_details_pb2.ErrorInfo()).reason or reason
-    return FailedPrecondition(message, reason=reason)
+    return FailedPrecondition(message, reason=reason, violations=violations)
 
 
 M = TypeVar("M", bound=Message)
