@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request, Response
 
+from salesplane.forecasting.v1 import settings_pb2
 from salesplane_gateway.login_settings import BrowserLoginSettings
 from salesplane_platform.oidc import OidcSettings
 
@@ -643,29 +644,36 @@ def test_logout_without_a_session_just_goes_home(browser: FlaskClient) -> None:
 # -- the page --------------------------------------------------------------------------------------
 
 
-def test_the_home_page_offers_sign_in_then_shows_who_is_signed_in_with_a_logout_form(
-    browser: FlaskClient, provider: FakeProvider
+def test_the_console_sends_a_stranger_to_sign_in_then_shows_who_is_signed_in_with_a_logout_form(
+    browser: FlaskClient, provider: FakeProvider, fake: Any
 ) -> None:
     anonymous = browser.get("/")
-    assert anonymous.status_code == 200
-    assert anonymous.mimetype == "text/html"
-    assert 'href="/auth/login"' in anonymous.get_data(as_text=True)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["Location"] == "/auth/login?next=/"
 
     sign_in(browser, provider)
+    fake.reply("GetPeriodOfDate", settings_pb2.PeriodOfDate(quarter=settings_pb2.Period(period_id="2026-Q4")))
     page = browser.get("/")
     html = page.get_data(as_text=True)
-    assert "Signed in as <strong>Alice Tester</strong> (alice" in html
+    assert page.status_code == 200, html
+    assert "Signed in as Alice Tester" in html
     assert f'name="csrf_token" value="{session_json(browser)["csrf_token"]}"' in html
-    assert 'action="/auth/logout"' in html
-    # The logout form's redirect goes to the provider: the page's policy allows that origin only.
+    # The console's sign-out posts to /sign-out, which hands the form on to the provider's logout.
+    assert 'action="/sign-out"' in html
+    handed_on = browser.post("/sign-out", data={"csrf_token": session_json(browser)["csrf_token"]})
+    assert (handed_on.status_code, handed_on.headers["Location"]) == (307, "/auth/logout")
+    # The logout's redirect goes to the provider: the page's policy allows that origin only.
     policy = page.headers["Content-Security-Policy"]
     provider_origin = provider.issuer.rsplit("/realms", 1)[0]
     assert f"form-action 'self' {provider_origin};" in policy
     assert "frame-ancestors 'none'" in policy
 
 
-def test_the_page_escapes_what_the_provider_says(browser: FlaskClient, provider: FakeProvider) -> None:
+def test_the_page_escapes_what_the_provider_says(
+    browser: FlaskClient, provider: FakeProvider, fake: Any
+) -> None:
     sign_in(browser, provider, user="mallory")
+    fake.reply("GetPeriodOfDate", settings_pb2.PeriodOfDate(quarter=settings_pb2.Period(period_id="2026-Q4")))
 
     html = browser.get("/").get_data(as_text=True)
 
@@ -679,7 +687,6 @@ def test_the_page_escapes_what_the_provider_says(browser: FlaskClient, provider:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/"),
         ("GET", "/auth/login"),
         ("GET", "/auth/callback"),
         ("POST", "/auth/logout"),

@@ -19,6 +19,7 @@ from salesplane_gateway.api_docs import install_api_docs
 from salesplane_gateway.browser_login import install_browser_login
 from salesplane_gateway.clients import HEALTH_SERVICE_NAMES, ServiceClients
 from salesplane_gateway.config import UPSTREAMS, GatewayConfig
+from salesplane_gateway.console import install_console
 from salesplane_gateway.cors import install_cors
 from salesplane_gateway.http_metrics import install_http_metrics
 from salesplane_gateway.http_tracing import install_http_tracing
@@ -70,6 +71,7 @@ def create_app(config: GatewayConfig, clients: ServiceClients | None = None) -> 
     app.url_map.converters["segment"] = SegmentConverter
     app.register_blueprint(api_blueprint())
     install_browser_login(app, config)
+    install_console(app)
     install_api_docs(app)
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", _readyz, methods=["GET"])

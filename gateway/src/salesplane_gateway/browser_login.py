@@ -9,10 +9,8 @@
                                  cookie is issued and the browser goes on to `next`
     POST /auth/logout            CSRF-checked: the session cookie is cleared, the refresh token
                                  revoked, and the browser sent to the provider's end-session
-                                 endpoint, which sends it back to the gateway's home
+                                 endpoint, which sends it back to the console (console/)
     GET  /auth/session           who is signed in (JSON, with the CSRF token for scripts), or 401
-    GET  /                       a minimal page: "Signed in as ..." with a logout form, or a
-                                 "Sign in" link
 
 `next` may only be a path of this gateway (no scheme, host, `//`, backslash or control
 character), so the login cannot be used to send someone elsewhere. Without a configured client
@@ -28,7 +26,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request
+from flask import Blueprint, Flask, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from salesplane_gateway.browser_session import BrowserSession, PendingLogin
@@ -56,12 +54,6 @@ log = logging.getLogger(__name__)
 
 BLUEPRINT = "browser_login"
 MAX_NEXT_LENGTH = 2048
-# The page has no script and no style of its own; its one form posts to the logout, which
-# redirects to the provider (browsers check a form's redirects against form-action too).
-_PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-    "base-uri 'none'; form-action 'self' {provider}; frame-ancestors 'none'"
-)
 
 
 def install_browser_login(app: Flask, config: GatewayConfig) -> None:
@@ -91,8 +83,7 @@ def safe_next_path(raw: str | None) -> str | None:
 
 
 def _blueprint() -> Blueprint:
-    blueprint = Blueprint(BLUEPRINT, __name__, template_folder="templates")
-    blueprint.add_url_rule("/", "home", _home, methods=["GET"])
+    blueprint = Blueprint(BLUEPRINT, __name__)
     blueprint.add_url_rule("/auth/login", "login", _login, methods=["GET"])
     blueprint.add_url_rule("/auth/callback", "callback", _callback, methods=["GET"])
     blueprint.add_url_rule("/auth/logout", "logout", _logout, methods=["POST"])
@@ -110,15 +101,6 @@ def _configured() -> LoginContext:
             problem_type("login-not-configured"),
         )
     return login
-
-
-def _home() -> BaseResponse:
-    login = _configured()
-    signed_in = current_session(login)
-    session = signed_in[0] if signed_in is not None else None
-    response = Response(render_template("home.html", session=session), mimetype="text/html")
-    response.headers["Content-Security-Policy"] = _PAGE_POLICY.format(provider=login.provider.logout_origin())
-    return response
 
 
 def _login() -> BaseResponse:

@@ -63,13 +63,6 @@ def browser_login_paths(components: Components) -> dict[str, Any]:
         "(type csrf-failed)."
     )
     return {
-        "/": {
-            "get": operation(
-                "browserHome",
-                "A minimal page: who is signed in, with a sign-out button, or a sign-in link",
-                {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}},
-            )
-        },
         "/auth/login": {
             "get": {
                 **operation(

@@ -1,0 +1,175 @@
+"""Home: my forecast for the period (quota, closed won, committed, live forecast, pipeline,
+attainment, P(reaching quota), a chart) and my worksheet (commit stage by hand or by the ranges,
+save a draft, commit with a note, what changed since the last commit).
+
+The totals are a fragment polled every few seconds, so a deal changed anywhere shows here without
+a reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from werkzeug.wrappers import Response
+
+from salesplane.forecasting.v1 import forecasting_pb2, settings_pb2, worksheets_pb2
+from salesplane_gateway.console.bullet_chart import progress_chart
+from salesplane_gateway.console.localisation import gettext
+from salesplane_gateway.console.pages import call, form_errors, fragment, page, require_user, see_other, user
+from salesplane_gateway.console.periods import chosen_period
+from salesplane_gateway.problems import Problem
+from salesplane_gateway.routes_forecasting import FORECASTING
+from salesplane_gateway.routes_worksheets import WORKSHEETS
+
+COMMIT_STAGES = {
+    "auto": settings_pb2.COMMIT_STAGE_UNSPECIFIED,
+    "include": settings_pb2.COMMIT_STAGE_INCLUDE,
+    "upside": settings_pb2.COMMIT_STAGE_UPSIDE,
+    "exclude": settings_pb2.COMMIT_STAGE_EXCLUDE,
+}
+STAGE_NAMES = {value: name for name, value in COMMIT_STAGES.items()}
+MAX_NOTE = 2000
+
+
+def register(blueprint: Blueprint) -> None:
+    blueprint.add_url_rule("/", "home", require_user(_home), methods=["GET"])
+    blueprint.add_url_rule("/home/totals", "home_totals", require_user(_totals), methods=["GET"])
+    blueprint.add_url_rule(
+        "/worksheet/commit-stage", "set_commit_stage", require_user(_set_stage), methods=["POST"]
+    )
+    blueprint.add_url_rule("/worksheet/draft", "save_draft", require_user(_save_draft), methods=["POST"])
+    blueprint.add_url_rule("/worksheet/commit", "commit", require_user(_commit), methods=["POST"])
+
+
+def forecast_numbers(user_id: str, period_id: str) -> dict[str, Any]:
+    """The totals of a person for a period, as the home page and a manager's drill-down show them."""
+    rollup = call(
+        FORECASTING.rpc("GetRollup"), forecasting_pb2.GetRollupRequest(user_id=user_id, period_id=period_id)
+    )
+    distribution = call(
+        FORECASTING.rpc("GetProbabilisticForecast"),
+        forecasting_pb2.GetProbabilisticForecastRequest(
+            user_id=user_id, period_id=period_id, scope=forecasting_pb2.FORECAST_SCOPE_OWN
+        ),
+    )
+    commits = call(
+        WORKSHEETS.rpc("ListForecastCommits"),
+        worksheets_pb2.ListForecastCommitsRequest(
+            user_id=user_id, period_id=period_id, kind=worksheets_pb2.SNAPSHOT_KIND_REP
+        ),
+    ).commits
+    totals = rollup.own
+    return {
+        "committed": commits[0] if commits else None,
+        "rollup": rollup,
+        "totals": totals,
+        "distribution": distribution,
+        "chart": progress_chart(
+            quota=rollup.quota,
+            bars=[
+                (gettext("Closed won"), totals.closed_won),
+                (gettext("Live forecast"), totals.forecast_likely),
+                (gettext("Pipeline"), totals.pipeline),
+            ],
+            title=gettext("Progress against quota"),
+        ),
+    }
+
+
+def _home() -> Response:
+    period = chosen_period()
+    me = user()
+    worksheet = call(
+        WORKSHEETS.rpc("GetRepWorksheet"),
+        worksheets_pb2.GetWorksheetRequest(user_id=me.user_id, period_id=period.current),
+    )
+    return page(
+        "console/home.html",
+        title=gettext("My forecast"),
+        period=period,
+        worksheet=worksheet,
+        stage_names=STAGE_NAMES,
+        errors={},
+        notice=_notice(),
+        **forecast_numbers(me.user_id, period.current),
+    )
+
+
+def _totals() -> Response:
+    period = chosen_period()
+    return fragment(
+        "console/home_totals.html", period=period, **forecast_numbers(user().user_id, period.current)
+    )
+
+
+def _set_stage() -> Response:
+    period = chosen_period()
+    stage = request.form.get("commit_stage", "")
+    if stage not in COMMIT_STAGES:
+        raise Problem(400, "Bad request", gettext("Choose a commit stage from the list."))
+    call(
+        WORKSHEETS.rpc("SetCommitStage"),
+        worksheets_pb2.SetCommitStageRequest(
+            opportunity_id=request.form.get("opportunity_id", ""), commit_stage=COMMIT_STAGES[stage]
+        ),
+    )
+    return see_other("console.home", period=period.current, done="stage")
+
+
+def _save_draft() -> Response:
+    return _snapshot("SaveWorksheetDraft", worksheets_pb2.SaveWorksheetDraftRequest, "draft")
+
+
+def _commit() -> Response:
+    return _snapshot("CommitForecast", worksheets_pb2.CommitForecastRequest, "committed")
+
+
+def _snapshot(method: str, message: Any, done: str) -> Response:
+    period = chosen_period()
+    note = request.form.get("note", "").strip()
+    if len(note) > MAX_NOTE:
+        return _home_with_errors({"note": gettext("At most %(n)s characters.", n=MAX_NOTE)}, note)
+    try:
+        call(
+            WORKSHEETS.rpc(method),
+            message(
+                user_id=user().user_id,
+                period_id=period.current,
+                kind=worksheets_pb2.SNAPSHOT_KIND_REP,
+                note=note,
+            ),
+        )
+    except Problem as problem:
+        if problem.status in (400, 409, 422):
+            return _home_with_errors(form_errors(problem, {"note": "note"}), note)
+        raise
+    return see_other("console.home", period=period.current, done=done)
+
+
+def _home_with_errors(errors: dict[str, str], note: str) -> Response:
+    period = chosen_period()
+    me = user()
+    worksheet = call(
+        WORKSHEETS.rpc("GetRepWorksheet"),
+        worksheets_pb2.GetWorksheetRequest(user_id=me.user_id, period_id=period.current),
+    )
+    return page(
+        "console/home.html",
+        status=422,
+        title=gettext("My forecast"),
+        period=period,
+        worksheet=worksheet,
+        stage_names=STAGE_NAMES,
+        errors=errors,
+        note=note,
+        notice="",
+        **forecast_numbers(me.user_id, period.current),
+    )
+
+
+def _notice() -> str:
+    return {
+        "stage": gettext("Commit stage saved."),
+        "draft": gettext("Draft saved. Only you see it until you commit."),
+        "committed": gettext("Forecast committed. Your manager sees it now."),
+    }.get(request.args.get("done", ""), "")
