@@ -58,6 +58,11 @@ lint: sync
 proto: sync
 	$(PY) scripts/gen_protos.py
 
+# The console's Polish catalogue: new strings added, unused ones dropped (then translate the empty ones).
+.PHONY: console-messages
+console-messages: sync
+	$(PY) scripts/console_messages.py
+
 proto-check: sync
 	$(PY) scripts/gen_protos.py --check
 
