@@ -139,6 +139,7 @@ def test_home_shows_the_numbers_in_the_users_language_and_calls_with_their_token
 
     assert "PLN100,000.00" in english and "42.5%" in english
     assert "100\u00a0000,00\u00a0zł" in polish and "42,5%" in polish
+    assert "My forecast" in english and "Moja prognoza" in polish and 'lang="pl"' in polish
     assert "Kraków rollout" in english
     assert (
         "15 Dec 2026" in english

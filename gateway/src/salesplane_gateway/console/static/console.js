@@ -6,7 +6,8 @@
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (zone && document.cookie.indexOf("tz=") === -1) {
-      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+      // Zone names are cookie-safe as they are (letters, "/", "_", "-", "+"): sent unencoded.
+      document.cookie = "tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
     }
   } catch (ignored) {
     // Without Intl the pages stay in UTC, as they say.
