@@ -24,6 +24,8 @@ from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway, await_organisati
 
 pytestmark = pytest.mark.e2e
 
+NOTHING = "\u2013"  # the en dash a card shows when there is no figure
+
 ORG = {"root": None, "vp": None, "east": "vp", "ann": "east", "bob": "east", "mia": "vp"}
 ROLES = {
     "root": ["admin"],
@@ -128,7 +130,7 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
         row.get_by_label(re.compile("Commit stage of")).select_option("include")
         row.get_by_role("button", name="Set").click()
         expect(page.get_by_role("status")).to_contain_text("Commit stage saved")
-        eventually(lambda: _figure_is(page, "committed", "–"))
+        eventually(lambda: _figure_is(page, "committed", NOTHING))
         page.get_by_label("Note for your manager").fill("Kraków signs this week")
         page.get_by_role("button", name="Commit forecast").click()
         expect(page.get_by_role("status")).to_contain_text("Forecast committed")
