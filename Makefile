@@ -18,6 +18,7 @@ help:
 	@echo "make proto       regenerate the contracts package from protos/"
 	@echo "make token       print a development bearer token (SUB=alice ROLES=rep)"
 	@echo "make bench       opportunity write benchmark (PostgreSQL + Kafka); see bench/"
+	@echo "make bench-console   every console page with the demo data, and the JavaScript shipped"
 	@echo "make bench-inspection  pipeline inspection benchmark (PostgreSQL + Kafka; BENCH_ARGS=...)"
 	@echo "make test-faults broker and database faults under load, at production timings"
 
@@ -78,6 +79,12 @@ bench: sync
 .PHONY: bench-rollups
 bench-rollups: sync
 	$(PY) bench/forecast_rollups.py $(BENCH_ARGS)
+
+# Every console page timed with the demo organisation loaded (embedded mode), beside /healthz and a
+# JSON read in the same run, and the JavaScript the pages ship, compressed.
+.PHONY: bench-console
+bench-console: sync
+	$(PY) bench/console_pages.py $(BENCH_ARGS)
 
 # Report queries through the report engine against naive SQL, and read-model ingestion against the
 # decode-only ceiling, on a throw-away PostgreSQL with durable settings.

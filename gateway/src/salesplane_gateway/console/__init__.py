@@ -15,7 +15,16 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from salesplane_gateway.console import dev_sign_in, home_screen, preferences
+from salesplane_gateway.console import (
+    admin_screen,
+    dev_sign_in,
+    home_screen,
+    leads_screen,
+    marketing_screen,
+    pipeline_screen,
+    preferences,
+    reports_screen,
+)
 from salesplane_gateway.console.error_pages import error_page, problem_page
 from salesplane_gateway.console.static_assets import register_static
 from salesplane_gateway.console.template_helpers import install_template_helpers
@@ -27,6 +36,11 @@ SCREENS = (
     dev_sign_in,
     preferences,
     home_screen,
+    admin_screen,
+    pipeline_screen,
+    leads_screen,
+    reports_screen,
+    marketing_screen,
 )
 # Same-origin everything; no inline script or style (htmx's indicator sheet is turned off in the
 # page's htmx-config). Forms may also post to the provider's logout when a login is configured.
