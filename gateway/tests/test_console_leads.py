@@ -485,3 +485,21 @@ def test_an_import_stopped_midway_reports_the_rows_before_and_the_line_it_reache
     html = answer.get_data(as_text=True)
     assert "The import stopped after line 501" in html and "no row is imported twice" in html
     assert '<dd data-figure="imported">1</dd>' in html
+
+
+def test_a_file_larger_than_the_json_body_limit_is_still_imported(
+    make_client: Any, fake: FakeUpstreams
+) -> None:
+    client = make_client(max_body_bytes=1024)
+    token = _signed_in(client, fake)
+    fake.reply("ImportLeads", _report())
+    rows = "".join(f"Person{n},p{n}@example.com\n" for n in range(200))
+
+    answer = client.post(
+        "/leads/import",
+        data={"csrf_token": token, "file": (io.BytesIO(("last_name,email\n" + rows).encode()), "leads.csv")},
+        content_type="multipart/form-data",
+    )
+
+    assert answer.status_code == 200
+    assert len(fake.requests("ImportLeads")) == 1
