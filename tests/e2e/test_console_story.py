@@ -77,13 +77,14 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
     forecasting = services("forecasting")
     opportunities = services("opportunities")
     leads = services("leads", {"SALESPLANE_OPPORTUNITIES_TARGET": opportunities.target})
-    services("reporting")
+    reporting = services("reporting")
     base = gateway(
         {
             "SALESPLANE_OPPORTUNITIES_TARGET": opportunities.target,
             "SALESPLANE_FORECASTING_TARGET": forecasting.target,
             "SALESPLANE_ORG_TARGET": forecasting.target,
             "SALESPLANE_LEADS_TARGET": leads.target,
+            "SALESPLANE_REPORTING_TARGET": reporting.target,
         }
     )
     api = HttpGateway(base, token)
@@ -92,34 +93,13 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
     period = quarter_of(today)
     close_date = today + timedelta(days=3) if quarter_of(today + timedelta(days=3)) == period else today
 
-    # What is already there before the story: the organisation, the forecast ranges, deals.
-    for user, manager in ORG.items():
-        api.ok(
-            "PUT",
-            f"/v1/users/{user}",
-            "root",
-            {
-                "display_name": NAMES[user],
-                "roles": ROLES[user],
-                "manager_user_id": manager or "",
-                "active": True,
-            },
-        )
-    await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], ORG)
-    api.ok("PUT", "/v1/forecast-settings", "root", THREE_BUCKETS)
-    hopeful = api.ok(
-        "POST",
-        "/v1/opportunities",
-        "ann",
-        {
-            "name": "Kraków rollout",
-            "account_name": "Wawel SA",
-            "owner_user_id": "ann",
-            "amount": usd(4_000_000),
-            "expected_close_date": close_date.isoformat(),
-            "sales_stage": "Id. Decision Makers",
-        },
-    )
+    scene = _set_the_scene(api, leads.env["SALESPLANE_DATABASE_URL"], opportunities, period, close_date)
+
+    # Anyone's first page: the development sign-in lists the organisation.
+    sign_in_page = browser.new_page()
+    sign_in_page.goto(f"{base}/sign-in")
+    expect(sign_in_page.get_by_role("button", name=re.compile("Anna Nowak"))).to_be_visible()
+    sign_in_page.close()
 
     # A rep includes a 40 % deal by hand and commits.
     with console_user(browser, base, "ann", shots) as ann:
@@ -134,9 +114,183 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
         page.get_by_label("Note for your manager").fill("Kraków signs this week")
         page.get_by_role("button", name="Commit forecast").click()
         expect(page.get_by_role("status")).to_contain_text("Forecast committed")
-        expect(page.locator("[data-figure=committed]")).to_contain_text("40,000")
+        # Won 30,000 + Łódź at 80 % 90,000 + Kraków at 40 %, included by hand, 40,000.
+        expect(page.locator("[data-figure=committed]")).to_contain_text("160,000")
         accessible(ann, "home-committed")
-    del hopeful
+
+        # Her pipeline, and a deal of hers; a bad filter is refused beside its field.
+        ann.go("/pipeline")
+        expect(page.get_by_role("link", name="Kraków rollout")).to_be_visible()
+        accessible(ann, "pipeline")
+        page.get_by_role("link", name="Kraków rollout").click()
+        expect(page.get_by_role("heading", name=re.compile("Kraków rollout"))).to_be_visible()
+        accessible(ann, "deal")
+
+        # Another rep's deal by its URL: the service refuses, the page says so, nothing leaks.
+        response = page.goto(f"{base}/deals/{scene['bob_deal']}")
+        assert response is not None and response.status == 403
+        expect(page.get_by_role("heading", name="This is not yours to see")).to_be_visible()
+        assert "Gdańsk" not in page.content()
+        accessible(ann, "not-yours")
+
+        # A deal form with bad input: each error beside its field, nothing created.
+        ann.go("/deals/new")
+        page.get_by_label("Deal name").fill("Bad deal")
+        page.get_by_label("Amount", exact=True).fill("12,34,5")
+        page.get_by_label("Probability (%)").fill("140")
+        page.get_by_role("button", name="Create deal").click()
+        expect(page.locator("#f-amount[aria-invalid=true]")).to_be_visible()
+        expect(page.locator("#e-amount")).to_be_visible()
+        expect(page.locator("#e-probability")).to_be_visible()
+        accessible(ann, "deal-form-errors")
+        status, listed = api.call("GET", "/v1/opportunities?owner_user_id=ann", "ann")
+        assert status == 200 and all(deal["name"] != "Bad deal" for deal in listed.get("opportunities", []))
+
+    # Marketing reads ROI per channel.
+    with console_user(browser, base, "mia", shots) as mia:
+        page = mia.go("/marketing")
+        expect(page.get_by_role("heading", name="Marketing", exact=True)).to_be_visible()
+        returns = page.locator("#returns-results")
+        eventually(lambda: _contains(returns, "Spring webinar"), timeout=60)
+        # The web channel: cost 5,000, won 30,000: ROI (30,000 - 5,000) / 5,000.
+        channel_row = returns.locator("section", has_text="Per channel").locator("tr", has_text="web").first
+        expect(channel_row).to_contain_text("US$5,000.00")
+        expect(channel_row).to_contain_text("500%")
+        accessible(mia, "marketing")
+
+    # A manager builds a report, sees its chart and exports it as CSV.
+    with console_user(browser, base, "east", shots) as east:
+        page = east.go("/reports")
+        accessible(east, "reports")
+        east.go("/reports/new")
+        page.locator("#pick-source").select_option("opportunities")
+        page.get_by_role("button", name=re.compile("Use this source")).click()
+        page.locator("#f-d0_field").select_option("sales_stage")
+        page.locator("#f-m0_aggregate").select_option("sum")
+        page.locator("#f-m0_field").select_option("amount_base")
+        page.locator("#f-m0_name").fill("amount")
+        page.locator("#f-chart_kind").select_option("bar")
+        page.locator("#f-title").fill("Team pipeline by stage")
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("figure.report-chart svg")).to_be_visible()
+        accessible(east, "report-builder-preview")
+        page.locator("#main").get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_role("heading", name="Team pipeline by stage")).to_be_visible()
+        expect(page.locator("figure.report-chart svg")).to_be_visible()
+        expect(page.locator("table")).to_contain_text("Id. Decision Makers")
+        accessible(east, "report")
+        with page.expect_download() as downloaded:
+            page.get_by_role("link", name="Download CSV").click()
+        exported = Path(downloaded.value.path()).read_text(encoding="utf-8")
+        assert "Id. Decision Makers" in exported and "Gdańsk" not in exported.splitlines()[0]
+
+
+def _set_the_scene(
+    api: HttpGateway, leads_database: str, opportunities, period: str, close_date: date
+) -> dict:
+    """What is already there before the story: the organisation, the forecast ranges, this quarter's
+    quotas, deals, and a campaign whose lead became a won deal."""
+    for user, manager in ORG.items():
+        api.ok(
+            "PUT",
+            f"/v1/users/{user}",
+            "root",
+            {
+                "display_name": NAMES[user],
+                "roles": ROLES[user],
+                "manager_user_id": manager or "",
+                "active": True,
+            },
+        )
+    await_organisation(opportunities.env["SALESPLANE_DATABASE_URL"], ORG)
+    await_organisation(leads_database, ORG)
+    api.ok("PUT", "/v1/forecast-settings", "root", THREE_BUCKETS)
+    # This quarter's plan, committed top-down (the console's quota act plans the next one).
+    api.ok("PUT", f"/v1/quotas/vp/{period}", "root", {"amount": usd(100_000_000)})
+    _split(api, "vp", period, {"east": 80_000_000, "vp": 20_000_000})
+    _split(api, "east", period, {"ann": 30_000_000, "bob": 50_000_000})
+
+    def deal(owner: str, name: str, amount: int, stage: str) -> str:
+        body = {
+            "name": name,
+            "account_name": f"{name} SA",
+            "owner_user_id": owner,
+            "amount": usd(amount),
+            "expected_close_date": close_date.isoformat(),
+            "sales_stage": stage,
+        }
+        return str(api.ok("POST", "/v1/opportunities", owner, body)["id"])
+
+    deal("ann", "Kraków rollout", 4_000_000, "Id. Decision Makers")
+    deal("ann", "Łódź renewal", 9_000_000, "Negotiation/Review")
+    # Bob: half the team's quota and almost no pipeline, the rep the inspection flags.
+    bob_deal = deal("bob", "Gdańsk pilot", 500_000, "Prospecting")
+
+    # Marketing: a web campaign with its cost, whose lead became a deal that was won.
+    source = api.ok("POST", "/v1/lead-sources", "mia", {"name": "Webinars", "channel": "web"})
+    campaign = api.ok(
+        "POST",
+        "/v1/campaigns",
+        "mia",
+        {
+            "name": "Spring webinar",
+            "lead_source_id": source["id"],
+            "budget": usd(2_000_000),
+            "start_date": (close_date - timedelta(days=60)).isoformat(),
+            "end_date": (close_date + timedelta(days=30)).isoformat(),
+        },
+    )
+    api.ok(
+        "POST",
+        f"/v1/campaigns/{campaign['id']}:record-cost",
+        "mia",
+        {"incurred_on": date.today().isoformat(), "amount": usd(500_000), "request_id": "story-cost"},
+    )
+    lead = api.ok(
+        "POST",
+        "/v1/leads",
+        "mia",
+        {
+            "lead": {
+                "first_name": "Zofia",
+                "last_name": "Wiśniewska",
+                "company": "Vistula Labs",
+                "email": "zofia@vistula.example",
+                "lead_source_id": source["id"],
+                "campaign_id": campaign["id"],
+            },
+            "assigned_user_id": "ann",
+        },
+    )
+    lead_id = lead.get("lead", lead).get("id")
+    converted = api.ok(
+        "POST",
+        f"/v1/leads/{lead_id}:convert",
+        "ann",
+        {
+            "opportunity_name": "Vistula Labs platform",
+            "owner_user_id": "ann",
+            "amount": usd(3_000_000),
+            "expected_close_date": close_date.isoformat(),
+            "sales_stage": "Proposal/Price Quote",
+        },
+    )
+    api.ok("POST", f"/v1/opportunities/{converted['opportunity_id']}:close", "ann", {"outcome": "won"})
+    return {"bob_deal": bob_deal}
+
+
+def _split(api: HttpGateway, manager: str, period: str, amounts: dict[str, int]) -> None:
+    allocations = [
+        {"user_id": user, "kind": "direct" if user == manager else "assigned", "amount": usd(amount)}
+        for user, amount in amounts.items()
+    ]
+    api.ok("PUT", f"/v1/quota-plans/{manager}/{period}/draft", manager, {"allocations": allocations})
+    api.ok("POST", f"/v1/quota-plans/{manager}/{period}:commit", manager, {})
+
+
+def _contains(locator, text: str) -> None:
+    found = locator.inner_text()
+    assert text in found, found
 
 
 def _figure_is(page: Page, name: str, text: str) -> None:

@@ -34,6 +34,16 @@ def artefacts_dir(default: Path) -> Path:
     return target
 
 
+# The innermost elements that stick out to the right of a phone's screen, to name in a failure.
+_WIDE_ELEMENTS = """() => {
+  const wide = [...document.querySelectorAll('body *')].filter(
+    (e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'));
+  return wide.filter((e) => !wide.some((o) => o !== e && e.contains(o))).slice(0, 5).map(
+    (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '')
+      + ' ' + (e.textContent || '').trim().slice(0, 40));
+}"""
+
+
 @cache
 def _axe_source() -> str:
     return AXE.read_text(encoding="utf-8")
@@ -80,11 +90,12 @@ class ConsoleUser:
         page.screenshot(path=str(self.artefacts / f"{slug}.png"), full_page=True)
         page.set_viewport_size(PHONE)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        culprits = page.evaluate(_WIDE_ELEMENTS) if overflow > 0 else []
         page.screenshot(path=str(self.artefacts / f"{slug}-phone.png"), full_page=True)
         page.set_viewport_size(DESKTOP)
         self.checked.append(name)
         if overflow > 0:
-            wider = f"{overflow}px wider than 375px"
+            wider = f"{overflow}px wider than 375px: {culprits}"
             blocking.append({"id": "phone-width", "impact": "serious", "help": wider})
         if self.refused:
             blocking.append({"id": "csp", "impact": "critical", "help": "; ".join(self.refused)})
