@@ -9,10 +9,11 @@ endif
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-unit lint proto proto-check token bench sync helm promtool clean
+.PHONY: help run demo test test-unit lint proto proto-check token bench sync helm promtool clean
 
 help:
 	@echo "make run         every service and the gateway on SQLite and the local event log"
+	@echo "make demo        load a demo organisation into the running gateway (GATEWAY=http://127.0.0.1:8080)"
 	@echo "make test        lint, contract check, unit, integration (real Kafka + PostgreSQL) and e2e tests"
 	@echo "make test-unit   unit tests only (no servers)"
 	@echo "make proto       regenerate the contracts package from protos/"
@@ -30,6 +31,12 @@ sync: $(UV)
 
 run: sync
 	$(PY) scripts/run_local.py
+
+# A demo organisation (users, quotas, deals, leads, campaigns, commits) through the running
+# gateway's HTTP API, with development tokens; a second run changes nothing.
+GATEWAY ?= http://127.0.0.1:8080
+demo: sync
+	SALESPLANE_ENV=development $(PY) scripts/load_demo.py --gateway "$(GATEWAY)"
 
 test: sync proto-check lint helm promtool
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -93,7 +93,7 @@ def main() -> int:
     print(
         "\nSalesplane is starting (embedded mode: SQLite + local event log under "
         f"{env['SALESPLANE_DATA_DIR']}):\n"
-        "  console       http://127.0.0.1:8080/  (sign in as any user; `make demo` loads a demo organisation)\n"
+        "  console       http://127.0.0.1:8080/  (sign in as anyone; `make demo` loads a demo org)\n"
         "  gateway       http://127.0.0.1:8080   (OpenAPI: http://127.0.0.1:8080/openapi.json)\n"
         "  leads         grpc 127.0.0.1:50051    metrics http://127.0.0.1:9101/metrics\n"
         "  opportunities grpc 127.0.0.1:50052    metrics http://127.0.0.1:9102/metrics\n"

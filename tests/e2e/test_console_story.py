@@ -184,6 +184,53 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
         exported = Path(downloaded.value.path()).read_text(encoding="utf-8")
         assert "Id. Decision Makers" in exported and "Gdańsk" not in exported.splitlines()[0]
 
+    _tour(browser, base, shots, scene)
+
+
+# Every other screen, as the person who uses it opens it: each must pass the same checks.
+TOUR = {
+    "ann": [
+        "/leads",
+        "/leads/new",
+        "/leads/import",
+        "/leads/{lead}",
+        "/reports",
+        "/reports/pipeline_by_stage",
+    ],
+    "mia": ["/marketing/campaigns/new", "/marketing/campaigns/{campaign}"],
+    "root": [
+        "/admin",
+        "/admin/users",
+        "/admin/users/ann",
+        "/admin/users/new",
+        "/admin/stages",
+        "/admin/rates",
+        "/admin/forecast-settings",
+        "/admin/scoring",
+        "/admin/inspection",
+        "/admin/audit",
+    ],
+}
+
+
+def _tour(browser: Browser, base: str, shots: Path, scene: dict) -> None:
+    for user_id, paths in TOUR.items():
+        with console_user(browser, base, user_id, shots) as user:
+            for path in paths:
+                response = user.page.goto(base + path.format(**scene))
+                assert response is not None and response.status == 200, (
+                    user_id,
+                    path,
+                    response and response.status,
+                )
+                accessible(user, path.strip("/").replace("/", "-") or "home")
+    # One screen in Polish, as a Polish browser asks for it.
+    with console_user(browser, base, "ann", shots, locale="pl-PL") as ann:
+        ann.go("/")
+        expect(ann.page.get_by_role("heading", name=re.compile("Moja prognoza"))).to_be_visible()
+        expect(ann.page.locator("html")).to_have_attribute("lang", "pl")
+        accessible(ann, "home-pl")
+
 
 def _set_the_scene(
     api: HttpGateway, leads_database: str, opportunities, period: str, close_date: date
@@ -276,7 +323,7 @@ def _set_the_scene(
         },
     )
     api.ok("POST", f"/v1/opportunities/{converted['opportunity_id']}:close", "ann", {"outcome": "won"})
-    return {"bob_deal": bob_deal}
+    return {"bob_deal": bob_deal, "lead": str(lead_id), "campaign": str(campaign["id"])}
 
 
 def _split(api: HttpGateway, manager: str, period: str, amounts: dict[str, int]) -> None:
