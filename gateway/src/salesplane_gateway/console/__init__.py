@@ -23,7 +23,9 @@ from salesplane_gateway.console import (
     marketing_screen,
     pipeline_screen,
     preferences,
+    quota_planning_screen,
     reports_screen,
+    team_screen,
 )
 from salesplane_gateway.console.error_pages import error_page, problem_page
 from salesplane_gateway.console.static_assets import register_static
@@ -41,6 +43,8 @@ SCREENS = (
     leads_screen,
     reports_screen,
     marketing_screen,
+    team_screen,
+    quota_planning_screen,
 )
 # Same-origin everything; no inline script or style (htmx's indicator sheet is turned off in the
 # page's htmx-config). Forms may also post to the provider's logout when a login is configured.

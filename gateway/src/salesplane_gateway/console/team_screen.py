@@ -1,0 +1,256 @@
+"""My team (managers): a row per direct report (and the manager's own) with their latest commit,
+quota and closed won; the manager's adjustments edited in place; the pipeline-inspection flags with
+their reasons and money at risk; commit upward (or save a draft); what changed since my last
+commit; the history of my commits against quota and actual; the forecast-vs-quota chart.
+
+A report's worksheet and flagged deals open view-only at /team/<user_id>: the URL's user id goes to
+the services as it is, and they refuse anyone outside the caller's subtree (a 403 page).
+
+The team's numbers are a fragment polled every few seconds, so a rep's commit shows within
+seconds. The adjustment forms inside it are kept across polls (hx-preserve), so a poll never
+wipes what the manager is typing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from werkzeug.wrappers import Response
+
+from salesplane.forecasting.v1 import inspection_pb2, settings_pb2, worksheets_pb2
+from salesplane.reporting.v1 import reporting_pb2
+from salesplane_gateway.console.home_screen import MAX_NOTE
+from salesplane_gateway.console.localisation import gettext, minor_units
+from salesplane_gateway.console.pages import call, form_errors, fragment, page, require_user, see_other, user
+from salesplane_gateway.console.periods import chosen_period
+from salesplane_gateway.problems import Problem
+from salesplane_gateway.routes_inspection import INSPECTION
+from salesplane_gateway.routes_reporting import REPORTING
+from salesplane_gateway.routes_worksheets import WORKSHEETS
+
+# The three figures a manager may adjust, as the form names them and the service's fields.
+FIGURES = ("likely", "best", "worst")
+_SERVICE_FIELDS = {f"{name}_minor": name for name in FIGURES}
+CHART_REPORT = "forecast_vs_quota"
+
+
+def register(blueprint: Blueprint) -> None:
+    blueprint.add_url_rule("/team", "team", require_user(_team), methods=["GET"])
+    # Outside /team/ so that no user id ("numbers", "commit") is shadowed by an action.
+    blueprint.add_url_rule("/team-numbers", "team_numbers", require_user(_numbers), methods=["GET"])
+    blueprint.add_url_rule("/team-adjust", "team_adjust", require_user(_adjust), methods=["POST"])
+    blueprint.add_url_rule("/team-draft", "team_draft", require_user(_save_draft), methods=["POST"])
+    blueprint.add_url_rule("/team-commit", "team_commit", require_user(_commit), methods=["POST"])
+    blueprint.add_url_rule("/team/<user_id>", "team_member", require_user(_member), methods=["GET"])
+
+
+def team_numbers(manager_user_id: str, period_id: str) -> dict[str, Any]:
+    """The manager's worksheet and the inspection of their team: what the polled fragment shows."""
+    worksheet = call(
+        WORKSHEETS.rpc("GetManagerWorksheet"),
+        worksheets_pb2.GetWorksheetRequest(user_id=manager_user_id, period_id=period_id),
+    )
+    inspection = call(
+        INSPECTION.rpc("InspectTeam"),
+        inspection_pb2.InspectTeamRequest(manager_user_id=manager_user_id, period_id=period_id),
+    )
+    return {
+        "worksheet": worksheet,
+        "inspection": inspection,
+        "inspected": {row.user_id: row for row in inspection.rows},
+    }
+
+
+def _history(manager_user_id: str, period_id: str) -> dict[str, Any]:
+    commits = call(
+        WORKSHEETS.rpc("ListForecastCommits"),
+        worksheets_pb2.ListForecastCommitsRequest(
+            user_id=manager_user_id, period_id=period_id, kind=worksheets_pb2.SNAPSHOT_KIND_MANAGER
+        ),
+    ).commits
+    accuracy = call(
+        WORKSHEETS.rpc("GetForecastAccuracy"),
+        worksheets_pb2.GetForecastAccuracyRequest(user_id=manager_user_id, period_id=period_id),
+    )
+    return {"commits": commits, "accuracy": accuracy}
+
+
+def _chart(period_id: str) -> str:
+    """The reporting service's forecast-vs-quota chart (its own server-rendered SVG); empty when
+    the report cannot run: the page is worth having without its chart."""
+    try:
+        result = call(
+            REPORTING.rpc("RunReport"),
+            reporting_pb2.RunReportRequest(report_id=CHART_REPORT, parameters={"period": period_id}),
+        )
+    except Problem:
+        return ""
+    return str(result.chart_svg)
+
+
+def _team_page(
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    row_errors: dict[str, dict[str, str]] | None = None,
+    typed: dict[str, dict[str, str]] | None = None,
+    note: str = "",
+) -> Response:
+    period = chosen_period()
+    me = user()
+    return page(
+        "console/team.html",
+        status=status,
+        title=gettext("My team"),
+        period=period,
+        errors=errors or {},
+        row_errors=row_errors or {},
+        typed=typed or {},
+        note=note,
+        notice=_notice() if status == 200 else "",
+        chart_svg=_chart(period.current),
+        **team_numbers(me.user_id, period.current),
+        **_history(me.user_id, period.current),
+    )
+
+
+def _team() -> Response:
+    return _team_page()
+
+
+def _numbers() -> Response:
+    period = chosen_period()
+    try:
+        numbers = team_numbers(user().user_id, period.current)
+    except Problem:
+        # A failed poll keeps the numbers on screen (and the polling going): htmx 4 swaps error
+        # responses too, which would replace the table with an error page. 204 swaps nothing.
+        return Response(status=204)
+    return fragment("console/team_numbers.html", period=period, row_errors={}, typed={}, **numbers)
+
+
+def parse_adjustments(
+    form: dict[str, str], currency_code: str
+) -> tuple[dict[str, int | None], dict[str, str]]:
+    """The three typed adjustments as minor units (None: cleared) and an error per bad field.
+    All three are read before anything is sent, so a bad one saves none."""
+    amounts: dict[str, int | None] = {}
+    errors: dict[str, str] = {}
+    for name in FIGURES:
+        text = form.get(name, "").strip()
+        if not text:
+            amounts[name] = None
+            continue
+        try:
+            amount = minor_units(text, currency_code)
+        except ValueError:
+            errors[name] = gettext("Enter an amount such as 1234.50, or leave it empty to clear it.")
+            continue
+        if amount < 0:
+            errors[name] = gettext("Enter an amount of zero or more.")
+            continue
+        amounts[name] = amount
+    return amounts, errors
+
+
+def _adjust() -> Response:
+    period = chosen_period()
+    me = user()
+    row_user = request.form.get("user_id", "")
+    typed = {name: request.form.get(name, "") for name in FIGURES}
+    # The worksheet says the currency the amounts are typed in (the organisation's base one).
+    worksheet = call(
+        WORKSHEETS.rpc("GetManagerWorksheet"),
+        worksheets_pb2.GetWorksheetRequest(user_id=me.user_id, period_id=period.current),
+    )
+    amounts, errors = parse_adjustments(typed, worksheet.currency_code)
+    if errors:
+        return _team_page(status=422, row_errors={row_user: errors}, typed={row_user: typed})
+    message = worksheets_pb2.AdjustManagerRowRequest(
+        manager_user_id=me.user_id, period_id=period.current, user_id=row_user
+    )
+    for name, amount in amounts.items():
+        if amount is not None:  # an absent figure clears that adjustment
+            setattr(message, f"{name}_minor", amount)
+    try:
+        call(WORKSHEETS.rpc("AdjustManagerRow"), message)
+    except Problem as problem:
+        if problem.status in (400, 409, 422):
+            found = form_errors(problem, _SERVICE_FIELDS)
+            return _team_page(status=422, row_errors={row_user: found}, typed={row_user: typed})
+        raise
+    return see_other("console.team", period=period.current, done="adjusted")
+
+
+def _save_draft() -> Response:
+    return _snapshot("SaveWorksheetDraft", worksheets_pb2.SaveWorksheetDraftRequest, "draft")
+
+
+def _commit() -> Response:
+    return _snapshot("CommitForecast", worksheets_pb2.CommitForecastRequest, "committed")
+
+
+def _snapshot(method: str, message: Any, done: str) -> Response:
+    period = chosen_period()
+    note = request.form.get("note", "").strip()
+    if len(note) > MAX_NOTE:
+        return _team_page(
+            status=422, errors={"note": gettext("At most %(n)s characters.", n=MAX_NOTE)}, note=note
+        )
+    try:
+        call(
+            WORKSHEETS.rpc(method),
+            message(
+                user_id=user().user_id,
+                period_id=period.current,
+                kind=worksheets_pb2.SNAPSHOT_KIND_MANAGER,
+                note=note,
+            ),
+        )
+    except Problem as problem:
+        if problem.status in (400, 409, 422):
+            return _team_page(status=422, errors=form_errors(problem, {"note": "note"}), note=note)
+        raise
+    return see_other("console.team", period=period.current, done=done)
+
+
+def _member(user_id: str) -> Response:
+    """A report's worksheet and flagged deals, view only. The services decide whether the caller
+    may see this user; the console passes the id on unchecked."""
+    period = chosen_period()
+    worksheet = call(
+        WORKSHEETS.rpc("GetRepWorksheet"),
+        worksheets_pb2.GetWorksheetRequest(user_id=user_id, period_id=period.current),
+    )
+    inspection = call(
+        INSPECTION.rpc("InspectRep"),
+        inspection_pb2.InspectRepRequest(user_id=user_id, period_id=period.current),
+    )
+    name = inspection.row.display_name or user_id
+    return page(
+        "console/team_member.html",
+        title=gettext("%(name)s's forecast", name=name),
+        name=name,
+        member_id=user_id,
+        period=period,
+        worksheet=worksheet,
+        inspection=inspection,
+        stage_labels=_stage_labels(),
+    )
+
+
+def _stage_labels() -> dict[int, str]:
+    return {
+        settings_pb2.COMMIT_STAGE_UNSPECIFIED: "\u2013",  # the en dash of "no figure"
+        settings_pb2.COMMIT_STAGE_INCLUDE: gettext("Include"),
+        settings_pb2.COMMIT_STAGE_UPSIDE: gettext("Upside"),
+        settings_pb2.COMMIT_STAGE_EXCLUDE: gettext("Exclude"),
+    }
+
+
+def _notice() -> str:
+    return {
+        "adjusted": gettext("Adjustment saved."),
+        "draft": gettext("Team draft saved. Only you see it until you commit."),
+        "committed": gettext("Team forecast committed. Your manager sees it now."),
+    }.get(request.args.get("done", ""), "")
