@@ -69,6 +69,11 @@ def usd(amount_minor: int) -> dict[str, object]:
     return {"currency_code": "USD", "amount_minor": amount_minor}
 
 
+def next_quarter(period: str) -> str:
+    year, quarter = int(period[:4]), int(period[-1])
+    return f"{year + 1}-Q1" if quarter == 4 else f"{year}-Q{quarter + 1}"
+
+
 def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
@@ -145,6 +150,71 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
         accessible(ann, "deal-form-errors")
         status, listed = api.call("GET", "/v1/opportunities?owner_user_id=ann", "ann")
         assert status == 200 and all(deal["name"] != "Bad deal" for deal in listed.get("opportunities", []))
+
+    # An admin sets the VP's target for next quarter; the VP drafts a split the manager cannot
+    # see, then commits it, and the manager sees it.
+    upcoming = next_quarter(period)
+    with console_user(browser, base, "root", shots) as root:
+        page = root.go(f"/quota-plan?period={upcoming}")
+        page.locator("#f-set_user").select_option("vp")
+        page.locator("#f-set_period").fill(upcoming)
+        page.locator("#f-set_amount").fill("1000000")
+        page.locator("#f-set_currency").fill("USD")
+        page.get_by_role("button", name="Set and commit the quota").click()
+        expect(page.get_by_role("status")).to_be_visible()
+        accessible(root, "quota-set")
+    with console_user(browser, base, "vp", shots) as vp, console_user(browser, base, "east", shots) as east:
+        page = vp.go(f"/quota-plan?period={upcoming}")
+        expect(page.locator("#main")).to_contain_text("1,000,000")
+        page.locator("#plan-q-east").fill("700000")
+        expect(page.locator("#plan-sums")).to_contain_text("700,000")  # as typed, before any save
+        page.locator("#plan-q-east").fill("1200000")
+        expect(page.locator("#plan-sums")).to_contain_text(re.compile("Over-allocated", re.IGNORECASE))
+        page.locator("#plan-q-east").fill("700000")
+        page.get_by_role("button", name="Save draft (only I see it)").click()
+        expect(page.get_by_role("status")).to_be_visible()
+        accessible(vp, "quota-draft")
+        east.go(f"/quota-plan?period={upcoming}")
+        assert "700,000" not in east.page.locator("#main").inner_text()
+        accessible(east, "quota-before-commit")
+        vp.go(f"/quota-plan?period={upcoming}")
+        page.get_by_role("button", name="Commit (they see it)").click()
+        expect(page.get_by_role("status")).to_be_visible()
+        east.go(f"/quota-plan?period={upcoming}")
+        expect(east.page.locator("#main")).to_contain_text("700,000")
+        accessible(east, "quota-after-commit")
+
+        # The manager sees the rep's commit, adjusts it, commits upward; sees the at-risk rep
+        # flagged with its reason; and drills into a rep's worksheet.
+        page = east.go(f"/team?period={period}")
+        ann_row = page.locator("tr[data-user=ann]")
+        expect(ann_row).to_contain_text("160,000")
+        bob_row = page.locator("tr[data-user=bob]")
+        expect(bob_row).to_contain_text("At risk")
+        expect(bob_row).to_have_class(re.compile("flagged"))
+        accessible(east, "team")
+        page.locator("#adj-ann-likely").fill("150000")
+        ann_row.get_by_role("button", name="Save adjustment").click()
+        expect(page.get_by_role("status")).to_be_visible()
+        expect(page.locator("#adj-ann-likely")).to_have_value(re.compile(r"^150000(\.00)?$"))
+        page.get_by_label("Note for your manager").fill("Anna's Kraków deal is a stretch")
+        page.get_by_role("button", name="Commit team forecast").click()
+        expect(page.get_by_role("status")).to_be_visible()
+        accessible(east, "team-committed")
+        east.go(f"/team/ann?period={period}")
+        expect(east.page.locator("#main")).to_contain_text("Kraków rollout")
+        accessible(east, "team-member")
+
+        # The VP sees the manager's commit come up.
+        page = vp.go(f"/team?period={period}")
+        expect(page.locator("tr[data-user=east]")).to_contain_text("Edward East")
+        accessible(vp, "team-vp")
+
+    # A rep cannot reach another rep's worksheet by URL either.
+    with console_user(browser, base, "ann", shots) as ann:
+        response = ann.page.goto(f"{base}/team/bob?period={period}")
+        assert response is not None and response.status == 403
+        assert "Gdańsk" not in ann.page.content()
 
     # Marketing reads ROI per channel.
     with console_user(browser, base, "mia", shots) as mia:

@@ -37,7 +37,8 @@ def artefacts_dir(default: Path) -> Path:
 # The innermost elements that stick out to the right of a phone's screen, to name in a failure.
 _WIDE_ELEMENTS = """() => {
   const wide = [...document.querySelectorAll('body *')].filter(
-    (e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'));
+    (e) => e.getBoundingClientRect().right > window.innerWidth + 1
+      && !(e.parentElement && e.parentElement.closest('.table-wrap')));
   return wide.filter((e) => !wide.some((o) => o !== e && e.contains(o))).slice(0, 5).map(
     (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '')
       + ' ' + (e.textContent || '').trim().slice(0, 40));
