@@ -58,7 +58,13 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="list untranslated strings; fail if any")
     options = parser.parse_args()
     catalogue = merged()
-    missing = [message.id for message in catalogue if message.id and not message.string]
+    # A plural entry's string is a tuple of forms: each of them must be there.
+    missing = [
+        message.id
+        for message in catalogue
+        if message.id
+        and not (all(message.string) if isinstance(message.string, tuple) else message.string)
+    ]
     if options.check:
         for message_id in missing:
             print(f"untranslated: {message_id!r}")

@@ -6,6 +6,7 @@ when it fails), the polled fragment, and the view-only drill-down the services m
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import grpc
@@ -20,6 +21,10 @@ FakeUpstreams = Any  # the conftest's fake (tests import no conftest)
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED.value[0]
 SVG = '<svg class="chart" role="img" aria-label="Closed won per person"><rect width="1" height="1"/></svg>'
+
+
+# Far above the page's wait for a part it can do without (pages.DEFERRABLE_WAIT_SECONDS).
+SLOW_SECONDS = 0.6
 
 
 def usd(amount_minor: int) -> Money:
@@ -371,3 +376,30 @@ def test_a_failed_poll_keeps_the_numbers_on_screen(client: FlaskClient, fake: Fa
     answer = client.get("/team-numbers?period=2026-Q4", headers={"HX-Request": "true"})
 
     assert answer.status_code == 204 and answer.get_data() == b""
+
+
+def test_a_slow_inspection_does_not_hold_up_the_page_its_flags_follow(
+    client: FlaskClient, fake: FakeUpstreams
+) -> None:
+    _manager(client, fake)
+    answer = fake.handlers["InspectTeam"]
+
+    def slowly(request: Any, context: grpc.ServicerContext) -> Any:
+        time.sleep(SLOW_SECONDS)
+        return answer(request, context)
+
+    fake.on("InspectTeam", slowly)
+
+    page = client.get("/team?period=2026-Q4")
+
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "The pipeline inspection is still running" in html
+    assert 'hx-trigger="load, every 5s"' in html
+    assert "pipeline covers 0.1x" not in html
+    # The fragment the page asks for at once waits for it, and shows the flags.
+    numbers = client.get("/team-numbers?period=2026-Q4", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert "pipeline covers 0.1x" in numbers and "still running" not in numbers
+    assert 'hx-trigger="every 5s"' in numbers

@@ -41,6 +41,42 @@ def call(
         raise _problem(error, rpc, http_name) from None
 
 
+class PendingCall:
+    """A unary call under way (`start`): its answer, or its failure as the problem `call` raises."""
+
+    def __init__(self, rpc: Rpc, future: grpc.Future[Message], http_name: HttpName | None) -> None:
+        self._rpc = rpc
+        self._future = future
+        self._http_name = http_name
+
+    def result(self) -> Message:
+        try:
+            return self._future.result()
+        except grpc.RpcError as error:
+            raise _problem(error, self._rpc, self._http_name) from None
+
+    def result_within(self, seconds: float) -> Message | None:
+        """The answer if it comes within `seconds`, else None (the call is cancelled): for a part of
+        a page that may be filled in by a request of its own rather than hold up the page."""
+        try:
+            return self._future.result(timeout=max(0.0, seconds))
+        except grpc.FutureTimeoutError:
+            self._future.cancel()
+            return None
+        except grpc.RpcError as error:
+            raise _problem(error, self._rpc, self._http_name) from None
+
+    def cancel(self) -> None:
+        self._future.cancel()
+
+
+def start(rpc: Rpc, message: Message, *, http_name: HttpName | None = None) -> PendingCall:
+    """A call as `call` makes it, without waiting: a page that needs several answers starts them all
+    and then waits for each, so it costs the slowest call rather than their sum."""
+    method = state().clients.unary(rpc.upstream, rpc.method)
+    return PendingCall(rpc, method.future(message, timeout=_timeout(None), metadata=_metadata()), http_name)
+
+
 def call_each(rpcs: Sequence[Rpc], message: Message, *, http_name: HttpName | None = None) -> list[Message]:
     """The same call made on several upstreams at once, as `call` makes one; the first failure
     (in the order given) becomes the problem: a partial answer would look complete."""

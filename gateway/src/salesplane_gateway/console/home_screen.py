@@ -10,16 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, request
+from google.protobuf.message import Message
 from werkzeug.wrappers import Response
 
 from salesplane.forecasting.v1 import forecasting_pb2, settings_pb2, worksheets_pb2
 from salesplane_gateway.console.bullet_chart import progress_chart
 from salesplane_gateway.console.localisation import gettext
-from salesplane_gateway.console.pages import call, form_errors, fragment, page, require_user, see_other, user
+from salesplane_gateway.console.pages import (
+    call,
+    call_all,
+    form_errors,
+    fragment,
+    page,
+    require_user,
+    see_other,
+    user,
+)
 from salesplane_gateway.console.periods import chosen_period
 from salesplane_gateway.problems import Problem
 from salesplane_gateway.routes_forecasting import FORECASTING
 from salesplane_gateway.routes_worksheets import WORKSHEETS
+from salesplane_gateway.routing import Rpc
 
 COMMIT_STAGES = {
     "auto": settings_pb2.COMMIT_STAGE_UNSPECIFIED,
@@ -43,21 +54,33 @@ def register(blueprint: Blueprint) -> None:
 
 def forecast_numbers(user_id: str, period_id: str) -> dict[str, Any]:
     """The totals of a person for a period, as the home page and a manager's drill-down show them."""
-    rollup = call(
-        FORECASTING.rpc("GetRollup"), forecasting_pb2.GetRollupRequest(user_id=user_id, period_id=period_id)
-    )
-    distribution = call(
-        FORECASTING.rpc("GetProbabilisticForecast"),
-        forecasting_pb2.GetProbabilisticForecastRequest(
-            user_id=user_id, period_id=period_id, scope=forecasting_pb2.FORECAST_SCOPE_OWN
+    rollup, distribution, commit_list = call_all(*_numbers_calls(user_id, period_id))
+    return _numbers_context(rollup, distribution, commit_list)
+
+
+def _numbers_calls(user_id: str, period_id: str) -> tuple[tuple[Rpc, Message], ...]:
+    return (
+        (
+            FORECASTING.rpc("GetRollup"),
+            forecasting_pb2.GetRollupRequest(user_id=user_id, period_id=period_id),
+        ),
+        (
+            FORECASTING.rpc("GetProbabilisticForecast"),
+            forecasting_pb2.GetProbabilisticForecastRequest(
+                user_id=user_id, period_id=period_id, scope=forecasting_pb2.FORECAST_SCOPE_OWN
+            ),
+        ),
+        (
+            WORKSHEETS.rpc("ListForecastCommits"),
+            worksheets_pb2.ListForecastCommitsRequest(
+                user_id=user_id, period_id=period_id, kind=worksheets_pb2.SNAPSHOT_KIND_REP
+            ),
         ),
     )
-    commits = call(
-        WORKSHEETS.rpc("ListForecastCommits"),
-        worksheets_pb2.ListForecastCommitsRequest(
-            user_id=user_id, period_id=period_id, kind=worksheets_pb2.SNAPSHOT_KIND_REP
-        ),
-    ).commits
+
+
+def _numbers_context(rollup: Any, distribution: Any, commit_list: Any) -> dict[str, Any]:
+    commits = commit_list.commits
     totals = rollup.own
     return {
         "committed": commits[0] if commits else None,
@@ -76,30 +99,40 @@ def forecast_numbers(user_id: str, period_id: str) -> dict[str, Any]:
     }
 
 
+def _home_context(user_id: str, period_id: str) -> dict[str, Any]:
+    """The worksheet and the numbers, asked of the services at once."""
+    worksheet, rollup, distribution, commit_list = call_all(
+        (
+            WORKSHEETS.rpc("GetRepWorksheet"),
+            worksheets_pb2.GetWorksheetRequest(user_id=user_id, period_id=period_id),
+        ),
+        *_numbers_calls(user_id, period_id),
+    )
+    return {"worksheet": worksheet, **_numbers_context(rollup, distribution, commit_list)}
+
+
 def _home() -> Response:
     period = chosen_period()
-    me = user()
-    worksheet = call(
-        WORKSHEETS.rpc("GetRepWorksheet"),
-        worksheets_pb2.GetWorksheetRequest(user_id=me.user_id, period_id=period.current),
-    )
     return page(
         "console/home.html",
         title=gettext("My forecast"),
         period=period,
-        worksheet=worksheet,
         stage_names=STAGE_NAMES,
         errors={},
         notice=_notice(),
-        **forecast_numbers(me.user_id, period.current),
+        **_home_context(user().user_id, period.current),
     )
 
 
 def _totals() -> Response:
     period = chosen_period()
-    return fragment(
-        "console/home_totals.html", period=period, **forecast_numbers(user().user_id, period.current)
-    )
+    try:
+        numbers = forecast_numbers(user().user_id, period.current)
+    except Problem:
+        # htmx 4 swaps error answers in: a poll that fails keeps the numbers shown (204 swaps
+        # nothing) and the next poll tries again.
+        return Response(status=204)
+    return fragment("console/home_totals.html", period=period, **numbers)
 
 
 def _set_stage() -> Response:
@@ -148,22 +181,16 @@ def _snapshot(method: str, message: Any, done: str) -> Response:
 
 def _home_with_errors(errors: dict[str, str], note: str) -> Response:
     period = chosen_period()
-    me = user()
-    worksheet = call(
-        WORKSHEETS.rpc("GetRepWorksheet"),
-        worksheets_pb2.GetWorksheetRequest(user_id=me.user_id, period_id=period.current),
-    )
     return page(
         "console/home.html",
         status=422,
         title=gettext("My forecast"),
         period=period,
-        worksheet=worksheet,
         stage_names=STAGE_NAMES,
         errors=errors,
         note=note,
         notice="",
-        **forecast_numbers(me.user_id, period.current),
+        **_home_context(user().user_id, period.current),
     )
 
 

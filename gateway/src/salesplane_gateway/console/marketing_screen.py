@@ -10,6 +10,7 @@ Campaign pages and forms: marketing_campaigns.py."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -21,13 +22,23 @@ from salesplane.leads.v1 import leads_pb2
 from salesplane.reporting.v1 import reporting_pb2
 from salesplane_gateway.console import marketing_campaigns
 from salesplane_gateway.console.localisation import gettext
-from salesplane_gateway.console.pages import call, fragment, is_htmx, page, require_user
+from salesplane_gateway.console.pages import (
+    DEFERRABLE_WAIT_SECONDS,
+    call,
+    call_all,
+    fragment,
+    is_htmx,
+    page,
+    require_user,
+    start,
+)
 from salesplane_gateway.console.report_builder import BASES, MODELS
 from salesplane_gateway.console.report_results import ShownReport, shown_report
 from salesplane_gateway.console.report_run import model_words, period_choices
 from salesplane_gateway.problems import Problem
 from salesplane_gateway.routes_leads import LEADS
 from salesplane_gateway.routes_reporting import REPORTING
+from salesplane_gateway.upstream import PendingCall
 
 DEFAULT_MODEL, DEFAULT_BASIS = "linear", "period"
 FUNNELS = ("lead_funnel", "lead_funnel_by_month")
@@ -55,8 +66,17 @@ def register(blueprint: Blueprint) -> None:
 def _marketing() -> Response:
     choice, errors = _choice()
     funnel, funnel_period = _funnel_choice(errors)
-    campaigns = call(LEADS.rpc("ListCampaigns"), leads_pb2.ListCampaignsRequest()).campaigns
-    sources = call(LEADS.rpc("ListLeadSources"), leads_pb2.ListLeadSourcesRequest()).lead_sources
+    # Every part of the page asked at once: it costs the slowest report, not the sum of six calls.
+    returns = _start_returns(choice, errors)
+    funnel_run = start(
+        REPORTING.rpc("RunReport"),
+        reporting_pb2.RunReportRequest(report_id=funnel, filter_values=_created(funnel_period)),
+    )
+    campaign_list, source_list = call_all(
+        (LEADS.rpc("ListCampaigns"), leads_pb2.ListCampaignsRequest()),
+        (LEADS.rpc("ListLeadSources"), leads_pb2.ListLeadSourcesRequest()),
+    )
+    campaigns, sources = campaign_list.campaigns, source_list.lead_sources
     lead_id = request.args.get("lead", "").strip()
     touches = _touches(lead_id, errors) if lead_id else None
     return page(
@@ -71,14 +91,12 @@ def _marketing() -> Response:
         errors=errors,
         lead_id=lead_id,
         touches=touches,
-        funnel=_section(
-            funnel, reporting_pb2.RunReportRequest(report_id=funnel, filter_values=_created(funnel_period))
-        ),
+        funnel=_finished(funnel, funnel_run),
         funnel_id=funnel,
         funnel_period=funnel_period,
         funnel_choices=[(f, funnel_words()[f]) for f in FUNNELS],
         period_choices=period_choices(funnel_period),
-        **_returns_context(choice, errors),
+        **_returns_context(choice, errors, returns),
     )
 
 
@@ -103,19 +121,33 @@ def _choice() -> tuple[dict[str, str], dict[str, str]]:
     return {"model": model, "basis": basis}, errors
 
 
-def _returns_context(choice: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
-    sections: list[Section] = []
-    if not ({"model", "basis"} & set(errors)):
-        for report_id, with_basis in _RETURNS:
-            parameters = dict(choice) if with_basis else {"model": choice["model"]}
-            sections.append(
-                _section(
-                    report_id, reporting_pb2.RunReportRequest(report_id=report_id, parameters=parameters)
-                )
-            )
+def _start_returns(choice: dict[str, str], errors: dict[str, str]) -> list[tuple[str, PendingCall]]:
+    """The returns reports, started together (the page waits for the slowest, not their sum)."""
+    if {"model", "basis"} & set(errors):
+        return []
+    started = []
+    for report_id, with_basis in _RETURNS:
+        parameters = dict(choice) if with_basis else {"model": choice["model"]}
+        run = reporting_pb2.RunReportRequest(report_id=report_id, parameters=parameters)
+        started.append((report_id, start(REPORTING.rpc("RunReport"), run)))
+    return started
+
+
+def _returns_context(
+    choice: dict[str, str], errors: dict[str, str], started: list[tuple[str, PendingCall]] | None = None
+) -> dict[str, Any]:
+    if started is None:  # the fragment: wait for every report
+        sections = [_finished(report_id, each) for report_id, each in _start_returns(choice, errors)]
+        returns_pending = False
+    else:  # the page: what is ready within the page's budget, the rest by the fragment
+        deadline = time.monotonic() + DEFERRABLE_WAIT_SECONDS
+        ready = [_ready(report_id, each, deadline - time.monotonic()) for report_id, each in started]
+        returns_pending = any(section is None for section in ready)
+        sections = [] if returns_pending else [section for section in ready if section is not None]
     return {
         "choice": choice,
         "sections": sections,
+        "returns_pending": returns_pending,
         "model_choices": list(model_words().items()),
         "basis_choices": [
             ("period", gettext("Each number by its own date this year")),
@@ -125,13 +157,33 @@ def _returns_context(choice: dict[str, str], errors: dict[str, str]) -> dict[str
 
 
 def _section(report_id: str, run: reporting_pb2.RunReportRequest) -> Section:
+    return _finished(report_id, start(REPORTING.rpc("RunReport"), run))
+
+
+def _ready(report_id: str, pending: PendingCall, seconds: float) -> Section | None:
+    """The section if its report answers within `seconds`, else None (the fragment will run it)."""
     try:
-        result = call(REPORTING.rpc("RunReport"), run)
+        result: Any = pending.result_within(seconds)
     except Problem as problem:
-        if problem.status not in (403, 404):
-            raise
-        # Campaign-wide numbers are for marketing and admins: anyone else reads why, not a 403 page.
-        return Section(report_id, "", None, problem.detail)
+        return _refused(report_id, problem)
+    if result is None:
+        return None
+    shown = shown_report(result)
+    return Section(report_id, shown.title, shown)
+
+
+def _refused(report_id: str, problem: Problem) -> Section:
+    if problem.status not in (403, 404):
+        raise problem
+    # Campaign-wide numbers are for marketing and admins: anyone else reads why, not a 403 page.
+    return Section(report_id, "", None, problem.detail)
+
+
+def _finished(report_id: str, pending: PendingCall) -> Section:
+    try:
+        result: Any = pending.result()
+    except Problem as problem:
+        return _refused(report_id, problem)
     shown = shown_report(result)
     return Section(report_id, shown.title, shown)
 

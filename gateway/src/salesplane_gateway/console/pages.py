@@ -31,6 +31,10 @@ R = TypeVar("R")
 M = TypeVar("M", bound=Message)
 
 HTMX_HEADER = "HX-Request"
+# How long a page waits for a slow part it can do without (a team's inspection, the marketing
+# returns) before it renders without it and lets htmx fetch that part as soon as it is shown. The
+# page's own target is p95 <= 100 ms (bench/console_pages.py); the part says it is coming.
+DEFERRABLE_WAIT_SECONDS = 0.05
 
 
 def require_user(view: Callable[P, R]) -> Callable[P, R | Response]:
@@ -80,6 +84,24 @@ def call(rpc: Rpc, message: M | Message) -> Any:
     """One call to a service with the user's token. Returns the response message (typed Any: each
     caller knows its RPC's response type)."""
     return upstream.call(rpc, message)
+
+
+def start(rpc: Rpc, message: Message) -> upstream.PendingCall:
+    """A call started now, answered by `.result()` later (see call_all)."""
+    return upstream.start(rpc, message)
+
+
+def call_all(*calls: tuple[Rpc, Message]) -> list[Any]:
+    """Several calls at once, their answers in the order given: a page showing what four services
+    say waits for the slowest of them, not for the four in turn. The first failure (in that order)
+    is raised, the calls still under way cancelled."""
+    pending = [upstream.start(rpc, message) for rpc, message in calls]
+    try:
+        return [each.result() for each in pending]
+    except Problem:
+        for each in pending:
+            each.cancel()
+        raise
 
 
 def page(template: str, *, status: int = 200, **context: Any) -> Response:

@@ -15,18 +15,32 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, request
+from google.protobuf.message import Message
 from werkzeug.wrappers import Response
 
 from salesplane.forecasting.v1 import inspection_pb2, settings_pb2, worksheets_pb2
 from salesplane.reporting.v1 import reporting_pb2
 from salesplane_gateway.console.home_screen import MAX_NOTE
 from salesplane_gateway.console.localisation import gettext, minor_units
-from salesplane_gateway.console.pages import call, form_errors, fragment, page, require_user, see_other, user
+from salesplane_gateway.console.pages import (
+    DEFERRABLE_WAIT_SECONDS,
+    call,
+    call_all,
+    form_errors,
+    fragment,
+    page,
+    require_user,
+    see_other,
+    start,
+    user,
+)
 from salesplane_gateway.console.periods import chosen_period
 from salesplane_gateway.problems import Problem
 from salesplane_gateway.routes_inspection import INSPECTION
 from salesplane_gateway.routes_reporting import REPORTING
 from salesplane_gateway.routes_worksheets import WORKSHEETS
+from salesplane_gateway.routing import Rpc
+from salesplane_gateway.upstream import PendingCall
 
 # The three figures a manager may adjust, as the form names them and the service's fields.
 FIGURES = ("likely", "best", "worst")
@@ -46,14 +60,24 @@ def register(blueprint: Blueprint) -> None:
 
 def team_numbers(manager_user_id: str, period_id: str) -> dict[str, Any]:
     """The manager's worksheet and the inspection of their team: what the polled fragment shows."""
-    worksheet = call(
-        WORKSHEETS.rpc("GetManagerWorksheet"),
-        worksheets_pb2.GetWorksheetRequest(user_id=manager_user_id, period_id=period_id),
+    worksheet, inspection = call_all(*_numbers_calls(manager_user_id, period_id))
+    return _numbers_context(worksheet, inspection)
+
+
+def _numbers_calls(manager_user_id: str, period_id: str) -> tuple[tuple[Rpc, Message], ...]:
+    return (
+        (
+            WORKSHEETS.rpc("GetManagerWorksheet"),
+            worksheets_pb2.GetWorksheetRequest(user_id=manager_user_id, period_id=period_id),
+        ),
+        (
+            INSPECTION.rpc("InspectTeam"),
+            inspection_pb2.InspectTeamRequest(manager_user_id=manager_user_id, period_id=period_id),
+        ),
     )
-    inspection = call(
-        INSPECTION.rpc("InspectTeam"),
-        inspection_pb2.InspectTeamRequest(manager_user_id=manager_user_id, period_id=period_id),
-    )
+
+
+def _numbers_context(worksheet: Any, inspection: Any) -> dict[str, Any]:
     return {
         "worksheet": worksheet,
         "inspection": inspection,
@@ -61,28 +85,33 @@ def team_numbers(manager_user_id: str, period_id: str) -> dict[str, Any]:
     }
 
 
-def _history(manager_user_id: str, period_id: str) -> dict[str, Any]:
-    commits = call(
-        WORKSHEETS.rpc("ListForecastCommits"),
-        worksheets_pb2.ListForecastCommitsRequest(
-            user_id=manager_user_id, period_id=period_id, kind=worksheets_pb2.SNAPSHOT_KIND_MANAGER
+def _history_calls(manager_user_id: str, period_id: str) -> tuple[tuple[Rpc, Message], ...]:
+    return (
+        (
+            WORKSHEETS.rpc("ListForecastCommits"),
+            worksheets_pb2.ListForecastCommitsRequest(
+                user_id=manager_user_id, period_id=period_id, kind=worksheets_pb2.SNAPSHOT_KIND_MANAGER
+            ),
         ),
-    ).commits
-    accuracy = call(
-        WORKSHEETS.rpc("GetForecastAccuracy"),
-        worksheets_pb2.GetForecastAccuracyRequest(user_id=manager_user_id, period_id=period_id),
+        (
+            WORKSHEETS.rpc("GetForecastAccuracy"),
+            worksheets_pb2.GetForecastAccuracyRequest(user_id=manager_user_id, period_id=period_id),
+        ),
     )
-    return {"commits": commits, "accuracy": accuracy}
 
 
-def _chart(period_id: str) -> str:
+def _start_chart(period_id: str) -> PendingCall:
+    return start(
+        REPORTING.rpc("RunReport"),
+        reporting_pb2.RunReportRequest(report_id=CHART_REPORT, parameters={"period": period_id}),
+    )
+
+
+def _chart(pending: PendingCall) -> str:
     """The reporting service's forecast-vs-quota chart (its own server-rendered SVG); empty when
     the report cannot run: the page is worth having without its chart."""
     try:
-        result = call(
-            REPORTING.rpc("RunReport"),
-            reporting_pb2.RunReportRequest(report_id=CHART_REPORT, parameters={"period": period_id}),
-        )
+        result: Any = pending.result()
     except Problem:
         return ""
     return str(result.chart_svg)
@@ -98,6 +127,15 @@ def _team_page(
 ) -> Response:
     period = chosen_period()
     me = user()
+    # Every service's part of the page at once: the page costs the slowest call, not their sum.
+    chart = _start_chart(period.current)
+    worksheet_call, inspection_call = _numbers_calls(me.user_id, period.current)
+    inspecting = start(*inspection_call)
+    worksheet, commits, accuracy = call_all(worksheet_call, *_history_calls(me.user_id, period.current))
+    # A large team's inspection can take longer than the page may: the rows come first, the flags
+    # with the fragment's first poll (at once, hx-trigger "load").
+    inspection = inspecting.result_within(DEFERRABLE_WAIT_SECONDS)
+    inspection_pending = inspection is None
     return page(
         "console/team.html",
         status=status,
@@ -108,9 +146,11 @@ def _team_page(
         typed=typed or {},
         note=note,
         notice=_notice() if status == 200 else "",
-        chart_svg=_chart(period.current),
-        **team_numbers(me.user_id, period.current),
-        **_history(me.user_id, period.current),
+        chart_svg=_chart(chart),
+        commits=commits.commits,
+        accuracy=accuracy,
+        inspection_pending=inspection_pending,
+        **_numbers_context(worksheet, inspection or inspection_pb2.TeamInspection()),
     )
 
 
@@ -218,13 +258,15 @@ def _member(user_id: str) -> Response:
     """A report's worksheet and flagged deals, view only. The services decide whether the caller
     may see this user; the console passes the id on unchecked."""
     period = chosen_period()
-    worksheet = call(
-        WORKSHEETS.rpc("GetRepWorksheet"),
-        worksheets_pb2.GetWorksheetRequest(user_id=user_id, period_id=period.current),
-    )
-    inspection = call(
-        INSPECTION.rpc("InspectRep"),
-        inspection_pb2.InspectRepRequest(user_id=user_id, period_id=period.current),
+    worksheet, inspection = call_all(
+        (
+            WORKSHEETS.rpc("GetRepWorksheet"),
+            worksheets_pb2.GetWorksheetRequest(user_id=user_id, period_id=period.current),
+        ),
+        (
+            INSPECTION.rpc("InspectRep"),
+            inspection_pb2.InspectRepRequest(user_id=user_id, period_id=period.current),
+        ),
     )
     name = inspection.row.display_name or user_id
     return page(
