@@ -102,9 +102,17 @@ def test_marketing_shows_campaigns_returns_and_the_funnel(client: FlaskClient, f
     _marketing_data(fake)
 
     answer = client.get("/marketing", headers={"Accept-Language": "en-GB"})
-
+    # The page leaves the returns to the fragment htmx fetches as soon as it is shown.
+    page_html = answer.get_data(as_text=True)
     assert answer.status_code == 200
-    html = answer.get_data(as_text=True)
+    assert "The returns are being computed" in page_html
+    assert 'hx-get="/marketing/returns?model=linear&amp;basis=period" hx-trigger="load"' in page_html
+    assert set(_runs(fake)) == {"lead_funnel"}
+    returns = client.get(
+        "/marketing/returns?model=linear&basis=period",
+        headers={"Accept-Language": "en-GB", "HX-Request": "true"},
+    ).get_data(as_text=True)
+    html = page_html + returns
     runs = _runs(fake)
     assert dict(runs["campaign_roi"].parameters) == {"model": "linear", "basis": "period"}
     assert dict(runs["channel_roi"].parameters) == {"model": "linear", "basis": "period"}
@@ -114,6 +122,7 @@ def test_marketing_shows_campaigns_returns_and_the_funnel(client: FlaskClient, f
     # Money with its currency, ratios as percentages, the service's charts.
     assert "PLN2,500.00" in html and "PLN1,250.00" in html and "150%" in html and "2.50" in html
     assert html.count('<figure class="report-chart">') == 4
+    assert "The returns are being computed" not in returns
     assert 'aria-label="Channel ROI chart"' in html
     # The campaigns with their budget used, and links to each.
     assert f'href="/marketing/campaigns/{CAMPAIGN_ID}">Spring webinar</a>' in html

@@ -55,17 +55,6 @@ class PendingCall:
         except grpc.RpcError as error:
             raise _problem(error, self._rpc, self._http_name) from None
 
-    def result_within(self, seconds: float) -> Message | None:
-        """The answer if it comes within `seconds`, else None (the call is cancelled): for a part of
-        a page that may be filled in by a request of its own rather than hold up the page."""
-        try:
-            return self._future.result(timeout=max(0.0, seconds))
-        except grpc.FutureTimeoutError:
-            self._future.cancel()
-            return None
-        except grpc.RpcError as error:
-            raise _problem(error, self._rpc, self._http_name) from None
-
     def cancel(self) -> None:
         self._future.cancel()
 

@@ -10,7 +10,6 @@ Campaign pages and forms: marketing_campaigns.py."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +22,6 @@ from salesplane.reporting.v1 import reporting_pb2
 from salesplane_gateway.console import marketing_campaigns
 from salesplane_gateway.console.localisation import gettext
 from salesplane_gateway.console.pages import (
-    DEFERRABLE_WAIT_SECONDS,
     call,
     call_all,
     fragment,
@@ -67,7 +65,6 @@ def _marketing() -> Response:
     choice, errors = _choice()
     funnel, funnel_period = _funnel_choice(errors)
     # Every part of the page asked at once: it costs the slowest report, not the sum of six calls.
-    returns = _start_returns(choice, errors)
     funnel_run = start(
         REPORTING.rpc("RunReport"),
         reporting_pb2.RunReportRequest(report_id=funnel, filter_values=_created(funnel_period)),
@@ -96,7 +93,7 @@ def _marketing() -> Response:
         funnel_period=funnel_period,
         funnel_choices=[(f, funnel_words()[f]) for f in FUNNELS],
         period_choices=period_choices(funnel_period),
-        **_returns_context(choice, errors, returns),
+        **_returns_context(choice, errors, deferred=not errors),
     )
 
 
@@ -134,16 +131,14 @@ def _start_returns(choice: dict[str, str], errors: dict[str, str]) -> list[tuple
 
 
 def _returns_context(
-    choice: dict[str, str], errors: dict[str, str], started: list[tuple[str, PendingCall]] | None = None
+    choice: dict[str, str], errors: dict[str, str], *, deferred: bool = False
 ) -> dict[str, Any]:
-    if started is None:  # the fragment: wait for every report
-        sections = [_finished(report_id, each) for report_id, each in _start_returns(choice, errors)]
-        returns_pending = False
-    else:  # the page: what is ready within the page's budget, the rest by the fragment
-        deadline = time.monotonic() + DEFERRABLE_WAIT_SECONDS
-        ready = [_ready(report_id, each, deadline - time.monotonic()) for report_id, each in started]
-        returns_pending = any(section is None for section in ready)
-        sections = [] if returns_pending else [section for section in ready if section is not None]
+    # The page leaves the three returns reports (some 100 ms together on the embedded store) to the
+    # fragment, which htmx fetches as soon as the page is shown; the fragment runs them at once.
+    returns_pending = deferred
+    sections = (
+        [] if deferred else [_finished(report_id, each) for report_id, each in _start_returns(choice, errors)]
+    )
     return {
         "choice": choice,
         "sections": sections,
@@ -158,18 +153,6 @@ def _returns_context(
 
 def _section(report_id: str, run: reporting_pb2.RunReportRequest) -> Section:
     return _finished(report_id, start(REPORTING.rpc("RunReport"), run))
-
-
-def _ready(report_id: str, pending: PendingCall, seconds: float) -> Section | None:
-    """The section if its report answers within `seconds`, else None (the fragment will run it)."""
-    try:
-        result: Any = pending.result_within(seconds)
-    except Problem as problem:
-        return _refused(report_id, problem)
-    if result is None:
-        return None
-    shown = shown_report(result)
-    return Section(report_id, shown.title, shown)
 
 
 def _refused(report_id: str, problem: Problem) -> Section:

@@ -31,10 +31,6 @@ R = TypeVar("R")
 M = TypeVar("M", bound=Message)
 
 HTMX_HEADER = "HX-Request"
-# How long a page waits for a slow part it can do without (a team's inspection, the marketing
-# returns) before it renders without it and lets htmx fetch that part as soon as it is shown. The
-# page's own target is p95 <= 100 ms (bench/console_pages.py); the part says it is coming.
-DEFERRABLE_WAIT_SECONDS = 0.05
 
 
 def require_user(view: Callable[P, R]) -> Callable[P, R | Response]:
