@@ -62,8 +62,7 @@ def main() -> int:
     missing = [
         message.id
         for message in catalogue
-        if message.id
-        and not (all(message.string) if isinstance(message.string, tuple) else message.string)
+        if message.id and not (all(message.string) if isinstance(message.string, tuple) else message.string)
     ]
     if options.check:
         for message_id in missing:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize
 
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 # What the acceptance asks for: no serious or critical violation of WCAG 2.1 A and AA.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE = ViewportSize(width=375, height=812)
+DESKTOP = ViewportSize(width=1280, height=900)
 
 
 def artefacts_dir(default: Path) -> Path:
