@@ -14,10 +14,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from salesplane_platform.identity import issue_token
-from salesplane_testing.chromium import CHROMIUM_ARGS, chromium_path
+from salesplane_testing.chromium import launched_chromium
 from salesplane_testing.console_browser import ConsoleUser, artefacts_dir, console_user
 from tests.e2e.conftest import SECRET
 from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway, await_organisation, eventually
@@ -51,13 +51,8 @@ def token(user: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 def accessible(user: ConsoleUser, name: str) -> None:

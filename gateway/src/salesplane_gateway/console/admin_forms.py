@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from google.protobuf.descriptor import Descriptor
 
 from salesplane.common.v1.common_pb2 import Date
-from salesplane_gateway.console.localisation import gettext
+from salesplane_gateway.console.localisation import gettext, typed_date
 from salesplane_gateway.console.pages import form_errors
 from salesplane_gateway.field_rule_table import rule_of
 from salesplane_gateway.field_rules import check
@@ -96,13 +95,9 @@ class FormCheck:
             if required:
                 self.fail(name, gettext("Enter a date."))
             return None
-        try:
-            parsed = date.fromisoformat(value)
-        except ValueError:
-            self.fail(name, gettext("Enter a date as YYYY-MM-DD."))
-            return None
-        if not 1970 <= parsed.year <= 2199:
-            self.fail(name, gettext("Enter a date between 1970 and 2199."))
+        parsed = typed_date(value)
+        if isinstance(parsed, str):
+            self.fail(name, parsed)
             return None
         return Date(year=parsed.year, month=parsed.month, day=parsed.day)
 

@@ -15,11 +15,11 @@ from werkzeug.wrappers import Response
 
 from salesplane.forecasting.v1 import forecasting_pb2, settings_pb2, worksheets_pb2
 from salesplane_gateway.console.bullet_chart import progress_chart
+from salesplane_gateway.console.forecast_snapshots import save_snapshot, typed_note
 from salesplane_gateway.console.localisation import gettext
 from salesplane_gateway.console.pages import (
     call,
     call_all,
-    form_errors,
     fragment,
     page,
     require_user,
@@ -39,7 +39,6 @@ COMMIT_STAGES = {
     "exclude": settings_pb2.COMMIT_STAGE_EXCLUDE,
 }
 STAGE_NAMES = {value: name for name, value in COMMIT_STAGES.items()}
-MAX_NOTE = 2000
 
 
 def register(blueprint: Blueprint) -> None:
@@ -150,33 +149,19 @@ def _set_stage() -> Response:
 
 
 def _save_draft() -> Response:
-    return _snapshot("SaveWorksheetDraft", worksheets_pb2.SaveWorksheetDraftRequest, "draft")
+    return _snapshot("draft")
 
 
 def _commit() -> Response:
-    return _snapshot("CommitForecast", worksheets_pb2.CommitForecastRequest, "committed")
+    return _snapshot("committed")
 
 
-def _snapshot(method: str, message: Any, done: str) -> Response:
+def _snapshot(action: str) -> Response:
     period = chosen_period()
-    note = request.form.get("note", "").strip()
-    if len(note) > MAX_NOTE:
-        return _home_with_errors({"note": gettext("At most %(n)s characters.", n=MAX_NOTE)}, note)
-    try:
-        call(
-            WORKSHEETS.rpc(method),
-            message(
-                user_id=user().user_id,
-                period_id=period.current,
-                kind=worksheets_pb2.SNAPSHOT_KIND_REP,
-                note=note,
-            ),
-        )
-    except Problem as problem:
-        if problem.status in (400, 409, 422):
-            return _home_with_errors(form_errors(problem, {"note": "note"}), note)
-        raise
-    return see_other("console.home", period=period.current, done=done)
+    errors = save_snapshot(action, period_id=period.current, kind=worksheets_pb2.SNAPSHOT_KIND_REP)
+    if errors:
+        return _home_with_errors(errors, typed_note())
+    return see_other("console.home", period=period.current, done=action)
 
 
 def _home_with_errors(errors: dict[str, str], note: str) -> Response:

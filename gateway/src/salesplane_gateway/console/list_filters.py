@@ -20,7 +20,7 @@ from salesplane.common.v1.common_pb2 import Date
 from salesplane.forecasting.v1 import org_pb2
 from salesplane.leads.v1 import leads_pb2
 from salesplane.opportunities.v1 import opportunities_pb2
-from salesplane_gateway.console.localisation import gettext, major_units, minor_units
+from salesplane_gateway.console.localisation import gettext, major_units, minor_units, typed_date
 from salesplane_gateway.console.pages import call, form_errors, user
 from salesplane_gateway.field_rule_table import rule_of
 from salesplane_gateway.field_rules import CURRENCY, check
@@ -70,13 +70,9 @@ class FormReader:
             if required:
                 self.fail(name, gettext("Enter a date."))
             return None
-        try:
-            found = date.fromisoformat(value)
-        except ValueError:
-            self.fail(name, gettext("Enter a date as YYYY-MM-DD."))
-            return None
-        if not 1970 <= found.year <= 2199:
-            self.fail(name, gettext("Enter a date between 1970 and 2199."))
+        found = typed_date(value)
+        if isinstance(found, str):
+            self.fail(name, found)
             return None
         return found
 

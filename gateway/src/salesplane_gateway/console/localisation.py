@@ -152,6 +152,18 @@ def minor_units(text: str, currency_code: str) -> int:
     return int(scaled)
 
 
+def typed_date(text: str) -> date | str:
+    """A date as a date input sends it (YYYY-MM-DD): the date, or why it is not one (the form's
+    readers put that beside the field). Empty text is for the caller to judge."""
+    try:
+        found = date.fromisoformat(text.strip())
+    except ValueError:
+        return gettext("Enter a date as YYYY-MM-DD.")
+    if not 1970 <= found.year <= 2199:
+        return gettext("Enter a date between 1970 and 2199.")
+    return found
+
+
 def number(value: int) -> str:
     return format_decimal(value, locale=current_locale().babel)
 

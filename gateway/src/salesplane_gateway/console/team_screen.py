@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from salesplane.forecasting.v1 import inspection_pb2, settings_pb2, worksheets_pb2
 from salesplane.reporting.v1 import reporting_pb2
-from salesplane_gateway.console.home_screen import MAX_NOTE
+from salesplane_gateway.console.forecast_snapshots import save_snapshot, typed_note
 from salesplane_gateway.console.localisation import gettext, minor_units
 from salesplane_gateway.console.pages import (
     call,
@@ -221,35 +221,19 @@ def _adjust() -> Response:
 
 
 def _save_draft() -> Response:
-    return _snapshot("SaveWorksheetDraft", worksheets_pb2.SaveWorksheetDraftRequest, "draft")
+    return _snapshot("draft")
 
 
 def _commit() -> Response:
-    return _snapshot("CommitForecast", worksheets_pb2.CommitForecastRequest, "committed")
+    return _snapshot("committed")
 
 
-def _snapshot(method: str, message: Any, done: str) -> Response:
+def _snapshot(action: str) -> Response:
     period = chosen_period()
-    note = request.form.get("note", "").strip()
-    if len(note) > MAX_NOTE:
-        return _team_page(
-            status=422, errors={"note": gettext("At most %(n)s characters.", n=MAX_NOTE)}, note=note
-        )
-    try:
-        call(
-            WORKSHEETS.rpc(method),
-            message(
-                user_id=user().user_id,
-                period_id=period.current,
-                kind=worksheets_pb2.SNAPSHOT_KIND_MANAGER,
-                note=note,
-            ),
-        )
-    except Problem as problem:
-        if problem.status in (400, 409, 422):
-            return _team_page(status=422, errors=form_errors(problem, {"note": "note"}), note=note)
-        raise
-    return see_other("console.team", period=period.current, done=done)
+    errors = save_snapshot(action, period_id=period.current, kind=worksheets_pb2.SNAPSHOT_KIND_MANAGER)
+    if errors:
+        return _team_page(status=422, errors=errors, note=typed_note())
+    return see_other("console.team", period=period.current, done=action)
 
 
 def _member(user_id: str) -> Response:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 # A quiet browser: nothing fetched that the test did not ask for.
 CHROMIUM_ARGS = [
@@ -36,3 +39,15 @@ def chromium_path() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright; closed on leaving."""
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
