@@ -25,6 +25,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
+from salesplane.forecasting.v1 import settings_pb2
 from salesplane_gateway.app import create_app
 from salesplane_gateway.clients import ServiceClients
 from salesplane_gateway.config import GatewayConfig
@@ -131,14 +132,15 @@ def test_alice_signs_in_at_keycloak_uses_the_api_with_her_session_and_signs_out(
     context = browser.new_context()
     try:
         page = context.new_page()
+        # The console's home: a stranger goes straight to the provider's sign-in, and back.
+        this_quarter = settings_pb2.PeriodOfDate(quarter=settings_pb2.Period(period_id="2026-Q4"))
+        fake.reply("GetPeriodOfDate", this_quarter)
         page.goto(f"{base}/")
-        assert "You are not signed in" in page.inner_text("main")
-
-        page.click("text=Sign in")
+        page.wait_for_url(f"{keycloak.issuer}/**")
         sign_in_at_keycloak(page, keycloak, "alice")
         page.wait_for_url(f"{base}/")
-        main = page.inner_text("main")
-        assert "Signed in as Alice Tester (alice, alice@example.test)" in main
+        assert "Signed in as Alice Tester" in page.inner_text("header")
+        assert "My forecast" in page.inner_text("main")
         page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
 
         jar = {cookie["name"]: cookie for cookie in context.cookies(base)}
@@ -185,9 +187,10 @@ def test_alice_signs_in_at_keycloak_uses_the_api_with_her_session_and_signs_out(
         assert any(header.startswith(SESSION_PREFIX) for header in renewed.headers.getlist("Set-Cookie"))
 
         page.click("text=Sign out")
-        page.wait_for_url(f"{base}/")
-        assert "You are not signed in" in page.inner_text("main")
+        # Out at the provider too, so the console's home sends the browser to sign in again.
+        page.wait_for_url(f"{keycloak.issuer}/**")
         assert not [c for c in context.cookies(base) if c["name"].startswith(SESSION_PREFIX)]
+        page.goto(f"{base}/docs")  # a page of the gateway's origin again, for its fetch
         status, _ = fetch(page, "/auth/session")
         assert status == 401
 
