@@ -4,7 +4,7 @@ development sign-in, each acting only through pages.
 
 Every screen a person reaches is checked by axe-core (no serious or critical violation), must fit a
 375-pixel-wide phone, must raise no page-policy (CSP) refusal, and is kept as a screenshot (desktop
-and phone) in $SALESPLANE_TEST_ARTEFACTS/console, else the test's tmp dir."""
+and phone) in build/test-artefacts/console (or $SALESPLANE_TEST_ARTEFACTS/console)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
         }
     )
     api = HttpGateway(base, token)
-    shots = artefacts_dir(tmp_path / "screens")
+    shots = artefacts_dir()
     today = date.today()
     period = quarter_of(today)
     close_date = today + timedelta(days=3) if quarter_of(today + timedelta(days=3)) == period else today

@@ -8,6 +8,7 @@ shows up as a refusal here."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize
 
+_SHOTS = itertools.count(1)
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 # What the acceptance asks for: no serious or critical violation of WCAG 2.1 A and AA.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -26,10 +28,11 @@ PHONE = ViewportSize(width=375, height=812)
 DESKTOP = ViewportSize(width=1280, height=900)
 
 
-def artefacts_dir(default: Path) -> Path:
-    """Where screenshots go: $SALESPLANE_TEST_ARTEFACTS (CI keeps it), else the test's tmp dir."""
+def artefacts_dir() -> Path:
+    """Where screenshots go: $SALESPLANE_TEST_ARTEFACTS/console, else build/test-artefacts/console
+    under the directory the tests run from (the checkout: CI keeps its workspace's build/)."""
     chosen = os.environ.get("SALESPLANE_TEST_ARTEFACTS", "").strip()
-    target = Path(chosen) / "console" if chosen else default
+    target = (Path(chosen) if chosen else Path.cwd() / "build" / "test-artefacts") / "console"
     target.mkdir(parents=True, exist_ok=True)
     return target
 
@@ -87,7 +90,8 @@ class ConsoleUser:
             for violation in result["violations"]
             if violation.get("impact") in BLOCKING_IMPACTS
         ]
-        slug = re.sub(r"[^a-z0-9]+", "-", f"{len(self.checked) + 1:02d}-{self.user_id}-{name}".lower())
+        # Numbered in the order taken, across users, so the files read as the story.
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{next(_SHOTS):02d}-{self.user_id}-{name}".lower())
         page.screenshot(path=str(self.artefacts / f"{slug}.png"), full_page=True)
         page.set_viewport_size(PHONE)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
