@@ -9,7 +9,6 @@ and phone) in build/test-artefacts/console (or $SALESPLANE_TEST_ARTEFACTS/consol
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from salesplane_platform.identity import issue_token
-from salesplane_testing.chromium import launched_chromium
 from salesplane_testing.console_browser import ConsoleUser, artefacts_dir, console_user
 from tests.e2e.conftest import SECRET
 from tests.e2e.story_helpers import THREE_BUCKETS, HttpGateway, await_organisation, eventually
@@ -49,12 +47,6 @@ def token(user: str) -> str:
     return issue_token(SECRET, user, ROLES.get(user, ["rep"]))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
-
-
 def accessible(user: ConsoleUser, name: str) -> None:
     problems = user.check(name)
     assert problems == [], f"{name} as {user.user_id}: {problems}"
@@ -73,7 +65,8 @@ def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-def test_the_seeds_story_through_the_console(browser: Browser, services, gateway, tmp_path: Path) -> None:
+def test_the_seeds_story_through_the_console(chromium: Browser, services, gateway) -> None:
+    browser = chromium
     forecasting = services("forecasting")
     opportunities = services("opportunities")
     leads = services("leads", {"SALESPLANE_OPPORTUNITIES_TARGET": opportunities.target})
@@ -96,10 +89,12 @@ def test_the_seeds_story_through_the_console(browser: Browser, services, gateway
     scene = _set_the_scene(api, leads.env["SALESPLANE_DATABASE_URL"], opportunities, period, close_date)
 
     # Anyone's first page: the development sign-in lists the organisation.
-    sign_in_page = browser.new_page()
-    sign_in_page.goto(f"{base}/sign-in")
-    expect(sign_in_page.get_by_role("button", name=re.compile("Anna Nowak"))).to_be_visible()
-    sign_in_page.close()
+    stranger_context = browser.new_context()
+    stranger = ConsoleUser("stranger", stranger_context, stranger_context.new_page(), base, shots)
+    stranger.go("/")  # sent to sign in, and brought back after
+    expect(stranger.page.get_by_role("button", name=re.compile("Anna Nowak"))).to_be_visible()
+    accessible(stranger, "sign-in")
+    stranger_context.close()
 
     # A rep includes a 40 % deal by hand and commits.
     with console_user(browser, base, "ann", shots) as ann:

@@ -1,16 +1,12 @@
-"""The browser every browser test of the gateway drives: one headless Chromium per session."""
+"""The browser every browser test of the gateway drives: the session's one headless Chromium
+(the `chromium` fixture of salesplane_testing's pytest plugin)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser
 
-from salesplane_testing.chromium import launched_chromium
-
 
 @pytest.fixture(scope="session")  # as Keycloak's: each test names it first, so it is checked first
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
+def browser(chromium: Browser) -> Browser:
+    return chromium

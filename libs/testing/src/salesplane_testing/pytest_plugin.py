@@ -9,6 +9,8 @@ Fixtures (all lazy: nothing starts unless a test asks for it):
   (URL of an existing server's maintenance database).
 * ``keycloak`` (session) - a started :class:`~salesplane_testing.keycloak_server.KeycloakServer`: a real
   OpenID Connect provider with the test realm.
+* ``chromium`` (session) - Debian's headless Chromium driven by Playwright: one for the whole session,
+  since Playwright's sync API allows one driver per process (a second, module-scoped one fails).
 * ``postgres_database_url`` (function) - URL of a fresh database created for the test, dropped afterwards.
 * ``unique_topic`` (function) - a factory ``unique_topic(prefix="test", *, create=False, partitions=3)``
   returning a fresh topic name.
@@ -31,6 +33,8 @@ import pytest
 from salesplane_testing._util import is_ci, slug
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
     from salesplane_testing.kafka_broker import KafkaEndpoint
     from salesplane_testing.keycloak_server import KeycloakServer
     from salesplane_testing.postgres_server import PostgresEndpoint
@@ -118,6 +122,15 @@ def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeycloakServe
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium for every browser test of the session (see the module's docstring)."""
+    from salesplane_testing.chromium import launched_chromium
+
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
