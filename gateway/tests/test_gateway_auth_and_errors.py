@@ -139,18 +139,24 @@ def test_an_unavailable_upstream_is_503_without_its_address(client: FlaskClient,
 
     assert_problem(response, 503)
     assert "db-7" not in response.get_data(as_text=True)
+    # Told when to come back, so clients back off instead of retrying at once.
+    assert response.headers["Retry-After"] == "2"
 
 
 def test_an_unreachable_upstream_is_503(make_client: Any, bearer: Any, free_target: str) -> None:
     client = make_client(reporting_target=free_target)
 
-    assert_problem(client.get("/v1/reports", headers=bearer()), 503)
+    response = client.get("/v1/reports", headers=bearer())
+    assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "2"
 
 
 def test_a_call_past_its_deadline_is_504(make_client: Any, bearer: Any) -> None:
     client = make_client(rpc_timeout_seconds=0.2)
 
-    assert_problem(client.get("/v1/reports/slow", headers=bearer()), 504)
+    response = client.get("/v1/reports/slow", headers=bearer())
+    assert_problem(response, 504)
+    assert response.headers["Retry-After"] == "2"
 
 
 def test_already_exists_is_409(client: FlaskClient, bearer: Any) -> None:

@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, text
 from salesplane_platform import topics
 from salesplane_testing.kafka_broker import KafkaBroker
 from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
-from salesplane_testing.processes import ServiceHandle
-from tests.e2e.conftest import SECRET
+from salesplane_testing.processes import ServiceHandle, free_port
+from tests.e2e.conftest import PEERS, SECRET
 from tests.e2e.rollup_oracle import COLUMNS, actual_rollups, differences, expected_rollups, version_gaps
 from tests.e2e.story_helpers import await_organisation
 from tests.e2e.test_rollups_survive_kills import ORG, set_manager
@@ -53,12 +53,21 @@ class FaultStack:
     prefix: str
     log_dir: Path
     services: dict[str, ServiceHandle] = field(default_factory=dict)
+    # The port each service will serve on, known before any starts, so each is told where its
+    # peers are (the leads service converts through opportunities) whatever the start order.
+    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in PEERS})
 
-    def start(self, name: str) -> ServiceHandle:
+    @property
+    def targets(self) -> dict[str, str]:
+        return {f"SALESPLANE_{n.upper()}_TARGET": f"127.0.0.1:{p}" for n, p in self.ports.items()}
+
+    def start(self, name: str, env: dict[str, str] | None = None) -> ServiceHandle:
         database = self.postgres.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
         handle = ServiceHandle(
             name=name,
+            grpc_port=self.ports[name],
             env={
+                **self.targets,
                 "SALESPLANE_DATABASE_URL": database,
                 "SALESPLANE_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
                 "SALESPLANE_TOPIC_PREFIX": self.prefix,
@@ -67,6 +76,7 @@ class FaultStack:
                 "SALESPLANE_SHUTDOWN_GRACE_SECONDS": str(SHUTDOWN_GRACE_S),
                 "SALESPLANE_CONSUMER_INSTANCE_ID": f"{name}-0",
                 "SALESPLANE_KAFKA_DELIVERY_TIMEOUT_MS": str(int(DELIVERY_TIMEOUT_S * 1000)),
+                **(env or {}),
             },
             log_dir=self.log_dir,
         )
@@ -87,14 +97,14 @@ class FaultStack:
         finally:
             engine.dispose()
 
-    def consumer_lag(self, group: str, topic: str) -> int:
-        """Records on `topic` past the group's committed position (an independent client)."""
+    def consumer_lag(self, group: str, *topics_read: str) -> int:
+        """Records on the topics past the group's committed position (an independent client)."""
         admin = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap_servers, request_timeout_ms=5000)
         consumer = KafkaConsumer(bootstrap_servers=self.broker.bootstrap_servers, request_timeout_ms=5000)
         try:
             group_id = f"{self.prefix}{group}"
             committed = admin.list_group_offsets(group_id)[group_id]
-            partitions = [TopicPartition(f"{self.prefix}{topic}", p) for p in range(6)]
+            partitions = [TopicPartition(f"{self.prefix}{t}", p) for t in topics_read for p in range(6)]
             ends = consumer.end_offsets(partitions)
             return sum(
                 end - max(0, committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
@@ -256,3 +266,7 @@ def stack(tmp_path: Path) -> Iterator[FaultStack]:
                     handle.stop(timeout=SHUTDOWN_GRACE_S + 20)
                 except Exception:
                     handle.kill()
+
+
+# The whole-system stack's fixture, for every module here (imported last: it builds on the above).
+from tests.faults.full_stack import full_stack  # noqa: E402, F401

@@ -142,6 +142,10 @@ _BY_CODE: dict[grpc.StatusCode, _Mapping] = {
 }
 _UPSTREAM_ERROR = _Mapping(502, "Upstream error", "upstream-error", False)
 
+# A caller told to retry is told when: clients and proxies back off by Retry-After instead of
+# hammering a service that is restarting or a database that is failing over.
+RETRY_AFTER_SECONDS = 2
+
 _GENERIC_DETAIL = {
     429: "The service is overloaded; retry later.",
     502: "A backend service failed to answer the request.",
@@ -172,9 +176,12 @@ def problem_from_rpc_error(error: grpc.RpcError, upstream: str) -> Problem:
             extra={"upstream": upstream, "grpc_code": code.name, "grpc_message": message},
         )
     if not mapping.show_message:
-        return Problem(
+        problem = Problem(
             mapping.status, mapping.title, _GENERIC_DETAIL[mapping.status], problem_type(mapping.slug)
         )
+        if mapping.status in (429, 503, 504):
+            problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return problem
     slug, title = mapping.slug, mapping.title
     if code == grpc.StatusCode.ABORTED and reason == "VERSION_MISMATCH":
         slug, title = "version-mismatch", "Version mismatch"

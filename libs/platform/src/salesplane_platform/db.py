@@ -21,8 +21,18 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine; callers own it and dispose of it on shutdown."""
+# The longest one statement may run before the server cancels it (SQLSTATE 57014, answered
+# UNAVAILABLE like any database outage). Without a bound, a statement stuck behind a lock held by a
+# runaway migration or an operator's session holds its worker thread until the lock goes: enough
+# of them and the API stops answering anything, health checks included.
+DEFAULT_STATEMENT_TIMEOUT_MS = 30000
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+) -> Engine:
+    """Create an engine; callers own it and dispose of it on shutdown. `statement_timeout_ms` 0
+    leaves statements unbounded (PostgreSQL only)."""
     if not is_sqlite(url):
         # No pre-ping: it costs a round trip on every checkout. A connection lost to a database
         # restart fails one call instead (answered UNAVAILABLE, so clients retry) and SQLAlchemy then
@@ -30,7 +40,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         # A bounded connect: a database that is down or unreachable fails the call in seconds
         # instead of holding a worker loop or a readiness check.
         return create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, connect_args={"connect_timeout": 10}
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={
+                "connect_timeout": 10,
+                "options": f"-c statement_timeout={max(0, statement_timeout_ms)}",
+            },
         )
     database = make_url(url).database
     if database and database != ":memory:":

@@ -19,6 +19,9 @@ def upgrade_to_head(engine: Engine, script_location: Path, *, lock_name: str) ->
     config.set_main_option("script_location", str(script_location))
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # A schema change on a large table may rightly outlast the statement timeout that bounds
+            # the service's own statements (db.make_engine); it runs once, while nothing serves.
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(lock_name)})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

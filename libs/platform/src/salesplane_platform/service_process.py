@@ -141,7 +141,9 @@ class ServiceProcess:
 
     def start(self) -> None:
         definition, settings = self.definition, self.settings
-        engine = make_engine(settings.database_url)
+        engine = make_engine(
+            settings.database_url, statement_timeout_ms=settings.database_statement_timeout_ms
+        )
         observe_pool(engine)
         self._closables.append(engine.dispose)
         upgrade_to_head(engine, definition.migrations, lock_name=definition.name)

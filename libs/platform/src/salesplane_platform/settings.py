@@ -56,6 +56,8 @@ class ServiceSettings:
     # How long the relay's producer keeps trying to deliver a batch before it gives up, closes
     # the producer and starts again with a new one.
     kafka_delivery_timeout_ms: int = 30000
+    # The longest one database statement may run before PostgreSQL cancels it (db.make_engine).
+    database_statement_timeout_ms: int = 30000
     # The OpenID Connect provider whose access tokens are accepted.
     oidc: OidcSettings | None = None
     # Subjects that are administrators before the organisation knows them (the first users).
@@ -130,6 +132,9 @@ class ServiceSettings:
             worker_stuck_seconds=float(env.get("SALESPLANE_WORKER_STUCK_SECONDS", "120")),
             kafka_delivery_timeout_ms=bounded_int(
                 env, "SALESPLANE_KAFKA_DELIVERY_TIMEOUT_MS", 30000, low=1000
+            ),
+            database_statement_timeout_ms=bounded_int(
+                env, "SALESPLANE_DATABASE_STATEMENT_TIMEOUT_MS", 30000, low=100
             ),
         )
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,3 +97,60 @@ class ServiceHandle:
         if not path.exists():
             return "(no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class GatewayHandle:
+    """The HTTP gateway as a process: started on its own ports, waited on until /healthz answers;
+    killable and restartable like a service."""
+
+    env: dict[str, str]
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    name: str = "gateway"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        self.starts += 1
+        env = {
+            **os.environ,
+            **self.env,
+            "SALESPLANE_GATEWAY_HOST": "127.0.0.1",
+            "SALESPLANE_GATEWAY_PORT": str(self.port),
+            "SALESPLANE_GATEWAY_METRICS_PORT": str(self.metrics_port),
+        }
+        log_file = (self.log_dir / f"gateway.{self.starts}.log").open("wb")
+        command = [str(Path(sys.executable).parent / "salesplane-gateway")]
+        self.process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited with {self.process.returncode}")
+            try:
+                urllib.request.urlopen(f"{self.base_url}/healthz", timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"the gateway did not answer /healthz within {timeout:.0f} s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
