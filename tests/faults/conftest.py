@@ -229,15 +229,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write = terminalreporter.write_line
     write("")
     write(f"fault table ({'long' if LONG else 'short'} form)")
-    write("| fault | writes acknowledged | refused by code | lost | doubled | recovery s | processes alive |")
-    write("|---|---|---|---|---|---|---|")
+    write(
+        "| fault | load during it | writes and reads acknowledged | refused cleanly, by code | lost "
+        "| doubled | oracle | recovery s | processes |"
+    )
+    write("|---|---|---|---|---|---|---|---|---|")
     for row in REPORT:
         refused = ", ".join(f"{code} {n}" for code, n in sorted(row["refused"].items())) or "none"
         alive = (
             "all, never restarted" if row["alive"] and not row["restarts"] else f"restarts {row['restarts']}"
         )
         write(
-            f"| {row['fault']} | {row['acknowledged']} | {refused} | {row['lost']} | {row['doubled']} "
+            f"| {row['fault']} | {row.get('load', 'deal writes')} | {row['acknowledged']} | {refused} "
+            f"| {row['lost']} | {row['doubled']} | {row.get('oracle', 'rollups equal')} "
             f"| {row['recovery_s']:.1f} | {alive} |"
         )
 

@@ -13,7 +13,6 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import grpc
 import pytest
@@ -150,8 +149,12 @@ class FullStack(FaultStack):
         return [] if response.status == 200 else [f"gateway not ready: {body}"]
 
 
-@pytest.fixture
-def full_stack(tmp_path: Path) -> Iterator[FullStack]:
+@pytest.fixture(scope="module")
+def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
+    """One system for a module's tests: each fault ends with the system recovered and every oracle
+    equal, so the next starts from a checked state (and the writes of every earlier test must
+    still be there). Starting it takes half a minute; the short form could not afford one each."""
+    tmp_path = tmp_path_factory.mktemp("full-stack")
     with KafkaBroker() as broker, PostgresServer(settings=DURABLE_SETTINGS) as postgres:
         built = FullStack(broker, postgres, f"faults-{uuid.uuid4().hex[:8]}.", tmp_path)
         try:

@@ -1,15 +1,16 @@
 """A steady load of deal writes that keeps a ledger of what the service acknowledged.
 
-Every call's outcome is counted by status code. An acknowledged write is a promise: its deal must
-exist afterwards at that version or a later one. INTERNAL or UNKNOWN is never an acceptable
-answer to a client, whatever fails underneath."""
+Every call's outcome is counted by status code, and its duration kept by kind ("create",
+"update"), answered or refused, for the soak's latency percentiles. An acknowledged write is a
+promise: its deal must exist afterwards at that version or a later one. INTERNAL or UNKNOWN is
+never an acceptable answer to a client, whatever fails underneath."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import grpc
@@ -34,6 +35,9 @@ class Ledger:
     refused: Counter[str] = field(default_factory=Counter)
     # deal id -> the newest version the service acknowledged for it
     versions: dict[str, int] = field(default_factory=dict)
+    # kind -> seconds each call took, in call order (only appended to, so a reader can take what
+    # came after the length it saw last)
+    latencies: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     @property
     def acknowledged_writes(self) -> int:
@@ -81,6 +85,8 @@ class SteadyLoad:
             while not self._stop.is_set():
                 began = time.monotonic()
                 create = len(ids) < 10 or self._rng.random() < 0.4
+                kind = "create" if create else "update"
+                called = time.perf_counter()
                 try:
                     if create:
                         deal = stub.CreateOpportunity(self._new_deal(), metadata=metadata, timeout=5)
@@ -89,10 +95,12 @@ class SteadyLoad:
                         deal = stub.UpdateOpportunity(
                             self._change(self._rng.choice(ids)), metadata=metadata, timeout=5
                         )
-                    self.ledger.acknowledged["create" if create else "update"] += 1
+                    self.ledger.latencies[kind].append(time.perf_counter() - called)
+                    self.ledger.acknowledged[kind] += 1
                     held = self.ledger.versions.get(deal.id, 0)
                     self.ledger.versions[deal.id] = max(held, deal.version)
                 except grpc.RpcError as error:
+                    self.ledger.latencies[kind].append(time.perf_counter() - called)
                     self.ledger.refused[error.code().name] += 1
                 self._stop.wait(max(0.0, self._interval - (time.monotonic() - began)))
 

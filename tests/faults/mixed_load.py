@@ -6,7 +6,9 @@ Each part keeps a ledger of what was acknowledged, so that afterwards every ackn
 be found in its owner's database, and counts every refusal by code. A client may see a success or
 a refusal it can retry (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED; HTTP 503 or 504 with
 Retry-After); anything else (INTERNAL, UNKNOWN, a 500, a 503 that does not say when to retry) is a
-failure of the system, whatever is failing underneath."""
+failure of the system, whatever is failing underneath. Every call's duration is kept by kind too,
+answered or refused, for the soak's latency percentiles; the rates are constructor arguments, so
+the soak can push harder than the fault tests."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -47,6 +49,9 @@ class Outcomes:
     refused: Counter[str] = field(default_factory=Counter)
     # HTTP 503/504 answers that did not say when to retry.
     without_retry_after: int = 0
+    # kind -> seconds each call took, in call order (only appended to, so a reader in another
+    # thread can take what came after the length it saw last)
+    latencies: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     def forbidden(self) -> dict[str, int]:
         bad = {c: n for c, n in self.refused.items() if c not in RETRYABLE and c not in HTTP_RETRYABLE}
@@ -95,11 +100,14 @@ class _Loop:
         raise NotImplementedError
 
     def attempt(self, kind: str, call: Callable[[], object]) -> object | None:
+        called = time.perf_counter()
         try:
             answer = call()
         except grpc.RpcError as error:
+            self.outcomes.latencies[kind].append(time.perf_counter() - called)
             self.outcomes.refused[_grpc_code(error)] += 1
             return None
+        self.outcomes.latencies[kind].append(time.perf_counter() - called)
         self.outcomes.acknowledged[kind] += 1
         return answer
 
@@ -173,7 +181,8 @@ class LeadFlow(_Loop):
         request = leads_pb2.ConvertLeadRequest(
             lead_id=lead_id,
             opportunity_name=f"Deal from {lead_id[:8]}",
-            amount=Money(currency_code="USD", amount_minor=self.rng.randint(1_000_00, 90_000_00)),
+            # The same request on every retry, as a client retrying a call would send.
+            amount=Money(currency_code="USD", amount_minor=1_000_00 + int(lead_id[:6], 16) % 89_000_00),
             expected_close_date=Date(year=2026, month=12, day=20),
         )
         caller = bearer(self.qualified[lead_id], ("rep",))
@@ -287,28 +296,44 @@ class WebReads(_Loop):
             headers={"Authorization": f"Bearer {self._tokens[user]}", "Content-Type": "application/json"},
         )
         kind = f"{method} {path.split('?')[0].rsplit('/', 1)[0] if 'rollups' in path else path.split('?')[0]}"
+        called = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=15) as response:
                 response.read()
+            self.outcomes.latencies[kind].append(time.perf_counter() - called)
             self.outcomes.acknowledged[kind] += 1
         except urllib.error.HTTPError as error:
             error.read()
+            self.outcomes.latencies[kind].append(time.perf_counter() - called)
             self.outcomes.refused[f"HTTP {error.code}"] += 1
             if error.code in RETRYABLE_HTTP and not error.headers.get("Retry-After"):
                 self.outcomes.without_retry_after += 1
         except OSError as error:  # the gateway itself is down (killed): the connection is refused
+            self.outcomes.latencies[kind].append(time.perf_counter() - called)
             self.outcomes.refused[f"connection {type(error).__name__}"] += 1
 
 
 class MixedLoad:
-    """Every part at once; a context manager like SteadyLoad."""
+    """Every part at once; a context manager like SteadyLoad. Each rate is the calls a second its
+    part aims at (one thread each: a part whose calls take longer than 1/rate falls short of it)."""
 
-    def __init__(self, targets: dict[str, str], gateway_url: str, *, seed: int = 11) -> None:
-        self.deals = SteadyLoad(targets["opportunities"], rate=25.0, seed=seed)
-        self.leads = LeadFlow(targets["leads"], seed=seed + 1)
-        self.org = OrgChanges(targets["forecasting"], seed=seed + 2)
-        self.reports = SavedReports(targets["reporting"], seed=seed + 3)
-        self.reads = WebReads(gateway_url, seed=seed + 4)
+    def __init__(
+        self,
+        targets: dict[str, str],
+        gateway_url: str,
+        *,
+        seed: int = 11,
+        deal_rate: float = 25.0,
+        lead_rate: float = 6.0,
+        org_rate: float = 2.0,
+        report_rate: float = 1.0,
+        read_rate: float = 8.0,
+    ) -> None:
+        self.deals = SteadyLoad(targets["opportunities"], rate=deal_rate, seed=seed)
+        self.leads = LeadFlow(targets["leads"], rate=lead_rate, seed=seed + 1)
+        self.org = OrgChanges(targets["forecasting"], rate=org_rate, seed=seed + 2)
+        self.reports = SavedReports(targets["reporting"], rate=report_rate, seed=seed + 3)
+        self.reads = WebReads(gateway_url, rate=read_rate, seed=seed + 4)
         self.parts: list[_Loop] = [self.leads, self.org, self.reports, self.reads]
 
     def __enter__(self) -> MixedLoad:
@@ -337,6 +362,14 @@ class MixedLoad:
         for part in self.parts:
             total.update(part.outcomes.acknowledged)
         return total
+
+    def latencies(self) -> dict[str, list[float]]:
+        """Seconds each call took so far, by kind (a copy)."""
+        every: dict[str, list[float]] = {k: list(v) for k, v in list(self.deals.ledger.latencies.items())}
+        for part in self.parts:
+            for kind, seconds in list(part.outcomes.latencies.items()):
+                every.setdefault(kind, []).extend(seconds)
+        return every
 
     def refused(self) -> Counter[str]:
         total = Counter(self.deals.ledger.refused)

@@ -91,3 +91,28 @@ def test_the_publisher_delivers_again_once_the_broker_answers_after_a_stall(brok
         assert records_on(broker, topic) in (2, 3)
     finally:
         publisher.close()
+
+
+def test_the_relays_producer_runs_with_the_settings_that_keep_events_whole_and_in_order(
+    broker: KafkaBroker,
+) -> None:
+    """Asserted on the live client, not read off our own config dict: acks from every in-sync
+    replica (a write survives the leader's loss), idempotence (a retried batch is written once),
+    at most five requests in flight (the most with which the broker still keeps a partition's
+    order across retries), retries left to the delivery timeout, and a bounded wait everywhere."""
+    topic = broker.create_topic("settings", partitions=1)
+    publisher = KafkaPublisher(broker.bootstrap_servers, client_id="settings-check")
+    try:
+        publisher.publish([OutgoingRecord(topic=topic, key=b"k", value=b"v", headers=())])
+        producer = publisher._producer
+        assert producer is not None
+        config = producer.config
+        assert config["acks"] == -1  # kafka-python's spelling of "all"
+        assert config["enable_idempotence"] is True
+        assert 1 <= config["max_in_flight_requests_per_connection"] <= 5
+        assert config["retries"] > 0
+        assert config["delivery_timeout_ms"] <= 30000 and config["max_block_ms"] <= 10000
+        # The broker gave it a producer id: idempotence is in effect, not only asked for.
+        assert producer._transaction_manager.producer_id_and_epoch.producer_id >= 0
+    finally:
+        publisher.close()

@@ -35,14 +35,20 @@ class ServiceHandle:
     metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # The service's program when `name` says more (e.g. "leads-relay" runs salesplane-leads).
+    program: str = ""
 
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
+    @property
+    def serves_api(self) -> bool:
+        return "api" in self.env.get("SALESPLANE_ROLES", "api")
+
     def start(self, *, timeout: float = 60.0) -> None:
         self.starts += 1
-        command = [str(Path(sys.executable).parent / f"salesplane-{self.name}")]
+        command = [str(Path(sys.executable).parent / f"salesplane-{self.program or self.name}")]
         env = {
             **os.environ,
             **self.env,
@@ -51,7 +57,23 @@ class ServiceHandle:
         }
         log_file = (self.log_dir / f"{self.name}.{self.starts}.log").open("wb")
         self.process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        self.wait_serving(timeout)
+        if self.serves_api:
+            self.wait_serving(timeout)
+        else:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        """A process without the API role (relay, consumer): its ops server's /readyz says 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready within {timeout}s:\n{self.log_tail()}")
 
     def wait_serving(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
