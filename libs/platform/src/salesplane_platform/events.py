@@ -54,7 +54,16 @@ def decode_envelope(raw: bytes) -> EventEnvelope:
 
 def unpack_payload(envelope: EventEnvelope, message_type: type[M]) -> M:
     message = message_type()
-    if not envelope.payload.Unpack(message):
+    try:
+        unpacked = envelope.payload.Unpack(message)
+    except DecodeError as error:
+        # The right type with bytes that are not that message: a poison record. Left to escape,
+        # the error failed the whole batch, and the batch again on every retry: the consumer
+        # stopped for good. As MalformedEvent it goes to dead letters and the rest applies.
+        raise MalformedEvent(
+            f"payload is not a valid {message_type.DESCRIPTOR.full_name}: {error}"
+        ) from error
+    if not unpacked:
         raise MalformedEvent(
             f"payload is {envelope.payload.type_url}, expected {message_type.DESCRIPTOR.full_name}"
         )
