@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from salesplane_platform import topics
+from salesplane_testing.artefacts import artefacts_dir
 from salesplane_testing.kafka_broker import KafkaBroker
 from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
 from salesplane_testing.processes import ServiceHandle, free_port
@@ -226,7 +227,12 @@ def report(fault: str, ledger: Ledger, stack: FaultStack, recovery_seconds: floa
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not REPORT:
         return
-    write = terminalreporter.write_line
+    lines: list[str] = []
+
+    def write(line: str) -> None:
+        terminalreporter.write_line(line)
+        lines.append(line)
+
     write("")
     write(f"fault table ({'long' if LONG else 'short'} form)")
     write(
@@ -244,6 +250,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"| {row['lost']} | {row['doubled']} | {row.get('oracle', 'rollups equal')} "
             f"| {row['recovery_s']:.1f} | {alive} |"
         )
+    table = artefacts_dir("faults") / f"fault-table-{'long' if LONG else 'short'}.md"
+    table.write_text("\n".join(lines[1:]) + "\n")
 
 
 def set_organisation(forecasting: ServiceHandle, opportunities: ServiceHandle) -> None:

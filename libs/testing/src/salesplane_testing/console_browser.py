@@ -9,7 +9,6 @@ shows up as a refusal here."""
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ from functools import cache
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize
+
+from salesplane_testing.artefacts import artefacts_dir as shared_artefacts_dir
 
 _SHOTS = itertools.count(1)
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
@@ -29,12 +30,8 @@ DESKTOP = ViewportSize(width=1280, height=900)
 
 
 def artefacts_dir() -> Path:
-    """Where screenshots go: $SALESPLANE_TEST_ARTEFACTS/console, else build/test-artefacts/console
-    under the directory the tests run from (the checkout: CI keeps its workspace's build/)."""
-    chosen = os.environ.get("SALESPLANE_TEST_ARTEFACTS", "").strip()
-    target = (Path(chosen) if chosen else Path.cwd() / "build" / "test-artefacts") / "console"
-    target.mkdir(parents=True, exist_ok=True)
-    return target
+    """Where screenshots go (artefacts.artefacts_dir)."""
+    return shared_artefacts_dir("console")
 
 
 # The innermost elements that stick out to the right of a phone's screen, to name in a failure.
