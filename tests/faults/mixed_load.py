@@ -155,12 +155,17 @@ class LeadFlow(_Loop):
                 email=f"buyer{number}@example.com",
             ),
             assigned_user_id=rep,
+            # Random names may still look alike to the duplicate check; the load wants new leads.
+            on_duplicate=leads_pb2.DUPLICATE_POLICY_INSIST,
             request_id=f"create-{uuid.uuid4()}",
         )
         created = self.attempt(
             "create lead", lambda: self._api.CreateLead(request, metadata=bearer(), timeout=5)
         )
         if isinstance(created, leads_pb2.CreateLeadResponse):
+            if created.outcome != leads_pb2.CREATE_LEAD_OUTCOME_CREATED:  # a failure of the load
+                self.outcomes.refused[leads_pb2.CreateLeadOutcome.Name(created.outcome)] += 1
+                return
             self.created[created.lead.id] = rep
 
     def _qualify(self, lead_id: str) -> None:
