@@ -38,10 +38,10 @@ def test_bytes_that_are_no_envelope_are_malformed(raw: bytes) -> None:
 def test_a_payload_of_the_right_type_with_junk_bytes_is_malformed_not_a_decode_error() -> None:
     envelope = decode_envelope(envelope_of(Timestamp(seconds=7)))
     envelope.payload.value = b"\xff\xff\xff\xff not a timestamp"
-    with pytest.raises(MalformedEvent, match="not a valid google.protobuf.Timestamp"):
+    with pytest.raises(MalformedEvent, match=r"not a valid google\.protobuf\.Timestamp"):
         unpack_payload(envelope, Timestamp)
 
 
 def test_a_payload_of_another_type_is_malformed() -> None:
-    with pytest.raises(MalformedEvent, match="expected google.protobuf.Empty"):
+    with pytest.raises(MalformedEvent, match=r"expected google\.protobuf\.Empty"):
         unpack_payload(decode_envelope(envelope_of(Timestamp(seconds=7))), Empty)
