@@ -3,10 +3,10 @@ changes since the subject's previous entry, and a list request to a query."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from salesplane.audit.v1 import audit_pb2
 from salesplane_platform.audit_log import (
@@ -18,6 +18,7 @@ from salesplane_platform.audit_log import (
     field_changes,
 )
 from salesplane_platform.errors import Validator
+from salesplane_platform.text_rules import check_text
 
 # The aggregate type of an AuditEntryRecorded event's envelope.
 AUDIT_AGGREGATE = "audit_entry"
@@ -65,7 +66,10 @@ def audit_query(request: audit_pb2.ListAuditEntriesRequest) -> AuditQuery:
         has_time == has_id, "before_entry_id", "give both before_time and before_entry_id, or neither"
     )
     for name in ("subject_type", "subject_id", "actor", "action", "request_id", "before_entry_id"):
-        check.require(len(getattr(request, name)) <= 1000, name, "must be at most 1000 characters")
+        # PostgreSQL refuses NUL in text: unchecked, such a filter failed as INTERNAL.
+        check_text(check, name, getattr(request, name), 1000)
+    since = _instant(check, "since", request.since) if request.HasField("since") else None
+    before_time = _instant(check, "before_time", request.before_time) if has_time else None
     check.raise_if_invalid()
     return AuditQuery(
         subject_type=request.subject_type,
@@ -73,7 +77,17 @@ def audit_query(request: audit_pb2.ListAuditEntriesRequest) -> AuditQuery:
         actor=request.actor,
         action=request.action,
         request_id=request.request_id,
-        since=request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else None,
-        before=(request.before_time.ToDatetime(tzinfo=UTC), request.before_entry_id) if has_time else None,
+        since=since,
+        before=(before_time, request.before_entry_id) if before_time is not None else None,
         limit=request.page_size or DEFAULT_PAGE_SIZE,
     )
+
+
+def _instant(check: Validator, field: str, value: timestamp_pb2.Timestamp) -> datetime | None:
+    # A Timestamp's nanos outside 0..999,999,999 or seconds outside the years 1..9999 make
+    # ToDatetime raise ValueError (or OverflowError): the caller's error, not INTERNAL.
+    try:
+        return value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        check.fail(field, "must be a valid timestamp between years 1 and 9999")
+        return None

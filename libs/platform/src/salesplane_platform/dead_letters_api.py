@@ -13,9 +13,11 @@ from salesplane_platform.consumer_runner import EventHandler
 from salesplane_platform.dead_letters import MAX_REPLAY, DeadLetter, DeadLetters, Result
 from salesplane_platform.errors import NotFound, PermissionDenied, Validator
 from salesplane_platform.grpc_interceptor import current_caller
+from salesplane_platform.text_rules import check_text
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["DeadLetterService"].full_name
 MAX_PAGE = 500
+MAX_TOPIC_LENGTH = 249  # Kafka's own limit on a topic name
 _RESULTS = {
     Result.APPLIED: pb.ReplayOutcome.APPLIED,
     Result.SUPERSEDED: pb.ReplayOutcome.SUPERSEDED,
@@ -37,6 +39,8 @@ class DeadLetterServicer(pb_grpc.DeadLetterServiceServicer):
         check = Validator()
         check.require(0 <= request.page_size <= MAX_PAGE, "page_size", f"must be between 1 and {MAX_PAGE}")
         check.require(request.after_id >= 0, "after_id", "must not be negative")
+        # PostgreSQL refuses NUL in text: unchecked, such a topic filter failed as INTERNAL.
+        check_text(check, "topic", request.topic, MAX_TOPIC_LENGTH)
         check.raise_if_invalid()
         letters, more = self._dead_letters.listed(
             topic=request.topic, after_id=request.after_id, limit=request.page_size or 100

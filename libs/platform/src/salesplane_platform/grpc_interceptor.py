@@ -8,13 +8,15 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import grpc
+from google.protobuf.message import DecodeError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from salesplane_platform.authentication import Verifier
-from salesplane_platform.errors import DomainError, Unauthenticated
+from salesplane_platform.errors import DomainError, FieldViolation, InvalidArgument, Unauthenticated
 from salesplane_platform.grpc_errors import grpc_status_for
 from salesplane_platform.grpc_metrics import UNARY, RpcMeter, meter_for, rpc_type
 from salesplane_platform.grpc_tracing import record_rpc_status
@@ -57,6 +59,38 @@ def transient_database_code(error: DBAPIError) -> grpc.StatusCode | None:
             return grpc.StatusCode.ABORTED
         return grpc.StatusCode.UNAVAILABLE
     return None
+
+
+@dataclass(frozen=True)
+class UndecodableRequest:
+    """What a request whose bytes are no valid message of its type (invalid UTF-8 in a string, a
+    truncated or garbage body) is handed to the RPC as, instead of a message."""
+
+    reason: str
+
+
+def tolerant_deserializer(
+    deserializer: Callable[[bytes], Any] | None,
+) -> Callable[[bytes], Any] | None:
+    """grpcio answers INTERNAL ("Exception deserializing request!") when the request's bytes do
+    not parse, and logs an error with a traceback: a caller's malformed request would look like a
+    server fault. Handing the RPC an UndecodableRequest instead lets it answer INVALID_ARGUMENT,
+    after authenticating the caller like any other request."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as error:
+            return UndecodableRequest(str(error))
+
+    return deserialize
+
+
+def _refuse_undecodable(request: Any) -> None:
+    if isinstance(request, UndecodableRequest):
+        raise InvalidArgument(FieldViolation("request", f"not a valid message: {request.reason}"))
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):
@@ -102,6 +136,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                     ensure_service_may_call(caller, handler_call_details.method, self._service_rpcs)
                     identity_reset = _CALLER.set(caller)
                     token_reset = _CALLER_TOKEN.set(str(header).partition(" ")[2].strip())
+                _refuse_undecodable(request)
                 response = behavior(request, context)
                 meter.sent()
                 return response
@@ -143,7 +178,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=tolerant_deserializer(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
 
@@ -190,6 +225,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 if not client_streaming:
                     meter.received()
                 try:
+                    if not client_streaming:
+                        _refuse_undecodable(request)
                     for response in behavior(counted(request) if client_streaming else request, context):
                         meter.sent()
                         yield response
@@ -255,7 +292,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         }
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                streaming_response(handler.unary_stream, client_streaming=False), **serializers
+                streaming_response(handler.unary_stream, client_streaming=False),
+                request_deserializer=tolerant_deserializer(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
             )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(

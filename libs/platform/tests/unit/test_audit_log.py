@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -168,3 +169,28 @@ def test_a_bad_list_request_names_every_bad_field():
         audit_query(request)
 
     assert sorted(v.field for v in error.value.violations) == ["actor", "before_entry_id", "page_size"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [(1_700_000_000, -1), (1_700_000_000, 1_000_000_000), (253_402_300_800, 0), (-62_135_596_801, 0)],
+)
+def test_an_impossible_instant_is_a_bad_field_not_a_crash(seconds, nanos):
+    # Found by the malformed-request runs (tests/fuzz): ToDatetime raised ValueError, answered INTERNAL.
+    instant = Timestamp(seconds=seconds, nanos=nanos)
+    request = audit_pb2.ListAuditEntriesRequest(since=instant, before_time=instant, before_entry_id="e1")
+
+    with pytest.raises(InvalidArgument) as error:
+        audit_query(request)
+
+    assert sorted(v.field for v in error.value.violations) == ["before_time", "since"]
+
+
+def test_a_filter_with_a_nul_character_is_a_bad_field_not_a_crash():
+    # PostgreSQL refuses NUL in text: unchecked, the filter failed as INTERNAL there.
+    request = audit_pb2.ListAuditEntriesRequest(subject_id="a\x00b", actor="\x07")
+
+    with pytest.raises(InvalidArgument) as error:
+        audit_query(request)
+
+    assert sorted(v.field for v in error.value.violations) == ["actor", "subject_id"]

@@ -8,6 +8,7 @@ from concurrent import futures
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2
 from grpc_status import rpc_status
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -41,6 +42,14 @@ class _Deadlock(Exception):
     sqlstate = "40P01"
 
 
+def parse(request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext) -> bytes:
+    return request.service.encode()
+
+
+def parse_stream(request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext) -> Iterator[bytes]:
+    yield request.service.encode()
+
+
 @pytest.fixture
 def channel() -> Iterator[grpc.Channel]:
     server = grpc.server(
@@ -53,6 +62,12 @@ def channel() -> Iterator[grpc.Channel]:
                 {
                     "Stream": grpc.unary_stream_rpc_method_handler(echo_stream),
                     "Validate": grpc.unary_unary_rpc_method_handler(validate),
+                    "Parse": grpc.unary_unary_rpc_method_handler(
+                        parse, request_deserializer=health_pb2.HealthCheckRequest.FromString
+                    ),
+                    "ParseStream": grpc.unary_stream_rpc_method_handler(
+                        parse_stream, request_deserializer=health_pb2.HealthCheckRequest.FromString
+                    ),
                 },
             )
         ]
@@ -89,6 +104,38 @@ def test_domain_errors_become_statuses_with_details_and_bugs_leak_nothing(channe
         validate_rpc(b"boom", metadata=token(), timeout=5)
     assert bug.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in (bug.value.details() or "")
+
+
+@pytest.mark.parametrize("rpc", ["Parse", "ParseStream"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x0a\x02\xc3\x28",  # field 1 (a string) holding invalid UTF-8
+        b"\x0a\x09ab",  # a length past the end
+        b"\x08" + b"\x80" * 11,  # a varint that never ends
+    ],
+)
+def test_a_request_that_does_not_parse_is_invalid_argument_not_internal(channel: grpc.Channel, rpc, body):
+    # Found by the malformed-request runs (tests/fuzz): grpcio's own answer is INTERNAL.
+    call = (
+        channel.unary_unary(f"/test.v1.Test/{rpc}")
+        if rpc == "Parse"
+        else channel.unary_stream(f"/test.v1.Test/{rpc}")
+    )
+    with pytest.raises(grpc.RpcError) as anonymous:
+        list(call(body, timeout=5)) if rpc == "ParseStream" else call(body, timeout=5)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.RpcError) as refused:
+        list(call(body, metadata=token(), timeout=5)) if rpc == "ParseStream" else call(
+            body, metadata=token(), timeout=5
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad_request = error_details_pb2.BadRequest()
+    assert rpc_status.from_call(refused.value).details[0].Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == ["request"]
+    valid = health_pb2.HealthCheckRequest(service="ok").SerializeToString()
+    answered = call(valid, metadata=token(), timeout=5)
+    assert (list(answered) if rpc == "ParseStream" else [answered]) == [b"ok"]
 
 
 @pytest.mark.parametrize(

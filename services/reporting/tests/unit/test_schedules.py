@@ -217,7 +217,17 @@ def test_a_monthly_schedule_needs_a_day_from_1_to_31(day):
     assert violated_fields(monthly(day, time(9, 0), "UTC")) == ["schedule.day_of_month"]
 
 
-@pytest.mark.parametrize("zone", ["Nowhere/Atlantis", "", "../../etc/passwd", "/usr/share/zoneinfo/UTC"])
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "Nowhere/Atlantis",
+        "",
+        "../../etc/passwd",
+        "/usr/share/zoneinfo/UTC",
+        # Found by the malformed-request runs (tests/fuzz): OSError "File name too long", INTERNAL.
+        pytest.param("9" * 5000, id="longer-than-a-file-name"),
+    ],
+)
 def test_an_unknown_time_zone_names_schedule_time_zone(zone):
     assert violated_fields(daily(time(9, 0), zone)) == ["schedule.time_zone"]
 

@@ -12,6 +12,7 @@ from google.protobuf import json_format, struct_pb2
 from salesplane.common.v1.common_pb2 import Date as DateMessage
 from salesplane.common.v1.common_pb2 import Money as MoneyMessage
 from salesplane.reporting.v1 import reporting_pb2
+from salesplane_platform.errors import FieldViolation, InvalidArgument
 from salesplane_platform.money import Money
 from salesplane_reporting.domain.catalogue import CATALOGUE, SOURCE_PARAMETERS
 from salesplane_reporting.domain.report import (
@@ -42,8 +43,20 @@ ROW_KINDS = {
 }
 
 
-def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
+def struct_to_dict(message: struct_pb2.Struct, field: str = "definition") -> dict[str, Any]:
+    document: dict[str, Any] = _json_of(message, field)
+    return document
+
+
+def _json_of(message: struct_pb2.Struct | struct_pb2.Value, field: str) -> Any:
+    # A protobuf Value may hold NaN or an infinity, which JSON cannot: json_format refuses them
+    # with ValueError, which was answered INTERNAL (UNKNOWN from ExportReport).
+    try:
+        return json_format.MessageToDict(message)
+    except ValueError as error:
+        raise InvalidArgument(
+            FieldViolation(field, "numbers must be finite: NaN and infinities have no JSON form")
+        ) from error
 
 
 def dict_to_struct(document: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -72,7 +85,7 @@ def definition_to_proto(
 
 def run_options_from_proto(request: reporting_pb2.RunReportRequest) -> RunOptions:
     values = {
-        key: [json_format.MessageToDict(v) for v in entry.values]
+        key: [_json_of(v, f"filter_values[{key}]") for v in entry.values]
         for key, entry in request.filter_values.items()
     }
     return RunOptions(

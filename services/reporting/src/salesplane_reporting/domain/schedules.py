@@ -183,8 +183,9 @@ def _time_zone_problem(name: object) -> str | None:
         return "must be an IANA time zone name like Europe/Warsaw"
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # ValueError: names that are not even valid keys ("../etc/passwd", absolute paths).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # ValueError: names that are not even valid keys ("../etc/passwd", absolute paths);
+        # OSError: names too long for a file name (ZoneInfo looks them up as files).
         return f"unknown time zone {name!r}; use an IANA name like Europe/Warsaw"
     return None
 

@@ -24,6 +24,7 @@ from salesplane_reporting.adapters.svg_charts import render_svg
 from salesplane_reporting.adapters.xlsx_export import xlsx_bytes
 from salesplane_reporting.domain.report import ReportResult, RowKind
 from salesplane_reporting.entrypoints import schedule_api
+from salesplane_reporting.entrypoints.request_ids import refuse_impossible_ids, refuse_unstorable_owner
 from salesplane_reporting.service_layer import reports
 from salesplane_reporting.service_layer.unit_of_work import ReportingUnitOfWork
 
@@ -85,6 +86,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def GetReport(
         self, request: reporting_pb2.GetReportRequest, context: grpc.ServicerContext
     ) -> reporting_pb2.ReportDefinition:
+        refuse_impossible_ids(request)
         found = reports.get_report(report_id=request.report_id, caller=current_caller(), uow=self._uow())
         return definition_to_proto(found.summary, found.document, found.version)
 
@@ -100,6 +102,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def RunReport(
         self, request: reporting_pb2.RunReportRequest, context: grpc.ServicerContext
     ) -> reporting_pb2.ReportResult:
+        refuse_impossible_ids(request)
         if not request.report_id and not request.HasField("definition"):
             raise InvalidArgument(FieldViolation("report_id", "must name a report, or give a definition"))
         return result_to_proto(self._run(request))
@@ -107,6 +110,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def ExportReport(
         self, request: reporting_pb2.ExportReportRequest, context: grpc.ServicerContext
     ) -> Iterator[reporting_pb2.ExportChunk]:
+        refuse_impossible_ids(request)
         run = request.run
         if not run.report_id and not run.HasField("definition"):
             raise InvalidArgument(FieldViolation("run.report_id", "must name a report, or give a definition"))
@@ -115,7 +119,9 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 caller=current_caller(),
                 uow=self._uow(),
                 report_id=run.report_id,
-                document=struct_to_dict(run.definition) if run.HasField("definition") else None,
+                document=struct_to_dict(run.definition, "run.definition")
+                if run.HasField("definition")
+                else None,
                 options=run_options_from_proto(run),
             )
             if streamed is not None:
@@ -145,6 +151,8 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def CreateReport(
         self, request: reporting_pb2.SaveReportRequest, context: grpc.ServicerContext
     ) -> reporting_pb2.ReportDefinition:
+        refuse_impossible_ids(request)
+        refuse_unstorable_owner(current_caller())
         saved = reports.create_report(
             caller=current_caller(),
             uow=self._uow(),
@@ -158,6 +166,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def UpdateReport(
         self, request: reporting_pb2.SaveReportRequest, context: grpc.ServicerContext
     ) -> reporting_pb2.ReportDefinition:
+        refuse_impossible_ids(request)
         saved = reports.update_report(
             caller=current_caller(),
             uow=self._uow(),
@@ -173,6 +182,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def DeleteReport(
         self, request: reporting_pb2.DeleteReportRequest, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
+        refuse_impossible_ids(request)
         reports.delete_report(caller=current_caller(), uow=self._uow(), report_id=request.report_id)
         return empty_pb2.Empty()
 
@@ -184,20 +194,25 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def CreateSchedule(
         self, request: reporting_pb2.CreateScheduleRequest, context: grpc.ServicerContext
     ) -> reporting_pb2.ReportSchedule:
+        refuse_impossible_ids(request)
+        refuse_unstorable_owner(current_caller())
         return schedule_api.create_schedule(request, current_caller(), self._uow())
 
     def ListSchedules(
         self, request: reporting_pb2.ListSchedulesRequest, context: grpc.ServicerContext
     ) -> reporting_pb2.ListSchedulesResponse:
+        refuse_impossible_ids(request)
         return schedule_api.list_schedules(request, current_caller(), self._uow())
 
     def DeleteSchedule(
         self, request: reporting_pb2.DeleteScheduleRequest, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
+        refuse_impossible_ids(request)
         schedule_api.delete_schedule(request, current_caller(), self._uow())
         return empty_pb2.Empty()
 
     def ListReportRuns(
         self, request: reporting_pb2.ListReportRunsRequest, context: grpc.ServicerContext
     ) -> reporting_pb2.ListReportRunsResponse:
+        refuse_impossible_ids(request)
         return schedule_api.list_runs(request, current_caller(), self._uow())

@@ -155,8 +155,13 @@ def _checked(
         problems.append(FieldViolation("title", "must not be empty"))
     elif len(title) > MAX_TITLE:
         problems.append(FieldViolation("title", f"may be at most {MAX_TITLE} characters"))
+    elif "\x00" in title:
+        # PostgreSQL refuses NUL in text: the insert failed, answered INTERNAL.
+        problems.append(FieldViolation("title", "must not contain a NUL character"))
     if len(description) > MAX_DESCRIPTION:
         problems.append(FieldViolation("description", f"may be at most {MAX_DESCRIPTION} characters"))
+    elif "\x00" in description:
+        problems.append(FieldViolation("description", "must not contain a NUL character"))
     try:
         level = Sharing(sharing or "private")
     except ValueError:

@@ -1,0 +1,118 @@
+"""Sends generated gRPC requests as raw bytes (so wire-level flaws reach the server as they are),
+a few at a time, and judges each answer.
+
+A crash status (INTERNAL, UNKNOWN, DATA_LOSS) is a violation. So are UNAVAILABLE and
+DEADLINE_EXCEEDED: every service and its database are up for the whole run, so "retry later" or
+no answer within the deadline means a request got the service stuck or lost, not a dependency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import grpc
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.descriptor_pool import Default as default_pool
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from salesplane_testing.rpc_fuzz import CRASH_CODES
+from tests.fuzz.malformed_grpc import GrpcCase
+from tests.fuzz.refusal_batches import Answer
+
+IN_FLIGHT = 4
+DEADLINE_SECONDS = 30.0
+NOT_DOWN_HERE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+READ_PREFIXES = ("Get", "List", "Run", "Export", "Inspect", "Count", "Search")
+# Served by every process and not part of the API under test.
+_INFRASTRUCTURE = ("grpc.health.", "grpc.reflection.")
+
+
+def served_services(channel: grpc.Channel) -> list[ServiceDescriptor]:
+    """The services the process serves, as its server reflection lists them."""
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    [response] = list(stub.ServerReflectionInfo(iter([request]), timeout=DEADLINE_SECONDS))
+    names = [service.name for service in response.list_services_response.service]
+    pool = default_pool()
+    return [pool.FindServiceByName(name) for name in sorted(names) if not name.startswith(_INFRASTRUCTURE)]
+
+
+def is_read(method: MethodDescriptor) -> bool:
+    """An RPC that answers from the data and must not change it, by the API's naming."""
+    return method.name.startswith(READ_PREFIXES)
+
+
+def judge(case: GrpcCase, code: grpc.StatusCode, details: str, seconds: float) -> Answer:
+    violation = None
+    if code in CRASH_CODES or code in NOT_DOWN_HERE:
+        violation = f"{case.target} answered {code.name}: {details[:300]}"
+    accepted = code is grpc.StatusCode.OK and not is_read(case.method)
+    return Answer(code.name, accepted=accepted, violation=violation, seconds=seconds)
+
+
+class GrpcSender:
+    def __init__(self, channel: grpc.Channel) -> None:
+        self._channel = channel
+        self._unary: dict[str, grpc.UnaryUnaryMultiCallable[bytes, bytes]] = {}
+        self._streams: dict[str, grpc.UnaryStreamMultiCallable[bytes, bytes]] = {}
+
+    def __call__(self, cases: Sequence[GrpcCase]) -> list[Answer]:
+        answers: list[Answer | None] = [None] * len(cases)
+        window: deque[tuple[int, float, grpc.Future[bytes]]] = deque()
+        for index, case in enumerate(cases):
+            if case.method.server_streaming:
+                answers[index] = self._stream(case)
+                continue
+            started = time.perf_counter()
+            call = self._unary_callable(case.method).future(
+                case.payload, metadata=case.metadata, timeout=DEADLINE_SECONDS
+            )
+            window.append((index, started, call))
+            if len(window) >= IN_FLIGHT:
+                done, began, future = window.popleft()
+                answers[done] = self._settle(cases[done], future, began)
+        while window:
+            done, began, future = window.popleft()
+            answers[done] = self._settle(cases[done], future, began)
+        return [answer for answer in answers if answer is not None]
+
+    def _settle(self, case: GrpcCase, future: grpc.Future[bytes], started: float) -> Answer:
+        # Waited on in order, so a time is an upper bound (it may include waiting on earlier calls).
+        error = future.exception()
+        seconds = time.perf_counter() - started
+        if error is None:
+            return judge(case, grpc.StatusCode.OK, "", seconds)
+        assert isinstance(error, grpc.Call), error
+        return judge(case, error.code(), error.details() or "", seconds)
+
+    def _stream(self, case: GrpcCase) -> Answer:
+        started = time.perf_counter()
+        call = self._stream_callable(case.method)(
+            case.payload, metadata=case.metadata, timeout=DEADLINE_SECONDS
+        )
+        try:
+            for _chunk in call:
+                pass
+        except grpc.RpcError as error:
+            assert isinstance(error, grpc.Call), error
+            return judge(case, error.code(), error.details() or "", time.perf_counter() - started)
+        return judge(case, grpc.StatusCode.OK, "", time.perf_counter() - started)
+
+    def _unary_callable(self, method: MethodDescriptor) -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:
+        path = _path(method)
+        if path not in self._unary:
+            # No serializers: the generated bytes go out as they are and the answer stays bytes.
+            self._unary[path] = self._channel.unary_unary(path)
+        return self._unary[path]
+
+    def _stream_callable(self, method: MethodDescriptor) -> grpc.UnaryStreamMultiCallable[bytes, bytes]:
+        path = _path(method)
+        if path not in self._streams:
+            self._streams[path] = self._channel.unary_stream(path)
+        return self._streams[path]
+
+
+def _path(method: MethodDescriptor) -> str:
+    return f"/{method.containing_service.full_name}/{method.name}"
