@@ -8,11 +8,14 @@ reporting's read models and a report, each replica of the reporting lines, one d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -21,7 +24,7 @@ from salesplane.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from salesplane_platform import topics
 from salesplane_testing.kafka_broker import KafkaBroker
 from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
-from salesplane_testing.processes import GatewayHandle
+from salesplane_testing.processes import GatewayHandle, ServiceHandle
 from tests.e2e.conftest import SECRET, bearer
 from tests.e2e.story_helpers import await_organisation
 from tests.e2e.test_reporting_story import table
@@ -67,8 +70,8 @@ class FullStack(FaultStack):
         self.loads.append(load)
         return load
 
-    def processes(self) -> dict[str, object]:
-        every: dict[str, object] = dict(self.services)
+    def processes(self) -> dict[str, ServiceHandle | GatewayHandle]:
+        every: dict[str, ServiceHandle | GatewayHandle] = dict(self.services)
         if self.gateway is not None:
             every["gateway"] = self.gateway
         return every
@@ -149,14 +152,14 @@ class FullStack(FaultStack):
         return [] if response.status == 200 else [f"gateway not ready: {body}"]
 
 
-@pytest.fixture(scope="module")
-def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
-    """One system for a module's tests: each fault ends with the system recovered and every oracle
-    equal, so the next starts from a checked state (and the writes of every earlier test must
-    still be there). Starting it takes half a minute; the short form could not afford one each."""
-    tmp_path = tmp_path_factory.mktemp("full-stack")
+S = TypeVar("S", bound="FullStack")
+
+
+@contextlib.contextmanager
+def running(kind: type[S], tmp_path: Path) -> Iterator[S]:
+    """A started system of that kind on its own broker and PostgreSQL, stopped afterwards."""
     with KafkaBroker() as broker, PostgresServer(settings=DURABLE_SETTINGS) as postgres:
-        built = FullStack(broker, postgres, f"faults-{uuid.uuid4().hex[:8]}.", tmp_path)
+        built = kind(broker, postgres, f"faults-{uuid.uuid4().hex[:8]}.", tmp_path)
         try:
             for name in START_ORDER:
                 built.start(name, {"SALESPLANE_DATABASE_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS)})
@@ -166,11 +169,18 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
             built.start_gateway()
             yield built
         finally:
-            broker.resume()
-            if built.gateway is not None:
-                built.gateway.kill()
-            for handle in reversed(built.services.values()):
+            broker.resume()  # a test that failed mid-stall leaves it stopped
+            for handle in reversed(list(built.processes().values())):
                 try:
                     handle.stop(timeout=SHUTDOWN_GRACE_S + 20)
                 except Exception:
                     handle.kill()
+
+
+@pytest.fixture(scope="module")
+def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
+    """One system for a module's tests: each fault ends with the system recovered and every oracle
+    equal, so the next starts from a checked state (and the writes of every earlier test must
+    still be there). Starting it takes half a minute; the short form could not afford one each."""
+    with running(FullStack, tmp_path_factory.mktemp("full-stack")) as stack:
+        yield stack

@@ -24,14 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from salesplane.common.v1.common_pb2 import Date, Money
 from salesplane.leads.v1 import leads_pb2, leads_pb2_grpc
-from salesplane_testing.kafka_broker import KafkaBroker
-from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
 from salesplane_testing.processes import GatewayHandle, ServiceHandle
 from tests.e2e.conftest import bearer
-from tests.e2e.story_helpers import await_organisation
-from tests.e2e.test_rollups_survive_kills import ORG
-from tests.faults.conftest import LONG, SHUTDOWN_GRACE_S, set_organisation
-from tests.faults.full_stack import START_ORDER, STATEMENT_TIMEOUT_MS, FullStack
+from tests.faults.conftest import LONG
+from tests.faults.full_stack import FullStack, running
 from tests.faults.load import OWNERS, RETRYABLE
 from tests.faults.state_oracles import converted_deals
 from tests.faults.test_whole_system_faults import check_and_report
@@ -77,8 +73,8 @@ class SplitStack(FullStack):
             every["gateway"] = self.gateway
         return every
 
-    def processes(self) -> dict[str, object]:
-        return dict(self.every_process())
+    def processes(self) -> dict[str, ServiceHandle | GatewayHandle]:
+        return self.every_process()
 
     def _processes(self) -> list[str]:
         found = []
@@ -103,21 +99,8 @@ class SplitStack(FullStack):
 
 @pytest.fixture
 def split_stack(tmp_path: Path) -> Iterator[SplitStack]:
-    with KafkaBroker() as broker, PostgresServer(settings=DURABLE_SETTINGS) as postgres:
-        built = SplitStack(broker, postgres, f"faults-{uuid.uuid4().hex[:8]}.", tmp_path)
-        try:
-            for name in START_ORDER:
-                built.start(name, {"SALESPLANE_DATABASE_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS)})
-            set_organisation(built.services["forecasting"], built.services["opportunities"])
-            await_organisation(built.database("leads"), [user for user, _ in ORG])
-            built.start_gateway()
-            yield built
-        finally:
-            for handle in reversed(list(built.every_process().values())):
-                try:
-                    handle.stop(timeout=SHUTDOWN_GRACE_S + 20)
-                except Exception:
-                    handle.kill()
+    with running(SplitStack, tmp_path) as stack:
+        yield stack
 
 
 class Conversions:

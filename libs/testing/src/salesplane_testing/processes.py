@@ -24,8 +24,32 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _KillableProcess:
+    """SIGKILL and SIGTERM for a process handle (its `process`)."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flushes, exactly like a crashed pod."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, and SIGKILL if it has not exited within `timeout` (then raises)."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
+
+
 @dataclass
-class ServiceHandle:
+class ServiceHandle(_KillableProcess):
     """One service process: started with its own ports, waited on until gRPC health says SERVING."""
 
     name: str
@@ -97,23 +121,6 @@ class ServiceHandle:
                 time.sleep(0.1)
         raise TimeoutError(f"{self.name} not SERVING within {timeout}s:\n{self.log_tail()}")
 
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no flushes, exactly like a crashed pod."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            raise
-
     def log_tail(self, lines: int = 40) -> str:
         path = self.log_dir / f"{self.name}.{self.starts}.log"
         if not path.exists():
@@ -122,7 +129,7 @@ class ServiceHandle:
 
 
 @dataclass
-class GatewayHandle:
+class GatewayHandle(_KillableProcess):
     """The HTTP gateway as a process: started on its own ports, waited on until /healthz answers;
     killable and restartable like a service."""
 
@@ -160,19 +167,3 @@ class GatewayHandle:
             except OSError:
                 time.sleep(0.1)
         raise TimeoutError(f"the gateway did not answer /healthz within {timeout:.0f} s")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            raise
