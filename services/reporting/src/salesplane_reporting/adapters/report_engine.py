@@ -547,6 +547,10 @@ class _Run:
             and measure.aggregate not in (Aggregate.COUNT, Aggregate.COUNT_DISTINCT)
         ):
             currency = currencies.get(found.name + CURRENCY) or self.settings.currency
+            if not currency:
+                # Nothing has named a currency yet (no settings, rates or deals published): a sum
+                # of nothing in no currency is no figure, not a crash (found by the fuzz run).
+                return None
             return Money(str(currency), _round_int(value))
         if (
             found is not None
