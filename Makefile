@@ -9,7 +9,7 @@ endif
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run demo test test-unit lint proto proto-check token bench sync helm promtool clean
+.PHONY: help run demo test test-unit lint proto proto-check token bench sync helm promtool toxiproxy clean
 
 help:
 	@echo "make run         every service and the gateway on SQLite and the local event log"
@@ -21,7 +21,10 @@ help:
 	@echo "make bench       opportunity write benchmark (PostgreSQL + Kafka); see bench/"
 	@echo "make bench-console   every console page with the demo data, and the JavaScript shipped"
 	@echo "make bench-inspection  pipeline inspection benchmark (PostgreSQL + Kafka; BENCH_ARGS=...)"
-	@echo "make test-faults broker and database faults under load, at production timings"
+	@echo "make test-faults broker, database, network, process and poison faults under load, long form"
+	@echo "make chaos       the long form of every fault, the ten-minute soak and the full fuzz run"
+	@echo "make fuzz        10,000 generated malformed requests to each gRPC API and to the gateway"
+	@echo "make soak        ten minutes of mixed load: throughput, latency, RSS and lag over time, memory bound"
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -38,7 +41,7 @@ GATEWAY ?= http://127.0.0.1:8080
 demo: sync
 	SALESPLANE_ENV=development $(PY) scripts/load_demo.py --gateway "$(GATEWAY)"
 
-test: sync proto-check lint helm promtool
+test: sync proto-check lint helm promtool toxiproxy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # helm (built from source through the Go module proxy) for the chart's lint and render tests.
@@ -48,6 +51,11 @@ helm:
 # promtool (built the same way) for the alert rules' tests and the dashboard's queries.
 promtool:
 	@tools/install-promtool.sh >/dev/null
+
+# toxiproxy-server (built the same way) for the network fault tests: a real TCP proxy between each
+# service and the broker and its database.
+toxiproxy:
+	@tools/install-toxiproxy.sh >/dev/null
 
 test-unit: sync
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
@@ -114,11 +122,34 @@ bench-attribution: sync
 bench-inspection: sync
 	$(PY) bench/inspection.py $(BENCH_ARGS)
 
-# Broker and database faults at production timings (30 s delivery timeout, a 40 s broker stall);
-# `make test` runs the same tests at short timings.
+# Broker, database, network, process and poison faults at production timings (30 s delivery
+# timeout, a minute without the broker, 30 s blackholes, a five-minute kill loop); `make test` runs
+# the same tests at short timings. docs/faults.md says what each shows.
 .PHONY: test-faults
-test-faults: sync
+test-faults: sync toxiproxy
 	SALESPLANE_FAULT_LONG=1 $(PY) -m pytest tests/faults $(PYTEST_ARGS)
+
+# Ten minutes of mixed load on the whole system with no fault: throughput, latency percentiles,
+# RSS of every process and consumer lag every 10 s, a memory bound, no error; the figures go to
+# build/test-artefacts/soak. `make test` runs a short form of it.
+.PHONY: soak
+soak: sync
+	SALESPLANE_SOAK_SECONDS=600 $(PY) -m pytest tests/soak $(PYTEST_ARGS)
+
+# Generated malformed requests to each service's gRPC API and to the gateway's HTTP API (real
+# services on PostgreSQL): no crash status or 5xx, nothing written by a refused request. `make test`
+# runs the same tests with fewer requests (tests/fuzz/fuzz_run.py); FUZZ_SEED repeats a run.
+FUZZ_REQUESTS ?= 10000
+FUZZ_SEED ?= 17
+.PHONY: fuzz
+fuzz: sync
+	SALESPLANE_FUZZ_REQUESTS=$(FUZZ_REQUESTS) SALESPLANE_FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest tests/fuzz $(PYTEST_ARGS)
+
+# The long form of everything issue-sized that `make test` runs short: every fault at production
+# timings, the ten-minute soak and 10,000 malformed requests per API. The fault table lands in
+# build/test-artefacts/faults/fault-table-long.md.
+.PHONY: chaos
+chaos: test-faults soak fuzz
 
 clean:
 	rm -rf var .pytest_cache

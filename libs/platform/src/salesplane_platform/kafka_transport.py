@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from salesplane_platform import metrics
@@ -83,13 +86,12 @@ class KafkaPublisher:
 
     def publish(self, records: Sequence[OutgoingRecord]) -> None:
         producer = self._producer or self._new_producer()
+        deadline = time.monotonic() + self._wait_seconds
         try:
-            futures = [
-                producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers)) for r in records
-            ]
-            producer.flush(timeout=self._wait_seconds)
-            for future in futures:
-                future.get(timeout=self._wait_seconds)  # raises the delivery error, if any
+            answers = _Acknowledgements()
+            for r in records:
+                answers.watch(producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers)))
+            answers.wait(deadline - time.monotonic())  # raises the first delivery error, if any
         except Exception:
             self._discard_producer()
             raise
@@ -117,6 +119,51 @@ class KafkaPublisher:
             # Undelivered records are still in the outbox; force the sender down and go on.
             log.warning("the Kafka producer did not close cleanly", exc_info=True)
             _force_close(producer)
+
+
+class _Acknowledgements:
+    """The broker's answers to one publish: waited for until all are in, or until the first one is
+    a failure.
+
+    Not producer.flush(), which waits for every batch the producer holds: once one batch of a
+    kafka-python producer has expired, its other batches are never sent again (see KafkaPublisher),
+    so flush sat out its whole bound (delivery timeout + 15 s) after the failure was known, however
+    soon the broker was reachable again. A network blackhole between the relay and the broker just
+    past the delivery timeout left the outbox unpublished for up to 45 s after the network healed."""
+
+    def __init__(self) -> None:
+        self._settled = threading.Condition()
+        self._pending = 0
+        self._error: BaseException | None = None
+
+    def watch(self, future: Any) -> None:
+        with self._settled:
+            self._pending += 1
+        # Called on the producer's sender thread, or here at once if the future is already done.
+        future.add_callback(self._succeeded)
+        future.add_errback(self._failed)
+
+    def wait(self, timeout_seconds: float) -> None:
+        with self._settled:
+            settled = self._settled.wait_for(
+                lambda: self._pending == 0 or self._error is not None, timeout=max(0.0, timeout_seconds)
+            )
+            if self._error is not None:
+                raise self._error
+            if not settled:
+                raise KafkaTimeoutError(
+                    f"{self._pending} records unacknowledged after {timeout_seconds:.0f} s"
+                )
+
+    def _succeeded(self, _metadata: object) -> None:
+        with self._settled:
+            self._pending -= 1
+            self._settled.notify_all()
+
+    def _failed(self, error: BaseException) -> None:
+        with self._settled:
+            self._error = self._error or error
+            self._settled.notify_all()
 
 
 def _force_close(producer: KafkaProducer) -> None:

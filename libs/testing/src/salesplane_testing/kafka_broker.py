@@ -311,7 +311,19 @@ class KafkaBroker(_TopicAdmin, ThrowAwayServer):
         extra_properties: Mapping[str, str] | None = None,
         pom: Path | None = None,
         log_level: str = "INFO",
+        advertised_listeners: Mapping[str, int] | None = None,
     ) -> None:
+        """`advertised_listeners` adds, for each name, a listener on a port of the broker's own
+        that advertises the given loopback port instead: a TCP proxy's. A client bootstrapped
+        through that proxy is told the proxy's address in every metadata answer and so stays on
+        it; without this it would be handed the broker's real address and bypass the proxy. Test
+        clients keep using :attr:`bootstrap_servers` (the direct listener)."""
+        for name in advertised_listeners or {}:
+            if not name.isidentifier() or not name.isupper() or name in ("PLAINTEXT", "CONTROLLER"):
+                raise ValueError(f"listener name {name!r} must be an upper-case word other than ours")
+        self.advertised_listeners = dict(advertised_listeners or {})
+        # Where each extra listener listens (chosen at start; kept by restart()).
+        self._listener_ports: dict[str, int] = {}
         self._requested_port = port
         self._requested_controller_port = controller_port
         self.startup_timeout = startup_timeout
@@ -338,6 +350,12 @@ class KafkaBroker(_TopicAdmin, ThrowAwayServer):
     @property
     def port(self) -> int | None:
         return self._port
+
+    def listener_address(self, name: str) -> str:
+        """Where the extra listener `name` really listens: the upstream of its proxy."""
+        if name not in self._listener_ports:
+            raise RuntimeError(f"KafkaBroker is not started or has no listener {name!r}")
+        return f"{LOOPBACK}:{self._listener_ports[name]}"
 
     @property
     def controller_port(self) -> int | None:
@@ -437,15 +455,24 @@ class KafkaBroker(_TopicAdmin, ThrowAwayServer):
 
     def _properties(self, tmp: Path) -> dict[str, str]:
         port, ctl = self._port, self._controller_port
+        extra = self.advertised_listeners
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{LOOPBACK}:{ctl}",
-            "listeners": f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{ctl}",
-            "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{port}",
+            "listeners": ",".join(
+                [f"PLAINTEXT://{LOOPBACK}:{port}", f"CONTROLLER://{LOOPBACK}:{ctl}"]
+                + [f"{name}://{LOOPBACK}:{self._listener_ports[name]}" for name in extra]
+            ),
+            "advertised.listeners": ",".join(
+                [f"PLAINTEXT://{LOOPBACK}:{port}"]
+                + [f"{name}://{LOOPBACK}:{at}" for name, at in extra.items()]
+            ),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(
+                ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"] + [f"{name}:PLAINTEXT" for name in extra]
+            ),
             "log.dirs": str(tmp / "data"),
             "num.partitions": "3",
             "default.replication.factor": "1",
@@ -525,6 +552,9 @@ class KafkaBroker(_TopicAdmin, ThrowAwayServer):
             self._controller_port = self._requested_controller_port or (
                 ctl if ctl != self._port else free_ports(2)[1]
             )
+        taken = {self._port, self._controller_port}
+        spare = [p for p in free_ports(len(self.advertised_listeners) + 2) if p not in taken]
+        self._listener_ports = dict(zip(self.advertised_listeners, spare, strict=False))
         tmp = Path(tempfile.mkdtemp(prefix="salesplane-kafka-"))
         self._tmp = tmp
         (tmp / "logs").mkdir()
