@@ -81,8 +81,9 @@ class FaultStack:
             },
             log_dir=self.log_dir,
         )
-        handle.start()
+        # Known before it starts, so a start that times out still leaves it to be stopped.
         self.services[name] = handle
+        handle.start()
         return handle
 
     def database(self, name: str) -> str:

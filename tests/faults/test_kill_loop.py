@@ -62,8 +62,8 @@ class SplitStack(FullStack):
                 },
                 log_dir=self.log_dir,
             )
-            handle.start()
             self.workers[name][role] = handle
+            handle.start()
         return api
 
     def every_process(self) -> dict[str, ServiceHandle | GatewayHandle]:
