@@ -26,7 +26,7 @@ from salesplane_platform import topics
 from salesplane_testing.artefacts import artefacts_dir
 from salesplane_testing.kafka_broker import KafkaBroker
 from salesplane_testing.postgres_server import DURABLE_SETTINGS, PostgresServer
-from salesplane_testing.processes import ServiceHandle, free_port
+from salesplane_testing.processes import GatewayHandle, ServiceHandle, free_port
 from tests.e2e.conftest import PEERS, SECRET
 from tests.e2e.rollup_oracle import COLUMNS, actual_rollups, differences, expected_rollups, version_gaps
 from tests.e2e.story_helpers import await_organisation
@@ -88,6 +88,17 @@ class FaultStack:
 
     def database(self, name: str) -> str:
         return self.services[name].env["SALESPLANE_DATABASE_URL"]
+
+    def processes(self) -> dict[str, ServiceHandle | GatewayHandle]:
+        return dict(self.services)
+
+    def stop_all(self) -> None:
+        """SIGTERM every process, the last started first; SIGKILL what outlasts its grace."""
+        for handle in reversed(list(self.processes().values())):
+            try:
+                handle.stop(timeout=SHUTDOWN_GRACE_S + 20)
+            except Exception:
+                handle.kill()
 
     # ------------------------------------------------------------ what "recovered" means
 
@@ -274,11 +285,7 @@ def stack(tmp_path: Path) -> Iterator[FaultStack]:
             yield built
         finally:
             broker.resume()  # a test that failed mid-stall leaves it stopped
-            for handle in reversed(built.services.values()):
-                try:
-                    handle.stop(timeout=SHUTDOWN_GRACE_S + 20)
-                except Exception:
-                    handle.kill()
+            built.stop_all()
 
 
 # The whole-system stack's fixture, for every module here (imported last: it builds on the above).

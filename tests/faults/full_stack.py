@@ -30,7 +30,7 @@ from tests.e2e.story_helpers import await_organisation
 from tests.e2e.test_reporting_story import table
 from tests.e2e.test_rollups_survive_kills import ORG
 from tests.faults import state_oracles
-from tests.faults.conftest import SHUTDOWN_GRACE_S, FaultStack, set_organisation
+from tests.faults.conftest import FaultStack, set_organisation
 from tests.faults.mixed_load import MixedLoad
 
 # Who reads which topic, by consumer group (each service's group is its name).
@@ -170,11 +170,7 @@ def running(kind: type[S], tmp_path: Path) -> Iterator[S]:
             yield built
         finally:
             broker.resume()  # a test that failed mid-stall leaves it stopped
-            for handle in reversed(list(built.processes().values())):
-                try:
-                    handle.stop(timeout=SHUTDOWN_GRACE_S + 20)
-                except Exception:
-                    handle.kill()
+            built.stop_all()
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,11 @@ class SteadyLoad:
         deadline = time.monotonic() + timeout
         while self.ledger.acknowledged_writes < count:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"only {self.ledger.acknowledged_writes} writes acknowledged")
+                # What the service answered instead says why (a dependency down, a refused token).
+                raise TimeoutError(
+                    f"only {self.ledger.acknowledged_writes} writes acknowledged; "
+                    f"refused: {dict(self.ledger.refused)}"
+                )
             time.sleep(0.05)
 
     def _run(self) -> None:

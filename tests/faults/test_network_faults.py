@@ -45,7 +45,6 @@ from tests.faults.conftest import (
     LONG,
     OPPORTUNITIES_TOPIC,
     REPORT,
-    SHUTDOWN_GRACE_S,
     FaultStack,
     set_organisation,
 )
@@ -263,7 +262,7 @@ class Stacks:
             toxiproxy=toxiproxy,
             proxies=proxies,
         )
-        exits.callback(stop_services, stack)
+        exits.callback(stack.stop_all)
         forecasting = stack.start("forecasting")
         opportunities = stack.start("opportunities")
         set_organisation(forecasting, opportunities)
@@ -274,14 +273,6 @@ class Stacks:
         stack.wait_recovered(time.monotonic())
         assert not stack.bypasses(), stack.bypasses()
         return stack
-
-
-def stop_services(stack: FaultStack) -> None:
-    for handle in reversed(stack.services.values()):
-        try:
-            handle.stop(timeout=SHUTDOWN_GRACE_S + 20)
-        except Exception:
-            handle.kill()
 
 
 @pytest.fixture(scope="module")
