@@ -5,18 +5,19 @@ from __future__ import annotations
 import pytest
 
 from salesplane.reporting.v1 import reporting_pb2
-from salesplane_platform.errors import InvalidArgument, PermissionDenied
+from salesplane_platform.errors import InvalidArgument, NotFound, PermissionDenied
 from salesplane_platform.identity import Identity
 from salesplane_reporting.entrypoints.request_ids import refuse_impossible_ids, refuse_unstorable_owner
 
 
 @pytest.mark.parametrize("report_id", ["a\x00b", "\x00", "tab\there", "r" * 256])
-def test_an_id_with_a_control_character_or_too_long_is_a_bad_field(report_id: str) -> None:
+def test_an_id_with_a_control_character_or_too_long_names_no_record(report_id: str) -> None:
     # Found by the malformed-request runs (tests/fuzz): PostgreSQL refuses NUL, GetReport was INTERNAL.
-    with pytest.raises(InvalidArgument) as error:
+    # Schema-valid (any string), so NOT_FOUND, not INVALID_ARGUMENT (the contract test holds that).
+    with pytest.raises(NotFound) as error:
         refuse_impossible_ids(reporting_pb2.GetReportRequest(report_id=report_id))
 
-    assert [v.field for v in error.value.violations] == ["report_id"]
+    assert error.value.resource_type == "report"
 
 
 def test_nested_ids_are_named_by_their_path() -> None:
@@ -24,10 +25,10 @@ def test_nested_ids_are_named_by_their_path() -> None:
         run=reporting_pb2.RunReportRequest(report_id="ok", viewpoint_user_id="mgr\x00")
     )
 
-    with pytest.raises(InvalidArgument) as error:
+    with pytest.raises(NotFound) as error:
         refuse_impossible_ids(request)
 
-    assert [v.field for v in error.value.violations] == ["run.viewpoint_user_id"]
+    assert (error.value.resource_type, error.value.resource_id) == ("viewpoint user", "mgr\x00")
 
 
 def test_ordinary_ids_and_other_text_pass() -> None:

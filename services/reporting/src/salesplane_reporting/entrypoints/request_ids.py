@@ -2,13 +2,15 @@
 
 Reporting looks reports, schedules and users up by the ids callers send. PostgreSQL refuses a NUL
 character in text outright (the lookup failed, answered INTERNAL), and no id Salesplane issues
-holds a control character or runs past MAX_ID_LENGTH: such an id is the caller's error."""
+holds a control character or runs past MAX_ID_LENGTH. Such an id names no record, and is answered
+as any id that names none: NOT_FOUND (the API contract keeps INVALID_ARGUMENT for values that break
+the documented schema, which these do not)."""
 
 from __future__ import annotations
 
 from google.protobuf.message import Message
 
-from salesplane_platform.errors import FieldViolation, InvalidArgument, PermissionDenied
+from salesplane_platform.errors import FieldViolation, NotFound, PermissionDenied
 from salesplane_platform.identity import Identity
 from salesplane_platform.text_rules import has_control_characters
 
@@ -18,10 +20,20 @@ MAX_OWNER_LENGTH = 64
 
 
 def refuse_impossible_ids(request: Message, prefix: str = "") -> None:
-    """INVALID_ARGUMENT naming every *_id field (at any depth) that no record can have."""
+    """NOT_FOUND for the first *_id field (at any depth) whose value no record can have."""
     violations = list(_impossible_ids(request, prefix))
     if violations:
-        raise InvalidArgument(violations)
+        field = violations[0].field
+        value = _value_at(request, field)
+        shown = value if len(value) <= 64 else f"{value[:64]}…"
+        raise NotFound(field.rsplit(".", 1)[-1].removesuffix("_id").replace("_", " "), shown)
+
+
+def _value_at(message: Message, path: str) -> str:
+    found: object = message
+    for part in path.split("."):
+        found = getattr(found, part)
+    return str(found)
 
 
 def _impossible_ids(message: Message, prefix: str) -> list[FieldViolation]:
