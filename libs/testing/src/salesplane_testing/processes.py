@@ -24,6 +24,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_answering(process: subprocess.Popen[bytes] | None, url: str, timeout: float, name: str) -> None:
+    """Until `url` answers 2xx; fails at once if the process exits, and after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{name}: {url} did not answer within {timeout:.0f} s")
+
+
 class _KillableProcess:
     """SIGKILL and SIGTERM for a process handle (its `process`)."""
 
@@ -88,16 +102,7 @@ class ServiceHandle(_KillableProcess):
 
     def wait_ready(self, timeout: float) -> None:
         """A process without the API role (relay, consumer): its ops server's /readyz says 200."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready within {timeout}s:\n{self.log_tail()}")
+        wait_answering(self.process, f"http://127.0.0.1:{self.metrics_port}/readyz", timeout, self.name)
 
     def wait_serving(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -157,13 +162,4 @@ class GatewayHandle(_KillableProcess):
         log_file = (self.log_dir / f"gateway.{self.starts}.log").open("wb")
         command = [str(Path(sys.executable).parent / "salesplane-gateway")]
         self.process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the gateway exited with {self.process.returncode}")
-            try:
-                urllib.request.urlopen(f"{self.base_url}/healthz", timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError(f"the gateway did not answer /healthz within {timeout:.0f} s")
+        wait_answering(self.process, f"{self.base_url}/healthz", timeout, self.name)
