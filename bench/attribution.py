@@ -60,6 +60,7 @@ from salesplane_reporting.domain.attribution import Model
 from salesplane_reporting.domain.builtin_reports import builtin
 from salesplane_reporting.domain.definition import ReportSpec, parse_definition
 from salesplane_reporting.domain.report import RowKind
+from salesplane_testing import bench_results
 from salesplane_testing.bench_harness import run_cleanly
 
 BASE = "EUR"
@@ -495,6 +496,34 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     for label, engine_times, naive_times, agrees in figures:
         e, n = statistics.median(engine_times), statistics.median(naive_times)
         print(f"{label:<52} {e:>9.2f} s {n:>8.2f} s {n / e:>8.1f}x  {'yes' if agrees else 'NO'}")
+    record(figures, counts, options)
+
+
+def record(
+    figures: Sequence[tuple[str, list[float], list[float], bool]],
+    counts: dict[str, int],
+    options: argparse.Namespace,
+) -> None:
+    """Each figure's engine p50 beside the naive p50 (the ceiling to beat; no target is set)."""
+    bench_results.record(
+        "attribution",
+        [
+            bench_results.Figure(
+                name=f"{label} p50",
+                value=statistics.median(engine_times),
+                unit="s",
+                ceiling_name="naive p50",
+                ceiling=statistics.median(naive_times),
+                lower_is_better=True,
+            )
+            for label, engine_times, naive_times, _ in figures
+        ],
+        notes=[
+            f"{counts['touches']:,} touches, {counts['deals']:,} deals, {options.campaigns:,} campaigns, "
+            f"{options.runs} runs; PostgreSQL with durable settings",
+            *(f"engine and naive differ: {label}" for label, _, _, agrees in figures if not agrees),
+        ],
+    )
 
 
 def main() -> None:

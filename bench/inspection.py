@@ -103,6 +103,7 @@ from salesplane_platform.kafka_transport import ensure_topics
 from salesplane_platform.money import MoneyInput
 from salesplane_platform.settings import DEV_AUTH_SECRET, ServiceSettings
 from salesplane_platform.unit_of_work import OutboxContext
+from salesplane_testing import bench_results
 from salesplane_testing.bench_harness import run_cleanly
 from salesplane_testing.processes import ServiceHandle
 
@@ -126,8 +127,10 @@ def rep(user_id: str) -> Identity:
 
 def consume(engine: Engine, bootstrap: str, topic: str, total: int) -> tuple[float, int]:
     """The whole topic through the service's ConsumerRunner in this process; (seconds, events)."""
+    # This process's environment: the settings refuse to load without token verification keys, and
+    # the benchmark runs as a development deployment (run_cleanly) so the development ones apply.
     max_batch = ServiceSettings.from_env(
-        DEFINITION.name, default_grpc_port=0, default_metrics_port=0, environ={}
+        DEFINITION.name, default_grpc_port=0, default_metrics_port=0, environ=dict(os.environ)
     ).consumer_max_batch
     runner, subscriber = in_process_consumer(engine, bootstrap, topic, f"bench-inspection-{topic}", max_batch)
     consumed = 0
@@ -612,7 +615,7 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         "SALESPLANE_SHUTDOWN_GRACE_SECONDS": "5",
     }
     settings = ServiceSettings.from_env(
-        DEFINITION.name, default_grpc_port=0, default_metrics_port=0, environ=env
+        DEFINITION.name, default_grpc_port=0, default_metrics_port=0, environ={**os.environ, **env}
     )
     # As the service's: the use cases' events go to the outbox (no relay runs, nothing is published).
     outbox = OutboxContext(tables.platform, DEFINITION.name, settings.topic(TOPIC), threading.Event())
@@ -724,6 +727,36 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     print(f"  {'rows with a flag / flagged deals':<52}" + "".join(f"{s.flagged_rows:>26}" for s in subjects))
     for text_block in profiles:
         print(text_block)
+    record(subjects, org, period_id)
+
+
+def record(subjects: Sequence[Subject], org: Org, period_id: str) -> None:
+    """Each inspection's p50, in process and through gRPC, beside the one-pass read of the same user
+    (what it reads about deals, as rows); the targets are the issue's, judged at p50 as printed."""
+    figures = []
+    for s in subjects:
+        target = bench_results.Target() if s.target is None else bench_results.Target(at_most=s.target * 1000)
+        ceiling = statistics.median(s.one_pass) * 1000
+        for where, latencies in (("in process", s.inspection), ("gRPC", s.grpc)):
+            figures.append(
+                bench_results.Figure(
+                    name=f"{s.label} p50, {where}",
+                    value=statistics.median(latencies) * 1000,
+                    unit="ms",
+                    target=target,
+                    ceiling_name="one-pass read p50",
+                    ceiling=ceiling,
+                    lower_is_better=True,
+                )
+            )
+    bench_results.record(
+        "inspection",
+        figures,
+        notes=[
+            f"{len(org.rows):,} users, {len(org.levels)} levels; inspected {period_id}; "
+            "PostgreSQL with the test settings (fsync off): reads are measured"
+        ],
+    )
 
 
 def main() -> None:

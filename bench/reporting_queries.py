@@ -101,6 +101,7 @@ from salesplane_reporting.domain.org_closure import closure_of
 from salesplane_reporting.domain.report import RowKind
 from salesplane_reporting.domain.sales_stages import DEFAULT_STAGE_ORDER
 from salesplane_reporting.entrypoints.read_model_consumer import ReadModelProjector
+from salesplane_testing import bench_results
 from salesplane_testing.bench_harness import run_cleanly
 
 LEVELS = 6  # the VP, four levels of managers, the reps
@@ -1011,7 +1012,8 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     load_after = os.getloadavg()[0]
 
     # ------------------------------------------------------------------------- report
-    print(f"backend:      PostgreSQL on this machine, {server_settings(engine)}")
+    settings = server_settings(engine)
+    print(f"backend:      PostgreSQL on this machine, {settings}")
     print(
         f"machine:      {os.cpu_count()} CPUs; load average (1 min) {load_before:.2f} before, "
         f"{load_after:.2f} after (anything else running skews these figures)"
@@ -1099,6 +1101,56 @@ def run(options: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         if f.key in wanted:
             print(f"\n--- EXPLAIN ANALYZE of the engine's statements: {f.label} ---")
             print(explain(engine, explained[f.key]))
+
+    forecast_rate = None if forecast is None else rate(forecast[0])
+    rates = IngestionRates(rate(ingest_seconds), rate(decode_seconds), forecast_rate)
+    notes = [
+        f"PostgreSQL {settings}",
+        f"{options.deals:,} deals, {figures.versions:,} versions, {len(org.managers):,} users; "
+        f"{options.runs} runs after {options.warmups} warm-ups",
+        *(f"engine and naive differ: {f.label}" for f in results if not f.agrees),
+    ]
+    if matching != fresh or not rollup_ok:
+        notes.append(f"ingestion: {matching:,}/{fresh:,} deals as loaded, rollup equals rebuild: {rollup_ok}")
+    record(results, rates, notes)
+
+
+@dataclass(frozen=True)
+class IngestionRates:
+    reporting: float
+    decode_only: float
+    forecasting: float | None
+
+
+def record(results: Sequence[Figure], rates: IngestionRates, notes: Sequence[str]) -> None:
+    """Each query's engine p50 beside the naive p50 against its target, and the ingestion rates
+    beside the decode-only ceiling (no target is set for ingestion)."""
+    figures = [
+        bench_results.Figure(
+            name=f"{f.label} p50",
+            value=f.p50,
+            unit="ms",
+            target=bench_results.Target(at_most=f.target_ms),
+            ceiling_name="naive SQL p50",
+            ceiling=statistics.median(f.naive) * 1000,
+            lower_is_better=True,
+        )
+        for f in results
+    ]
+    ingestion = [("reporting ingestion (ReadModelProjector)", rates.reporting)]
+    if rates.forecasting is not None:
+        ingestion.append(("forecasting ingestion (OpportunityRollupHandler)", rates.forecasting))
+    figures.extend(
+        bench_results.Figure(
+            name=name,
+            value=value,
+            unit="events/s",
+            ceiling_name="decode only",
+            ceiling=rates.decode_only,
+        )
+        for name, value in ingestion
+    )
+    bench_results.record("reporting", figures, notes=notes)
 
 
 def main() -> None:
