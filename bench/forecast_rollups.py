@@ -859,7 +859,7 @@ def run(options: argparse.Namespace, scratch: Path, stack: contextlib.ExitStack)
         env["SALESPLANE_CONSUMER_MAX_BATCH"] = str(options.max_batch)
     # What the consumer process will use (the same settings code reads the same variable).
     max_batch = ServiceSettings.from_env(
-        DEFINITION.name, default_grpc_port=0, default_metrics_port=0, environ=env
+        DEFINITION.name, default_grpc_port=0, default_metrics_port=0, environ={**os.environ, **env}
     ).consumer_max_batch
     engine = make_engine(database_url)
     stack.callback(engine.dispose)
