@@ -128,6 +128,9 @@ class SqlRollupStore:
     def apply_deltas(self, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
         rollup_store.apply_deltas(self._session, deltas)
 
+    def carry_up(self, own: Mapping[RollupKey, Sequence[int]]) -> None:
+        rollup_store.carry_up_own_deltas(self._session, own)
+
     def read_rollup(self, user_id: str, period_id: str) -> RollupRead:
         return rollup_store.read_rollup(self._session, user_id, period_id)
 

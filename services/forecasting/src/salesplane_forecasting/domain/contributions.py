@@ -157,9 +157,15 @@ def merge_deltas(
     """Sum the (old -> new) contribution changes of a batch into one delta per rollup row: its own
     measures, then its team measures (ROLLUP_MEASURES order).
 
-    `chains` gives, for every owner involved, the owner followed by each manager above them. The
-    owners' deltas are summed first and then carried up the tree one level at a time, so a batch
-    costs one addition per node of the union of its chains rather than one per deal and level."""
+    `chains` gives, for every owner involved, the owner followed by each manager above them."""
+    return carry_up(own_deltas(changes), chains)
+
+
+def own_deltas(
+    changes: Iterable[tuple[Contribution | None, Contribution | None]],
+) -> dict[RollupKey, Sequence[int]]:
+    """The (old -> new) contribution changes of a batch summed per owner and period: what each
+    owner's own measures move by, before anything is carried up to their managers."""
     # Deltas are never changed in place (every sum is a new list), so one may be shared.
     own: dict[RollupKey, Sequence[int]] = {}
     held_own = own.get
@@ -180,6 +186,20 @@ def merge_deltas(
                 key = (owner, period_id)
                 held = held_own(key)
                 own[key] = measures if held is None else list(map(add, held, measures))
+    return own
+
+
+def carry_up(
+    own: Mapping[RollupKey, Sequence[int]], chains: Mapping[str, Sequence[str]]
+) -> dict[RollupKey, list[int]]:
+    """The rollup rows that owners' own deltas move: each owner's row by their own delta (own
+    measures) and the team measures of their row and of every manager's above them. Rows that do
+    not move are left out.
+
+    `chains` gives, for every owner, the owner followed by each manager above them. The deltas are
+    carried up the tree one level at a time, so a batch costs one addition per node of the union
+    of its chains rather than one per owner and level."""
+    held_own = own.get
     parent: dict[str, str] = {}
     depth: dict[str, int] = {}
     for owner, chain in chains.items():

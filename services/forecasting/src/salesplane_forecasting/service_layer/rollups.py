@@ -6,7 +6,7 @@ The delta maths is the domain's (domain/contributions.py); the rows are the roll
 
 from __future__ import annotations
 
-from salesplane_forecasting.domain.contributions import merge_deltas, move_team
+from salesplane_forecasting.domain.contributions import move_team, own_deltas
 from salesplane_forecasting.domain.deals import Deal
 from salesplane_forecasting.service_layer.unit_of_work import ForecastingUnitOfWork, RollupStores
 from salesplane_platform.errors import PermissionDenied
@@ -36,9 +36,8 @@ def apply_deal_states(stores: RollupStores, arrived: dict[str, Deal], *, newer_o
     changes = [
         (previous[i].contribution if i in previous else None, deal.contribution) for i, deal in placed.items()
     ]
-    owners = {c.owner_user_id for pair in changes for c in pair if c is not None}
-    deltas = merge_deltas(changes, stores.hierarchy.chains_of(owners))
-    stores.rollups.apply_deltas(deltas)
+    # The store carries the owners' deltas up their managers' chains (in the database, where it can).
+    stores.rollups.carry_up(own_deltas(changes))
     stores.rollups.save_tracked(placed.values())
 
 

@@ -73,6 +73,10 @@ class RollupStore(Protocol):
 
     def apply_deltas(self, deltas: Mapping[RollupKey, Sequence[int]]) -> None: ...
 
+    def carry_up(self, own: Mapping[RollupKey, Sequence[int]]) -> None:
+        """Move each owner's row by their own delta, and the team measures of their row and of
+        every manager's above them (domain.contributions.carry_up)."""
+
     def read_rollup(self, user_id: str, period_id: str) -> RollupRead: ...
 
     def currency_lines(self, user_id: str, period_id: str) -> list[CurrencyLine]: ...
