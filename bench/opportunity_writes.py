@@ -321,11 +321,11 @@ def record(
 
     figures = [
         bench_results.Figure(
-            name="updates/s through gRPC",
+            name="updates through gRPC",
             value=updates.per_second,
-            unit="updates/s",
+            unit="calls/s",
             target=target(at_least=TARGET_UPDATES_PER_SECOND),
-            ceiling_name="health Check calls/s",
+            ceiling_name="health Check",
             ceiling=ceiling.per_second,
         ),
         bench_results.Figure(
