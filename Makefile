@@ -9,7 +9,7 @@ endif
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run demo test test-unit lint proto proto-check token bench sync helm promtool toxiproxy clean
+.PHONY: help run demo test test-unit lint proto proto-check token bench bench-all sync helm promtool toxiproxy clean
 
 help:
 	@echo "make run         every service and the gateway on SQLite and the local event log"
@@ -21,6 +21,8 @@ help:
 	@echo "make bench       opportunity write benchmark (PostgreSQL + Kafka); see bench/"
 	@echo "make bench-console   every console page with the demo data, and the JavaScript shipped"
 	@echo "make bench-inspection  pipeline inspection benchmark (PostgreSQL + Kafka; BENCH_ARGS=...)"
+	@echo "make bench-gateway   the gateway's hot reads under wrk (PostgreSQL + Kafka; BENCH_ARGS=...)"
+	@echo "make bench-all   every benchmark with its defaults, one after another, then one table of figures"
 	@echo "make test-faults broker, database, network, process and poison faults under load, long form"
 	@echo "make chaos       the long form of every fault, the ten-minute soak and the full fuzz run"
 	@echo "make fuzz        10,000 generated malformed requests to each gRPC API and to the gateway"
@@ -121,6 +123,35 @@ bench-attribution: sync
 .PHONY: bench-inspection
 bench-inspection: sync
 	$(PY) bench/inspection.py $(BENCH_ARGS)
+
+# The gateway's hot reads through HTTP, driven by wrk, on PostgreSQL + Kafka.
+.PHONY: bench-gateway
+bench-gateway: sync
+	$(PY) bench/gateway_reads.py $(BENCH_ARGS)
+
+# Every benchmark with its default arguments, one after another (they would skew each other run
+# together), then bench/summary.py: one table of every recorded figure beside its ceiling and
+# target, also written to build/bench-results/summary.md. A benchmark that fails does not stop the
+# others; the summary still runs, and the exit code is non-zero if any failed. The old records
+# are cleared first, so the table holds this run's figures only.
+BENCH_RESULTS := build/bench-results
+BENCHES := bench bench-rollups bench-console bench-reporting bench-attribution bench-inspection \
+	bench-probabilistic bench-gateway
+bench-all: sync
+	rm -rf $(BENCH_RESULTS)
+	@failed=""; \
+	for target in $(BENCHES); do \
+		echo "=== make $$target"; \
+		SALESPLANE_BENCH_RESULTS=$(CURDIR)/$(BENCH_RESULTS) $(MAKE) --no-print-directory $$target BENCH_ARGS= \
+			|| failed="$$failed $$target"; \
+	done; \
+	SALESPLANE_BENCH_RESULTS=$(CURDIR)/$(BENCH_RESULTS) $(PY) bench/summary.py; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+
+# The probabilistic forecast of 10,000 deals (one core, in this process).
+.PHONY: bench-probabilistic
+bench-probabilistic: sync
+	$(PY) bench/probabilistic_forecast.py $(BENCH_ARGS)
 
 # Broker, database, network, process and poison faults at production timings (30 s delivery
 # timeout, a minute without the broker, 30 s blackholes, a five-minute kill loop); `make test` runs
