@@ -6,9 +6,10 @@ arrays: it is rewritten on every event of the deal, and its lists are bounded by
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from typing import Any
+
+import orjson
 
 from salesplane.events.v1.envelope_pb2 import EventEnvelope
 from salesplane.opportunities.v1 import events_pb2
@@ -46,26 +47,24 @@ def deal_version_of(
 
 
 def facts_to_json(facts: DealFacts) -> str:
+    # orjson writes dates and aware datetimes in ISO 8601 itself (as isoformat() would), in C: this
+    # runs for every consumed event, and the json module cost more than the fold it records.
     document = {
         "stage": facts.sales_stage,
         "order": facts.stage_order,
         "probability": facts.probability,
         "no_next_step": facts.next_step_empty,
-        "stage_entered_at": facts.stage_entered_at.isoformat(),
-        "last_changed_at": facts.last_changed_at.isoformat(),
+        "stage_entered_at": facts.stage_entered_at,
+        "last_changed_at": facts.last_changed_at,
         "pushes": facts.push_count,
         # [old, new, at]
-        "close_dates": [
-            [c.old.isoformat(), c.new.isoformat(), c.at.isoformat()] for c in facts.close_date_changes
-        ],
+        "close_dates": [[c.old, c.new, c.at] for c in facts.close_date_changes],
         # [kind, old, new, at, old stage, new stage]
-        "setbacks": [
-            [s.kind.value, s.old, s.new, s.at.isoformat(), s.old_stage, s.new_stage] for s in facts.setbacks
-        ],
+        "setbacks": [[s.kind.value, s.old, s.new, s.at, s.old_stage, s.new_stage] for s in facts.setbacks],
         # [stage, seconds]
         "stays": [[s.sales_stage, s.seconds] for s in facts.stays],
     }
-    return json.dumps(document, separators=(",", ":"))
+    return orjson.dumps(document).decode()
 
 
 def facts_from_row(
@@ -77,7 +76,7 @@ def facts_from_row(
     amount_minor: int,
     facts: str,
 ) -> DealFacts:
-    document: dict[str, Any] = json.loads(facts)
+    document: dict[str, Any] = orjson.loads(facts)
     return DealFacts(
         opportunity_id=opportunity_id,
         version=version,
