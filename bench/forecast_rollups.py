@@ -436,46 +436,74 @@ def consumed_state(engine: Engine) -> tuple[int, int]:
     return int(count), int(total)
 
 
+def scrape_all(consumers: list[ConsumerProcess]) -> ConsumerMetrics | None:
+    """The consumers' counters summed; None until every one of them answers."""
+    total = ConsumerMetrics()
+    for consumer in consumers:
+        found = scrape(consumer.metrics_port)
+        if found is None:
+            return None
+        total.events += found.events
+        total.batches += found.batches
+        total.batch_seconds += found.batch_seconds
+    return total
+
+
 def run_consumer(
-    consumer: ConsumerProcess,
+    consumers: list[ConsumerProcess],
     engine: Engine,
     workload: Workload,
     postgres_pid: int | None,
     broker_pid: int | None,
     timeout: float,
 ) -> ConsumeResult:
+    """Spawn the consumer processes (one group) and time them from the first committed batch of
+    any of them until every deal's newest version is applied: with several, their group joins
+    and the rebalances while they join are inside the window, as they are when a deployment
+    scales out."""
     wanted = (len(workload.final_versions), sum(workload.final_versions.values()))
+
+    def consumers_cpu() -> float:
+        return sum(cpu_seconds(c.pid) for c in consumers)
+
+    def consumers_rss() -> float:
+        return sum(rss_mib(c.pid) for c in consumers)
+
     spawned = time.monotonic()
-    consumer.start()
+    for consumer in consumers:
+        consumer.start()
     deadline = spawned + timeout
     first: tuple[float, ConsumerMetrics, float, float, float] | None = None
     while time.monotonic() < deadline:
-        consumer.check_alive()
-        metrics = scrape(consumer.metrics_port)
+        for consumer in consumers:
+            consumer.check_alive()
+        metrics = scrape_all(consumers)
         if metrics is not None and metrics.events > 0:
             first = (
                 time.monotonic(),
                 metrics,
-                cpu_seconds(consumer.pid),
+                consumers_cpu(),
                 tree_cpu_seconds(postgres_pid),
                 tree_cpu_seconds(broker_pid),
             )
             break
         time.sleep(0.02)
     if first is None:
-        raise TimeoutError(f"the consumer applied nothing within {timeout:.0f} s")
+        raise TimeoutError(f"the consumers applied nothing within {timeout:.0f} s")
     first_at, first_metrics, first_cpu, first_pg, first_broker = first
-    log(f"first batch committed {first_at - spawned:.1f} s after the process was spawned")
+    log(f"first batch committed {first_at - spawned:.1f} s after the processes were spawned")
     last_report = first_at
-    rss_first = rss_peak = rss_mib(consumer.pid)
+    rss_first = rss_peak = consumers_rss()
     while True:
-        rss_peak = max(rss_peak, rss_mib(consumer.pid))
+        rss_peak = max(rss_peak, consumers_rss())
         if time.monotonic() > deadline:
             raise TimeoutError(f"not every deal's newest version was applied within {timeout:.0f} s")
-        consumer.check_alive()
-        metrics = scrape(consumer.metrics_port)
+        for consumer in consumers:
+            consumer.check_alive()
+        metrics = scrape_all(consumers) or metrics
         now = time.monotonic()
-        # The counter moves after each batch's commit: once it has every event, check the rows.
+        # The counters move after each batch's commit: once they have every event, check the rows
+        # (with several consumers a rebalance redelivers some, so the sum may pass the total).
         caught_up = metrics is not None and metrics.events >= len(workload.records)
         if caught_up and consumed_state(engine) == wanted:
             break
@@ -484,22 +512,22 @@ def run_consumer(
             last_report = now
         time.sleep(0.1)
     done_at = time.monotonic()
-    result = ConsumeResult(
+    assert metrics is not None
+    return ConsumeResult(
         spawn_to_first_batch=first_at - spawned,
         window_seconds=done_at - first_at,
         window_events=metrics.events - first_metrics.events,
         total_events=metrics.events,
         spawn_to_done=done_at - spawned,
-        consumer_cpu=cpu_seconds(consumer.pid) - first_cpu,
+        consumer_cpu=consumers_cpu() - first_cpu,
         postgres_cpu=tree_cpu_seconds(postgres_pid) - first_pg,
         broker_cpu=tree_cpu_seconds(broker_pid) - first_broker,
         batches=metrics.batches - first_metrics.batches,
         batch_seconds=metrics.batch_seconds - first_metrics.batch_seconds,
         rss_first=rss_first,
         rss_peak=rss_peak,
-        rss_done=rss_mib(consumer.pid),
+        rss_done=consumers_rss(),
     )
-    return result
 
 
 # ----------------------------------------------------------------------------- checks and reads
@@ -894,6 +922,105 @@ def profile_batches(
     return out.getvalue()
 
 
+@dataclass(frozen=True)
+class ScalePoint:
+    partitions: int
+    consumers: int
+    ceiling: float  # raw consume + decode of the same topic, records/s
+    result: ConsumeResult
+    events: int  # the workload's events after the first committed batch
+    matches: bool
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.result.window_seconds
+
+    @property
+    def core_seconds_per_event(self) -> float:
+        """Consumers', PostgreSQL's and the broker's CPU per event: what capacity planning needs."""
+        r = self.result
+        return (r.consumer_cpu + r.postgres_cpu + r.broker_cpu) / self.events
+
+
+def scale_out(
+    options: argparse.Namespace,
+    postgres: Any,
+    broker: Any,
+    org: Org,
+    workload: Workload,
+    base_env: dict[str, str],
+    scratch: Path,
+) -> list[ScalePoint]:
+    """The same workload consumed by 1, 2, 4 ... forecasting consumer processes of one group, over
+    topics of 6 and 12 partitions; each run on a fresh database and a fresh topic (produced before
+    the run, as in the main measurement)."""
+    points: list[ScalePoint] = []
+    for partitions in options.partitions:
+        for count in options.consumers:
+            prefix = f"bench-{uuid.uuid4().hex[:8]}-p{partitions}c{count}."
+            topic = f"{prefix}{OPPORTUNITIES_TOPIC}"
+            ensure_topics(broker.bootstrap_servers, [topic], partitions=partitions)
+            produce(broker.bootstrap_servers, topic, workload.records)
+            ceiling = raw_consume(broker.bootstrap_servers, topic, len(workload.records), 5000, decode=True)
+            name = f"bench_scale_p{partitions}_c{count}"
+            url = postgres.create_database(name)
+            engine = make_engine(url)
+            try:
+                upgrade_to_head(engine, DEFINITION.migrations, lock_name=DEFINITION.name)
+                create_org(engine, org)
+                env = {**base_env, "SALESPLANE_DATABASE_URL": url, "SALESPLANE_TOPIC_PREFIX": prefix}
+                consumers = [ConsumerProcess(env, scratch / f"{name}-{i}.log") for i in range(count)]
+                log(f"scale-out: {count} consumer(s) over {partitions} partitions")
+                try:
+                    result = run_consumer(
+                        consumers,
+                        engine,
+                        workload,
+                        postgres.pid,
+                        broker.pid,
+                        timeout=max(600.0, options.events / 100),
+                    )
+                finally:
+                    for consumer in consumers:
+                        consumer.stop()
+                matches = matches_rebuild(engine)[0]
+            finally:
+                engine.dispose()
+            first_events = result.total_events - result.window_events
+            points.append(
+                ScalePoint(
+                    partitions,
+                    count,
+                    ceiling.per_second,
+                    result,
+                    int(len(workload.records) - first_events),
+                    matches,
+                )
+            )
+    return points
+
+
+def print_scale_out(points: list[ScalePoint]) -> None:
+    print(
+        "scale-out (one group; window from the first committed batch of any member to the last deal "
+        "applied, joins and rebalances included):"
+    )
+    print(
+        f"  {'partitions':>10} {'consumers':>9} {'events/s':>10} {'x 1 proc':>8} {'/ceiling':>8} "
+        f"{'consumer CPU':>12} {'postgres CPU':>12} {'core-us/event':>13}  rebuild"
+    )
+    single = {p.partitions: p.rate for p in points if p.consumers == 1}
+    for p in points:
+        r = p.result
+        base = single.get(p.partitions)
+        print(
+            f"  {p.partitions:>10} {p.consumers:>9} {p.rate:>10,.0f} "
+            f"{(p.rate / base if base else float('nan')):>8.2f} {p.rate / p.ceiling:>8.2f} "
+            f"{r.consumer_cpu / r.window_seconds:>11.0%} {r.postgres_cpu / r.window_seconds:>11.0%} "
+            f"{p.core_seconds_per_event * 1e6:>13.0f}  {'equal' if p.matches else 'DIFFERS'}"
+        )
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -958,7 +1085,7 @@ def run(options: argparse.Namespace, scratch: Path, stack: contextlib.ExitStack)
     stack.callback(consumer.stop)
     log("starting one forecasting process with SALESPLANE_ROLES=consumer")
     consumed = run_consumer(
-        consumer, engine, workload, postgres.pid, broker.pid, timeout=max(600.0, options.events / 200)
+        [consumer], engine, workload, postgres.pid, broker.pid, timeout=max(600.0, options.events / 200)
     )
     load_during = os.getloadavg()[0]
     consumer.stop()
@@ -971,6 +1098,10 @@ def run(options: argparse.Namespace, scratch: Path, stack: contextlib.ExitStack)
     core_reads, raw_reads = time_lower_layers(engine, org.levels[0][0], options.reads)
     log("timing GetRollup through gRPC")
     grpc_latencies = time_grpc(env, scratch, org, options.grpc_calls)
+
+    points: list[ScalePoint] = []
+    if options.scale_out:
+        points = scale_out(options, postgres, broker, org, workload, env, scratch)
 
     steps = None
     profile_text = ""
@@ -1120,9 +1251,21 @@ def run(options: argparse.Namespace, scratch: Path, stack: contextlib.ExitStack)
                 "MiB",
                 lower_is_better=True,
             ),
+            *(
+                Figure(
+                    f"scale-out: {p.consumers} consumer(s), {p.partitions} partitions",
+                    p.rate,
+                    "events/s",
+                    ceiling_name="kafka-python consume + decode",
+                    ceiling=p.ceiling,
+                )
+                for p in points
+            ),
         ],
         notes=[f"{len(workload.records):,} events over {deals:,} deals, {len(org.rows):,} users"],
     )
+    if points:
+        print_scale_out(points)
     if steps is not None:
         print_steps(steps, max_batch)
         print(f"--- cProfile of {options.profile_batches} batches (after 5 warm-up batches) ---")
@@ -1180,6 +1323,11 @@ def main() -> None:
         help="SALESPLANE_CONSUMER_MAX_BATCH (also for --profile); default: the service's",
     )
     parser.add_argument("--profile-batches", type=int, default=30)
+    parser.add_argument(
+        "--scale-out", action="store_true", help="also consume with several processes over several partitions"
+    )
+    parser.add_argument("--consumers", type=int, nargs="+", default=[1, 2, 4], help="with --scale-out")
+    parser.add_argument("--partitions", type=int, nargs="+", default=[6, 12], help="with --scale-out")
     options = parser.parse_args()
     if options.users < 40:
         parser.error("--users must be at least 40 (six levels)")
