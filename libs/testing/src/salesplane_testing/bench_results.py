@@ -30,13 +30,10 @@ class Target:
     def met_by(self, value: float, ratio: float | None) -> bool | None:
         if self.at_least is None and self.at_most is None and self.min_ratio is None:
             return None  # a figure printed for reference, with no target
-        if self.at_least is not None and value < self.at_least:
-            return False
-        if self.at_most is not None and value > self.at_most:
-            return False
-        if self.min_ratio is not None and (ratio is None or ratio < self.min_ratio):
-            return False
-        return True
+        low = self.at_least is not None and value < self.at_least
+        high = self.at_most is not None and value > self.at_most
+        short = self.min_ratio is not None and (ratio is None or ratio < self.min_ratio)
+        return not (low or high or short)
 
     def describe(self, unit: str) -> str:
         parts = []
