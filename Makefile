@@ -129,8 +129,8 @@ bench-inspection: sync
 bench-gateway: sync
 	$(PY) bench/gateway_reads.py $(BENCH_ARGS)
 
-# Every benchmark with its default arguments, one after another (they would skew each other run
-# together), then bench/summary.py: one table of every recorded figure beside its ceiling and
+# Every benchmark with its default arguments (the rollups' with its scale-out curve), one after
+# another (they would skew each other run together), then bench/summary.py: one table of every recorded figure beside its ceiling and
 # target, also written to build/bench-results/summary.md. A benchmark that fails does not stop the
 # others; the summary still runs, and the exit code is non-zero if any failed. The old records
 # are cleared first, so the table holds this run's figures only.
@@ -142,7 +142,8 @@ bench-all: sync
 	@failed=""; \
 	for target in $(BENCHES); do \
 		echo "=== make $$target"; \
-		SALESPLANE_BENCH_RESULTS=$(CURDIR)/$(BENCH_RESULTS) $(MAKE) --no-print-directory $$target BENCH_ARGS= \
+		args=""; if [ "$$target" = bench-rollups ]; then args="--scale-out"; fi; \
+		SALESPLANE_BENCH_RESULTS=$(CURDIR)/$(BENCH_RESULTS) $(MAKE) --no-print-directory $$target BENCH_ARGS="$$args" \
 			|| failed="$$failed $$target"; \
 	done; \
 	SALESPLANE_BENCH_RESULTS=$(CURDIR)/$(BENCH_RESULTS) $(PY) bench/summary.py; \
