@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -73,16 +72,16 @@ def test_a_quiet_deal_has_no_flags():
 
 @pytest.mark.parametrize("status", [DealStatus.WON, DealStatus.LOST, DealStatus.DELETED])
 def test_closed_deals_are_never_flagged(status):
-    assert flags(replace(QUIET, status=status, next_step_empty=True, push_count=9)) == {}
+    assert flags(QUIET._replace(status=status, next_step_empty=True, push_count=9)) == {}
 
 
 def test_a_deal_of_an_earlier_period_is_not_inspected_in_this_one():
-    assert flags(replace(QUIET, close_date=date(2026, 9, 30), next_step_empty=True)) == {}
+    assert flags(QUIET._replace(close_date=date(2026, 9, 30), next_step_empty=True)) == {}
 
 
 @pytest.mark.parametrize(("pushes", "flagged"), [(1, False), (2, True), (3, True)])
 def test_pushed_from_two_pushes(pushes, flagged):
-    found = flags(replace(QUIET, push_count=pushes))
+    found = flags(QUIET._replace(push_count=pushes))
     assert (K.PUSHED in found) is flagged
     if flagged:
         assert found[K.PUSHED].reason == f"close date pushed {pushes} times"
@@ -91,13 +90,12 @@ def test_pushed_from_two_pushes(pushes, flagged):
 
 def test_the_push_threshold_is_configurable():
     assert K.PUSHED not in flags(
-        replace(QUIET, push_count=2), thresholds=InspectionThresholds(pushes_to_flag=3)
+        QUIET._replace(push_count=2), thresholds=InspectionThresholds(pushes_to_flag=3)
     )
 
 
 def pushed_out(at: datetime, old: date = date(2026, 12, 15), new: date = date(2027, 1, 20)) -> DealFacts:
-    return replace(
-        QUIET,
+    return QUIET._replace(
         close_date=new,
         push_count=1,
         close_date_changes=(CloseDateChange(old, new, at),),
@@ -125,12 +123,11 @@ def test_a_push_between_two_later_periods_is_not_out_of_this_one():
 
 
 def test_a_deal_of_a_later_period_pushed_often_but_never_out_of_this_one_is_not_inspected_here():
-    assert flags(replace(QUIET, close_date=date(2027, 2, 1), push_count=5)) == {}
+    assert flags(QUIET._replace(close_date=date(2027, 2, 1), push_count=5)) == {}
 
 
 def test_a_deal_pushed_out_and_pulled_back_in_is_judged_by_its_push_count():
-    back = replace(
-        pushed_out(NOW - 3 * DAY),
+    back = pushed_out(NOW - 3 * DAY)._replace(
         close_date=date(2026, 12, 20),
         next_step_empty=False,
         close_date_changes=(
@@ -145,7 +142,7 @@ def test_slipped_money_is_the_amount_of_open_deals_pushed_out_within_the_lookbac
     since = NOW - 28 * DAY
     assert slipped_minor(pushed_out(since), period=Q4, since=since, now=NOW) == 10_000_00
     assert slipped_minor(pushed_out(since - SECOND), period=Q4, since=since, now=NOW) == 0
-    lost = replace(pushed_out(NOW - DAY), status=DealStatus.LOST)
+    lost = pushed_out(NOW - DAY)._replace(status=DealStatus.LOST)
     assert slipped_minor(lost, period=Q4, since=since, now=NOW) == 0
     assert slipped_minor(QUIET, period=Q4, since=since, now=NOW) == 0
 
@@ -154,7 +151,7 @@ def test_slipped_money_is_the_amount_of_open_deals_pushed_out_within_the_lookbac
     ("close", "overdue"), [(date(2026, 11, 17), None), (NOW.date(), None), (date(2026, 11, 15), 1)]
 )
 def test_past_due_from_the_day_after_the_close_date(close, overdue):
-    found = flags(replace(QUIET, close_date=close))
+    found = flags(QUIET._replace(close_date=close))
     if overdue is None:
         assert K.PAST_DUE not in found
     else:
@@ -166,7 +163,7 @@ def test_past_due_from_the_day_after_the_close_date(close, overdue):
     ("in_stage", "flagged"), [(10 * DAY - SECOND, False), (10 * DAY, False), (10 * DAY + SECOND, True)]
 )
 def test_stalled_above_the_won_deals_percentile_of_its_stage(in_stage, flagged):
-    facts = replace(QUIET, stage_entered_at=NOW - in_stage)
+    facts = QUIET._replace(stage_entered_at=NOW - in_stage)
     found = flags(facts, percentiles={"Proposal": 10 * 86_400})
     assert (K.STALLED in found) is flagged
     if flagged:
@@ -175,15 +172,14 @@ def test_stalled_above_the_won_deals_percentile_of_its_stage(in_stage, flagged):
 
 
 def test_a_stage_without_enough_won_samples_is_never_stalled():
-    facts = replace(QUIET, stage_entered_at=NOW - 400 * DAY)
+    facts = QUIET._replace(stage_entered_at=NOW - 400 * DAY)
     assert K.STALLED not in flags(facts, percentiles={"Negotiation": 86_400})
 
 
 @pytest.mark.parametrize(("ago", "flagged"), [(28 * DAY, True), (28 * DAY + SECOND, False), (DAY, True)])
 def test_moved_backward_within_the_lookback(ago, flagged):
     at = NOW - ago
-    facts = replace(
-        QUIET,
+    facts = QUIET._replace(
         setbacks=(
             Setback(SetbackKind.STAGE, 4, 3, at, "Negotiation", "Proposal"),
             Setback(SetbackKind.AMOUNT, 12_500_00, 10_000_00, at),
@@ -207,7 +203,7 @@ def test_moved_backward_within_the_lookback(ago, flagged):
 
 @pytest.mark.parametrize(("amount", "flagged"), [(9_999_99, False), (10_000_00, False), (10_000_01, True)])
 def test_large_above_a_quarter_of_the_reps_commit(amount, flagged):
-    found = flags(replace(QUIET, amount_minor=amount), commit=40_000_00)
+    found = flags(QUIET._replace(amount_minor=amount), commit=40_000_00)
     assert (K.LARGE in found) is flagged
     if flagged:
         assert found[K.LARGE].numbers == {"share_of_commit_bp": 2500, "commit_minor": 40_000_00}
@@ -216,12 +212,12 @@ def test_large_above_a_quarter_of_the_reps_commit(amount, flagged):
 
 @pytest.mark.parametrize("commit", [None, 0])
 def test_large_needs_a_commit(commit):
-    assert K.LARGE not in flags(replace(QUIET, amount_minor=10**9), commit=commit)
+    assert K.LARGE not in flags(QUIET._replace(amount_minor=10**9), commit=commit)
 
 
 @pytest.mark.parametrize(("probability", "flagged"), [(19, True), (20, True), (21, False)])
 def test_unlikely_at_or_below_the_early_probability(probability, flagged):
-    found = flags(replace(QUIET, probability=probability))
+    found = flags(QUIET._replace(probability=probability))
     assert (K.UNLIKELY in found) is flagged
     if flagged:
         assert found[K.UNLIKELY].reason == (
@@ -232,34 +228,33 @@ def test_unlikely_at_or_below_the_early_probability(probability, flagged):
 @pytest.mark.parametrize(("order", "flagged"), [(1, True), (2, True), (3, False)])
 def test_unlikely_at_or_below_the_early_stage_order_when_one_is_set(order, flagged):
     thresholds = InspectionThresholds(unlikely_max_stage_order=2)
-    found = flags(replace(QUIET, stage_order=order, sales_stage="Discovery"), thresholds=thresholds)
+    found = flags(QUIET._replace(stage_order=order, sales_stage="Discovery"), thresholds=thresholds)
     assert (K.UNLIKELY in found) is flagged
-    assert K.UNLIKELY not in flags(replace(QUIET, stage_order=order))
+    assert K.UNLIKELY not in flags(QUIET._replace(stage_order=order))
 
 
 def test_unlikely_only_for_deals_closing_in_the_period():
-    assert flags(replace(QUIET, probability=5, close_date=date(2027, 1, 10))) == {}
+    assert flags(QUIET._replace(probability=5, close_date=date(2027, 1, 10))) == {}
 
 
 @pytest.mark.parametrize(
     ("quiet", "flagged"), [(14 * DAY - SECOND, False), (14 * DAY, True), (14 * DAY + SECOND, True)]
 )
 def test_no_change_for_at_least_the_configured_days(quiet, flagged):
-    found = flags(replace(QUIET, last_changed_at=NOW - quiet))
+    found = flags(QUIET._replace(last_changed_at=NOW - quiet))
     assert (K.NO_CHANGE in found) is flagged
     if flagged:
         assert found[K.NO_CHANGE].numbers == {"days_since_change": 14}
 
 
 def test_an_empty_next_step_is_flagged():
-    found = flags(replace(QUIET, next_step_empty=True))
+    found = flags(QUIET._replace(next_step_empty=True))
     assert list(found) == [K.NO_NEXT_STEP]
     assert found[K.NO_NEXT_STEP].reason == "no next step recorded"
 
 
 def test_a_deals_flags_list_in_kind_order_and_all_stake_its_amount():
-    facts = replace(
-        QUIET,
+    facts = QUIET._replace(
         push_count=2,
         close_date=date(2026, 11, 1),
         probability=10,
@@ -289,8 +284,7 @@ def test_deal_flags_rank_by_money_at_stake_then_deal_then_kind():
 
 
 deal_facts = st.builds(
-    lambda amount, probability, close, pushes, entered, changed, empty: replace(
-        QUIET,
+    lambda amount, probability, close, pushes, entered, changed, empty: QUIET._replace(
         amount_minor=amount,
         probability=probability,
         close_date=close,

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from operator import add, neg
+from typing import NamedTuple
 
 from salesplane_forecasting.domain.forecast_settings import CommitStage
 
@@ -66,8 +67,9 @@ STATUS_LOST = DealStatus.LOST
 STATUS_DELETED = DealStatus.DELETED
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
+    # Named tuples, not frozen dataclasses: the consumer makes several per consumed event, and a frozen
+    # dataclass's __init__ (one object.__setattr__ per field) cost more than the work they carry.
     owner_user_id: str
     # The fiscal quarter and the calendar month the deal closes in.
     period_ids: tuple[str, ...]

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from salesplane_forecasting.domain.contributions import STATUS_OPEN, Contribution, DealStatus, measures_of
 from salesplane_forecasting.domain.forecast_settings import CommitStage, ForecastSettings
 from salesplane_forecasting.domain.periods import FiscalCalendar
 
 
-@dataclass(frozen=True)
-class Deal:
+class Deal(NamedTuple):
+    # Named tuples, not frozen dataclasses: the consumer makes several per consumed event, and a frozen
+    # dataclass's __init__ (one object.__setattr__ per field) cost more than the work they carry.
     opportunity_id: str
     version: int
     owner_user_id: str

@@ -8,7 +8,8 @@ deals' stays are replaced (never added to) when a fold wins a deal, so a replaye
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from salesplane_forecasting.domain.contributions import DealStatus
 from salesplane_forecasting.domain.inspection.deal_history import (
@@ -29,8 +30,9 @@ class StageCatalogue:
     orders: Mapping[str, int]
 
 
-@dataclass(frozen=True)
-class ArrivedVersion:
+class ArrivedVersion(NamedTuple):
+    # Named tuples, not frozen dataclasses: the consumer makes several per consumed event, and a frozen
+    # dataclass's __init__ (one object.__setattr__ per field) cost more than the work they carry.
     owner_user_id: str
     # Its stage_order is resolved here from the stored catalogue (the event does not carry it).
     version: DealVersion
@@ -55,7 +57,7 @@ def fold_versions(store: DealFactsStore, arrived: Sequence[ArrivedVersion]) -> N
     for item in ordered:
         opportunity_id = item.version.opportunity_id
         previous = after[opportunity_id][1] if opportunity_id in after else before.get(opportunity_id)
-        version = replace(item.version, stage_order=_order_of(item.version.sales_stage, orders, previous))
+        version = item.version._replace(stage_order=_order_of(item.version.sales_stage, orders, previous))
         folded = fold(previous, version)
         if folded is previous:
             continue

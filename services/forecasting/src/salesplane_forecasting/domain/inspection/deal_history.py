@@ -17,10 +17,9 @@ the push count is kept apart, so "how often" stays exact.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from salesplane_forecasting.domain.contributions import DealStatus
 
@@ -30,8 +29,9 @@ MAX_KEPT = 32
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class DealVersion:
+class DealVersion(NamedTuple):
+    # Named tuples, not frozen dataclasses: the consumer makes several per consumed event, and a frozen
+    # dataclass's __init__ (one object.__setattr__ per field) cost more than the work they carry.
     """The fields of one opportunity event that the inspection needs."""
 
     opportunity_id: str
@@ -49,8 +49,7 @@ class DealVersion:
     revaluation: bool = False
 
 
-@dataclass(frozen=True)
-class CloseDateChange:
+class CloseDateChange(NamedTuple):
     old: date
     new: date
     at: datetime
@@ -66,8 +65,7 @@ class SetbackKind(StrEnum):
     PROBABILITY = "probability"
 
 
-@dataclass(frozen=True)
-class Setback:
+class Setback(NamedTuple):
     """A step backwards: a stage of lower order, a smaller amount or a lower probability."""
 
     kind: SetbackKind
@@ -80,16 +78,14 @@ class Setback:
     new_stage: str = ""
 
 
-@dataclass(frozen=True)
-class StageStay:
+class StageStay(NamedTuple):
     """A finished stay in a stage: it gives the stalled rule its samples once the deal is won."""
 
     sales_stage: str
     seconds: int
 
 
-@dataclass(frozen=True)
-class DealFacts:
+class DealFacts(NamedTuple):
     opportunity_id: str
     version: int
     sales_stage: str
