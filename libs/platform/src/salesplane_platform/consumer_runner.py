@@ -21,6 +21,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
@@ -62,6 +63,14 @@ class Rejection:
 
     event: ConsumedEvent
     reason: str
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """A batch being applied on the applier thread."""
+
+    records: list[IncomingRecord]
+    outcome: Future[int]
 
 
 class EventHandler(Protocol):
@@ -144,32 +153,63 @@ class ConsumerRunner:
     def run(self, stop: threading.Event, heartbeat: Heartbeat | None = None) -> None:
         """Poll, apply, commit until `stop`. Nothing the transport or the database raises ends the
         loop: a failed poll or apply backs off and tries again, and a failed offset commit is kept
-        and retried on the next rounds (the records were applied; redelivery would be skipped)."""
+        and retried on the next rounds (the records were applied; redelivery would be skipped).
+
+        A batch is applied on a thread of its own while this one polls the next: the transport's
+        record decoding (pure Python in kafka-python) then runs while the database works on the
+        batch before, instead of after it. Batches are still applied one at a time and in order,
+        and a batch's position is committed only once its transaction has; the transport is only
+        ever touched from this thread (kafka-python's consumer is not thread-safe)."""
         beat = heartbeat.beat if heartbeat is not None else lambda: None
         failures = 0
         uncommitted: list[IncomingRecord] = []
-        while not stop.is_set():
-            beat()
-            records: list[IncomingRecord] = []
-            try:
-                records = self._subscriber.poll(self._max_batch, self._poll_timeout)
-                if records:
-                    self.process(records)
-                failures = 0
-            except Exception:
-                failures += 1
-                if records:
-                    metrics.CONSUMER_FAILURES.inc()
-                    log.exception(
-                        "applying a consumed batch failed; it will be retried", extra={"attempt": failures}
-                    )
-                    self._rewind(records)
-                else:
+        flight: _Flight | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="consumer-apply") as applier:
+            while not stop.is_set():
+                beat()
+                records: list[IncomingRecord] = []
+                polled = True
+                try:
+                    # With a batch in flight, take only what is already fetched: its commit must
+                    # not wait out a poll timeout.
+                    records = self._subscriber.poll(self._max_batch, 0.0 if flight else self._poll_timeout)
+                except Exception:
+                    polled = False
+                    failures += 1
                     log.exception("polling the event transport failed", extra={"attempt": failures})
-                stop.wait(min(0.1 * 2**failures, 10.0))
-                continue
-            if records or uncommitted:
-                uncommitted = self._commit(_last_per_partition([*uncommitted, *records]))
+                if flight is not None:
+                    try:
+                        flight.outcome.result()
+                    except Exception:
+                        failures += 1
+                        metrics.CONSUMER_FAILURES.inc()
+                        log.exception(
+                            "applying a consumed batch failed; it will be retried",
+                            extra={"attempt": failures},
+                        )
+                        # The next batch was polled past it: read both again.
+                        self._rewind([*flight.records, *records])
+                        flight = None
+                        stop.wait(min(0.1 * 2**failures, 10.0))
+                        continue
+                    uncommitted = self._commit(_last_per_partition([*uncommitted, *flight.records]))
+                    flight = None
+                if not polled:
+                    stop.wait(min(0.1 * 2**failures, 10.0))
+                    continue
+                failures = 0
+                if records:
+                    flight = _Flight(records, applier.submit(self.process, records))
+                elif uncommitted:
+                    uncommitted = self._commit(uncommitted)
+            if flight is not None:
+                # Stopping: the batch in flight finishes, and its position is committed.
+                try:
+                    flight.outcome.result()
+                except Exception:
+                    log.exception("applying the last consumed batch failed; it is read again after a restart")
+                else:
+                    self._commit(_last_per_partition([*uncommitted, *flight.records]))
 
     def _commit(self, records: list[IncomingRecord]) -> list[IncomingRecord]:
         """Commit the position past `records`; what is still to commit (all of them on failure)."""
