@@ -790,7 +790,7 @@ INNER_STEPS = [
     "load tracked deals FOR UPDATE (SQL)",
     "Deal.placed (periods, commit stage)",
     "own_deltas (per owner and period)",
-    "carry-up: chains, sums, rollup upsert (SQL)",
+    "carry-up: chains (SQL), sums, rollup upsert (SQL)",
     "tracked deals upsert (SQL)",
     "deal history fold (load, fold, save)",
     "consumed_versions upsert (SQL)",

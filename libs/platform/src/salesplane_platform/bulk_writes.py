@@ -88,35 +88,6 @@ def bulk_upsert(
         cursor.execute(f"TRUNCATE {staging}")
 
 
-def apply_staged(
-    session: Session,
-    staging: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[Any]],
-    statement: str,
-    parameters: Mapping[str, Any] | None = None,
-) -> None:
-    """Copy the rows into a temporary table `staging` (columns as (name, PostgreSQL type) pairs,
-    made on first use, private to the connection) and run `statement` over it: set-based work, one
-    round trip for the rows, in the session's transaction (PostgreSQL only). The staging table is
-    emptied afterwards."""
-    definitions = ", ".join(f"{name} {sql_type} NOT NULL" for name, sql_type in columns)
-    session.execute(
-        text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({definitions}) ON COMMIT DELETE ROWS")
-    )
-    connection = _driver_connection(session)
-    with connection.cursor() as cursor:
-        with cursor.copy(
-            f"COPY {staging} ({', '.join(n for n, _ in columns)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types([sql_type for _, sql_type in columns])
-            write_row = copy.write_row
-            for row in rows:
-                write_row(row)
-        cursor.execute(statement, parameters)
-        cursor.execute(f"TRUNCATE {staging}")
-
-
 def _staging_table(session: Session, table: Table) -> str:
     """A temporary table shaped like `table`, private to the connection, emptied after every use
     and at every commit. Asked for every time (a catalog lookup): remembering it per connection would go wrong
