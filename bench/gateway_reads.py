@@ -109,24 +109,16 @@ def serve_hello_world() -> None:
     """The ceiling's process: one Flask route behind waitress, created exactly as the gateway's
     main() creates its server, from the same environment."""
     from flask import Flask
-    from waitress.server import create_server
 
     from salesplane_gateway.config import GatewayConfig
+    from salesplane_gateway.main import http_server
     from salesplane_platform.json_logging import configure_logging
 
     config = GatewayConfig.from_env()
     configure_logging("gateway", config.log_level)
     app = Flask("hello_world")
     app.add_url_rule("/", "hello", lambda: "hello, world")
-    server = create_server(
-        app,
-        host=config.host,
-        port=config.port,
-        threads=config.threads,
-        ident="salesplane-gateway",
-        clear_untrusted_proxy_headers=not config.trusted_proxies,
-    )
-    server.run()
+    http_server(app, config).run()
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
