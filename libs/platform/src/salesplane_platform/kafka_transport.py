@@ -12,7 +12,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from salesplane_platform import metrics
@@ -225,24 +225,31 @@ class KafkaSubscriber:
         ]
 
     def commit(self, records: Sequence[IncomingRecord]) -> None:
+        """Commit the position past `records` on the partitions this member still holds.
+
+        Records of a partition no longer assigned here are left out: whoever holds it now reads it
+        from the committed position (this member too, should it come back: kafka-python gives a
+        newly assigned partition fresh state), and the version check skips what was applied.
+
+        A commit refused because the group is rebalancing raises (CommitFailedError or
+        RebalanceInProgressError) for the runner to commit again after its next poll, which
+        rejoins the group. Dropping it instead lost the commit for good whenever the rebalance
+        gave this member its partitions back, since kafka-python keeps their positions then: the
+        records were never redelivered and the lag stayed until new records arrived."""
+        assigned = self._consumer.assignment() or set()
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
-            if tp not in offsets or offsets[tp].offset <= record.offset:
+            if tp in assigned and (tp not in offsets or offsets[tp].offset <= record.offset):
                 offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
         if not offsets:
             return
+        # Bounded: without a timeout kafka-python retries a commit forever while the group
+        # coordinator is unreachable.
+        self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
         for tp, position in offsets.items():
             self._done[tp] = max(self._done.get(tp, 0), position.offset)
         self._record_lag()
-        try:
-            # Bounded: without a timeout kafka-python retries a commit forever while the group
-            # coordinator is unreachable. Other errors go to the runner, which commits again later.
-            self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
-        except CommitFailedError:
-            # The group rebalanced while we worked: the new owner re-reads these records, and the
-            # version check makes applying them again harmless.
-            log.warning("offset commit lost to a rebalance; records will be redelivered")
 
     def _record_lag(self) -> None:
         """consumer_lag_records per assigned partition: the broker's high-water mark (from the last
