@@ -286,7 +286,7 @@ def parse_wrk(output: str) -> WrkRun:
         raise RuntimeError(f"wrk saw answers other than 2xx/3xx:\n{output}")
     if "Socket errors" in output:
         raise RuntimeError(f"wrk saw socket errors (connect, read, write or timeout):\n{output}")
-    percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    percentile = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     total = re.search(r"^\s+(\d+) requests in", output, re.MULTILINE)
     if rate is None or total is None or set(percentile) != {"50", "99"}:
