@@ -27,10 +27,14 @@ def batch(*offsets: int) -> list[IncomingRecord]:
 class ScriptedTransport:
     """Hands out the batches in order (then nothing); records every call, in one journal."""
 
-    def __init__(self, batches: list[list[IncomingRecord]], journal: list[str]) -> None:
+    def __init__(
+        self, batches: list[list[IncomingRecord]], journal: list[str], *, refused_commits: int = 0
+    ) -> None:
         self._batches = list(batches)
         self.journal = journal
         self.polls_thread: set[int] = set()
+        # The first commits refused, as a group mid-rebalance refuses them.
+        self._refused_commits = refused_commits
 
     def poll(self, max_records: int, timeout_seconds: float) -> list[IncomingRecord]:
         self.polls_thread.add(threading.get_ident())
@@ -43,6 +47,10 @@ class ScriptedTransport:
 
     def commit(self, records: Sequence[IncomingRecord]) -> None:
         self.polls_thread.add(threading.get_ident())
+        if self._refused_commits:
+            self._refused_commits -= 1
+            self.journal.append(f"refused {max(r.offset for r in records)}")
+            raise RuntimeError("the group is rebalancing")
         self.journal.append(f"committed {max(r.offset for r in records)}")
 
     def rewind(self, records: Sequence[IncomingRecord]) -> None:
@@ -140,3 +148,13 @@ def test_a_stop_lets_the_batch_in_flight_finish_and_commits_it() -> None:
     thread.join(15)
     assert not thread.is_alive()
     assert journal[-2:] == ["applied 0", "committed 1"]
+
+
+def test_a_refused_commit_is_made_again_on_the_next_rounds() -> None:
+    """The records were applied: their position is committed once the transport accepts it, not
+    dropped with the refusal (a transport that keeps the partition's position would never read
+    them again)."""
+    journal: list[str] = []
+    transport = ScriptedTransport([batch(0, 1, 2)], journal, refused_commits=2)
+    run_until(SlowApply(transport), lambda: "committed 2" in journal)
+    assert journal[-3:] == ["refused 2", "refused 2", "committed 2"]
